@@ -1,0 +1,36 @@
+# The README's two commands: `make run` and `make test`. Both create or reuse .venv in the
+# repository root; the stamp file makes the second call skip the install when nothing changed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.neurodecorr-installed
+
+.PHONY: setup run test lint docs clean
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# torch first, pinned: the CPU wheel; a looser request would pull CUDA packages.
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e ".[dev,docs,lava]"
+	# lava-nc 0.10.0 declares Python <3.11; on 3.11+ install it without its metadata checks
+	# (its one incompatibility is fixed at import time by neurodecorr.lava, see docs/lava.md).
+	if $(BIN)/python -c "import sys; sys.exit(sys.version_info < (3, 11))"; then \
+	  $(BIN)/python -m pip install --quiet --no-deps --ignore-requires-python lava-nc==0.10.0; fi
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(BIN)/neurodecorr bench
+
+lint: setup
+	$(BIN)/ruff check .
+
+docs: setup
+	$(BIN)/mkdocs build --strict --quiet --site-dir build/site
+
+test: setup lint docs
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) build site .pytest_cache .hypothesis .ruff_cache

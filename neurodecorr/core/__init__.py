@@ -1,0 +1,37 @@
+"""The mathematics of decorrelation: linear and inverse forms, rules, metrics, the network."""
+
+from neurodecorr.core.inverse import (
+    InverseDecorrelator,
+    first_order_update,
+    first_order_update_nodewise,
+    sherman_morrison_update,
+    sherman_morrison_update_nodewise,
+)
+from neurodecorr.core.linear import (
+    LinearDecorrelator,
+    check_stability,
+    decorrelation_matrix,
+    linear_update,
+    power_gain,
+    stability_number,
+)
+from neurodecorr.core.metrics import (
+    correlation_matrix,
+    covariance_condition,
+    decorrelation_report,
+    mean_abs_offdiag_corr,
+    natural_gradient_alignment,
+    offdiag_corr_rms,
+    power_ratio,
+)
+from neurodecorr.core.network import Layer, Network, activate
+from neurodecorr.core.rules import RULES, DecorrelationConfig
+
+__all__ = [
+    "RULES", "DecorrelationConfig", "InverseDecorrelator", "Layer", "LinearDecorrelator",
+    "Network", "activate", "check_stability", "correlation_matrix", "covariance_condition",
+    "decorrelation_matrix", "decorrelation_report", "first_order_update",
+    "first_order_update_nodewise", "linear_update", "mean_abs_offdiag_corr",
+    "natural_gradient_alignment", "offdiag_corr_rms", "power_gain", "power_ratio",
+    "sherman_morrison_update", "sherman_morrison_update_nodewise", "stability_number",
+]

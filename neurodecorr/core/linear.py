@@ -1,0 +1,129 @@
+"""The linear (feed-forward) form of decorrelation: ``x̄ = M x``, ``M ← g (I − η G) M``.
+
+Ahmad 2024 ("Correlations Are Ruining Your Gradient Descent", arXiv 2407.10780, §3). We use the
+paper's left-multiplied form: only it has the node-local inverse rule of
+:mod:`neurodecorr.core.inverse`. ``G`` is set by the rule (:mod:`neurodecorr.core.rules`).
+
+Rows of every data matrix are samples, so a batch transforms as ``X̄ = X Mᵀ``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurodecorr.core.rules import DecorrelationConfig
+from neurodecorr.errors import NeurodecorrError
+
+#: η·⟨‖x‖²⟩ at or above this is refused: the update (I − ηC) then over-shoots along the
+#: dominant direction of strongly correlated data (λ_max ≈ tr C = ⟨‖x̄‖²⟩).
+STABILITY_LIMIT = 1.0
+
+
+def subsample_rows(n_rows: int, fraction: float) -> int:
+    """Number of leading rows used to estimate ``C``: ``max(1, round(fraction · n_rows))``."""
+    return max(1, int(round(fraction * n_rows)))
+
+
+def stability_number(X: np.ndarray, eta: float) -> float:
+    """``η · ⟨‖x‖²⟩`` for the rows of ``X``: the update is stable only well below 1."""
+    return float(eta * np.mean(np.sum(np.square(X), axis=1)))
+
+
+def check_stability(X: np.ndarray, eta: float, what: str = "eta") -> float:
+    """Refuse ``η`` when ``η·⟨‖x‖²⟩ ≥ 1``; return the stability number otherwise."""
+    s = stability_number(X, eta)
+    if s >= STABILITY_LIMIT:
+        raise NeurodecorrError(
+            f"{what}: eta·<|x|^2> = {s:.3g} >= {STABILITY_LIMIT:g}, the decorrelation update is "
+            f"unstable; use eta < {STABILITY_LIMIT / max(s / eta, 1e-300):.3g}"
+        )
+    return s
+
+
+def decorrelation_matrix(Xbar: np.ndarray, config: DecorrelationConfig) -> np.ndarray:
+    """``G`` of the rule, estimated from the rows of ``X̄`` (already subsampled and centred).
+
+    ``ahmad``: ``C = X̄ᵀX̄/k``; ``copi``: ``C`` with a zero diagonal;
+    ``dbp``: ``(1 − κ) C_off + κ diag(diag(C) − 1)``.
+    """
+    k = Xbar.shape[0]
+    C = Xbar.T @ Xbar / k
+    if config.rule == "ahmad":
+        return C
+    diag = np.diag(C).copy()
+    C_off = C - np.diag(diag)
+    if config.rule == "copi":
+        return C_off
+    return (1.0 - config.kappa) * C_off + config.kappa * np.diag(diag - 1.0)
+
+
+def power_gain(X: np.ndarray, Xbar_new: np.ndarray) -> float:
+    """``g = sqrt(⟨‖x‖²⟩ / ⟨‖x̄'‖²⟩)``: the scalar that restores the layer's input power."""
+    p_in = float(np.sum(np.square(X)))
+    p_out = float(np.sum(np.square(Xbar_new)))
+    if p_out <= 0.0:
+        raise NeurodecorrError("decorrelated batch has zero power; cannot compute the gain")
+    return float(np.sqrt(p_in / p_out))
+
+
+def linear_update(M: np.ndarray, X: np.ndarray, config: DecorrelationConfig,
+                  mean: np.ndarray | None = None, factored: bool | None = None
+                  ) -> tuple[np.ndarray, float]:
+    """One step of ``M ← g (I − η G) M`` on the batch ``X``.
+
+    Parameters
+    ----------
+    M : ndarray, shape (d, d)
+    X : ndarray, shape (N, d)
+        Batch of inputs (rows are samples).
+    config : DecorrelationConfig
+    mean : ndarray, shape (d,), optional
+        Running mean subtracted from ``X`` before estimating ``G`` (``centre=True``).
+    factored : bool, optional
+        Compute ``C M`` as ``X̄ᵀ(X̄ M)/k`` (cost 2kd²) instead of forming ``C`` (cost d³ + kd²).
+        Default: factored when ``k < d/2``; only the ``ahmad`` rule has this shortcut.
+
+    Returns
+    -------
+    M_new : ndarray
+    gain : float
+        ``g`` (1 for rules without gain).
+    """
+    k = subsample_rows(X.shape[0], config.batch_fraction)
+    Xs = X[:k] if mean is None else X[:k] - mean
+    Xbar_s = Xs @ M.T
+    if factored is None:
+        factored = k < M.shape[0] / 2
+    if factored and config.rule == "ahmad":
+        step = M - config.eta * (Xbar_s.T @ (Xbar_s @ M)) / k
+    else:
+        step = M - config.eta * (decorrelation_matrix(Xbar_s, config) @ M)
+    gain = power_gain(X, X @ step.T) if config.uses_gain else 1.0
+    return gain * step, gain
+
+
+class LinearDecorrelator:
+    """A stateful linear-form decorrelator: holds ``M`` and, when centring, the running mean.
+
+    ``M`` starts at the identity, so switching decorrelation on leaves a network unchanged.
+    """
+
+    def __init__(self, n: int, config: DecorrelationConfig | None = None,
+                 M: np.ndarray | None = None) -> None:
+        self.config = config or DecorrelationConfig()
+        self.M = np.eye(n) if M is None else np.array(M, dtype=np.float64)
+        self.mean = np.zeros(n) if self.config.centre else None
+        self.last_gain = 1.0
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """``X̄ = X Mᵀ``."""
+        return X @ self.M.T
+
+    def update(self, X: np.ndarray) -> None:
+        """Update the running mean (if centring) and then ``M`` from the batch ``X``."""
+        if self.mean is not None:
+            m = self.config.momentum
+            self.mean = (1.0 - m) * self.mean + m * X.mean(axis=0)
+        self.M, self.last_gain = linear_update(self.M, X, self.config, mean=self.mean)
+        if not np.all(np.isfinite(self.M)):
+            raise NeurodecorrError("decorrelation diverged (non-finite M); reduce eta")
