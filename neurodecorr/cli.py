@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        # One line, like every other user error (click's usage block would add two more).
+        print(f"neurodecorr: error: {exc.format_message()}", file=sys.stderr)
         return exc.exit_code
     except click.exceptions.Abort:
         print("neurodecorr: aborted", file=sys.stderr)

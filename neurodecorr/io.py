@@ -12,8 +12,8 @@ import io
 import json
 import math
 import os
+import sys
 import tempfile
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,11 @@ from typing import Any
 import numpy as np
 
 from neurodecorr.errors import NeurodecorrError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, packaged as tomli
+    import tomli as tomllib
 
 
 def load_array(path: str | os.PathLike, what: str = "array", ndim: tuple[int, ...] | None = None,

@@ -71,7 +71,7 @@ class Layer:
 
     @property
     def lateral(self) -> np.ndarray:
-        """``A = M⁻¹``: the matrix a chip stores as conductances (identity without decorrelation)."""
+        """``A = M⁻¹``, what a chip stores as conductances (identity without decorrelation)."""
         if self.decorrelation is None:
             return np.eye(self.n_in)
         return np.linalg.inv(self.decorrelation)
