@@ -1,0 +1,34 @@
+"""``neurodecorr bench``: run a benchmark scenario and print, save and plot its results."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+
+from neurodecorr.bench import load_scenario, run_scenario
+from neurodecorr.bench.report import print_table
+from neurodecorr.io import json_bytes, write_outputs
+
+
+@click.command(name="bench")
+@click.option("--scenario", default="quick", show_default=True,
+              help="A shipped scenario name (benchmarks/scenarios/) or a path to a TOML file.")
+@click.option("--reference", type=click.Choice(["auto", "cuda", "cpu"]), default="auto",
+              show_default=True, help="Where the exact torch reference runs.")
+@click.option("--repeats", type=click.IntRange(1, 100), default=3, show_default=True,
+              help="Timing repeats per measurement (the fastest is kept).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False),
+              help="Write all results as JSON.")
+def command(scenario, reference, repeats, json_path) -> None:
+    """Benchmark the simulator against the exact reference: accuracy and speed."""
+    spec = load_scenario(scenario)
+    console = Console(stderr=True)
+    with console.status("") as status:
+        result = run_scenario(spec, reference=reference, repeats=repeats,
+                              on_case=lambda name: status.update(f"bench: {name}"))
+    if json_path:
+        write_outputs({json_path: json_bytes(result)})
+    # Wide enough for the metric columns also when stdout is a file or a pipe.
+    print_table(result, Console(file=sys.stdout, width=max(Console().width, 180)))
