@@ -27,7 +27,7 @@ lint: setup
 	$(BIN)/ruff check .
 
 docs: setup
-	$(BIN)/mkdocs build --strict --quiet --site-dir build/site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
 
 test: setup lint docs
 	$(BIN)/python -m pytest -q
