@@ -1,0 +1,130 @@
+"""The settings of one training run, validated once, written into every result and checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from neurodecorr.core.rules import RULES, DecorrelationConfig
+from neurodecorr.errors import NeurodecorrError
+
+ALGORITHMS = ("bp", "fa", "signfa", "dfa", "np", "anp")
+DECORRELATIONS = ("none", *RULES)
+
+
+def parse_hidden(text: str) -> tuple[int, ...]:
+    """Parse ``"4x256"`` (depth × width), ``"256,128"`` (widths) or ``"0"`` (no hidden layer)."""
+    text = text.strip().lower()
+    if text in ("", "0", "none"):
+        return ()
+    try:
+        if "x" in text:
+            depth, width = text.split("x")
+            sizes = (int(width),) * int(depth)
+        else:
+            sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise NeurodecorrError(f"hidden: cannot parse '{text}'; use DEPTHxWIDTH (e.g. 4x256) "
+                               f"or comma-separated widths (e.g. 256,128)") from None
+    if any(s <= 0 for s in sizes):
+        raise NeurodecorrError(f"hidden: layer widths must be positive, got '{text}'")
+    return sizes
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run (with the data, the seed fixes every number).
+
+    Attributes
+    ----------
+    dataset : str
+        Name in :data:`neurodecorr.data.LOADERS`.
+    algorithm : str
+        ``bp``, ``fa``, ``signfa``, ``dfa``, ``np`` or ``anp`` (:mod:`neurodecorr.learning.rules`).
+    decorrelation : str
+        ``none`` or a decorrelation rule (``ahmad``, ``copi``, ``dbp``) applied to the input of
+        every layer, the network's input included.
+    hidden : tuple of int
+        Widths of the hidden layers.
+    epochs, batch_size : int
+    lr : float
+        Adam learning rate of the forward weights and biases.
+    decor_lr : float
+        η of every decorrelator.
+    decor_batch_fraction : float
+        Fraction of each batch used to estimate ``⟨x̄x̄ᵀ⟩``.
+    decor_centre : bool
+        Centre the decorrelators' inputs with a running mean.
+    decor_kappa : float
+        κ of the ``dbp`` rule.
+    sigma : float
+        Standard deviation of the node-perturbation noise on every pre-activation (``np``,
+        ``anp``; ``anp``'s estimator does not use it).
+    negative_slope : float
+        Slope of the hidden layers' leaky ReLU below zero (1 makes the network linear).
+    feedback_scale : float
+        Multiplies the initial scale of the fixed feedback matrices of ``fa`` and ``dfa``.
+    fa_through_decorrelation : bool
+        ``fa``/``signfa``: pass the error back through ``Mᵀ`` (as backprop does) or skip it.
+    seed : int
+    """
+
+    dataset: str = "mnist1d"
+    algorithm: str = "bp"
+    decorrelation: str = "none"
+    hidden: tuple[int, ...] = (256, 256)
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 1e-3
+    decor_lr: float = 1e-3
+    decor_batch_fraction: float = 1.0
+    decor_centre: bool = False
+    decor_kappa: float = 0.5
+    sigma: float = 1e-3
+    negative_slope: float = 0.01
+    feedback_scale: float = 1.0
+    fa_through_decorrelation: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if self.algorithm not in ALGORITHMS:
+            raise NeurodecorrError(f"algorithm: unknown '{self.algorithm}'; choose one of: "
+                                   f"{', '.join(ALGORITHMS)}")
+        if self.decorrelation not in DECORRELATIONS:
+            raise NeurodecorrError(f"decorrelation: unknown '{self.decorrelation}'; choose one "
+                                   f"of: {', '.join(DECORRELATIONS)}")
+        for name in ("epochs", "batch_size"):
+            if int(getattr(self, name)) < 1:
+                raise NeurodecorrError(f"{name}: must be at least 1, got {getattr(self, name)}")
+        for name in ("lr", "sigma", "feedback_scale"):
+            if not (getattr(self, name) > 0):
+                raise NeurodecorrError(f"{name}: must be positive, got {getattr(self, name)}")
+        if not (self.negative_slope >= 0):
+            raise NeurodecorrError(f"negative_slope: must be >= 0, got {self.negative_slope}")
+        if any(h <= 0 for h in self.hidden):
+            raise NeurodecorrError(f"hidden: widths must be positive, got {self.hidden}")
+        if self.seed < 0:
+            raise NeurodecorrError(f"seed: must be >= 0, got {self.seed}")
+        self.decorrelation_config()
+
+    def decorrelation_config(self) -> DecorrelationConfig | None:
+        """The decorrelators' settings, or ``None`` without decorrelation."""
+        if self.decorrelation == "none":
+            return None
+        return DecorrelationConfig(rule=self.decorrelation, eta=self.decor_lr,
+                                   kappa=self.decor_kappa,
+                                   batch_fraction=self.decor_batch_fraction,
+                                   centre=self.decor_centre)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise NeurodecorrError(f"config: unknown field(s) {', '.join(sorted(unknown))}")
+        return cls(**{k: (tuple(v) if k == "hidden" else v) for k, v in d.items()})

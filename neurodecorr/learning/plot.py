@@ -1,0 +1,63 @@
+"""Learning curves: one run's accuracies, and seeds summarised as mean with min–max envelope."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def history_figure_png(history: list[dict], title: str = "") -> bytes:
+    """PNG of train and test accuracy against epochs for one run."""
+    plt = _pyplot()
+    epochs = [row["epoch"] for row in history]
+    fig, ax = plt.subplots(figsize=(5.5, 3.8), dpi=120)
+    ax.plot(epochs, [100 * row["train_acc"] for row in history], label="train")
+    ax.plot(epochs, [100 * row["test_acc"] for row in history], label="test")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def envelope_figure_png(panels: dict[str, dict[str, list[list[dict]]]], key: str = "train_acc",
+                        ylabel: str = "train accuracy (%)") -> bytes:
+    """PNG with one panel per rule; per variant, the mean over seeds with a min–max band.
+
+    ``panels[rule][variant]`` is a list of histories (one per seed) of equal length.
+    """
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), dpi=120,
+                             squeeze=False)
+    for ax, (rule, variants) in zip(axes[0], panels.items(), strict=True):
+        for variant, runs in variants.items():
+            values = 100 * np.array([[row[key] for row in run] for run in runs])
+            epochs = np.array([row["epoch"] for row in runs[0]])
+            line, = ax.plot(epochs, values.mean(axis=0), label=variant)
+            ax.fill_between(epochs, values.min(axis=0), values.max(axis=0),
+                            color=line.get_color(), alpha=0.25, linewidth=0)
+        ax.set_title(rule)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel(ylabel)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()

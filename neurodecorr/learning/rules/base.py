@@ -1,0 +1,60 @@
+"""What every learning rule provides, and the backward pass the feedback rules share."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurodecorr.learning.loss import cross_entropy_grad
+from neurodecorr.learning.model import MLP, Trace, leaky_relu_grad
+
+
+class LearningRule:
+    """A rule turns a batch into updates ``∂L/∂W_l``, ``∂L/∂b_l`` (or estimates of them).
+
+    Gradients are returned in the order ``[W_0, b_0, W_1, b_1, ...]`` for Adam, together with
+    the clean forward pass (its layer inputs train the decorrelators). Fixed random matrices a
+    rule draws at construction are its state, saved in checkpoints.
+    """
+
+    name = ""
+
+    def gradients(self, model: MLP, X: np.ndarray, y: np.ndarray,
+                  rng: np.random.Generator) -> tuple[list[np.ndarray], Trace]:
+        raise NotImplementedError
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore the arrays of :meth:`state_arrays` (nothing for rules without state)."""
+
+
+def weight_gradients(deltas: list[np.ndarray], trace: Trace) -> list[np.ndarray]:
+    """``∂L/∂W_l = δ_lᵀ X̄_l`` and ``∂L/∂b_l = Σ_n δ_l`` from per-layer errors (rows = samples)."""
+    grads = []
+    for delta, xbar in zip(deltas, trace.xbar, strict=True):
+        grads.append(delta.T @ xbar)
+        grads.append(delta.sum(axis=0))
+    return grads
+
+
+def backpropagate(model: MLP, trace: Trace, y: np.ndarray, feedback: list[np.ndarray],
+                  through_decorrelation: bool = True) -> list[np.ndarray]:
+    """Errors ``δ_l`` of every layer, sent back layer by layer through ``feedback``.
+
+    ``δ_L = (softmax(z_L) − onehot(y))/N`` and, going down,
+    ``δ_{l−1} = f'(z_{l−1}) ⊙ M_lᵀ (B_lᵀ δ_l)`` where ``B_l = feedback[l]`` has ``W_l``'s shape.
+    ``B_l = W_l`` is backpropagation (the decorrelator is part of the forward map, so its
+    transpose carries the error exactly); a fixed random ``B_l`` is feedback alignment
+    (Lillicrap et al. 2016). ``through_decorrelation=False`` drops the ``M_lᵀ`` factor.
+    """
+    delta = cross_entropy_grad(trace.logits, y)
+    deltas = [delta]
+    for i in range(model.n_layers - 1, 0, -1):
+        g = delta @ feedback[i]
+        dec = model.decorrelators[i]
+        if dec is not None and through_decorrelation:
+            g = g @ dec.M
+        delta = g * leaky_relu_grad(trace.z[i - 1], model.slope(i - 1))
+        deltas.append(delta)
+    return deltas[::-1]

@@ -1,0 +1,146 @@
+"""The training loop: batches, rule, Adam, decorrelators, evaluation, exact resumption.
+
+Per batch: the rule computes (estimated) gradients from a clean pass (plus a noisy one for
+node perturbation); Adam updates every ``W_l`` and ``b_l``; then every decorrelator takes one
+step ``M ← g(I − η G)M`` on the inputs ``x_l`` it saw in the clean pass (the order of the
+decorrelation paper's code, CorrelationsRuinGD). After each epoch the whole train and test sets
+are evaluated with clean passes.
+
+Randomness: ``SeedSequence(seed)`` spawns one stream for the initial weights and feedback
+matrices and one for training (shuffling and perturbation noise). The training stream's state
+is saved with every checkpoint, so a resumed run repeats the uninterrupted one exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurodecorr.core.linear import check_stability
+from neurodecorr.data.base import Dataset
+from neurodecorr.errors import NeurodecorrError
+from neurodecorr.learning.adam import Adam
+from neurodecorr.learning.config import TrainConfig
+from neurodecorr.learning.loss import accuracy, cross_entropy
+from neurodecorr.learning.model import MLP, ForwardEngine
+from neurodecorr.learning.rules import make_rule
+
+HISTORY_KEYS = ("epoch", "train_acc", "test_acc", "train_loss", "wall_s")
+
+
+@dataclass
+class EpochCallbacks:
+    """Optional hooks for progress display: called per batch and after every epoch."""
+
+    on_batch: Callable[[int, int], None] | None = None
+    on_epoch: Callable[[dict], None] | None = None
+
+
+class Trainer:
+    """Train one network on one data set with one rule (see :class:`TrainConfig`).
+
+    Parameters
+    ----------
+    config : TrainConfig
+    dataset : Dataset
+    engine : ForwardEngine, optional
+        How ``x̄ = M x`` and ``W x̄`` are computed (exact by default).
+    """
+
+    def __init__(self, config: TrainConfig, dataset: Dataset,
+                 engine: ForwardEngine | None = None) -> None:
+        self.config = config
+        self.dataset = dataset
+        init_seq, train_seq = np.random.SeedSequence(config.seed).spawn(2)
+        init_rng = np.random.Generator(np.random.PCG64(init_seq))
+        self.rng = np.random.Generator(np.random.PCG64(train_seq))
+        sizes = [dataset.n_features, *config.hidden, dataset.n_classes]
+        self.model = MLP(sizes, config.decorrelation_config(), config.negative_slope, init_rng,
+                         engine)
+        self.rule = make_rule(config, self.model, init_rng)
+        self.adam = Adam(self.parameters, lr=config.lr)
+        self.epoch = 0
+        self.history: list[dict] = []
+
+    @property
+    def parameters(self) -> list[np.ndarray]:
+        """``[W_0, b_0, W_1, b_1, ...]``: the arrays Adam updates in place."""
+        return [p for W, b in zip(self.model.weights, self.model.biases, strict=True)
+                for p in (W, b)]
+
+    def evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        """Accuracy and mean cross-entropy of clean passes."""
+        logits = self.model.logits(X)
+        return accuracy(logits, y), float(np.mean(cross_entropy(logits, y)))
+
+    def _update_decorrelators(self, inputs: list[np.ndarray]) -> None:
+        for i, (dec, x) in enumerate(zip(self.model.decorrelators, inputs, strict=True)):
+            if dec is None:
+                continue
+            check_stability(x, dec.config.eta, what=f"decor_lr (layer {i} input)")
+            dec.update(x)
+
+    def train_epoch(self, callbacks: EpochCallbacks | None = None) -> dict:
+        """One pass over the shuffled training set; returns and records the history row."""
+        cb = callbacks or EpochCallbacks()
+        t0 = time.perf_counter()
+        X, y = self.dataset.x_train, self.dataset.y_train
+        order = self.rng.permutation(len(X))
+        bs = self.config.batch_size
+        n_batches = -(-len(X) // bs)
+        for k in range(n_batches):
+            idx = order[k * bs:(k + 1) * bs]
+            grads, trace = self.rule.gradients(self.model, X[idx], y[idx], self.rng)
+            if not all(np.all(np.isfinite(g)) for g in grads):
+                raise NeurodecorrError(f"training diverged in epoch {self.epoch + 1} "
+                                       f"(non-finite update); reduce --lr or --decor-lr")
+            self.adam.step(grads)
+            self._update_decorrelators(trace.x)
+            if cb.on_batch is not None:
+                cb.on_batch(k + 1, n_batches)
+        self.epoch += 1
+        train_acc, train_loss = self.evaluate(X, y)
+        test_acc, _ = self.evaluate(self.dataset.x_test, self.dataset.y_test)
+        if not np.isfinite(train_loss):
+            raise NeurodecorrError(f"training diverged in epoch {self.epoch} (non-finite loss); "
+                                   f"reduce --lr or --decor-lr")
+        row = {"epoch": self.epoch, "train_acc": train_acc, "test_acc": test_acc,
+               "train_loss": train_loss, "wall_s": time.perf_counter() - t0}
+        self.history.append(row)
+        if cb.on_epoch is not None:
+            cb.on_epoch(row)
+        return row
+
+    def fit(self, callbacks: EpochCallbacks | None = None,
+            after_epoch: Callable[[Trainer], None] | None = None) -> list[dict]:
+        """Train until ``config.epochs`` epochs are done; ``after_epoch`` e.g. checkpoints."""
+        while self.epoch < self.config.epochs:
+            self.train_epoch(callbacks)
+            if after_epoch is not None:
+                after_epoch(self)
+        return self.history
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """Everything beyond the network needed to continue exactly: Adam, means, RNG, history."""
+        state = {
+            "kind": "neurodecorr.train_state",
+            "config": self.config.to_dict(),
+            "epoch": self.epoch,
+            "adam_step": self.adam.step_count,
+            "rng_state": self.rng.bit_generator.state,
+            "history": self.history,
+        }
+        arrays: dict[str, np.ndarray] = {"train_state": np.array(json.dumps(state))}
+        for i, (m, v) in enumerate(zip(self.adam.m, self.adam.v, strict=True)):
+            arrays[f"adam_m{i}"] = m
+            arrays[f"adam_v{i}"] = v
+        for i, dec in enumerate(self.model.decorrelators):
+            if dec is not None and dec.mean is not None:
+                arrays[f"decor_mean{i}"] = dec.mean
+        for name, arr in self.rule.state_arrays().items():
+            arrays[f"rule_{name}"] = arr
+        return arrays
