@@ -1,0 +1,219 @@
+"""Circuit descriptions: the analogue circuit a layer is built from, as validated TOML.
+
+A circuit file (top-level ``circuits/*.toml``, loaded by name or by path) describes one layer
+of a chip: the lateral decorrelation circuit, the forward crossbar and the activation circuit,
+plus optional energies per event. Every physical quantity is SI with its unit in the key name.
+
+The lateral circuit is one integrating node per input line (an op-amp integrator with resistor
+``R`` and capacitor ``C``):
+
+* time constant ``τ_i = R_i C_i``, where component mismatch draws each node's ``R_i`` and ``C_i``
+  with relative spread ``mismatch_sigma_rel`` (fixed per chip, from the seed);
+* finite op-amp gain ``A_ol`` leaks every node towards zero with ``λ = 1/A_ol`` (units of 1/τ);
+* op-amp output rails clip every node's voltage to ``±rail_V``; ``volts_per_unit`` converts
+  the state x̄ (dimensionless) to volts;
+* thermal noise of the resistor, one-sided density ``e_n² = 4 k_B T R`` (plus the op-amp's input
+  noise ``e_op``), turns the ODE into an SDE. For a node with ``A = I`` the stationary RMS voltage
+  is ``e_n / (2 sqrt(τ))``, which for the resistor alone is ``sqrt(k_B T / C)`` — the kT/C noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+import neurodecorr
+from neurodecorr.devices.config import _check, _Group, _one_of
+from neurodecorr.errors import NeurodecorrError
+from neurodecorr.io import load_toml
+
+CIRCUIT_DIR = Path(neurodecorr.__file__).resolve().parents[1] / "circuits"
+BOLTZMANN_J_PER_K = 1.380649e-23
+ACTIVATION_KINDS = ("relu", "leaky_relu", "identity")
+
+
+@dataclass(frozen=True)
+class LateralCircuit(_Group):
+    """The lateral integrator array (see the module docstring for the equations)."""
+
+    table: ClassVar[str] = "lateral"
+    R_ohm: float = 1.0e6
+    C_F: float = 1.0e-12
+    mismatch_sigma_rel: float = 0.0
+    opamp_gain: float = 0.0
+    rail_V: float = 0.0
+    volts_per_unit: float = 1.0
+    temperature_K: float = 0.0
+    opamp_noise_V_per_rtHz: float = 0.0
+    device: str = "ideal"
+    tile_size: int = 0
+    source: str = ""
+
+    def validate(self, where: str, given: set[str]) -> None:
+        for key in ("R_ohm", "C_F", "volts_per_unit"):
+            _check(getattr(self, key) > 0, where, key, f"must be positive, got "
+                                                       f"{getattr(self, key)}")
+        for key in ("mismatch_sigma_rel", "rail_V", "temperature_K", "opamp_noise_V_per_rtHz",
+                    "opamp_gain"):
+            _check(getattr(self, key) >= 0, where, key, f"must be >= 0, got "
+                                                        f"{getattr(self, key)}")
+        _check(self.mismatch_sigma_rel < 0.3, where, "mismatch_sigma_rel",
+               "must be below 0.3 (larger spreads give negative components)")
+        _check(self.tile_size >= 0, where, "tile_size", "must be >= 0 (0: one tile)")
+
+    @property
+    def tau_s(self) -> float:
+        """Nominal ``τ = R C`` in seconds."""
+        return self.R_ohm * self.C_F
+
+    @property
+    def leak(self) -> float:
+        """``λ = 1/A_ol`` in units of 1/τ (0 for an ideal op-amp, ``opamp_gain = 0``)."""
+        return 1.0 / self.opamp_gain if self.opamp_gain > 0 else 0.0
+
+    @property
+    def noise_density_V_per_rtHz(self) -> float:
+        """``sqrt(4 k_B T R + e_op²)``: one-sided input noise density of a node."""
+        return float(np.sqrt(4 * BOLTZMANN_J_PER_K * self.temperature_K * self.R_ohm
+                             + self.opamp_noise_V_per_rtHz**2))
+
+    @property
+    def noise_std(self) -> float:
+        """Stationary RMS state noise of a node with ``A = I`` (state units): e_n/(2√τ)/V_unit."""
+        return self.noise_density_V_per_rtHz / (2 * np.sqrt(self.tau_s)) / self.volts_per_unit
+
+    @property
+    def rail(self) -> float | None:
+        """Rail in state units (``None``: no rails)."""
+        return self.rail_V / self.volts_per_unit if self.rail_V > 0 else None
+
+    def node_tau_s(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Per-node ``τ_i = R_i C_i`` with independent Gaussian mismatch of R and C."""
+        if self.mismatch_sigma_rel == 0:
+            return np.full(n, self.tau_s)
+        r = 1 + self.mismatch_sigma_rel * rng.standard_normal(n)
+        c = 1 + self.mismatch_sigma_rel * rng.standard_normal(n)
+        return self.tau_s * r * c
+
+
+@dataclass(frozen=True)
+class ForwardCircuit(_Group):
+    """The forward crossbar: its device preset (with periphery) and tile size."""
+
+    table: ClassVar[str] = "forward"
+    device: str = "ideal"
+    tile_size: int = 0
+    source: str = ""
+
+    def validate(self, where: str, given: set[str]) -> None:
+        _check(self.tile_size >= 0, where, "tile_size", "must be >= 0 (0: one tile)")
+
+
+@dataclass(frozen=True)
+class ActivationCircuit(_Group):
+    """The activation circuit: ``relu``, ``leaky_relu`` (slope below zero) or ``identity``,
+    clipped to ``±rail_V`` (0: no rail) at the same ``volts_per_unit`` as the lateral array."""
+
+    table: ClassVar[str] = "activation"
+    kind: str = "leaky_relu"
+    negative_slope: float = 0.01
+    rail_V: float = 0.0
+    source: str = ""
+
+    def validate(self, where: str, given: set[str]) -> None:
+        _one_of(self.kind, ACTIVATION_KINDS, where, "kind")
+        _check(self.negative_slope >= 0, where, "negative_slope", "must be >= 0")
+        _check(self.rail_V >= 0, where, "rail_V", "must be >= 0")
+
+
+@dataclass(frozen=True)
+class EnergyModel(_Group):
+    """Energy per event in joules (all 0: no energy estimate)."""
+
+    table: ClassVar[str] = "energy"
+    crossbar_read_J: float = 0.0
+    integration_step_J: float = 0.0
+    adc_conversion_J: float = 0.0
+    dac_conversion_J: float = 0.0
+    pulse_J: float = 0.0
+    source: str = ""
+
+    def validate(self, where: str, given: set[str]) -> None:
+        for key in ("crossbar_read_J", "integration_step_J", "adc_conversion_J",
+                    "dac_conversion_J", "pulse_J"):
+            _check(getattr(self, key) >= 0, where, key, "must be >= 0")
+
+    @property
+    def enabled(self) -> bool:
+        return any(getattr(self, k) > 0 for k in ("crossbar_read_J", "integration_step_J",
+                                                   "adc_conversion_J", "dac_conversion_J",
+                                                   "pulse_J"))
+
+
+GROUPS = (LateralCircuit, ForwardCircuit, ActivationCircuit, EnergyModel)
+_TOP_KEYS = {"name", "description", "source"}
+
+
+@dataclass(frozen=True)
+class CircuitConfig:
+    """A whole layer's circuit: lateral array, forward crossbar, activation, energies."""
+
+    name: str
+    description: str = ""
+    source: str = ""
+    lateral: LateralCircuit = field(default_factory=LateralCircuit)
+    forward: ForwardCircuit = field(default_factory=ForwardCircuit)
+    activation: ActivationCircuit = field(default_factory=ActivationCircuit)
+    energy: EnergyModel = field(default_factory=EnergyModel)
+    path: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "description": self.description,
+                               "source": self.source}
+        for group in GROUPS:
+            out[group.table] = getattr(self, group.table).to_table()
+        return out
+
+    @property
+    def is_ideal(self) -> bool:
+        """No mismatch, leak, noise or rails, and ideal devices."""
+        lat = self.lateral
+        return (lat.mismatch_sigma_rel == 0 and lat.leak == 0 and lat.noise_std == 0
+                and lat.rail is None and lat.device == "ideal" and self.forward.device == "ideal"
+                and self.activation.rail_V == 0)
+
+
+def list_circuits() -> list[str]:
+    """Names of the circuit files shipped in ``circuits/``."""
+    return sorted(p.stem for p in CIRCUIT_DIR.glob("*.toml"))
+
+
+def load_circuit(name_or_path: str) -> CircuitConfig:
+    """Load a shipped circuit by name or a user's file by path; validate every key."""
+    path = Path(name_or_path)
+    if not (path.suffix == ".toml" or "/" in name_or_path or path.is_file()):
+        path = CIRCUIT_DIR / f"{name_or_path}.toml"
+        if not path.is_file():
+            raise NeurodecorrError(f"unknown circuit '{name_or_path}'; shipped circuits: "
+                                   f"{', '.join(list_circuits())}")
+    elif not path.is_file():
+        raise NeurodecorrError(f"circuit file not found: {name_or_path}")
+    raw = load_toml(path, "circuit")
+    origin = str(path)
+    tables = {g.table: g for g in GROUPS}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in tables:
+            values[key] = tables[key].from_table(value, origin)
+        elif key in _TOP_KEYS:
+            if not isinstance(value, str):
+                raise NeurodecorrError(f"{origin}: {key}: expected a string")
+            values[key] = value
+        else:
+            raise NeurodecorrError(f"{origin}: unknown key '{key}' (allowed: "
+                                   f"{', '.join(sorted(_TOP_KEYS | set(tables)))})")
+    values.setdefault("name", path.stem)
+    return CircuitConfig(path=origin, **values)
