@@ -1,0 +1,67 @@
+"""Circuit descriptions: validation and the physics of the derived parameters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from neurodecorr.circuits.description import (
+    BOLTZMANN_J_PER_K,
+    list_circuits,
+    load_circuit,
+)
+from neurodecorr.cli import main
+from neurodecorr.errors import NeurodecorrError
+
+
+def test_shipped_circuits_load():
+    assert {"ideal", "rc-opamp"} <= set(list_circuits())
+    assert load_circuit("ideal").is_ideal
+    assert not load_circuit("rc-opamp").is_ideal
+
+
+def test_thermal_noise_is_kT_over_C():
+    """Resistor noise alone: e_n/(2√τ) = sqrt(4kTR/(4RC)) = sqrt(kT/C), in volts."""
+    lat = load_circuit("rc-opamp").lateral
+    e_n = np.sqrt(4 * BOLTZMANN_J_PER_K * lat.temperature_K * lat.R_ohm)
+    assert lat.noise_density_V_per_rtHz == pytest.approx(
+        np.sqrt(e_n**2 + lat.opamp_noise_V_per_rtHz**2))
+    resistor_only = e_n / (2 * np.sqrt(lat.tau_s))
+    assert resistor_only == pytest.approx(np.sqrt(BOLTZMANN_J_PER_K * lat.temperature_K / lat.C_F))
+    assert lat.noise_std * lat.volts_per_unit == pytest.approx(
+        lat.noise_density_V_per_rtHz / (2 * np.sqrt(lat.tau_s)))
+
+
+def test_mismatch_spread_matches_its_parameter(rng):
+    lat = load_circuit("rc-opamp").lateral
+    n = 200_000
+    tau = lat.node_tau_s(n, rng)
+    rel = tau / lat.tau_s
+    s = lat.mismatch_sigma_rel
+    # product of two independent 1 + sN(0,1) factors: mean 1, variance 2s² + s⁴
+    sd = np.sqrt(2 * s**2 + s**4)
+    assert rel.mean() == pytest.approx(1.0, abs=5 * sd / np.sqrt(n))
+    assert rel.std() == pytest.approx(sd, rel=5 / np.sqrt(2 * n) + 0.01)
+
+
+@pytest.mark.parametrize("body,match", [
+    ("[lateral]\nR_ohm = -1.0\n", "R_ohm: must be positive"),
+    ("[lateral]\nC_F = 'big'\n", "C_F: expected a number"),
+    ("[lateral]\nfoo = 1\n", "foo: unknown key"),
+    ("[wires]\n", "unknown key 'wires'"),
+    ("[activation]\nkind = 'tanh'\n", "kind: must be one of"),
+    ("[energy]\npulse_J = -1e-12\n", "pulse_J: must be >= 0"),
+    ("[lateral\n", "malformed TOML"),
+])
+def test_bad_files_name_the_file_and_key(tmp_path, body, match):
+    p = tmp_path / "bad.toml"
+    p.write_text(body)
+    with pytest.raises(NeurodecorrError, match=match) as err:
+        load_circuit(str(p))
+    assert str(p) in str(err.value)
+
+
+def test_unknown_name_lists_shipped(capsys):
+    assert main(["circuits", "show", "no-such-circuit"]) == 2
+    assert "ideal" in capsys.readouterr().err
+    assert main(["circuits", "list"]) == 0
