@@ -1,0 +1,153 @@
+"""Running one sweep point: the task each Dask worker executes.
+
+The point runs the real command as a child process, ``python -m neurodecorr COMMAND ...``,
+rather than through :func:`neurodecorr.cli.main` inside the worker. The child process
+
+* isolates the worker from the point: a crash, an out-of-memory kill or a hang becomes that
+  point's error row (after ``timeout_s`` the child is killed) instead of a dead worker that
+  Dask would retry the same point on, one worker after another;
+* keeps process-wide state apart: stderr capture, numeric settings and thread pools are per
+  process, which matters on user clusters whose workers run several tasks at once;
+* is exactly what a user would type, so a failed point reproduces by hand.
+
+Its cost is the interpreter start and imports (about a second), small next to a device run.
+Dask's nanny sets ``OMP_NUM_THREADS=1`` (and the MKL/OpenBLAS equivalents) for its workers;
+the child inherits it, so one point uses one core.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from neurodecorr.io import write_npy
+from neurodecorr.sweep.spec import Point
+from neurodecorr.sweep.synthetic import correlated_inputs, stable_lateral
+from neurodecorr.sweep.targets import JSON_OPTION, TARGETS
+
+Cell = str | int | float | bool | None
+
+#: Prefix of the one-line user errors the CLI prints.
+ERROR_PREFIX = "neurodecorr: error: "
+
+
+def run_point(point: Point, folder: str, timeout_s: float | None = None) -> dict[str, object]:
+    """Run one point; never raises for a failure of the point itself.
+
+    Parameters
+    ----------
+    point : Point
+    folder : str
+        The spec's folder; the command runs there so relative paths in the spec resolve as
+        written (on a worker without that folder it runs in its temporary folder).
+    timeout_s : float, optional
+        Kill the command after this many seconds.
+
+    Returns
+    -------
+    dict
+        ``status`` (``"ok"`` or ``"error: <one line>"``), ``elapsed_s`` and ``metrics`` (the
+        command's ``--json`` flattened to scalars, see :func:`flatten_metrics`).
+    """
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix=f"sweep-{point.key}-", dir=_scratch()) as tmp:
+        status, metrics = _run(point, Path(tmp), folder, timeout_s)
+    return {"status": status, "elapsed_s": time.perf_counter() - start, "metrics": metrics}
+
+
+def _scratch() -> str | None:
+    # A worker's own folder is removed when the worker closes, even if a point was cut short.
+    try:
+        from distributed import get_worker
+
+        return get_worker().local_directory
+    except (ImportError, ValueError):
+        return None
+
+
+def _run(point: Point, tmp: Path, folder: str, timeout_s: float | None
+         ) -> tuple[str, dict[str, Cell]]:
+    target = TARGETS[point.command]
+    argv = [sys.executable, "-m", "neurodecorr", point.command, *point.argv]
+    try:
+        if point.sizes is not None:
+            n, batch, seed = point.sizes
+            draws = {"inputs": lambda: correlated_inputs(n, batch, seed),
+                     "lateral": lambda: stable_lateral(n, seed)}
+            for opt, kind in target.drawn.items():
+                write_npy(tmp / f"{kind}.npy", draws[kind]())
+                argv += [opt, str(tmp / f"{kind}.npy")]
+    except (ValueError, MemoryError) as exc:
+        return _one_line(f"drawing inputs failed: {exc}"), {}
+    for opt, name in target.outputs.items():
+        argv += [opt, str(tmp / name)]
+    json_path = tmp / "metrics.json"
+    argv += [JSON_OPTION, str(json_path)]
+    cwd = folder if os.path.isdir(folder) else str(tmp)
+    try:
+        proc = subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True, errors="replace",
+                              timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return f"error: timed out after {timeout_s:g} s", {}
+    if proc.returncode != 0:
+        return _one_line(error_line(proc.stderr, proc.returncode)), {}
+    try:
+        report = json.loads(json_path.read_text())
+    except FileNotFoundError:
+        return "error: the command exited 0 but wrote no --json metrics", {}
+    except json.JSONDecodeError as exc:
+        return _one_line(f"unreadable --json metrics: {exc}"), {}
+    return "ok", flatten_metrics(report, drop=str(tmp))
+
+
+def error_line(stderr: str, returncode: int) -> str:
+    """The one line that says why a command failed.
+
+    The CLI's own ``neurodecorr: error: ...`` line when there is one; otherwise the last line
+    of stderr (the exception of a traceback) with the exit status, or the signal that killed it.
+    """
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if line.startswith(ERROR_PREFIX):
+            return line[len(ERROR_PREFIX):]
+    if returncode < 0:
+        how = f"killed by signal {-returncode}"
+    else:
+        how = f"exit status {returncode}"
+    return f"{lines[-1]} ({how})" if lines else how
+
+
+def _one_line(message: str) -> str:
+    return "error: " + " ".join(message.split())
+
+
+def flatten_metrics(report: object, drop: str = "", prefix: str = "") -> dict[str, Cell]:
+    """The scalars of a JSON report, nested names joined with dots.
+
+    ``{"metrics": {"rms": 0.1}, "curve": [..]}`` → ``{"metrics.rms": 0.1}``. Lists (curves,
+    arrays) are left out: a CSV cell holds one number. JSON ``null`` (how the CLI writes a
+    non-finite number) becomes NaN. Strings that contain ``drop`` (paths into the point's
+    temporary folder, which no longer exists) are left out.
+    """
+    flat: dict[str, Cell] = {}
+    if not isinstance(report, dict):
+        return flat
+    for name, value in report.items():
+        full = f"{prefix}{name}"
+        if isinstance(value, dict):
+            flat.update(flatten_metrics(value, drop, full + "."))
+        elif value is None:
+            flat[full] = math.nan
+        elif isinstance(value, str):
+            if not (drop and drop in value):
+                flat[full] = " ".join(value.split())
+        elif isinstance(value, int | float | bool):
+            flat[full] = value
+    return flat
