@@ -1,0 +1,179 @@
+"""CPU models (``floating_pt`` and ``fixed_pt``) of :mod:`neurodecorr.lava.procs.process`.
+
+Fixed-point arithmetic follows Lava's bit-accurate Loihi models (``lava/proc/lif/models.py``,
+``lava/proc/dense/models.py``): integer state, arithmetic right shifts (floor) for scaling,
+24-bit signed state and graded payloads saturated at ``[−2²³, 2²³ − 1]``, a 12-bit decay
+``(d·v) >> 12`` and 8-bit weight mantissas times ``2^exp``. See :mod:`neurodecorr.lava.fixed`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.model.py.model import PyLoihiProcessModel
+from lava.magma.core.model.py.ports import PyInPort, PyOutPort
+from lava.magma.core.model.py.type import LavaPyType
+from lava.magma.core.resources import CPU
+from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+
+from neurodecorr.core.network import activate
+from neurodecorr.lava.procs.process import Integrator, LateralLayer
+
+STATE_MAX = 2**23 - 1
+STATE_MIN = -(2**23)
+LEAK_SHIFT = 12
+
+
+def saturate(v: np.ndarray) -> np.ndarray:
+    """Clip to the 24-bit signed range of Loihi's state and graded payloads."""
+    return np.clip(v, STATE_MIN, STATE_MAX)
+
+
+def shift(v: np.ndarray, exp: int) -> np.ndarray:
+    """``v · 2^exp`` for integers: a left shift, or an arithmetic (flooring) right shift."""
+    return np.left_shift(v, exp) if exp >= 0 else np.right_shift(v, -exp)
+
+
+def activate_fixed(z: np.ndarray, activation: str, slope_mant: int, slope_shift: int
+                   ) -> np.ndarray:
+    """Integer activation; the leaky slope is ``slope_mant · 2^−slope_shift``."""
+    if activation == "identity":
+        return z
+    if activation == "relu":
+        return np.maximum(z, 0)
+    return np.where(z > 0, z, np.right_shift(z * slope_mant, slope_shift))
+
+
+class _Recorder:
+    """Keeps the sent vector every ``record_period`` steps, from step ``record_phase`` on."""
+
+    def _record(self, value: np.ndarray) -> None:
+        period = self.proc_params.get("record_period", 0)
+        if not period:
+            return
+        offset = self.time_step - self.proc_params["record_phase"]
+        if offset >= 0 and offset % period == 0:
+            k = offset // period
+            if k < self.proc_params["n_records"]:
+                self.record[:, k] = value
+
+
+@implements(proc=LateralLayer, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyLateralLayerFloat(PyLoihiProcessModel, _Recorder):
+    """``x = f(a + b)``, then ``n_sub`` times ``x̄ ← x̄ + αx − leak∘x̄ − lateral·x̄``."""
+
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    lateral: np.ndarray = LavaPyType(np.ndarray, float)
+    leak: np.ndarray = LavaPyType(np.ndarray, float)
+    bias: np.ndarray = LavaPyType(np.ndarray, float)
+    xbar: np.ndarray = LavaPyType(np.ndarray, float)
+    record: np.ndarray = LavaPyType(np.ndarray, float)
+
+    def run_spk(self) -> None:
+        p = self.proc_params
+        x = activate(self.a_in.recv() + self.bias, p["activation"], p.get("negative_slope", 0.0))
+        if p["decorrelate"]:
+            drive = p["alpha"] * x
+            xbar = self.xbar
+            for _ in range(p["n_sub"]):
+                xbar = xbar + drive - self.leak * xbar - self.lateral @ xbar
+            self.xbar = xbar
+        else:
+            self.xbar = x
+        self.s_out.send(self.xbar)
+        self._record(self.xbar)
+
+
+@implements(proc=LateralLayer, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyLateralLayerFixed(PyLoihiProcessModel, _Recorder):
+    """Integer version: ``v ← sat(v + (x >> k) − (leak·v >> 12) − (Q·v)·2^e)``."""
+
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
+    lateral: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=8)
+    leak: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=12)
+    bias: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
+    xbar: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
+    record: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
+
+    def run_spk(self) -> None:
+        p = self.proc_params
+        z = saturate(self.a_in.recv().astype(np.int64) + self.bias)
+        x = activate_fixed(z, p["activation"], p.get("slope_mant", 0), p.get("slope_shift", 0))
+        if p["decorrelate"]:
+            drive = np.right_shift(x, p["alpha_shift"])
+            v = self.xbar.astype(np.int64)
+            lateral = self.lateral.astype(np.int64)
+            leak = self.leak.astype(np.int64)
+            for _ in range(p["n_sub"]):
+                v = saturate(v + drive - np.right_shift(leak * v, LEAK_SHIFT)
+                             - shift(lateral @ v, p["lateral_exp"]))
+            self.xbar = v
+        else:
+            self.xbar = x
+        self.s_out.send(self.xbar)
+        self._record(self.xbar)
+
+
+@implements(proc=Integrator, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyIntegratorFloat(PyLoihiProcessModel, _Recorder):
+    """``v ← v + a_in + a_rec``; sends ``v`` and the trace ``y2 = −a_rec/α · y2_scale``."""
+
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    a_rec: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    s_out_y1: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    s_out_y2: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    s_out_y3: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    s_out_bap: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool)
+    v: np.ndarray = LavaPyType(np.ndarray, float)
+    record: np.ndarray = LavaPyType(np.ndarray, float)
+
+    def run_spk(self) -> None:
+        p = self.proc_params
+        a_rec = self.a_rec.recv()
+        self.v = self.v + self.a_in.recv() + a_rec
+        zeros = np.zeros_like(self.v)
+        self.s_out.send(self.v)
+        self.s_out_y1.send(zeros)
+        self.s_out_y2.send(-a_rec / p["alpha"] * p["y2_scale"])
+        self.s_out_y3.send(zeros)
+        self.s_out_bap.send(zeros.astype(bool))
+        self._record(self.v)
+
+
+@implements(proc=Integrator, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyIntegratorFixed(PyLoihiProcessModel, _Recorder):
+    """Integer integrator ``v ← sat(v + a_in + a_rec)`` (no learning traces)."""
+
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
+    a_rec: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
+    s_out_y1: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=7)
+    s_out_y2: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=7)
+    s_out_y3: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=7)
+    s_out_bap: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool)
+    v: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
+    record: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
+
+    def run_spk(self) -> None:
+        a = self.a_in.recv().astype(np.int64) + self.a_rec.recv().astype(np.int64)
+        self.v = saturate(self.v.astype(np.int64) + a)
+        self.s_out.send(self.v)
+        self._record(self.v)
+
+
+#: process -> model, per precision tag (pinned: discovery would execute unrelated modules)
+MODELS = {
+    "floating_pt": {LateralLayer: PyLateralLayerFloat, Integrator: PyIntegratorFloat},
+    "fixed_pt": {LateralLayer: PyLateralLayerFixed, Integrator: PyIntegratorFixed},
+}

@@ -1,0 +1,97 @@
+"""The lateral decorrelation layer and the integrator neuron as Lava processes.
+
+:class:`LateralLayer` is one whole layer boundary in one process (Lava's per-step cost is per
+process): it receives the previous layer's synaptic input ``a``, applies bias and activation,
+``x = f(a + b)``, then runs ``n_sub`` explicit Euler sub-steps of the lateral dynamics
+
+    x̄ ← x̄ + α (x − A x̄)        (τ dx̄/dt = x − A x̄, fixed point x̄ = A⁻¹ x)
+
+and sends ``x̄`` as a graded spike. The process stores the dynamics split the way a chip does:
+``leak`` = α·diag(A) (a per-neuron decay) and ``lateral`` = α·(A − diag A) (the synapses). In the
+``fixed_pt`` model the same Vars hold integers (12-bit leak, 8-bit lateral mantissa with the
+shared exponent ``lateral_exp``), as Lava's LIF holds ``du`` as a float or a 12-bit integer.
+
+:class:`Integrator` is the Loihi-structured alternative: a graded neuron ``v ← v + a_in + a_rec``
+that sends ``v``; the lateral term arrives from a recurrent ``Dense(−α·A)`` and the drive from
+``Dense(α·I)``. It also sends ``y2 = −a_rec/α = A x̄``, the neuron's own lateral current, as the
+post-synaptic trace of a learning ``Dense``.
+
+Either process can keep the value it sends at a regular step (``record_period``,
+``record_phase``) in ``record``, so a run returns one vector per sample with one ``Var.get``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from lava.magma.core.process.ports.ports import InPort, OutPort
+from lava.magma.core.process.process import AbstractProcess
+from lava.magma.core.process.variable import Var
+
+
+def _record_vars(proc: AbstractProcess, n: int, n_records: int) -> None:
+    proc.record = Var(shape=(n, max(n_records, 1)), init=0)
+
+
+class LateralLayer(AbstractProcess):
+    """Bias, activation and ``n_sub`` Euler sub-steps of the lateral dynamics per Lava step.
+
+    Parameters
+    ----------
+    lateral : ndarray, shape (n, n)
+        ``α·(A − diag A)`` (float model) or its 8-bit mantissa (fixed model).
+    leak : ndarray, shape (n,)
+        ``α·diag(A)`` (float) or ``round(4096·α·diag A)`` (fixed, 12 bits).
+    bias : ndarray, shape (n,)
+        Bias added to the incoming synaptic input (fixed: in state units).
+    decorrelate : bool
+        ``False``: no lateral dynamics, ``x̄ = x``.
+    activation : str
+        ``identity``, ``relu`` or ``leaky_relu``.
+    n_sub : int
+        Euler sub-steps per Lava step.
+    **params
+        Model constants: ``alpha`` and ``negative_slope`` (float); ``alpha_shift``,
+        ``lateral_exp``, ``slope_mant``, ``slope_shift`` (fixed); ``record_period``,
+        ``record_phase``, ``n_records``.
+    """
+
+    def __init__(self, *, lateral: np.ndarray, leak: np.ndarray, bias: np.ndarray,
+                 decorrelate: bool, activation: str, n_sub: int, **params) -> None:
+        super().__init__(lateral=lateral, leak=leak, bias=bias, decorrelate=decorrelate,
+                         activation=activation, n_sub=n_sub, **params)
+        n = bias.shape[0]
+        self.a_in = InPort(shape=(n,))
+        self.s_out = OutPort(shape=(n,))
+        self.lateral = Var(shape=(n, n), init=lateral)
+        self.leak = Var(shape=(n,), init=leak)
+        self.bias = Var(shape=(n,), init=bias)
+        self.xbar = Var(shape=(n,), init=0)
+        _record_vars(self, n, params.get("n_records", 0))
+
+
+class Integrator(AbstractProcess):
+    """Graded integrator neuron ``v ← v + a_in + a_rec``; sends ``v`` and ``y2 = −a_rec/α``.
+
+    Parameters
+    ----------
+    shape : int
+        Number of neurons.
+    alpha : float
+        ``α`` of the recurrent ``Dense(−α·A)``; used only to scale the ``y2`` trace.
+    y2_scale : float
+        Factor applied to ``y2`` (keeps the learning rule's constant representable).
+    **params
+        ``record_period``, ``record_phase``, ``n_records``.
+    """
+
+    def __init__(self, *, shape: int, alpha: float, y2_scale: float = 1.0, **params) -> None:
+        super().__init__(shape=shape, alpha=alpha, y2_scale=y2_scale, **params)
+        self.a_in = InPort(shape=(shape,))
+        self.a_rec = InPort(shape=(shape,))
+        self.s_out = OutPort(shape=(shape,))
+        self.s_out_y1 = OutPort(shape=(shape,))
+        self.s_out_y2 = OutPort(shape=(shape,))
+        self.s_out_y3 = OutPort(shape=(shape,))
+        self.s_out_bap = OutPort(shape=(shape,))
+        self.v = Var(shape=(shape,), init=0)
+        _record_vars(self, shape, params.get("n_records", 0))

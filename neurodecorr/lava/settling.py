@@ -1,0 +1,60 @@
+"""How many Euler sub-steps the lateral dynamics need, and with which step size.
+
+Explicit Euler on ``τ dx̄/dt = x − A x̄`` with step ``α = Δt/τ`` is the affine iteration
+``x̄ ← (I − αA) x̄ + αx``; its error to the fixed point ``A⁻¹x`` contracts by the spectral radius
+``ρ(α) = max_k |1 − α λ_k(A)|`` per sub-step (it converges iff ``ρ < 1``, i.e. every eigenvalue
+of ``A`` has a positive real part and ``α`` is small enough). For real eigenvalues in
+``[λ_min, λ_max]`` the best step is ``α* = 2/(λ_min + λ_max)``, giving
+``ρ = (κ − 1)/(κ + 1)`` with ``κ = λ_max/λ_min`` (standard Richardson-iteration result, e.g.
+Saad, *Iterative Methods for Sparse Linear Systems*, 2nd ed., §4.2).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+from neurodecorr.errors import NeurodecorrError
+
+
+@dataclass(frozen=True)
+class SettlingPlan:
+    """Euler step ``alpha``, contraction ``rho`` per sub-step, sub-steps ``n_total`` to ``tol``."""
+
+    alpha: float
+    rho: float
+    n_total: int
+    tol: float
+
+
+def contraction(A: np.ndarray, alpha: float) -> float:
+    """``ρ(α) = max_k |1 − α λ_k(A)|``."""
+    return float(np.max(np.abs(1.0 - alpha * np.linalg.eigvals(A))))
+
+
+def settling_plan(A: np.ndarray, tol: float = 1e-9, power_of_two: bool = False,
+                  what: str = "lateral matrix") -> SettlingPlan:
+    """Choose ``α`` (optionally a power of two, for shifts) and the sub-steps to reach ``tol``.
+
+    ``α`` is also kept below ``1/max_i A_ii`` so that the per-neuron leak ``α A_ii`` fits a
+    12-bit decay in ``[0, 1)``.
+    """
+    lam = np.linalg.eigvals(A)
+    if np.any(lam.real <= 0):
+        raise NeurodecorrError(f"{what}: an eigenvalue has real part <= 0 "
+                               f"(min {lam.real.min():.3g}); the lateral dynamics do not settle")
+    diag_max = float(np.max(np.diag(A)))
+    alpha_max = min(2.0 / float(np.max(np.abs(lam) ** 2 / lam.real)), 0.999 / diag_max)
+    res = minimize_scalar(lambda a: contraction(A, a), bounds=(0.0, alpha_max),
+                          method="bounded", options={"xatol": alpha_max * 1e-6})
+    alpha = float(res.x)
+    if power_of_two:
+        alpha = 2.0 ** math.floor(math.log2(alpha))
+    rho = contraction(A, alpha)
+    if not rho < 1.0:
+        raise NeurodecorrError(f"{what}: Euler iteration does not contract (rho = {rho:.6g})")
+    n_total = max(1, math.ceil(math.log(tol) / math.log(rho))) if rho > 0 else 1
+    return SettlingPlan(alpha=alpha, rho=rho, n_total=n_total, tol=tol)
