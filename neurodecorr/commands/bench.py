@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from rich.console import Console
 
 from neurodecorr.bench import load_scenario, run_scenario
+from neurodecorr.bench.plots import render_figures
 from neurodecorr.bench.report import print_table
 from neurodecorr.io import json_bytes, write_outputs
 
@@ -21,14 +23,19 @@ from neurodecorr.io import json_bytes, write_outputs
               help="Timing repeats per measurement (the fastest is kept).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False),
               help="Write all results as JSON.")
-def command(scenario, reference, repeats, json_path) -> None:
+@click.option("--plot", "plot_dir", type=click.Path(file_okay=False),
+              help="Write PNG figures into this folder (created if missing).")
+def command(scenario, reference, repeats, json_path, plot_dir) -> None:
     """Benchmark the simulator against the exact reference: accuracy and speed."""
     spec = load_scenario(scenario)
     console = Console(stderr=True)
     with console.status("") as status:
         result = run_scenario(spec, reference=reference, repeats=repeats,
                               on_case=lambda name: status.update(f"bench: {name}"))
-    if json_path:
-        write_outputs({json_path: json_bytes(result)})
+    files = {json_path: json_bytes(result)} if json_path else {}
+    if plot_dir:
+        Path(plot_dir).mkdir(parents=True, exist_ok=True)
+        files.update(render_figures(result, plot_dir))
+    write_outputs(files)
     # Wide enough for the metric columns also when stdout is a file or a pipe.
     print_table(result, Console(file=sys.stdout, width=max(Console().width, 180)))
