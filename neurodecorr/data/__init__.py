@@ -5,6 +5,6 @@
 from a user-named folder) register themselves in :data:`LOADERS`.
 """
 
-from neurodecorr.data.base import LOADERS, Dataset, load_dataset
+from neurodecorr.data.base import LOADERS, NEEDS_DATA_DIR, Dataset, load_dataset
 
-__all__ = ["LOADERS", "Dataset", "load_dataset"]
+__all__ = ["LOADERS", "NEEDS_DATA_DIR", "Dataset", "load_dataset"]

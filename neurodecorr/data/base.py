@@ -32,8 +32,38 @@ def _mnist1d(**_: object) -> Dataset:
     return load_mnist1d()
 
 
+def _digits(**_: object) -> Dataset:
+    from neurodecorr.data.digits import load_digits
+
+    return load_digits()
+
+
+def _synthetic(**options: object) -> Dataset:
+    from neurodecorr.data.synthetic import load_synthetic
+
+    return load_synthetic(**options)
+
+
+def _cifar10(data_dir: str | None = None, **_: object) -> Dataset:
+    from neurodecorr.data.cifar import load_cifar
+
+    return load_cifar("cifar10", data_dir)
+
+
+def _cifar100(data_dir: str | None = None, **_: object) -> Dataset:
+    from neurodecorr.data.cifar import load_cifar
+
+    return load_cifar("cifar100", data_dir)
+
+
 #: name -> loader(**options) -> Dataset
-LOADERS: dict[str, Callable[..., Dataset]] = {"mnist1d": _mnist1d}
+LOADERS: dict[str, Callable[..., Dataset]] = {
+    "mnist1d": _mnist1d, "digits": _digits, "synthetic": _synthetic, "cifar10": _cifar10,
+    "cifar100": _cifar100,
+}
+
+#: data sets read from a user-named folder (``data_dir``); the others are generated or shipped
+NEEDS_DATA_DIR = ("cifar10", "cifar100")
 
 
 def load_dataset(name: str, **options: object) -> Dataset:
