@@ -1,0 +1,105 @@
+"""The vector field of the lateral circuit.
+
+    τ dx̄/dt = x − A x̄ − λ x̄ + τ σ ξ(t)
+
+(Ahmad 2024, arXiv 2407.10780, Appendix C, with the sign of the printed equation corrected so
+that it settles: see docs/simulator.md). ``x`` is the input held on the nodes, ``A = M⁻¹`` the
+stored lateral matrix (read through a pluggable reader), ``λ ≥ 0`` an optional leak of every
+node towards zero in units of ``1/τ``, and ``ξ`` white noise. The noise is specified by
+``noise_std``, the RMS fluctuation of each node about its fixed point when ``A = I`` and
+``λ = 0``; then ``σ = noise_std · sqrt(2/τ)`` and the stationary covariance ``P`` of the
+fluctuations solves the Lyapunov equation ``(A + λI) P + P (A + λI)ᵀ = 2 noise_std² I``.
+
+Without noise the fixed point is ``x̄* = (A + λI)⁻¹ x``; with ``λ = 0`` it is ``A⁻¹ x = M x``.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+
+from neurodecorr.circuits.readers import IdealReader
+from neurodecorr.errors import NeurodecorrError
+
+DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def as_dtype(dtype: object) -> np.dtype:
+    """Accept ``float32``/``float64`` (names or numpy types); refuse anything else."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise NeurodecorrError(f"dtype: must be float32 or float64, got {dtype!r}")
+    return dt
+
+
+class LateralField:
+    """The lateral dynamics ``τ dx̄/dt = x − A x̄ − λ x̄ (+ noise)`` of one layer.
+
+    Parameters
+    ----------
+    A : array_like, shape (n, n)
+        Lateral matrix (the chip's stored ``M⁻¹``).
+    tau_s : float
+        Time constant τ of every node, in seconds.
+    leak : float
+        Leak λ, in units of ``1/τ`` (0: ideal integrating nodes).
+    noise_std : float
+        RMS state noise of a node with ``A = I`` (state units); 0 for a noiseless circuit.
+    dtype : float32 or float64
+        Working precision of states and products.
+    reader : object, optional
+        A lateral reader (see :mod:`neurodecorr.circuits.readers`); the ideal GEMM by default.
+    """
+
+    def __init__(self, A: np.ndarray, tau_s: float = 1e-6, leak: float = 0.0,
+                 noise_std: float = 0.0, dtype: object = np.float64, reader: object = None
+                 ) -> None:
+        A = np.asarray(A)
+        if A.ndim != 2 or A.shape[0] != A.shape[1]:
+            raise NeurodecorrError(f"A: must be a square matrix, got shape {A.shape}")
+        if not np.all(np.isfinite(A)):
+            raise NeurodecorrError("A: contains NaN or infinite values")
+        if not (np.isfinite(tau_s) and tau_s > 0):
+            raise NeurodecorrError(f"tau_s: must be positive, got {tau_s}")
+        if not (np.isfinite(leak) and leak >= 0):
+            raise NeurodecorrError(f"leak: must be non-negative, got {leak}")
+        if not (np.isfinite(noise_std) and noise_std >= 0):
+            raise NeurodecorrError(f"noise_std: must be non-negative, got {noise_std}")
+        self.dtype = as_dtype(dtype)
+        self.A = np.ascontiguousarray(A, dtype=self.dtype)
+        self.A64 = np.asarray(A, dtype=np.float64)
+        self.tau_s = float(tau_s)
+        self.leak = float(leak)
+        self.noise_std = float(noise_std)
+        self.reader = IdealReader(self.A) if reader is None else reader
+
+    @property
+    def n(self) -> int:
+        return self.A.shape[0]
+
+    @property
+    def ideal(self) -> bool:
+        """True when the product is the exact, noiseless GEMM with ``A``."""
+        return isinstance(self.reader, IdealReader)
+
+    @property
+    def noisy(self) -> bool:
+        return self.noise_std > 0 or bool(getattr(self.reader, "noisy", False))
+
+    @cached_property
+    def system_matrix(self) -> np.ndarray:
+        """``A + λI`` in float64: the matrix whose spectrum sets stability and speed."""
+        return self.A64 + self.leak * np.eye(self.n)
+
+    @cached_property
+    def eigenvalues(self) -> np.ndarray:
+        """Eigenvalues of ``A + λI`` (float64, computed once per field and cached)."""
+        return np.linalg.eigvals(self.system_matrix)
+
+    def fixed_point(self, X: np.ndarray) -> np.ndarray:
+        """``x̄* = (A + λI)⁻¹ x`` for each row of ``X``, by a float64 linear solve."""
+        return np.linalg.solve(self.system_matrix, np.asarray(X, dtype=np.float64).T).T
