@@ -1,0 +1,142 @@
+"""Device presets: TOML files in the repository's top-level ``devices/`` folder.
+
+A device file holds top-level ``name``, ``description``, ``source``, an optional
+``periphery = "<preset or path>"`` and the tables of :data:`~neurodecorr.devices.config.GROUPS`.
+A periphery file (``kind = "periphery"``) holds only the ``dac``, ``adc``, ``output`` and
+``ir_drop`` tables. Tables given in the device file replace those of its periphery. A name of
+the form ``"DEVICE+PERIPHERY"`` (``"pcm+periphery-10bit"``) swaps the periphery on the command
+line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import neurodecorr
+from neurodecorr.devices.config import GROUPS, PERIPHERY_GROUPS, DeviceConfig
+from neurodecorr.errors import NeurodecorrError
+from neurodecorr.io import load_toml
+
+PRESET_DIR = Path(neurodecorr.__file__).resolve().parents[1] / "devices"
+_TOP_KEYS = {"name", "description", "source", "kind", "periphery"}
+_KINDS = ("device", "periphery")
+
+
+def list_presets(kind: str | None = None) -> list[str]:
+    """Names of the preset files in ``devices/`` (optionally only ``device`` or ``periphery``)."""
+    if not PRESET_DIR.is_dir():
+        return []
+    names = sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
+    if kind is None:
+        return names
+    return [n for n in names if _kind_of(load_toml(PRESET_DIR / f"{n}.toml", n)) == kind]
+
+
+def _kind_of(raw: dict[str, Any]) -> str:
+    kind = raw.get("kind", "device")
+    return kind if isinstance(kind, str) else "device"
+
+
+def resolve(name_or_path: str, relative_to: Path | None = None) -> Path:
+    """A preset name or a path to a TOML file -> the file, or a one-line error."""
+    candidate = Path(name_or_path)
+    if relative_to is not None and not candidate.is_absolute():
+        near = relative_to / candidate
+        if near.is_file():
+            return near
+    if candidate.suffix == ".toml" or "/" in name_or_path or candidate.is_file():
+        if not candidate.is_file():
+            raise NeurodecorrError(f"device file not found: {name_or_path}")
+        return candidate
+    preset = PRESET_DIR / f"{name_or_path}.toml"
+    if not preset.is_file():
+        known = ", ".join(list_presets()) or "none"
+        raise NeurodecorrError(f"unknown device preset {name_or_path!r} (known: {known})")
+    return preset
+
+
+def load_device(name_or_path: str, periphery: str | None = None) -> DeviceConfig:
+    """Load and validate a device preset by name, or a user's TOML file by path.
+
+    Parameters
+    ----------
+    name_or_path : str
+        A preset name (``"pcm"``), a path to a TOML file, or ``"DEVICE+PERIPHERY"``.
+    periphery : str, optional
+        A periphery preset name or path that replaces the file's own periphery.
+
+    Raises
+    ------
+    NeurodecorrError
+        One line naming the file and the key: unknown key, wrong type, value out of range,
+        malformed TOML, unknown preset.
+    """
+    if not isinstance(name_or_path, str) or not name_or_path:
+        raise NeurodecorrError("device: expected a preset name or a path to a TOML file")
+    if "+" in name_or_path and not Path(name_or_path).is_file():
+        base, _, extra = name_or_path.partition("+")
+        if periphery is not None:
+            raise NeurodecorrError(f"device {name_or_path!r}: periphery given twice")
+        return load_device(base, periphery=extra)
+    path = resolve(name_or_path)
+    raw = load_toml(path, "device")
+    origin = str(path)
+    _check_top(raw, origin)
+    if _kind_of(raw) != "device":
+        raise NeurodecorrError(f"{origin}: kind: a periphery file, not a device; "
+                               "use it as DEVICE+PERIPHERY or as the periphery key of a device")
+    tables: dict[str, Any] = {}
+    periph_ref = periphery if periphery is not None else raw.get("periphery")
+    if periph_ref is not None:
+        tables.update(_load_periphery(periph_ref, path.parent if periphery is None else None,
+                                      origin))
+    for key in GROUPS:
+        if key in raw and not (periphery is not None and key in PERIPHERY_GROUPS):
+            tables[key] = (raw[key], origin)
+    groups = {key: GROUPS[key].from_table(table, where) for key, (table, where) in tables.items()}
+    return DeviceConfig(
+        name=str(raw.get("name", path.stem)),
+        description=str(raw.get("description", "")),
+        source=str(raw.get("source", "")),
+        origin=origin,
+        **groups,
+    )
+
+
+def _check_top(raw: dict[str, Any], origin: str) -> None:
+    for key, value in raw.items():
+        if key in GROUPS:
+            continue
+        if key not in _TOP_KEYS:
+            allowed = ", ".join(sorted(_TOP_KEYS | set(GROUPS)))
+            raise NeurodecorrError(f"{origin}: {key}: unknown key (allowed: {allowed})")
+        if not isinstance(value, str):
+            raise NeurodecorrError(f"{origin}: {key}: expected a string, "
+                                   f"got {type(value).__name__}")
+    kind = raw.get("kind", "device")
+    if kind not in _KINDS:
+        raise NeurodecorrError(f"{origin}: kind: must be one of {', '.join(_KINDS)}; got {kind!r}")
+
+
+def _load_periphery(ref: str, relative_to: Path | None, referrer: str) -> dict[str, Any]:
+    path = resolve(ref, relative_to)
+    raw = load_toml(path, "periphery")
+    origin = str(path)
+    _check_top(raw, origin)
+    if _kind_of(raw) != "periphery":
+        raise NeurodecorrError(f"{referrer}: periphery: {origin} is not a periphery file "
+                               "(it needs kind = \"periphery\")")
+    if "periphery" in raw:
+        raise NeurodecorrError(f"{origin}: periphery: a periphery file cannot name another")
+    for key in raw:
+        if key in GROUPS and key not in PERIPHERY_GROUPS:
+            raise NeurodecorrError(f"{origin}: [{key}]: not allowed in a periphery file "
+                                   f"(only {', '.join(PERIPHERY_GROUPS)})")
+    return {key: (raw[key], origin) for key in PERIPHERY_GROUPS if key in raw}
+
+
+def load_raw(name_or_path: str) -> tuple[Path, dict[str, Any]]:
+    """The file behind a preset name or path, and its parsed TOML (for ``devices show``)."""
+    path = resolve(name_or_path)
+    return path, load_toml(path, "device")
