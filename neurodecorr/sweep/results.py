@@ -68,6 +68,9 @@ class ResultsFile:
         columns and ``columns``.
     columns : iterable of str
         The fixed leading columns.
+
+    Reading checks the file; nothing is written until :meth:`start`, so a sweep that fails
+    before it runs (say, no scheduler answers) leaves no file behind.
     """
 
     def __init__(self, path: str | os.PathLike, columns: Iterable[str]) -> None:
@@ -81,6 +84,9 @@ class ResultsFile:
             header, rows = read_rows(self.path)
             self.columns += [c for c in header if c not in self.columns]
             self.rows = {row["key"]: row for row in rows}
+
+    def start(self) -> None:
+        """Write the header and the rows read back, dropping any partial last line."""
         self._rewrite()
 
     def status(self, key: str) -> str | None:

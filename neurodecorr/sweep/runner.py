@@ -132,6 +132,7 @@ def run_sweep(spec: SweepSpec, out: str | os.PathLike, workers: int | None = Non
             disable=not live) as progress:
         from distributed import as_completed
 
+        results.start()
         task = progress.add_task(_describe(spec, 0), total=len(points), completed=skipped)
         futures = {client.submit(run_point, p, str(spec.folder), timeout_s, pure=False): p
                    for p in todo}

@@ -1,0 +1,164 @@
+"""``neurodecorr sweep`` on real Dask clusters of 2 workers: failures, resume, existing
+clusters, timeouts and the figure."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import matplotlib.image
+import numpy as np
+import pytest
+from distributed import LocalCluster
+
+from neurodecorr.cli import main
+from neurodecorr.core import offdiag_corr_rms
+from neurodecorr.sweep import correlated_inputs, load_spec, read_rows
+
+ETA_OK = (0.01, 0.05)
+ETA_UNSTABLE = 5.0  # eta·<|x|^2> = 5·n >> 1: decorrelate refuses it
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as c:
+        yield c
+
+
+def _spec(tmp_path, body: str, name: str = "spec.toml"):
+    path = tmp_path / name
+    path.write_text(body)
+    return path
+
+
+def test_local_cluster_sweep_records_failures_and_real_metrics(tmp_path, capsys):
+    spec = _spec(tmp_path, f"""
+[sweep]
+command = "decorrelate"
+n = 6
+batch = 300
+epochs = 2
+seed = [1, 2]
+eta = [{ETA_OK[0]}, {ETA_OK[1]}, {ETA_UNSTABLE}]
+""")
+    out, png = tmp_path / "r.csv", tmp_path / "p.png"
+    rc = main(["sweep", str(spec), "--workers", "2", "--out", str(out), "--plot", str(png),
+               "--plot-y", "metrics.offdiag_corr_rms_after", "--plot-x", "eta"])
+    assert rc == 1  # some points failed
+    err = capsys.readouterr().err
+    assert "6 of 6 points recorded, 4 ok, 2 failed" in err
+    header, rows = read_rows(out)
+    assert header[:7] == ["key", "status", "command", "n", "batch", "epochs", "seed"]
+    assert sorted(r["key"] for r in rows) == sorted(p.key for p in load_spec(spec).points())
+    for row in rows:
+        if float(row["eta"]) == ETA_UNSTABLE:
+            assert row["status"].startswith("error: eta: ") and "unstable" in row["status"]
+            assert row["metrics.offdiag_corr_rms_after"] == ""
+            continue
+        assert row["status"] == "ok"
+        # The worker drew the inputs of this seed, and the command ran on exactly them.
+        X = correlated_inputs(6, 300, int(row["seed"]))
+        assert float(row["metrics.offdiag_corr_rms_before"]) == pytest.approx(
+            offdiag_corr_rms(X), rel=1e-12)
+        np.save(tmp_path / "x.npy", X)
+        js = tmp_path / "m.json"
+        assert main(["decorrelate", "--input", str(tmp_path / "x.npy"), "--epochs", "2",
+                     "--eta", row["eta"], "--seed", row["seed"],
+                     "--out-matrix", str(tmp_path / "m.npy"), "--json", str(js)]) == 0
+        direct = json.loads(js.read_text())["metrics"]["offdiag_corr_rms_after"]
+        assert float(row["metrics.offdiag_corr_rms_after"]) == direct
+    image = matplotlib.image.imread(png)
+    assert image.ndim == 3 and image.shape[0] > 100
+
+
+def test_stopped_sweep_resumes_without_losing_or_repeating_points(tmp_path):
+    spec = _spec(tmp_path, """
+[sweep]
+command = "decorrelate"
+n = 24
+batch = 4000
+epochs = 12
+batch_size = 16
+seed = [1, 2, 3, 4, 5, 6, 7, 8]
+""")
+    total = len(load_spec(spec).points())
+    out = tmp_path / "r.csv"
+    argv = [sys.executable, "-m", "neurodecorr", "sweep", str(spec), "--workers", "2",
+            "--out", str(out)]
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if out.exists() and len(read_rows(out)[1]) >= 2:
+            break
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "stopped" in err
+    header, first = read_rows(out)
+    assert 2 <= len(first) < total, "the sweep finished before it could be stopped"
+    assert all(r["status"] == "ok" for r in first)
+    # A machine dying mid-append would leave half a row; the resumed run must redo that point.
+    text = out.read_text()
+    cut = first[-1]["key"]
+    out.write_text(text[: text.rindex(cut) + 5])
+    kept = {r["key"]: r for r in first[:-1]}
+
+    rerun = subprocess.run(argv, stderr=subprocess.PIPE, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"ran {total - len(kept)}, skipped {len(kept)}" in rerun.stderr
+    _, final = read_rows(out)
+    keys = [r["key"] for r in final]
+    assert len(keys) == len(set(keys)) == total
+    assert set(keys) == {p.key for p in load_spec(spec).points()}
+    by_key = {r["key"]: r for r in final}
+    for key, row in kept.items():
+        assert by_key[key] == row  # untouched, elapsed_s included: not run again
+    assert all(r["status"] == "ok" for r in final)
+
+
+def test_existing_cluster_via_scheduler_address_and_timeouts(tmp_path, cluster, capsys):
+    spec = _spec(tmp_path, """
+[sweep]
+command = "decorrelate"
+n = 4
+batch = 64
+epochs = 1
+form = ["linear", "recurrent"]
+""")
+    out = tmp_path / "r.csv"
+    assert main(["sweep", str(spec), "--scheduler", cluster.scheduler_address,
+                 "--out", str(out)]) == 0
+    _, rows = read_rows(out)
+    assert sorted(r["form"] for r in rows) == ["linear", "recurrent"]
+    assert [r["matrix"] for r in sorted(rows, key=lambda r: r["form"])] == ["M", "A"]
+    capsys.readouterr()
+    # Everything done: a second run submits nothing and leaves the file as it was.
+    before = out.read_bytes()
+    assert main(["sweep", str(spec), "--scheduler", cluster.scheduler_address,
+                 "--out", str(out)]) == 0
+    assert "ran 0, skipped 2" in capsys.readouterr().err
+    assert out.read_bytes() == before
+    slow = tmp_path / "t.csv"
+    assert main(["sweep", str(spec), "--scheduler", cluster.scheduler_address,
+                 "--out", str(slow), "--timeout-s", "0.01"]) == 1
+    _, rows = read_rows(slow)
+    assert [r["status"] for r in rows] == ["error: timed out after 0.01 s"] * 2
+
+
+def test_unreachable_scheduler_is_a_one_line_error(tmp_path, capsys, monkeypatch):
+    import neurodecorr.sweep.runner as runner
+
+    monkeypatch.setattr(runner, "CONNECT_TIMEOUT_S", 1)
+    spec = _spec(tmp_path, '[sweep]\ncommand = "decorrelate"\nn = 4\nbatch = 8\n')
+    assert main(["sweep", str(spec), "--scheduler", "tcp://127.0.0.1:9", "--out",
+                 str(tmp_path / "r.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("neurodecorr: error: --scheduler: cannot connect") and \
+        err.count("\n") == 1
+    assert not (tmp_path / "r.csv").exists()
