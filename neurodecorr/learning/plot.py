@@ -35,27 +35,36 @@ def history_figure_png(history: list[dict], title: str = "") -> bytes:
     return buf.getvalue()
 
 
-def envelope_figure_png(panels: dict[str, dict[str, list[list[dict]]]], key: str = "train_acc",
-                        ylabel: str = "train accuracy (%)") -> bytes:
-    """PNG with one panel per rule; per variant, the mean over seeds with a min–max band.
+def envelope_figure_png(panels: dict[str, dict[str, list[list[dict]]]],
+                        rows: tuple[tuple[str, str], ...] = (("train_acc", "train accuracy (%)"),
+                                                             ("test_acc", "test accuracy (%)"))
+                        ) -> bytes:
+    """PNG in the style of Ahmad 2024, Fig. 4: per rule a column, per metric a row; each variant
+    drawn as the mean over seeds with a min–max band.
 
-    ``panels[rule][variant]`` is a list of histories (one per seed) of equal length.
+    ``panels[rule][variant]`` is a list of histories (one per seed) of equal length; ``rows``
+    names the history keys drawn (as percentages) and their axis labels.
     """
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), dpi=120,
-                             squeeze=False)
-    for ax, (rule, variants) in zip(axes[0], panels.items(), strict=True):
-        for variant, runs in variants.items():
-            values = 100 * np.array([[row[key] for row in run] for run in runs])
-            epochs = np.array([row["epoch"] for row in runs[0]])
-            line, = ax.plot(epochs, values.mean(axis=0), label=variant)
-            ax.fill_between(epochs, values.min(axis=0), values.max(axis=0),
-                            color=line.get_color(), alpha=0.25, linewidth=0)
-        ax.set_title(rule)
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    axes[0][0].set_ylabel(ylabel)
+    fig, axes = plt.subplots(len(rows), len(panels), figsize=(3.8 * len(panels), 3.2 * len(rows)),
+                             dpi=120, squeeze=False)
+    for c, (rule, variants) in enumerate(panels.items()):
+        for r, (key, label) in enumerate(rows):
+            ax = axes[r][c]
+            for variant, runs in variants.items():
+                values = 100 * np.array([[row[key] for row in run] for run in runs])
+                epochs = np.array([row["epoch"] for row in runs[0]])
+                line, = ax.plot(epochs, values.mean(axis=0), label=variant)
+                ax.fill_between(epochs, values.min(axis=0), values.max(axis=0),
+                                color=line.get_color(), alpha=0.25, linewidth=0)
+            if r == 0:
+                ax.set_title(rule)
+            if r == len(rows) - 1:
+                ax.set_xlabel("epoch")
+            if c == 0:
+                ax.set_ylabel(label)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
