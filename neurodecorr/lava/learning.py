@@ -1,0 +1,124 @@
+"""On-chip learning of the lateral matrix in Lava: ``LearningDense`` with a Loihi 3-factor rule.
+
+The recurrent synapses of the Loihi mapping hold ``w = −α A``. The node-local first-order rule
+(Ahmad 2024; :func:`neurodecorr.core.inverse.first_order_update` without the global gain)
+
+    ΔA_ij = η (A x̄)_i x̄_j,   i.e.   Δw_ij = −α η (A x̄)_i x̄_j
+
+is a product of a pre-synaptic trace and a post-synaptic trace, so Lava's
+``Loihi3FLearningRule`` expresses it as ``dw = C · u0 · x1 · y2``:
+
+- ``x1``: the pre-synaptic graded payload ``x̄`` with ``GradedSpikeCfg.OVERWRITE``, which stores
+  ``x̄/2`` (``lava/magma/core/model/py/connection.py``); a trace time constant of ``2³⁰`` steps
+  (0 gives NaN in the float model) keeps it undecayed within an epoch;
+- ``y2``: the neuron's own lateral current ``(A x̄)_i = −a_rec/α``, scaled by ``s``, sent by
+  the :class:`~neurodecorr.lava.procs.process.Integrator` on ``s_out_y2``; Lava decays it over
+  the epoch by ``exp(−t_epoch/y2_tau)`` (``y2_tau = 2¹⁶ − 1`` is fixed by the 3-factor rule),
+  which the neuron pre-compensates;
+- ``u0``: once per learning epoch; ``t_epoch`` = steps per sample, so ``A`` learns once per
+  sample from the settled state, like the reference.
+
+``C = −2αη/s`` must be ``m·2^e`` with integer ``m``; choosing ``s = 2αη`` makes ``C = −1``.
+The power-preserving gain ``g`` of the ``ahmad`` rule is one global scalar, not a synaptic
+quantity; it is not part of the on-chip rule (on a chip it is a global gain control).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurodecorr.core.inverse import first_order_update
+from neurodecorr.core.rules import DecorrelationConfig
+from neurodecorr.lava.compat import import_lava
+from neurodecorr.lava.runtime import lava_session
+from neurodecorr.lava.settling import contraction, settling_plan
+
+RULE = "-2^0 * u0 * x1 * y2"
+#: x1 time constant in steps: long enough that x1 does not decay within an epoch (float model)
+TRACE_TAU = 2**30
+#: Euler step as a fraction of the plan's step for the initial A: A grows as it learns
+ALPHA_MARGIN = 0.5
+
+
+@dataclass
+class OnChipLearning:
+    """Lateral matrix learned in Lava and by the reference rule on the same stream."""
+
+    A_lava: np.ndarray
+    A_reference: np.ndarray
+    steps: int
+    wall_s: float
+
+    @property
+    def rel_diff(self) -> float:
+        """``‖A_lava − A_ref‖_F / ‖A_ref − A_0‖_F`` is reported by the caller; this is vs A_ref."""
+        return float(np.linalg.norm(self.A_lava - self.A_reference)
+                     / np.linalg.norm(self.A_reference))
+
+
+def reference_stream(A0: np.ndarray, X: np.ndarray, eta: float) -> np.ndarray:
+    """neurodecorr's local rule sample by sample: ``x̄ = A⁻¹x``, ``A ← A + η (A x̄) x̄ᵀ``.
+
+    Uses :func:`neurodecorr.core.inverse.first_order_update` on one sample and undoes its
+    global gain (``A ← g·A_new``), which the synaptic rule does not contain.
+    """
+    cfg = DecorrelationConfig(rule="ahmad", eta=eta)
+    A = np.array(A0, dtype=np.float64)
+    for x in X:
+        xbar = np.linalg.solve(A, x)
+        A_new, gain = first_order_update(A, x[None, :], xbar[None, :], cfg)
+        A = gain * A_new
+    return A
+
+
+def learn_on_chip(A0: np.ndarray, X: np.ndarray, eta: float, tol: float = 1e-10,
+                  progress=None) -> OnChipLearning:
+    """Stream the rows of ``X`` through the Loihi mapping and learn ``A`` with ``LearningDense``.
+
+    Parameters
+    ----------
+    A0 : ndarray, shape (n, n)
+        Initial lateral matrix.
+    X : ndarray, shape (N, n)
+        Input stream; each sample is held until the integrators settle to ``tol``.
+    eta : float
+        Learning rate η.
+    """
+    import_lava()
+    from lava.magma.core.learning.constants import GradedSpikeCfg
+    from lava.magma.core.learning.learning_rule import Loihi3FLearningRule
+    from lava.proc.dense.process import Dense, LearningDense
+    from lava.proc.io.source import RingBuffer
+
+    from neurodecorr.lava.procs.models import MODELS
+    from neurodecorr.lava.procs.process import Integrator
+
+    X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+    n = A0.shape[0]
+    alpha = ALPHA_MARGIN * settling_plan(A0, tol).alpha
+    T = math.ceil(math.log(tol) / math.log(contraction(A0, alpha))) + 3
+    rule = Loihi3FLearningRule(dw=RULE, x1_tau=TRACE_TAU, t_epoch=T)
+    # Lava decays the post-synaptic traces over the epoch with the rule's fixed y2_tau:
+    # pre-compensate, so that y2 equals (A x̄)·s when the rule is applied.
+    y2_gain = float(np.exp(T / rule.y2_tau))
+    source = RingBuffer(data=np.repeat(X.T, T, axis=1))
+    d_in = Dense(weights=alpha * np.eye(n), num_message_bits=24)
+    d_rec = LearningDense(weights=-alpha * np.asarray(A0, dtype=np.float64), num_message_bits=24,
+                          learning_rule=rule, graded_spike_cfg=GradedSpikeCfg.OVERWRITE)
+    neuron = Integrator(shape=n, alpha=alpha, y2_scale=2.0 * alpha * eta * y2_gain)
+    source.s_out.connect(d_in.s_in)
+    d_in.a_out.connect(neuron.a_in)
+    neuron.s_out.connect(d_rec.s_in)
+    d_rec.a_out.connect(neuron.a_rec)
+    neuron.s_out_bap.connect(d_rec.s_in_bap)
+    neuron.s_out_y1.connect(d_rec.s_in_y1)
+    neuron.s_out_y2.connect(d_rec.s_in_y2)
+    neuron.s_out_y3.connect(d_rec.s_in_y3)
+    with lava_session(source, "floating_pt", MODELS["floating_pt"]) as session:
+        session.run(X.shape[0] * T, progress)
+        w = np.asarray(d_rec.weights.get(), dtype=np.float64)
+    return OnChipLearning(A_lava=-w / alpha, A_reference=reference_stream(A0, X, eta),
+                          steps=session.steps, wall_s=session.wall_s)
