@@ -1,0 +1,110 @@
+"""``neurodecorr settle``: integrate the lateral circuit τ dx̄/dt = x − A x̄ to its fixed point."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+import numpy as np
+
+from neurodecorr.circuits import (
+    METHODS,
+    SOLVERS,
+    LateralField,
+    SettleCriterion,
+    make_integrator,
+    settle,
+)
+from neurodecorr.circuits.field import DTYPES
+from neurodecorr.errors import NeurodecorrError
+from neurodecorr.io import json_bytes, load_array, npy_bytes, write_outputs
+
+
+def _choice(value: str, allowed, what: str) -> str:
+    # validated here rather than by click.Choice so that a bad value is one line, exit 2
+    if value not in allowed:
+        raise NeurodecorrError(f"{what}: unknown value '{value}'; choose one of: "
+                               f"{', '.join(allowed)}")
+    return value
+
+
+@click.command(name="settle")
+@click.option("--matrix", "matrix_path", required=True, type=click.Path(dir_okay=False),
+              help="Lateral matrix A (n, n) as .npy.")
+@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
+              help="Inputs X as .npy, (batch, n) or (n,).")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
+              help="Where to write the settled states (shape of X) as .npy.")
+@click.option("--method", default="euler", show_default=True,
+              help=f"Integrator: {', '.join(METHODS)}.")
+@click.option("--solver", default="RK45", show_default=True,
+              help=f"solve_ivp method for --method adaptive: {', '.join(SOLVERS)}.")
+@click.option("--tau", "tau_s", type=float, default=1e-6, show_default=True,
+              help="Node time constant τ in seconds.")
+@click.option("--dt", "dt_s", type=float, default=None,
+              help="Step in seconds (default: the fastest stable step for the spectrum of A).")
+@click.option("--tol", type=float, default=1e-6, show_default=True,
+              help="Settled when max_i |x_i - A xbar_i| / |x_i| < tol.")
+@click.option("--max-time", "max_time_s", type=float, default=None,
+              help="Circuit-time limit in seconds (default from the spectrum of A).")
+@click.option("--leak", type=float, default=0.0, show_default=True,
+              help="Leak λ of every node, in units of 1/τ.")
+@click.option("--noise-std", type=float, default=0.0, show_default=True,
+              help="RMS node noise (state units, at A = I); needs --method euler-maruyama.")
+@click.option("--check-every", type=int, default=8, show_default=True,
+              help="Fixed-step methods check the residual every this many steps.")
+@click.option("--dtype", default="float64", show_default=True, help="float32 or float64.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the circuit noise.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False),
+              help="Write a JSON report (method, sizes, steps, settling times, residual).")
+def command(matrix_path, input_path, out_path, method, solver, tau_s, dt_s, tol, max_time_s,
+            leak, noise_std, check_every, dtype, seed, json_path) -> None:
+    """Settle the lateral circuit with stored matrix A on the inputs X.
+
+    Integrates τ dx̄/dt = x − A x̄ (Ahmad 2024, Appendix C, stable sign) from x̄ = 0 until every
+    sample's relative residual is below --tol, and writes x̄ ≈ A⁻¹x. Refuses an unstable A, a
+    step beyond the stability limit, and mismatched or non-finite inputs.
+    """
+    _choice(method, METHODS, "--method")
+    _choice(solver, SOLVERS, "--solver")
+    _choice(dtype, DTYPES, "--dtype")
+    for name, value in (("--tau", tau_s), ("--dt", dt_s), ("--max-time", max_time_s)):
+        if value is not None and not (np.isfinite(value) and value > 0):
+            raise NeurodecorrError(f"{name}: must be positive, got {value}")
+    A = load_array(matrix_path, "--matrix", ndim=(2,))
+    X = load_array(input_path, "--input", ndim=(1, 2))
+    if A.shape[0] != A.shape[1]:
+        raise NeurodecorrError(f"--matrix: {matrix_path} has shape {A.shape}; A must be square")
+    if X.shape[-1] != A.shape[0]:
+        raise NeurodecorrError(f"--input: {input_path} has shape {X.shape}, which does not match "
+                               f"A of shape {A.shape}")
+    options = {"adaptive": {"solver": solver}}.get(method, {})
+    if method in ("euler", "rk4", "euler-maruyama", "exact"):
+        options["dt_s"] = dt_s
+    elif dt_s is not None:
+        raise NeurodecorrError("--dt: the adaptive method chooses its own steps")
+    integrator = make_integrator(method, **options)
+    field = LateralField(A, tau_s=tau_s, leak=leak, noise_std=noise_std, dtype=dtype)
+    criterion = SettleCriterion(tol=tol, max_time_s=max_time_s, check_every=check_every)
+    start = time.perf_counter()
+    result = settle(field, X, integrator, criterion=criterion, rng=np.random.default_rng(seed))
+    wall_s = time.perf_counter() - start
+    if result.status < 0:
+        raise NeurodecorrError(f"settle failed: {result.message}")
+    files = {out_path: npy_bytes(result.y)}
+    if json_path:
+        report = {"command": "settle", "matrix": str(matrix_path), "input": str(input_path),
+                  "n": int(A.shape[0]), "batch": int(X.shape[0]) if X.ndim == 2 else 1,
+                  "tau_s": tau_s, "dtype": dtype, "tol": tol, "leak": leak,
+                  "noise_std": noise_std, "seed": seed, **result.summary(),
+                  "wall_time_s": wall_s}
+        files[json_path] = json_bytes(report)
+    write_outputs(files)
+    s = result.summary()
+    print(f"settle ({result.method}): {s['steps']} steps, t = {s['t_final_s']:.4g} s, max "
+          f"residual {s['residual_max']:.3g}, {'settled' if result.success else 'NOT settled'} "
+          f"({wall_s:.3f} s wall)", file=sys.stderr)
+    if not result.success:
+        print(f"neurodecorr: warning: {result.message}", file=sys.stderr)
