@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +22,8 @@ from neurodecorr.sweep import (
 )
 from neurodecorr.sweep.plot import summarise
 from neurodecorr.sweep.point import error_line, flatten_metrics
+
+EXAMPLES = Path(__file__).parents[1] / "benchmarks" / "sweeps"
 
 
 def _spec(tmp_path, body: str, name: str = "spec.toml"):
@@ -87,6 +90,8 @@ def test_point_keys_depend_on_values_only(tmp_path):
     ('[sweep]\ncommand = "decorrelate"\ninput = "x.npy"\nout_matrix = "m.npy"',
      "[sweep].out_matrix"),
     ('[sweep]\ncommand = "decorrelate"\ninput = "x.npy"\nstatus = "ok"', "[sweep].status"),
+    ('[sweep]\ncommand = "train"\ncheckpoint = "c.npz"', "[sweep].checkpoint"),
+    ('[sweep]\ncommand = "train"\nn = 4\nbatch = 8', "[sweep].n"),
     ('[sweep]\ncommand = "decorrelate"\nbatch-size = 4\nbatch_size = 8\ninput = "x.npy"',
      "[sweep].batch_size"),
     ('[sweep]\ncommand = "decorrelate"\neta = 0.1', "needs --input"),
@@ -184,8 +189,18 @@ def test_flatten_metrics_keeps_scalars_with_dotted_names(tmp_path):
     assert set(flat) == {"command", "ok", "metrics.rms", "metrics.deep.steps",
                          "metrics.deep.nan", "note"}
     assert flat["metrics.rms"] == 0.25 and flat["metrics.deep.steps"] == 12
-    assert np.isnan(flat["metrics.deep.nan"])
+    assert flat["metrics.deep.nan"] is None
     assert flat["note"] == "two lines"
+
+
+def test_flatten_metrics_summarises_a_history_of_records():
+    history = [{"epoch": 1, "test_acc": 0.5, "loss": 2.0, "ok": True},
+               {"epoch": 2, "test_acc": 0.7, "loss": 1.5, "ok": False},
+               {"epoch": 3, "test_acc": 0.6, "loss": 1.7, "ok": True}]
+    flat = flatten_metrics({"history": history})
+    assert flat["history.last.test_acc"] == 0.6 and flat["history.last.ok"] is True
+    assert flat["history.max.test_acc"] == 0.7 and flat["history.min.loss"] == 1.5
+    assert flat["history.max.epoch"] == 3 and "history.max.ok" not in flat
 
 
 def _csv(path):
@@ -234,3 +249,11 @@ def test_plot_summary_is_mean_and_sample_sd_per_group_and_x():
     assert summary["b"] == [("1", 2.0, 0.0, 1)]
     assert json.dumps(summarise(rows, "x", "y")) == json.dumps(
         {"": [["1", 2.0, 1.0, 3], ["2", 5.0, 0.0, 1]]})
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.toml")), ids=lambda p: p.name)
+def test_shipped_example_studies_are_valid(path):
+    spec = load_spec(path)
+    points = spec.points()
+    assert len(points) == int(np.prod([len(v) for v in spec.values.values()]))
+    assert len({p.key for p in points}) == len(points)

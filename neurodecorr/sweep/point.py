@@ -18,7 +18,6 @@ the child inherits it, so one point uses one core.
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import sys
@@ -128,13 +127,25 @@ def _one_line(message: str) -> str:
     return "error: " + " ".join(message.split())
 
 
+def _extremes(records: list[dict], pick) -> dict[str, float]:
+    numeric: dict[str, list[float]] = {}
+    for record in records:
+        for name, value in record.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                numeric.setdefault(name, []).append(value)
+    return {name: pick(values) for name, values in numeric.items()}
+
+
 def flatten_metrics(report: object, drop: str = "", prefix: str = "") -> dict[str, Cell]:
     """The scalars of a JSON report, nested names joined with dots.
 
-    ``{"metrics": {"rms": 0.1}, "curve": [..]}`` → ``{"metrics.rms": 0.1}``. Lists (curves,
-    arrays) are left out: a CSV cell holds one number. JSON ``null`` (how the CLI writes a
-    non-finite number) becomes NaN. Strings that contain ``drop`` (paths into the point's
-    temporary folder, which no longer exists) are left out.
+    ``{"metrics": {"rms": 0.1}, "curve": [..]}`` → ``{"metrics.rms": 0.1}``. A list of records
+    (a per-epoch ``history``) gives its last record (``history.last.test_acc``) and the
+    smallest and largest value of each numeric field over the records (``history.max.test_acc``,
+    ``history.min.train_loss``). Other lists (curves, arrays) are left out: a CSV cell holds one
+    number. JSON ``null`` (no value, or a non-finite number, which JSON cannot hold) becomes an
+    empty cell. Strings that contain ``drop`` (paths into the point's temporary folder, which
+    no longer exists) are left out.
     """
     flat: dict[str, Cell] = {}
     if not isinstance(report, dict):
@@ -143,8 +154,12 @@ def flatten_metrics(report: object, drop: str = "", prefix: str = "") -> dict[st
         full = f"{prefix}{name}"
         if isinstance(value, dict):
             flat.update(flatten_metrics(value, drop, full + "."))
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            flat.update(flatten_metrics(value[-1], drop, full + ".last."))
+            for which, pick in (("min", min), ("max", max)):
+                flat.update(flatten_metrics(_extremes(value, pick), drop, f"{full}.{which}."))
         elif value is None:
-            flat[full] = math.nan
+            flat[full] = None
         elif isinstance(value, str):
             if not (drop and drop in value):
                 flat[full] = " ".join(value.split())

@@ -175,6 +175,9 @@ def load_spec(path: str | os.PathLike) -> SweepSpec:
                                    "temporary folder; the metrics go to the results); remove it")
         if opt not in options:
             raise NeurodecorrError(f"{where}: '{command}' has no option {opt}")
+        if opt in target.refused:
+            raise NeurodecorrError(f"{where}: {opt} would make every point write the same file; "
+                                   "a sweep keeps the metrics of each point instead")
         param = options[opt]
         if drawing and any(o in target.drawn for o in param.opts):
             raise NeurodecorrError(f"{where}: given together with n and batch, which draw "

@@ -36,11 +36,14 @@ class Target:
         Option -> what is drawn for it when the point gives ``n`` and ``batch``:
         ``"inputs"`` (correlated samples, shape (batch, n)) or ``"lateral"`` (a stable lateral
         matrix, shape (n, n)).
+    refused : tuple of str
+        Options a sweep cannot give: they would make every point write the same file.
     """
 
     name: str
     outputs: dict[str, str] = field(default_factory=dict)
     drawn: dict[str, str] = field(default_factory=dict)
+    refused: tuple[str, ...] = ()
 
 
 TARGETS: dict[str, Target] = {
@@ -48,7 +51,7 @@ TARGETS: dict[str, Target] = {
                           drawn={"--input": "inputs"}),
     "settle": Target("settle", outputs={"--out": "xbar.npy"},
                      drawn={"--matrix": "lateral", "--input": "inputs"}),
-    "train": Target("train"),
+    "train": Target("train", refused=("--checkpoint", "--plot", "--resume")),
 }
 
 #: The option through which every command writes its metrics.
