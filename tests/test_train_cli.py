@@ -1,0 +1,90 @@
+"""``neurodecorr train``: outputs, resumption, and one-line errors with exit status 2."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from neurodecorr.cli import main
+from neurodecorr.core.network import Network
+
+BASE = ["train", "--dataset", "digits", "--hidden", "16", "--batch-size", "64", "--no-progress"]
+
+
+def test_train_writes_history_plot_and_checkpoint(tmp_path):
+    out, png, ck = tmp_path / "run.json", tmp_path / "run.png", tmp_path / "ck.npz"
+    rc = main([*BASE, "--algorithm", "fa", "--decorrelation", "ahmad", "--decor-lr", "1e-4",
+               "--epochs", "2", "--json", str(out), "--plot", str(png), "--checkpoint", str(ck)])
+    assert rc == 0
+    doc = json.loads(out.read_text())
+    assert doc["config"]["algorithm"] == "fa" and doc["config"]["hidden"] == [16]
+    assert [row["epoch"] for row in doc["history"]] == [1, 2]
+    for row in doc["history"]:
+        assert set(row) == {"epoch", "train_acc", "test_acc", "train_loss", "wall_s"}
+        assert 0 <= row["train_acc"] <= 1 and 0 <= row["test_acc"] <= 1
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert Network.load(ck).sizes == [64, 16, 10]
+
+
+def test_resumed_cli_run_repeats_the_uninterrupted_history(tmp_path):
+    full, part = tmp_path / "full.json", tmp_path / "part.json"
+    ck = tmp_path / "ck.npz"
+    args = [*BASE, "--algorithm", "np", "--decorrelation", "copi", "--decor-lr", "1e-4",
+            "--seed", "3"]
+    assert main([*args, "--epochs", "3", "--json", str(full)]) == 0
+    assert main([*args, "--epochs", "1", "--checkpoint", str(ck)]) == 0
+    assert main([*args, "--epochs", "3", "--checkpoint", str(ck), "--resume",
+                 "--json", str(part)]) == 0
+
+    def strip(doc):
+        return [{k: v for k, v in r.items() if k != "wall_s"} for r in doc["history"]]
+
+    assert strip(json.loads(part.read_text())) == strip(json.loads(full.read_text()))
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--dataset", "cifar10"], "--data-dir: cifar10 is never downloaded"),
+    (["--dataset", "cifar100", "--data-dir", "/nonexistent/cifar"], "no such folder"),
+    (["--data-dir", "/tmp"], "--data-dir: applies only to cifar10, cifar100"),
+    (["--resume"], "--resume needs --checkpoint"),
+    (["--hidden", "3xq"], "hidden: cannot parse"),
+    (["--lr", "-1"], "lr: must be positive"),
+    (["--decorrelation", "ahmad", "--decor-lr", "0.9"], "decor_lr (layer 0 input)"),
+])
+def test_user_errors_are_one_line_exit_2(tmp_path, capsys, extra, message):
+    out = tmp_path / "run.json"
+    rc = main([*BASE, "--epochs", "1", "--json", str(out), *extra])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert message in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_missing_output_folder_is_refused_before_training(tmp_path, capsys):
+    rc = main([*BASE, "--epochs", "50", "--json", str(tmp_path / "no" / "run.json")])
+    assert rc == 2
+    assert "--json: output folder does not exist" in capsys.readouterr().err
+
+
+def test_resume_with_changed_settings_names_the_field(tmp_path, capsys):
+    ck = tmp_path / "ck.npz"
+    assert main([*BASE, "--epochs", "1", "--checkpoint", str(ck)]) == 0
+    before = ck.read_bytes()
+    rc = main([*BASE, "--epochs", "2", "--seed", "5", "--checkpoint", str(ck), "--resume"])
+    assert rc == 2
+    assert "seed (checkpoint 0, now 5)" in capsys.readouterr().err
+    assert ck.read_bytes() == before
+
+
+def test_cli_trained_network_reproduces_its_reported_test_accuracy(tmp_path):
+    from neurodecorr.data import load_dataset
+
+    out, ck = tmp_path / "run.json", tmp_path / "ck.npz"
+    assert main([*BASE, "--epochs", "2", "--json", str(out), "--checkpoint", str(ck)]) == 0
+    data = load_dataset("digits")
+    pred = np.argmax(Network.load(ck).forward(data.x_test), axis=1)
+    acc = json.loads(out.read_text())["history"][-1]["test_acc"]
+    assert np.mean(pred == data.y_test) == pytest.approx(acc, abs=1e-12)
