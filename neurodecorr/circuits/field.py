@@ -71,7 +71,6 @@ class LateralField:
             raise NeurodecorrError(f"noise_std: must be non-negative, got {noise_std}")
         self.dtype = as_dtype(dtype)
         self.A = np.ascontiguousarray(A, dtype=self.dtype)
-        self.A64 = np.asarray(A, dtype=np.float64)
         self.tau_s = float(tau_s)
         self.leak = float(leak)
         self.noise_std = float(noise_std)
@@ -92,8 +91,12 @@ class LateralField:
 
     @cached_property
     def system_matrix(self) -> np.ndarray:
-        """``A + λI`` in float64: the matrix whose spectrum sets stability and speed."""
-        return self.A64 + self.leak * np.eye(self.n)
+        """``A + λI`` in float64: the matrix whose spectrum sets stability and speed.
+
+        ``A`` is the matrix the reader multiplies by at the start of the settle: the stored
+        matrix for the ideal reader, the effective (drifted) one for a device.
+        """
+        return np.asarray(self.reader.matrix(0.0), dtype=np.float64) + self.leak * np.eye(self.n)
 
     @cached_property
     def eigenvalues(self) -> np.ndarray:

@@ -92,7 +92,10 @@ def settle(field: LateralField | np.ndarray, x: np.ndarray, method: object = "eu
         raise NeurodecorrError("seed: a noisy circuit needs a seed or a numpy Generator")
     if not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(rng)
-    check_eigenvalues(field.eigenvalues, "A + leak*I" if field.leak else "A")
+    what = "A + leak*I" if field.leak else "A"
+    if not field.ideal:
+        what += " (the effective matrix the device holds at the start of the settle)"
+    check_eigenvalues(field.eigenvalues, what)
     result = integrator.run(field, X, Y, criterion, rng)
     result.y = result.y.reshape(x.shape)
     return result

@@ -57,19 +57,34 @@ def _choice(value: str, allowed, what: str) -> str:
 @click.option("--dtype", default="float64", show_default=True, help="float32 or float64.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the circuit noise.")
+@click.option("--device", default=None,
+              help="Read A through this analogue device: a preset name or a TOML path.")
+@click.option("--time", "age_s", type=float, default=0.0, show_default=True,
+              help="With --device: age of the programmed array at the start of the settle (s).")
+@click.option("--drift-compensation", default="none", show_default=True,
+              help="With --device: none, global or column.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False),
               help="Write a JSON report (method, sizes, steps, settling times, residual).")
 def command(matrix_path, input_path, out_path, method, solver, tau_s, dt_s, tol, max_time_s,
-            leak, noise_std, check_every, dtype, seed, json_path) -> None:
+            leak, noise_std, check_every, dtype, seed, device, age_s, drift_compensation,
+            json_path) -> None:
     """Settle the lateral circuit with stored matrix A on the inputs X.
 
     Integrates τ dx̄/dt = x − A x̄ (Ahmad 2024, Appendix C, stable sign) from x̄ = 0 until every
     sample's relative residual is below --tol, and writes x̄ ≈ A⁻¹x. Refuses an unstable A, a
     step beyond the stability limit, and mismatched or non-finite inputs.
+
+    With --device every product A x̄ is read through the crossbar at age --time plus the
+    circuit time. A noisy device never settles below its noise floor: it is integrated to a
+    fixed horizon (--max-time, or the default from the spectrum) and the residual is the one
+    measured through the noisy read.
     """
     _choice(method, METHODS, "--method")
     _choice(solver, SOLVERS, "--solver")
     _choice(dtype, DTYPES, "--dtype")
+    _choice(drift_compensation, ("none", "global", "column"), "--drift-compensation")
+    if not (np.isfinite(age_s) and age_s >= 0):
+        raise NeurodecorrError(f"--time: must be a non-negative number of seconds, got {age_s}")
     for name, value in (("--tau", tau_s), ("--dt", dt_s), ("--max-time", max_time_s)):
         if value is not None and not (np.isfinite(value) and value > 0):
             raise NeurodecorrError(f"{name}: must be positive, got {value}")
@@ -86,7 +101,15 @@ def command(matrix_path, input_path, out_path, method, solver, tau_s, dt_s, tol,
     elif dt_s is not None:
         raise NeurodecorrError("--dt: the adaptive method chooses its own steps")
     integrator = make_integrator(method, **options)
-    field = LateralField(A, tau_s=tau_s, leak=leak, noise_std=noise_std, dtype=dtype)
+    reader = None
+    if device is not None:
+        from neurodecorr.circuits.device import DeviceReader
+        from neurodecorr.devices import load_device
+
+        reader = DeviceReader(load_device(device), A, np.random.default_rng([seed, 1]),
+                              t_age_s=age_s, drift_compensation=drift_compensation)
+    field = LateralField(A, tau_s=tau_s, leak=leak, noise_std=noise_std, dtype=dtype,
+                         reader=reader)
     criterion = SettleCriterion(tol=tol, max_time_s=max_time_s, check_every=check_every)
     start = time.perf_counter()
     result = settle(field, X, integrator, criterion=criterion, rng=np.random.default_rng(seed))
@@ -98,7 +121,11 @@ def command(matrix_path, input_path, out_path, method, solver, tau_s, dt_s, tol,
         report = {"command": "settle", "matrix": str(matrix_path), "input": str(input_path),
                   "n": int(A.shape[0]), "batch": int(X.shape[0]) if X.ndim == 2 else 1,
                   "tau_s": tau_s, "dtype": dtype, "tol": tol, "leak": leak,
-                  "noise_std": noise_std, "seed": seed, **result.summary(),
+                  "noise_std": noise_std, "seed": seed, "device": device,
+                  "age_s": age_s if device else None,
+                  "drift_compensation": drift_compensation if device else None,
+                  "device_counters": dict(reader.counters) if reader else None,
+                  **result.summary(),
                   "wall_time_s": wall_s}
         files[json_path] = json_bytes(report)
     write_outputs(files)

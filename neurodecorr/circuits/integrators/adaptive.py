@@ -60,7 +60,8 @@ class Adaptive:
         max_time = criterion.max_time_s
         if max_time is None:
             max_time = default_max_time(criterion.tol, float(np.min(field.eigenvalues.real)) / tau)
-        rtol = self.rtol if self.rtol is not None else float(np.clip(criterion.tol, 1e-13, 1e-3))
+        rtol = self.rtol if self.rtol is not None else float(
+            np.clip(criterion.tol / 10, 1e-13, 1e-4))
         atol = self.atol if self.atol is not None else rtol * max(
             float(np.sqrt(np.mean(X64 ** 2))), np.finfo(float).tiny)
         # solve_ivp evaluates the event once at the end of each accepted step and, while

@@ -1,0 +1,60 @@
+"""Reading the lateral matrix through an analogue crossbar.
+
+:class:`DeviceReader` programs ``A`` onto a :class:`neurodecorr.devices.Crossbar` and answers
+each read of the vector field with ``Crossbar.matvec`` at the physical time
+``t_program + t_age + t``: the age since programming plus the circuit time of the settle. Every
+read then passes through the DACs, the devices (programming error, drift, read and 1/f noise,
+faults) and the ADCs, as on the chip.
+
+The stability check and the automatic step use the spectrum of the *effective* matrix the
+conductances encode at the start of the settle (``Crossbar.effective_weights``, drift included,
+read noise excluded): that is the circuit that actually settles.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class DeviceReader:
+    """``out = Crossbar.matvec(Y, t_program + t_age + t)``.
+
+    Parameters
+    ----------
+    config : DeviceConfig
+        Device and periphery (:func:`neurodecorr.devices.load_device`).
+    A : ndarray, shape (n, n)
+        The lateral matrix to program.
+    rng : numpy.random.Generator
+        All device randomness.
+    t_age_s : float
+        Time since programming at the start of the settle (s).
+    t_program_s : float
+        Physical time of programming (s).
+    drift_compensation : {'none', 'global', 'column'}
+    """
+
+    exact = False
+
+    def __init__(self, config, A: np.ndarray, rng: np.random.Generator, t_age_s: float = 0.0,
+                 t_program_s: float = 0.0, drift_compensation: str = "none") -> None:
+        from neurodecorr.devices import Crossbar
+
+        self.crossbar = Crossbar(config, np.asarray(A, dtype=np.float64), rng,
+                                 t_program_s=t_program_s, drift_compensation=drift_compensation)
+        self.t0_s = float(t_program_s) + float(t_age_s)
+        # noise-free devices and converters give the same answer at every read
+        self.noisy = bool(config.read.noise_uS > 0 or config.read.flicker_q_coeff > 0
+                          or config.output.noise_norm > 0)
+
+    def read(self, Y: np.ndarray, t_s: float, out: np.ndarray) -> np.ndarray:
+        out[...] = self.crossbar.matvec(Y, self.t0_s + t_s)
+        return out
+
+    def matrix(self, t_s: float = 0.0) -> np.ndarray:
+        """The noiseless effective matrix the conductances encode at circuit time ``t_s``."""
+        return self.crossbar.effective_weights(self.t0_s + t_s)
+
+    @property
+    def counters(self) -> dict[str, int]:
+        return self.crossbar.counters
