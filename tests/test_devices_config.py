@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import replace
 
 import numpy as np
 import pytest
+import tomllib
 
 from neurodecorr.cli import main
 from neurodecorr.devices import PRESET_DIR, Crossbar, list_presets, load_device

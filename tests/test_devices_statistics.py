@@ -19,7 +19,6 @@ from neurodecorr.devices import (
     Crossbar,
     DACConfig,
     DeviceConfig,
-    DriftConfig,
     FaultsConfig,
     MappingConfig,
     ProgrammingConfig,
