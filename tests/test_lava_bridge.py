@@ -358,3 +358,11 @@ def test_cli_run_errors(trained, tmp_path, capsys):
     (out / "network.h5").write_bytes(b"tampered")
     assert main(["lava-run", str(out), "--dataset", "mnist1d"]) == 2
     assert "checksum" in capsys.readouterr().err
+
+
+def test_throughput_runs_the_requested_steps():
+    from neurodecorr.lava.speed import lateral_throughput
+
+    res = lateral_throughput(n=8, n_sub=3, num_samples=20)
+    assert res["steps"] == 20 + 1  # one sample per step plus the forward Dense's delay
+    assert res["substeps_per_s"] == pytest.approx(20 * 3 / res["wall_s"])

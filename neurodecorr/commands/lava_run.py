@@ -42,9 +42,11 @@ def command(folder, dataset, samples, json_path) -> None:
     from rich.progress import Progress
 
     from neurodecorr.data import load_dataset
+    from neurodecorr.lava.compat import import_lava
     from neurodecorr.lava.evaluate import evaluate
     from neurodecorr.lava.exchange import load_export
 
+    import_lava()  # fail fast, before loading data, when lava-nc is missing
     folder = Path(folder)
     _check_dir(folder)
     if samples < 1:
