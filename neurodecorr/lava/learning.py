@@ -54,7 +54,7 @@ class OnChipLearning:
 
     @property
     def rel_diff(self) -> float:
-        """``‖A_lava − A_ref‖_F / ‖A_ref − A_0‖_F`` is reported by the caller; this is vs A_ref."""
+        """``‖A_lava − A_ref‖_F / ‖A_ref‖_F``."""
         return float(np.linalg.norm(self.A_lava - self.A_reference)
                      / np.linalg.norm(self.A_reference))
 
