@@ -199,8 +199,9 @@ def main() -> None:
             summary[f"{r}/{v}"] = {"epochs_to_90": e90, "best_test_acc": best_test,
                                    "final_train_acc": final_train, "max_train_acc": max_train,
                                    "errors": [x["error"] for x in res]}
+            decor_eta = "—" if v == "none" else f"{best_dl[r]:g}"
             lines.append(f"| {RULE_LABELS.get(r, r)} | {v} | {best_lr[r]:g} | "
-                         f"{best_dl[r]:g} | {_fmt_epochs(e90, epochs[r])} | "
+                         f"{decor_eta} | {_fmt_epochs(e90, epochs[r])} | "
                          f"{_fmt_acc(best_test)} | {_fmt_acc(final_train)} |")
 
     def speedup(r: str) -> tuple[float | None, str]:
