@@ -12,10 +12,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 @contextmanager
 def progress_bar(total: int, description: str) -> Iterator:
-    """Yield ``advance(n)``; draws a bar on stderr when it is a terminal."""
+    """Yield ``advance(n=1, description=None)``; draws a bar on stderr when it is a terminal."""
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True,
                   disable=not sys.stderr.isatty()) as progress:
         task = progress.add_task(description, total=total)
-        yield lambda n=1: progress.advance(task, n)
+
+        def advance(n: int = 1, description: str | None = None) -> None:
+            progress.update(task, advance=n, description=description)
+
+        yield advance

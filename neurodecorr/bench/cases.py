@@ -8,22 +8,24 @@ same run, which survive a noisy machine.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from neurodecorr.bench.measure import best_of
 from neurodecorr.errors import NeurodecorrError
 
 
 @dataclass(frozen=True)
 class CaseKind:
-    """A kind of case: its parameters with defaults, and the function that runs it."""
+    """A kind of case: its parameters with defaults, the function that runs it, and an optional
+    check of the values (device names, ratio names) made when the scenario is loaded."""
 
     defaults: dict[str, Any]
     run: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
+    check: Callable[[dict[str, Any], str], None] | None = None
 
     def validate(self, params: dict[str, Any], where: str) -> None:
         for key, value in params.items():
@@ -34,19 +36,11 @@ class CaseKind:
             if not ok or isinstance(value, bool) is not isinstance(self.defaults[key], bool):
                 raise NeurodecorrError(f"{where}: '{key}' must be {want.__name__}, "
                                        f"got {type(value).__name__}")
+        if self.check is not None:
+            self.check(self.with_defaults(params), where)
 
     def with_defaults(self, params: dict[str, Any]) -> dict[str, Any]:
         return {**self.defaults, **params}
-
-
-def best_time(fn: Callable[[], object], repeats: int = 3) -> float:
-    """Fastest of ``repeats`` wall-clock timings of ``fn()`` (seconds): least disturbed run."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def correlated_inputs(n: int, batch: int, seed: int) -> np.ndarray:
@@ -104,8 +98,8 @@ def _run_decorrelation(p: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]
         return M.cpu().numpy()
 
     M, A, M_ref = core_linear(), core_recurrent(), reference_linear()
-    t_core = best_time(core_linear, ctx["repeats"])
-    t_ref = best_time(reference_linear, ctx["repeats"])
+    t_core = best_of(core_linear, ctx["repeats"])
+    t_ref = best_of(reference_linear, ctx["repeats"])
     samples = sum(len(idx) for idx in batches)
     rel_error = float(np.linalg.norm(M - M_ref) / np.linalg.norm(M_ref))
     before = offdiag_corr_rms(X)
@@ -121,10 +115,131 @@ def _run_decorrelation(p: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]
     }
 
 
+RATIOS = ("gemm_fraction", "speedup_vs_solve_ivp", "device_overhead", "speedup_vs_lava")
+
+
+def lateral_matrix(kind: str, X: np.ndarray, seed: int) -> np.ndarray:
+    """``learned``: A = M⁻¹ fitted to ``X`` by the local rule (5 passes, η·⟨‖x‖²⟩ = 0.2);
+    ``random``: a non-symmetric stable ``I + 0.3 G/√n``."""
+    n = X.shape[1]
+    if kind == "random":
+        rng = np.random.default_rng(seed)
+        return np.eye(n) + 0.3 * rng.standard_normal((n, n)) / np.sqrt(n)
+    from neurodecorr.core import DecorrelationConfig
+    from neurodecorr.core.fit import fit_decorrelator
+
+    eta = 0.2 / float(np.mean(np.sum(X**2, axis=1)))
+    return fit_decorrelator(X, DecorrelationConfig(eta=eta), form="recurrent", epochs=5,
+                            batch_size=64, seed=seed).matrix
+
+
+def _check_settle(p: dict[str, Any], where: str) -> None:
+    if p["matrix"] not in ("learned", "random"):
+        raise NeurodecorrError(f"{where}: 'matrix' must be learned or random")
+    unknown = set(p["ratios"]) - set(RATIOS)
+    if unknown:
+        raise NeurodecorrError(f"{where}: unknown ratio '{sorted(unknown)[0]}'; choose from "
+                               f"{', '.join(RATIOS)}")
+    if p["device"] != "software":
+        from neurodecorr.devices import load_device
+
+        try:
+            load_device(p["device"])
+        except NeurodecorrError as exc:
+            raise NeurodecorrError(f"{where}: {exc}") from None
+
+
+def _run_settle(p: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
+    """Settle a lateral layer on the simulator (ideal or through a device preset) and compare
+    the settled states with the reference's exact fixed point; measure the requested ratios."""
+    import torch
+
+    from neurodecorr import reference as ref
+    from neurodecorr.bench import measure
+    from neurodecorr.circuits import LateralField, SettleCriterion, settle
+
+    X = case_inputs(p["data"], p["n"], p["batch"], p["seed"])
+    A = lateral_matrix(p["matrix"], X, p["seed"])
+    n = A.shape[0]
+    ideal = LateralField(A, dtype=p["dtype"])
+    field = ideal
+    if p["device"] != "software":
+        from neurodecorr.circuits.device import DeviceReader
+        from neurodecorr.devices import load_device
+
+        reader = DeviceReader(load_device(p["device"]), A, np.random.default_rng([p["seed"], 1]),
+                              t_age_s=p["age_s"], drift_compensation=p["drift_compensation"])
+        field = LateralField(A, dtype=p["dtype"], reader=reader)
+    criterion = SettleCriterion(tol=p["tol"])
+    rng = np.random.default_rng(p["seed"])
+    result = settle(field, X, p["method"], criterion=criterion, rng=rng)
+    wall = measure.best_of(lambda: settle(field, X, p["method"], criterion=criterion,
+                                          rng=np.random.default_rng(p["seed"])), ctx["repeats"])
+    device = ctx["reference_device"]
+    Y_ref = ref.fixed_point(torch.as_tensor(A, dtype=torch.float64, device=device),
+                            torch.as_tensor(X, dtype=torch.float64, device=device)).cpu().numpy()
+    t_settle = result.t_settle
+    row: dict[str, Any] = {
+        "n": n, "batch": X.shape[0], "device": p["device"], "method": result.method,
+        "dtype": p["dtype"], "age_s": p["age_s"], "drift_compensation": p["drift_compensation"],
+        "rel_error": float(np.linalg.norm(result.y - Y_ref) / np.linalg.norm(Y_ref)),
+        "residual_max": result.max_residual, "converged": result.success,
+        "steps": result.nsteps, "circuit_time_s": result.t,
+        "settle_time_max_s": float(np.nanmax(t_settle)) if np.any(np.isfinite(t_settle))
+        else None,
+        "settle_time_mean_s": float(np.nanmean(t_settle)) if np.any(np.isfinite(t_settle))
+        else None,
+        "settling_times_s": [None if not np.isfinite(t) else float(t) for t in t_settle],
+        "samples_per_s": X.shape[0] / wall,
+    }
+    r = p["repeats"] or ctx["repeats"]
+    Xd = X.astype(p["dtype"])
+    if "gemm_fraction" in p["ratios"]:
+        row.update(measure.gemm_fraction(ideal, Xd, p["steps"], r))
+    if "speedup_vs_solve_ivp" in p["ratios"]:
+        row.update(measure.speedup_vs_solve_ivp(LateralField(A), X, p["ivp_tol"],
+                                                p["ivp_samples"], r))
+    if "device_overhead" in p["ratios"] and field is not ideal:
+        row.update(measure.device_overhead(ideal, field, Xd, p["steps"], r))
+    if "speedup_vs_lava" in p["ratios"]:
+        row.update(measure.speedup_vs_lava(n, X.shape[0], p["lava_n_sub"], r, p["seed"]))
+    return row
+
+
+def _run_scaling(p: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
+    """Cost of settling against n: time per sample and the fitted power-law exponent."""
+    from neurodecorr.bench import measure
+
+    row = measure.scaling(p["ns"], p["batch"], p["steps"], p["dtype"],
+                          p["repeats"] or ctx["repeats"], p["seed"])
+    return {"n": max(p["ns"]), "batch": p["batch"], "device": "software", "dtype": p["dtype"],
+            **row}
+
+
+def _check_scaling(p: dict[str, Any], where: str) -> None:
+    if len(p["ns"]) < 2 or not all(isinstance(n, int) and n > 1 for n in p["ns"]):
+        raise NeurodecorrError(f"{where}: 'ns' must list at least two sizes above 1")
+
+
 CASE_KINDS: dict[str, CaseKind] = {
     "decorrelation": CaseKind(
         defaults={"data": "mnist1d", "n": 40, "samples": 4000, "batch": 64, "epochs": 10,
                   "rule": "ahmad", "eta": 5e-3, "seed": 0},
         run=_run_decorrelation,
+    ),
+    "settle": CaseKind(
+        defaults={"data": "synthetic", "n": 64, "batch": 256, "seed": 0, "matrix": "learned",
+                  "device": "software", "age_s": 0.0, "drift_compensation": "none",
+                  "method": "euler", "dtype": "float64", "tol": 1e-9, "ratios": [],
+                  "steps": 100, "repeats": 0, "ivp_tol": 1e-6, "ivp_samples": 4,
+                  "lava_n_sub": 20},
+        run=_run_settle,
+        check=_check_settle,
+    ),
+    "scaling": CaseKind(
+        defaults={"ns": [128, 256, 512, 1024], "batch": 256, "steps": 50, "dtype": "float32",
+                  "repeats": 0, "seed": 0},
+        run=_run_scaling,
+        check=_check_scaling,
     ),
 }

@@ -8,9 +8,18 @@ from rich.console import Console
 from rich.table import Table
 
 #: columns shown in the terminal, in order, when a case reports them
-COLUMNS = ("device", "n", "batch", "rel_error", "offdiag_corr_rms_before",
+COLUMNS = ("device", "n", "batch", "rel_error", "converged", "offdiag_corr_rms_before",
            "offdiag_corr_rms_linear", "offdiag_corr_rms_recurrent", "samples_per_s",
-           "gemm_fraction", "speedup_vs_solve_ivp", "speedup_vs_lava", "device_overhead")
+           "gemm_fraction", "speedup_vs_solve_ivp", "speedup_vs_lava", "device_overhead",
+           "cost_exponent")
+
+
+#: short headers, so that the table fits a terminal; the JSON keeps the full names
+HEADERS = {"rel_error": "rel err", "converged": "settled", "offdiag_corr_rms_before": "corr in",
+           "offdiag_corr_rms_linear": "corr lin", "offdiag_corr_rms_recurrent": "corr rec",
+           "samples_per_s": "samples/s", "gemm_fraction": "gemm frac",
+           "speedup_vs_solve_ivp": "×solve_ivp", "speedup_vs_lava": "×lava",
+           "device_overhead": "dev overhead", "cost_exponent": "exponent"}
 
 
 def _fmt(value: Any) -> str:
@@ -29,7 +38,7 @@ def print_table(result: dict[str, Any], console: Console | None = None) -> None:
                         f"(reference on {result['reference_device']})")
     table.add_column("case")
     for c in cols:
-        table.add_column(c, justify="right")
+        table.add_column(HEADERS.get(c, c), justify="right")
     for case in result["cases"]:
         table.add_row(case["name"], *[_fmt(case.get(c)) for c in cols])
     console.print(table)

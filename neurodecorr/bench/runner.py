@@ -13,14 +13,17 @@ from neurodecorr.reference import describe_device, resolve_device
 
 
 def run_scenario(scenario: Scenario, reference: str = "auto", repeats: int = 3,
-                 on_case: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run all cases; return ``{"scenario", "reference_device", "environment", "cases"}``."""
+                 on_case: Callable[[int, str], None] | None = None) -> dict[str, Any]:
+    """Run all cases; return ``{"scenario", "reference_device", "environment", "cases"}``.
+
+    ``on_case(done, name)`` is called before each case with the number of cases finished.
+    """
     device = resolve_device(reference)
     context = {"reference_device": device, "repeats": repeats}
     cases = []
-    for case in scenario.cases:
+    for done, case in enumerate(scenario.cases):
         if on_case is not None:
-            on_case(case.name)
+            on_case(done, case.name)
         kind = CASE_KINDS[case.kind]
         start = time.perf_counter()
         row = kind.run(kind.with_defaults(case.params), context)

@@ -12,6 +12,7 @@ from neurodecorr.bench import load_scenario, run_scenario
 from neurodecorr.bench.plots import render_figures
 from neurodecorr.bench.report import print_table
 from neurodecorr.io import json_bytes, write_outputs
+from neurodecorr.progress import progress_bar
 
 
 @click.command(name="bench")
@@ -28,10 +29,9 @@ from neurodecorr.io import json_bytes, write_outputs
 def command(scenario, reference, repeats, json_path, plot_dir) -> None:
     """Benchmark the simulator against the exact reference: accuracy and speed."""
     spec = load_scenario(scenario)
-    console = Console(stderr=True)
-    with console.status("") as status:
+    with progress_bar(len(spec.cases), f"bench {spec.name}") as advance:
         result = run_scenario(spec, reference=reference, repeats=repeats,
-                              on_case=lambda name: status.update(f"bench: {name}"))
+                              on_case=lambda done, name: advance(int(done > 0), name))
     files = {json_path: json_bytes(result)} if json_path else {}
     if plot_dir:
         Path(plot_dir).mkdir(parents=True, exist_ok=True)
