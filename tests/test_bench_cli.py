@@ -23,6 +23,33 @@ samples = 256
 batch = 32
 epochs = 2
 eta = 0.01
+
+[[case]]
+name = "settle-ideal-device"
+kind = "settle"
+n = 12
+batch = 16
+device = "ideal"
+tol = 1e-10
+
+[[case]]
+name = "settle-pcm"
+kind = "settle"
+n = 12
+batch = 16
+device = "pcm"
+age_s = 3600.0
+ratios = ["device_overhead", "gemm_fraction"]
+steps = 5
+repeats = 1
+
+[[case]]
+name = "scaling"
+kind = "scaling"
+ns = [8, 16, 32]
+batch = 8
+steps = 3
+repeats = 1
 """
 
 
@@ -35,9 +62,17 @@ def test_tiny_scenario_json_schema(tmp_path, capsys):
     result = json.loads(out.read_text())
     assert result["reference_device"] == "cpu"
     assert {"python", "cpu", "gpu", "versions"} <= set(result["environment"])
-    (case,) = result["cases"]
-    assert {"name", "device", "n", "batch", "rel_error"} <= set(case)
-    assert case["n"] == 8 and case["rel_error"] < 1e-10
+    decor, ideal, pcm, scaling = result["cases"]
+    for case in result["cases"]:
+        assert {"name", "kind", "device", "n", "batch", "wall_s"} <= set(case)
+    assert decor["n"] == 8 and decor["rel_error"] < 1e-10
+    assert ideal["converged"] and ideal["rel_error"] < 1e-6
+    assert len(ideal["settling_times_s"]) == 16
+    # a drifted, noisy array settles somewhere else than the exact fixed point
+    assert pcm["rel_error"] > 1e-3 and pcm["device_overhead"] > 0 and pcm["gemm_fraction"] > 0
+    assert scaling["ns"] == [8, 16, 32] and len(scaling["seconds_per_sample"]) == 3
+    assert {p.name for p in (tmp_path / "figs").iterdir()} == {
+        "error_per_device.png", "cost_against_n.png", "settling_times.png"}
     assert "synthetic-decorrelation" in capsys.readouterr().out
 
 
@@ -46,6 +81,9 @@ def test_tiny_scenario_json_schema(tmp_path, capsys):
     ("[[case]]\nkind = 'decorrelation'\nn = 'eight'\n", "'n' must be int"),
     ("[[case]]\nkind = 'decorrelation'\nbogus = 1\n", "unknown key 'bogus'"),
     ("[scenario]\nname = 'x'\n", "no \\[\\[case\\]\\] tables"),
+    ("[[case]]\nkind = 'settle'\ndevice = 'nonesuch'\n", "nonesuch"),
+    ("[[case]]\nkind = 'settle'\nratios = ['warp']\n", "unknown ratio 'warp'"),
+    ("[[case]]\nkind = 'scaling'\nns = [8]\n", "at least two sizes"),
 ])
 def test_bad_scenarios_exit_2(tmp_path, capsys, body, match):
     spec = tmp_path / "bad.toml"
