@@ -48,8 +48,7 @@ class DeviceReader:
                           or config.output.noise_norm > 0)
 
     def read(self, Y: np.ndarray, t_s: float, out: np.ndarray) -> np.ndarray:
-        out[...] = self.crossbar.matvec(Y, self.t0_s + t_s)
-        return out
+        return self.crossbar.matvec(Y, self.t0_s + t_s, out=out)
 
     def matrix(self, t_s: float = 0.0) -> np.ndarray:
         """The noiseless effective matrix the conductances encode at circuit time ``t_s``."""

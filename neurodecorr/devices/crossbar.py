@@ -6,8 +6,9 @@ devices. Every device remembers the physical time of its last write; reads at ti
 power-law drift and accumulated 1/f noise as functions of each device's own age, so drift goes
 on while the array learns on-line (aihwkit instead resets its drift clock on every write).
 
-Cost of one read (:meth:`Crossbar.matvec`): one GEMM plus O(batch · n) work for the converters,
-the per-read noise (output-referred, exact in distribution) and the output noise. The drifted
+Cost of one read (:meth:`Crossbar.matvec`): one GEMM plus two fused O(batch · n) passes
+(:mod:`neurodecorr.devices.kernels`) for the converters, the per-read noise (output-referred,
+exact in distribution), the output noise and the drift compensation. The drifted
 conductance matrix (O(n²) to build) is cached and rebuilt only when a write happened or the read
 time moved by more than ``time_rtol · (age + t0)`` since the cached time, where ``age`` is the
 youngest device's age: the drift factor then changes by at most ν · time_rtol relative
@@ -21,12 +22,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neurodecorr.devices import compensation
+from neurodecorr.devices import compensation, kernels
 from neurodecorr.devices.config import COMPENSATIONS, DeviceConfig
 from neurodecorr.devices.drift import DeviceArray
 from neurodecorr.devices.faults import draw_stuck
 from neurodecorr.devices.mapping import check_weights, to_conductances, to_weights, weight_scale
-from neurodecorr.devices.periphery import ir_drop, quantise
+from neurodecorr.devices.periphery import ir_drop, lsb
 from neurodecorr.devices.programming import program
 from neurodecorr.devices.pulsed import PulsedDevices, apply_train, pulse_train
 from neurodecorr.errors import NeurodecorrError
@@ -116,6 +117,9 @@ class Crossbar:
         self._cache: _ReadCache | None = None
         self._read_sigma = self._read_noise_coefficient()
         self._probes = compensation.probes(self.shape[1], r_probe)
+        self._work: dict = {}
+        self._unit_gain = np.ones(self.shape[0])
+        self._col_gain = self._unit_gain
         self._ref_readout: np.ndarray | None = None
         self._comp: np.ndarray | float = 1.0
         self._comp_t: float | None = None
@@ -162,39 +166,49 @@ class Crossbar:
         self.counters["drift_refreshes"] += 1
         return self._cache
 
-    def _read_norm(self, X: np.ndarray, cache: _ReadCache, count: bool = True) -> np.ndarray:
-        """One analogue read in physical output units, without drift compensation."""
+    def _workspace(self, shape: tuple[int, int], dtype: np.dtype) -> tuple[np.ndarray, ...]:
+        """Buffers of one read shape, reused across reads: x̂, row gain, noise σ per sample and
+        one row of Gaussian draws."""
+        key = (shape, dtype)
+        if key not in self._work:
+            if len(self._work) >= 4:
+                self._work.clear()
+            self._work[key] = (np.empty(shape, dtype=dtype), np.empty(shape[0]),
+                               np.empty(shape[0]), np.empty(self.shape[0]))
+        return self._work[key]
+
+    def _read(self, X: np.ndarray, cache: _ReadCache, out: np.ndarray, col_gain: np.ndarray,
+              count: bool = True) -> np.ndarray:
+        """One analogue read into ``out`` in physical output units, column ``i`` scaled by
+        ``col_gain[i]`` (drift compensation).
+
+        DAC and noise level in one fused pass, the GEMM, IR drop, then noise, ADC and gains in
+        a second fused pass (:mod:`neurodecorr.devices.kernels`). Per-read device noise and
+        output noise are independent Gaussians on each output, so one draw with the summed
+        variance is exact in distribution: O(batch · out) draws per read.
+        """
         cfg = self.config
         dtype = X.dtype
         wn = cache.weights(dtype)
-        if cfg.dac is not None:
-            if cfg.dac.noise_management == "abs_max":
-                alpha = np.max(np.abs(X), axis=1, keepdims=True)
-                alpha = np.where(alpha > 0, alpha, dtype.type(1.0))
-            else:
-                alpha = np.ones((X.shape[0], 1), dtype=dtype)
-            xn = quantise(X / alpha, cfg.dac.bits, cfg.dac.range_norm)
-        else:
-            alpha = None
+        xn, gain, sd, z = self._workspace(X.shape, dtype)
+        gain.fill(self.scale)
+        dac, adc = cfg.dac, cfg.adc
+        noisy = self._read_sigma > 0 or cfg.output.noise_norm > 0
+        if dac is not None or noisy:
+            kernels.dac_pass(X, xn, dac is not None,
+                             dac is not None and dac.noise_management == "abs_max",
+                             lsb(dac.bits, dac.range_norm) if dac else 1.0,
+                             dac.range_norm if dac else 1.0, self._read_sigma ** 2,
+                             cfg.output.noise_norm ** 2, cfg.mapping.scheme == "reference",
+                             gain, sd)
+        if dac is None:
             xn = X
-        y = xn @ wn.T
+        np.matmul(xn, wn.T, out=out)
         if cfg.ir_drop.scale > 0:
-            y = ir_drop(xn, wn, cache.abs_weights(dtype), y, cfg.ir_drop)
-        # Per-read device noise and output noise are independent Gaussians on each output, so
-        # one draw with the summed variance is exact in distribution: O(batch · out) per read.
-        var = np.zeros((X.shape[0], 1), dtype=dtype) + dtype.type(cfg.output.noise_norm ** 2)
-        if self._read_sigma > 0:
-            sq = np.einsum("bi,bi->b", xn, xn)
-            if cfg.mapping.scheme == "reference":
-                sq = sq + np.sum(xn, axis=1) ** 2
-            var = var + dtype.type(self._read_sigma ** 2) * sq[:, None]
-        if self._read_sigma > 0 or cfg.output.noise_norm > 0:
-            y += np.sqrt(var) * self._rng_read.standard_normal(y.shape, dtype=dtype)
-        if cfg.adc is not None:
-            y = quantise(y, cfg.adc.bits, cfg.adc.range_norm)
-        y *= dtype.type(self.scale)
-        if alpha is not None:
-            y *= alpha
+            out[...] = ir_drop(xn, wn, cache.abs_weights(dtype), out, cfg.ir_drop)
+        kernels.adc_pass(out, self._rng_read, noisy, sd, adc is not None,
+                         lsb(adc.bits, adc.range_norm) if adc else 1.0,
+                         adc.range_norm if adc else 1.0, gain, col_gain, z)
         if count:
             n_b = X.shape[0]
             self.counters["reads"] += 1
@@ -202,17 +216,20 @@ class Crossbar:
             self.counters["macs"] += n_b * self.shape[0] * self.shape[1]
             self.counters["dac_conversions"] += n_b * self.shape[1] if cfg.dac else 0
             self.counters["adc_conversions"] += n_b * self.shape[0] if cfg.adc else 0
-        return y
+        return out
 
     def _probe_readout(self, cache: _ReadCache) -> np.ndarray:
         self.counters["compensation_reads"] += self._probes.shape[0]
-        return compensation.readout(self._read_norm(self._probes, cache, count=False))
+        y = np.empty((self._probes.shape[0], self.shape[0]))
+        return compensation.readout(self._read(self._probes, cache, y, self._unit_gain,
+                                               count=False))
 
     def _measure_reference(self, t_s: float) -> None:
         self._ref_readout = self._probe_readout(self._refresh(t_s))
         self._comp, self._comp_t = 1.0, None
+        self._col_gain = self._unit_gain
 
-    def matvec(self, X: np.ndarray, t_s: float) -> np.ndarray:
+    def matvec(self, X: np.ndarray, t_s: float, out: np.ndarray | None = None) -> np.ndarray:
         """What the array and its periphery return for ``X @ W.T`` read at time ``t_s``.
 
         Parameters
@@ -221,6 +238,9 @@ class Crossbar:
             Inputs; float32 and float64 are preserved, anything else becomes float64.
         t_s : float
             Physical time of the read (s), not earlier than the last write.
+        out : ndarray, shape (batch, out), optional
+            C-contiguous buffer of the dtype of ``X`` (2-D ``X`` only) that receives the result,
+            as ``np.matmul(..., out=)``: a settle reuses one buffer for every read.
         """
         t_s = self._check_time(t_s)
         X = np.asarray(X)
@@ -231,14 +251,21 @@ class Crossbar:
         if X2.ndim != 2 or X2.shape[1] != self.shape[1]:
             raise NeurodecorrError(f"crossbar read: input of shape {X.shape} does not fit an "
                                    f"array with {self.shape[1]} inputs")
+        X2 = np.ascontiguousarray(X2)
+        shape = (X2.shape[0], self.shape[0])
+        if out is None:
+            out = np.empty(shape, dtype=X2.dtype)
+        elif single or out.shape != shape or out.dtype != X2.dtype or not out.flags.c_contiguous:
+            raise NeurodecorrError(f"crossbar read: out must be a C-contiguous {X2.dtype} array "
+                                   f"of shape {shape}")
         cache = self._refresh(t_s)
-        y = self._read_norm(X2, cache)
-        if self.compensation != "none":
-            if self._comp_t != cache.t_s:
-                self._comp = compensation.factor(self.compensation, self._ref_readout,
-                                                 self._probe_readout(cache))
-                self._comp_t = cache.t_s
-            y *= np.asarray(self._comp, dtype=y.dtype)
+        if self.compensation != "none" and self._comp_t != cache.t_s:
+            self._comp = compensation.factor(self.compensation, self._ref_readout,
+                                             self._probe_readout(cache))
+            self._comp_t = cache.t_s
+            self._col_gain = np.broadcast_to(np.asarray(self._comp, dtype=np.float64),
+                                             (self.shape[0],)).copy()
+        y = self._read(X2, cache, out, self._col_gain)
         return y[0] if single else y
 
     def conductances(self, t_s: float) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,75 @@
+"""The fused read kernels against the numpy formulas of the read path they replace."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from neurodecorr.devices import Crossbar, load_device
+from neurodecorr.devices import kernels as K
+from neurodecorr.devices.periphery import lsb, quantise
+from neurodecorr.errors import NeurodecorrError
+
+
+def clone(rng: np.random.Generator) -> np.random.Generator:
+    twin = np.random.Generator(type(rng.bit_generator)())
+    twin.bit_generator.state = rng.bit_generator.state
+    return twin
+
+
+@pytest.mark.parametrize("reference", [False, True])
+def test_dac_pass_is_abs_max_quantiser_and_noise_level(reference):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 33)) * rng.uniform(0.1, 10, (50, 1))
+    X[3] = 0.0
+    XN, gain, sd = np.empty_like(X), np.full(50, 2.0), np.empty(50)
+    K.dac_pass(X, XN, True, True, lsb(6, 1.0), 1.0, 0.01, 0.04, reference, gain, sd)
+    alpha = np.max(np.abs(X), axis=1, keepdims=True)
+    alpha[3] = 1.0
+    expected = quantise(X / alpha, 6, 1.0)
+    # the kernel multiplies by 1/(α δ) instead of dividing twice: a level may differ only
+    # within rounding of a half-LSB boundary, which random inputs do not hit
+    np.testing.assert_array_equal(XN, expected)
+    np.testing.assert_allclose(gain, 2.0 * alpha[:, 0], rtol=1e-15)
+    sq = np.sum(expected**2, axis=1) + (np.sum(expected, axis=1) ** 2 if reference else 0)
+    np.testing.assert_allclose(sd, np.sqrt(0.04 + 0.01 * sq), rtol=1e-12)
+
+
+def test_adc_pass_draws_numpys_gaussians_then_quantises():
+    rng = np.random.default_rng(1)
+    Y = rng.normal(size=(40, 25)) * 3
+    sd, gain, col = rng.uniform(0.1, 1, 40), rng.uniform(1, 2, 40), rng.uniform(0.5, 2, 25)
+    gen = np.random.default_rng(2)
+    twin = clone(gen)
+    out = Y.copy()
+    K.adc_pass(out, gen, True, sd, True, lsb(8, 4.0), 4.0, gain, col, np.empty(25))
+    noisy = Y + sd[:, None] * twin.standard_normal(Y.shape)
+    np.testing.assert_allclose(out, quantise(noisy, 8, 4.0) * gain[:, None] * col, rtol=1e-14)
+    # both generators advanced alike: same seed, same stream afterwards
+    assert gen.standard_normal() == twin.standard_normal()
+
+
+def test_float32_read_preserves_dtype_and_matches_float64():
+    A = np.eye(16) + 0.2 * np.random.default_rng(3).normal(size=(16, 16))
+    X = np.random.default_rng(4).normal(size=(30, 16))
+    cfg = load_device("pcm")
+    y64 = Crossbar(cfg, A, np.random.default_rng(5)).matvec(X, 10.0)
+    y32 = Crossbar(cfg, A, np.random.default_rng(5)).matvec(X.astype(np.float32), 10.0)
+    assert y32.dtype == np.float32
+    # same draws; float32 rounding may move a DAC/ADC level by one LSB at most
+    step = lsb(8, 10.0) * Crossbar(cfg, A, np.random.default_rng(5)).scale
+    alpha = np.max(np.abs(X), axis=1, keepdims=True)
+    assert np.max(np.abs(y32 - y64) / alpha) <= 2 * step
+
+
+def test_out_buffer_equals_fresh_result_and_is_checked():
+    A = np.eye(8) + 0.1 * np.random.default_rng(6).normal(size=(8, 8))
+    X = np.random.default_rng(7).normal(size=(5, 8))
+    fresh = Crossbar(load_device("reram"), A, np.random.default_rng(8),
+                     drift_compensation="column").matvec(X, 5.0)
+    cb = Crossbar(load_device("reram"), A, np.random.default_rng(8), drift_compensation="column")
+    out = np.empty((5, 8))
+    assert cb.matvec(X, 5.0, out=out) is out
+    np.testing.assert_array_equal(out, fresh)
+    with pytest.raises(NeurodecorrError, match="out must be"):
+        cb.matvec(X, 5.0, out=np.empty((5, 8), dtype=np.float32))
