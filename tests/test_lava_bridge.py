@@ -28,8 +28,14 @@ from neurodecorr.errors import NeurodecorrError
 from neurodecorr.lava import compat
 from neurodecorr.lava.exchange import export_bytes, load_export
 from neurodecorr.lava.export import export_network
-from neurodecorr.lava.fixed import quantise_lateral, quantise_weights
-from neurodecorr.lava.settling import contraction, settling_plan
+from neurodecorr.lava.fixed import (
+    lateral_rows,
+    quantise_gain,
+    quantise_lateral,
+    quantise_rows,
+    quantise_weights,
+)
+from neurodecorr.lava.settling import settling_plan
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -199,10 +205,34 @@ def test_weight_quantisation_uses_lavas_grid():
     assert np.max(np.abs(mant * 2.0**exp - w)) <= step / 2 + 1e-12
     # the exponent is the smallest that fits: one less would overflow the mantissa
     assert np.max(np.abs(w)) / 2.0 ** (exp - 1) > 254
-    A = np.eye(5) + 0.1 * rng.standard_normal((5, 5))
-    fl = quantise_lateral(A, 0.25)
-    assert np.max(np.abs(fl.realised - A)) < 2.0 ** (fl.lateral_exp + 1) / 0.25
-    assert contraction(fl.realised, 0.25) < 1
+
+
+def test_rows_and_lateral_fill_the_mantissa_range():
+    rng = np.random.default_rng(4)
+    w = rng.standard_normal((20, 30)) * rng.uniform(0.1, 10.0, (20, 1))
+    mant, sigma = quantise_rows(w)
+    assert np.all(mant % 2 == 0)
+    assert np.array_equal(np.max(np.abs(mant), axis=1), np.full(20, 254))
+    assert np.all(np.abs(mant * sigma[:, None] - w) <= sigma[:, None] + 1e-12)  # half a step
+    g = rng.uniform(0.3, 2.0, 10)
+    G, s = quantise_gain(g)
+    assert G.max() <= 4095 and G.max() > 2047
+    assert np.max(np.abs(G * 2.0**-s - g)) <= 2.0 ** -(s + 1)
+    A = np.eye(6) + 0.1 * rng.standard_normal((6, 6))
+    A = A @ A.T
+    # the largest mantissa-filling κ that keeps every leak p_i A_ii below 1
+    kappa = 254 * 2.0 ** np.floor(np.log2(np.min(lateral_rows(A) / np.diag(A)) / 254))
+    fl = quantise_lateral(A, kappa)
+    assert fl.leak.max() < 4096
+    with pytest.raises(NeurodecorrError):
+        quantise_lateral(A, 4 * kappa)
+    assert np.array_equal(np.max(np.abs(fl.lateral), axis=1)[lateral_rows(A) > np.diag(A) / 4],
+                          np.full(int(np.sum(lateral_rows(A) > np.diag(A) / 4)), 254))
+    # off-diagonal error within half a mantissa step of each row's own grid
+    off = ~np.eye(6, dtype=bool)
+    row_step = (2.0 ** (fl.lateral_exp + 1) / fl.step)[:, None] * np.ones((1, 6))
+    assert np.all(np.abs(fl.realised - A)[off] <= row_step[off] / 2 + 1e-12)
+    assert np.allclose(fl.realised, A, atol=2.0 ** (fl.lateral_exp + 1) / fl.step.min())
 
 
 # --- runs against the reference --------------------------------------------------------------
@@ -245,25 +275,47 @@ def test_fixed_point_200_samples_agreement_and_predicted_error(trained, mnist1d)
     assert 0.5 < res["rms_err"] / res["predicted_rms_err"] < 2.0
 
 
-def test_fixed_point_lava_is_the_integer_model(trained, mnist1d):
+def _emulate_fixed(net, export):
+    """The float network that the exported integers realise: full-range weight rows, the
+    receiving gains' rounding (``ĝ/g`` per row, applied to the stage's input) and the realised
+    lateral matrices ``Â = (diag(leak)/4096 + Q·2^e) / p``."""
+    stages = [la for la in export.layers if la["type"] == "lateral"]
+    dense = [la for la in export.layers if la["type"] == "dense"]
+    lateral = [la for la in export.layers if la["type"] == "integrator"
+               or (la["type"] == "lateral" and la["decorrelate"])]
+    unit = np.full(export.n_in, 2.0**-export.frac_bits)
+    gamma = []
+    for k, st in enumerate(stages):
+        if k > 0:
+            d = dense[k - 1]
+            unit = d["row_scale"] * 2.0 ** (-stages[k - 1]["frac_bits"] - d["weight_exp"])
+        ideal = unit * 2.0 ** st["frac_bits"] * st["step"]
+        gamma.append(st["gain"] * 2.0 ** -st["gain_shift"] / ideal)
+    layers = []
+    for k, (layer, d, lat) in enumerate(zip(net.layers, dense, lateral, strict=True)):
+        if lat["type"] == "integrator":
+            leak, Q, e = lat["decay"], -lat["weight_rec"], lat["weight_rec_exp"]
+        else:
+            leak, Q, e = lat["leak"], lat["lateral"], lat["lateral_exp"]
+        realised = (np.diag(leak / 4096) + Q * 2.0**e) / lat["step"][:, None]
+        M = np.linalg.inv(realised) * (gamma[0] if k == 0 else 1.0)
+        W = gamma[k + 1][:, None] * d["weight"] * d["row_scale"][:, None]
+        layers.append(Layer(W, layer.bias, M, layer.activation, layer.negative_slope))
+    return Network(layers)
+
+
+@pytest.mark.parametrize("mapping, samples", [("layer", 10), ("loihi", 3)])
+def test_fixed_point_lava_is_the_integer_model(trained, mnist1d, mapping, samples):
     """Lava's fixed-point output equals the float network with the quantised parameters, to
     within the state resolution (so all measured error is the parameters' quantisation)."""
     from neurodecorr.lava.graph import run_export
 
     net, _ = trained
-    export = export_network(net, "fixed", "layer", calibration=mnist1d.x_train)
-    X = mnist1d.x_test[:10]
+    export = export_network(net, "fixed", mapping, calibration=mnist1d.x_train)
+    X = mnist1d.x_test[:samples]
     out = run_export(export, X).outputs
-    dense = [la for la in export.layers if la["type"] == "dense"]
-    lateral = [la for la in export.layers if la["type"] == "lateral" and la["decorrelate"]]
-    layers = []
-    for layer, d, st in zip(net.layers, dense, lateral, strict=True):
-        realised = (np.diag(st["leak"] / 4096) + st["lateral"] * 2.0 ** st["lateral_exp"]) \
-            / 2.0 ** -st["alpha_shift"]
-        layers.append(Layer(d["weight"] * 2.0 ** d["weight_exp"], layer.bias,
-                            np.linalg.inv(realised), layer.activation, layer.negative_slope))
-    emulated = Network(layers).forward(X)
-    lsb = 2.0 ** -export.frac_bits
+    emulated = _emulate_fixed(net, export).forward(X)
+    lsb = 2.0 ** -export.out_frac_bits
     assert np.max(np.abs(out - emulated)) < 200 * lsb
     assert np.max(np.abs(out - _reference(net, X))) > 1000 * lsb
 

@@ -41,7 +41,8 @@ def evaluate(network: Network, export: LavaExport, X: np.ndarray, progress=None)
         "n_processes": run.n_processes,
     }
     if export.precision == "fixed":
-        pred = predict_error(prediction_stages(network, export), X, export.frac_bits)
-        result["frac_bits"] = export.frac_bits
+        pred = predict_error(prediction_stages(network, export), X)
+        result["frac_bits"] = [export.frac_bits] + [
+            int(la["frac_bits"]) for la in export.layers if la["type"] == "lateral"]
         result["predicted_rms_err"] = float(np.sqrt(np.mean(pred**2)))
     return result

@@ -8,11 +8,14 @@ Two mappings of each decorrelated layer ``h = f(W A⁻¹ x + b)``:
     ``n_sub`` Euler sub-steps per step) and Lava's ``Dense(W)`` with graded spikes.
 ``loihi``
     Loihi's own structure: a pass-through ``lateral`` stage for bias and activation, then an
-    ``integrator`` (graded neuron ``v += a``) fed by ``Dense(α·I)`` and a recurrent
-    ``Dense(−α·A)`` (one Euler step per Lava step), then ``dense``.
+    ``integrator`` (graded neuron ``v ← v − d∘v + a``) fed by ``Dense(I)`` (fixed point; the
+    Euler step is in the stage's gain) or ``Dense(α·I)`` (float) and a recurrent
+    ``Dense(−P·(A − diag A))`` / ``Dense(−α·A)``, one Euler step per Lava step, then ``dense``.
 
-The last stage adds the output bias and activation. Everything Lava needs is in the layer dicts;
-:mod:`neurodecorr.lava.exchange` writes them to HDF5 and reads them back.
+The last stage adds the output bias and activation. In fixed point every stage has its own
+state scale ``2^F_l`` and every weight row its own full-range scale, undone by the receiving
+neuron's 12-bit gain (see :mod:`neurodecorr.lava.fixed`). Everything Lava needs is in the layer
+dicts; :mod:`neurodecorr.lava.exchange` writes them to HDF5 and reads them back.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neurodecorr.core.network import Network, activate
+from neurodecorr.core.network import Network
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.lava import fixed
 from neurodecorr.lava.settling import settling_plan
@@ -44,7 +47,8 @@ class LavaExport:
     steps_per_sample : int
         Lava steps each input sample is held for.
     frac_bits : int
-        Fractional bits ``F`` of the fixed-point state (0 in floating point).
+        Fractional bits ``F`` of the input encoding (0 in floating point); each fixed-point
+        stage carries its own ``frac_bits``.
     """
 
     layers: list[dict]
@@ -71,61 +75,150 @@ class LavaExport:
     def n_out(self) -> int:
         return int(self.layers[-1]["shape"][0])
 
-
-def _peak(network: Network, X: np.ndarray) -> float:
-    """Largest magnitude any state or payload reaches on ``X`` (inputs, x̄, pre-activations)."""
-    peak = float(np.max(np.abs(X)))
-    _, xbars = network.forward(X, return_hidden=True)
-    h = X
-    for layer, xbar in zip(network.layers, xbars, strict=True):
-        z = xbar @ layer.weight.T + layer.bias
-        peak = max(peak, float(np.max(np.abs(xbar))), float(np.max(np.abs(z))),
-                   float(np.max(np.abs(layer.weight @ np.abs(xbar).max(axis=0)))))
-        h = activate(z, layer.activation, layer.negative_slope)
-    return max(peak, float(np.max(np.abs(h))))
+    @property
+    def out_frac_bits(self) -> int:
+        """Fractional bits of the recorded output (0 in floating point)."""
+        return int(self.layers[-1].get("frac_bits", 0))
 
 
-def _stage(bias: np.ndarray, activation: str, slope: float, precision: str, frac_bits: int,
-           plan=None, A: np.ndarray | None = None) -> dict:
-    """A ``lateral`` layer: bias and activation, then (with ``A``) the lateral dynamics."""
+# --- floating point ------------------------------------------------------------------------
+
+def _stage_float(bias: np.ndarray, activation: str, slope: float, plan=None,
+                 A: np.ndarray | None = None) -> dict:
     n = bias.shape[0]
-    st = {"type": "lateral", "shape": (n,), "activation": activation, "negative_slope": slope,
-          "decorrelate": A is not None, "n_sub": plan.n_total if plan else 0}
-    if precision == "float":
-        alpha = plan.alpha if plan else 0.0
-        diag = np.diag(A) if A is not None else np.zeros(n)
-        st.update(bias=bias.copy(), alpha=alpha, leak=alpha * diag,
-                  lateral=alpha * (A - np.diag(diag)) if A is not None else np.zeros((n, n)))
-        return st
-    m, s = fixed.quantise_slope(slope if activation == "leaky_relu" else 0.0)
-    st.update(bias=fixed.to_fixed(bias, frac_bits), slope_mant=m, slope_shift=s)
-    if A is None:
-        st.update(alpha_shift=0, lateral_exp=0, leak=np.zeros(n, np.int64),
-                  lateral=np.zeros((n, n), np.int64))
-    else:
-        fl = fixed.quantise_lateral(A, plan.alpha)
-        st.update(alpha_shift=fl.alpha_shift, lateral_exp=fl.lateral_exp, leak=fl.leak,
-                  lateral=fl.lateral, alpha=fl.alpha)
-    return st
+    alpha = plan.alpha if plan else 0.0
+    diag = np.diag(A) if A is not None else np.zeros(n)
+    return {"type": "lateral", "shape": (n,), "activation": activation, "negative_slope": slope,
+            "decorrelate": A is not None, "n_sub": plan.n_total if plan else 0,
+            "bias": bias.copy(), "alpha": alpha, "leak": alpha * diag,
+            "lateral": alpha * (A - np.diag(diag)) if A is not None else np.zeros((n, n))}
 
 
-def _dense(W: np.ndarray, precision: str) -> dict:
-    if precision == "float":
-        return {"type": "dense", "shape": (W.shape[0],), "weight": W.copy(), "weight_exp": 0}
-    mant, exp = fixed.quantise_weights(W)
-    return {"type": "dense", "shape": (W.shape[0],), "weight": mant, "weight_exp": exp}
-
-
-def _integrator(A: np.ndarray, plan, precision: str) -> dict:
+def _integrator_float(A: np.ndarray, plan) -> dict:
     n = A.shape[0]
-    w_in, w_rec = plan.alpha * np.eye(n), -plan.alpha * A
-    st = {"type": "integrator", "shape": (n,), "alpha": plan.alpha, "n_settle": plan.n_total}
-    if precision == "float":
-        st.update(weight_in=w_in, weight_in_exp=0, weight_rec=w_rec, weight_rec_exp=0)
+    return {"type": "integrator", "shape": (n,), "alpha": plan.alpha, "n_settle": plan.n_total,
+            "weight_in": plan.alpha * np.eye(n), "weight_in_exp": 0,
+            "weight_rec": -plan.alpha * A, "weight_rec_exp": 0, "decay": np.zeros(n)}
+
+
+def _export_float(network: Network, mapping: str, tol: float) -> tuple[list[dict], list[int]]:
+    layers: list[dict] = [{"type": "input", "shape": (network.layers[0].n_in,)}]
+    bias, act, slope = np.zeros(network.layers[0].n_in), "identity", 0.0
+    n_settle = []
+    for i, layer in enumerate(network.layers):
+        A = layer.lateral if layer.decorrelation is not None else None
+        plan = settling_plan(A, tol, what=f"layer {i} lateral matrix") if A is not None else None
+        if plan:
+            n_settle.append(plan.n_total)
+        if mapping == "layer":
+            layers.append(_stage_float(bias, act, slope, plan, A))
+        else:
+            layers.append(_stage_float(bias, act, slope))
+            if A is not None:
+                layers.append(_integrator_float(A, plan))
+        layers.append({"type": "dense", "shape": (layer.weight.shape[0],),
+                       "weight": layer.weight.copy(), "weight_exp": 0})
+        bias, act, slope = layer.bias, layer.activation, layer.negative_slope
+    layers.append(_stage_float(bias, act, slope))
+    return layers, n_settle
+
+
+# --- fixed point ---------------------------------------------------------------------------
+
+def _fixed_lateral(A: np.ndarray, tol: float, what: str) -> tuple[fixed.FixedLateral, int]:
+    """Per-neuron steps ``p_i = κ/r_i`` with the largest mantissa-filling ``κ ≤ κ*``.
+
+    If the row-scaled iteration does not contract (possible for a non-symmetric ``A``), one
+    step for all neurons (``r_i = max r``) is used instead.
+    """
+    rows = fixed.lateral_rows(A)
+    try:
+        best = settling_plan(A / rows[:, None], tol, what=what)
+    except NeurodecorrError:
+        rows = np.full_like(rows, rows.max())
+        best = settling_plan(A / rows[:, None], tol, what=what)
+    kappa = fixed.MANT_MAX * 2.0 ** np.floor(np.log2(best.alpha / fixed.MANT_MAX))
+    plan = settling_plan(A / rows[:, None], tol, what=what, alpha=float(kappa))
+    return fixed.quantise_lateral(A, plan.alpha, rows), plan.n_total
+
+
+def _stage_fixed(*, bias, activation, slope, unit_in, peak, step=None, fl=None, n_sub=0
+                 ) -> dict:
+    """A stage whose input ``a`` has the true value ``a_i · unit_in_i``.
+
+    It computes ``z = (G∘a >> s) + B`` (``G·2^−s ≈ unit_in · 2^F · p``, ``B = p∘b·2^F``, so
+    ``z`` is the drive ``p∘(true pre-activation)`` at scale ``2^F``), ``x = f(z)``, then, with
+    ``fl``, the lateral dynamics. ``peak`` bounds the stage's true values on calibration data.
+    """
+    n = bias.shape[0]
+    if step is None:
+        step = fl.step if fl is not None else np.ones(n)
+    F = fixed.choose_frac_bits(peak * max(1.0, float(np.max(step))))
+    gain, gain_shift = fixed.quantise_gain(unit_in * 2.0**F * step)
+    m, s = fixed.quantise_slope(slope if activation == "leaky_relu" else 0.0)
+    st = {"type": "lateral", "shape": (n,), "activation": activation, "negative_slope": slope,
+          "decorrelate": fl is not None, "n_sub": n_sub, "frac_bits": F, "gain": gain,
+          "gain_shift": gain_shift, "bias": fixed.to_fixed(step * bias, F),
+          "slope_mant": m, "slope_shift": s, "step": step}
+    if fl is None:
+        st.update(lateral_exp=0, leak=np.zeros(n, np.int64), lateral=np.zeros((n, n), np.int64))
     else:
-        (mi, ei), (mr, er) = fixed.quantise_weights(w_in), fixed.quantise_weights(w_rec)
-        st.update(weight_in=mi, weight_in_exp=ei, weight_rec=mr, weight_rec_exp=er)
+        st.update(lateral_exp=fl.lateral_exp, leak=fl.leak, lateral=fl.lateral)
     return st
+
+
+def _dense_fixed(W: np.ndarray, F_in: int, peak_rows: np.ndarray) -> tuple[dict, np.ndarray]:
+    """Full-range rows; the shift keeps the calibration peak of ``(W x̄)_i/σ_i`` in 24 bits.
+
+    Returns the layer and the true value of one unit of its output per row.
+    """
+    mant, sigma = fixed.quantise_rows(W)
+    exp = fixed.choose_frac_bits(float(np.max(peak_rows / sigma))) - F_in
+    layer = {"type": "dense", "shape": (W.shape[0],), "weight": mant, "weight_exp": exp,
+             "row_scale": sigma}
+    return layer, sigma * 2.0 ** (-F_in - exp)
+
+
+def _export_fixed(network: Network, mapping: str, tol: float, X: np.ndarray
+                  ) -> tuple[list[dict], list[int], int]:
+    X = np.asarray(X, dtype=np.float64)
+    _, xbars = network.forward(X, return_hidden=True)
+    F_src = fixed.choose_frac_bits(float(np.max(np.abs(X))))
+    layers: list[dict] = [{"type": "input", "shape": (network.layers[0].n_in,)}]
+    n = network.layers[0].n_in
+    bias, act, slope = np.zeros(n), "identity", 0.0
+    unit_in, z = np.full(n, 2.0**-F_src), X
+    n_settle = []
+    for i, layer in enumerate(network.layers):
+        xbar = xbars[i]
+        kwargs = {"bias": bias, "activation": act, "slope": slope, "unit_in": unit_in,
+                  "peak": max(float(np.max(np.abs(z))), float(np.max(np.abs(xbar))))}
+        if layer.decorrelation is None:
+            st = _stage_fixed(**kwargs)
+            layers.append(st)
+        else:
+            fl, n_sub = _fixed_lateral(layer.lateral, tol, f"layer {i} lateral matrix")
+            n_settle.append(n_sub)
+            if mapping == "layer":
+                st = _stage_fixed(fl=fl, n_sub=n_sub, **kwargs)
+                layers.append(st)
+            else:
+                # the pass-through stage sends the drive p∘x; Dense(I) passes it on unchanged
+                st = _stage_fixed(step=fl.step, **kwargs)
+                layers.append(st)
+                layers.append({"type": "integrator", "shape": (layer.n_in,), "n_settle": n_sub,
+                               "frac_bits": st["frac_bits"], "step": fl.step,
+                               "weight_in": np.eye(layer.n_in, dtype=np.int64),
+                               "weight_in_exp": 0, "weight_rec": -fl.lateral,
+                               "weight_rec_exp": fl.lateral_exp, "decay": fl.leak})
+        peak_rows = np.max(np.abs(xbar @ layer.weight.T), axis=0)
+        dense, unit_in = _dense_fixed(layer.weight, st["frac_bits"], peak_rows)
+        layers.append(dense)
+        z = xbar @ layer.weight.T + layer.bias
+        bias, act, slope = layer.bias, layer.activation, layer.negative_slope
+    layers.append(_stage_fixed(bias=bias, activation=act, slope=slope, unit_in=unit_in,
+                               peak=float(np.max(np.abs(z)))))
+    return layers, n_settle, F_src
 
 
 def export_network(network: Network, precision: str = "float", mapping: str = "layer",
@@ -138,7 +231,7 @@ def export_network(network: Network, precision: str = "float", mapping: str = "l
     precision : {"float", "fixed"}
     mapping : {"layer", "loihi"}
     calibration : ndarray, shape (N, n_in), optional
-        Inputs whose range sets the fixed-point scale ``F`` (required for ``fixed``).
+        Inputs whose range sets the fixed-point scales (required for ``fixed``).
     tol : float
         Contraction the lateral dynamics must reach per sample (see :mod:`.settling`).
     """
@@ -150,25 +243,9 @@ def export_network(network: Network, precision: str = "float", mapping: str = "l
     if precision == "fixed":
         if calibration is None:
             raise NeurodecorrError("fixed-point export needs calibration inputs (--dataset)")
-        frac_bits = fixed.choose_frac_bits(_peak(network, calibration))
-    layers: list[dict] = [{"type": "input", "shape": (network.layers[0].n_in,)}]
-    bias, act, slope = np.zeros(network.layers[0].n_in), "identity", 0.0
-    n_settle = []
-    for i, layer in enumerate(network.layers):
-        A = layer.lateral if layer.decorrelation is not None else None
-        plan = (settling_plan(A, tol, power_of_two=precision == "fixed",
-                              what=f"layer {i} lateral matrix") if A is not None else None)
-        if plan:
-            n_settle.append(plan.n_total)
-        if mapping == "layer":
-            layers.append(_stage(bias, act, slope, precision, frac_bits, plan, A))
-        else:
-            layers.append(_stage(bias, act, slope, precision, frac_bits))
-            if A is not None:
-                layers.append(_integrator(A, plan, precision))
-        layers.append(_dense(layer.weight, precision))
-        bias, act, slope = layer.bias, layer.activation, layer.negative_slope
-    layers.append(_stage(bias, act, slope, precision, frac_bits))
+        layers, n_settle, frac_bits = _export_fixed(network, mapping, tol, calibration)
+    else:
+        layers, n_settle = _export_float(network, mapping, tol)
     exp = LavaExport(layers=layers, precision=precision, mapping=mapping, steps_per_sample=1,
                      frac_bits=frac_bits, info={"tol": tol})
     # layer mapping: each step settles a layer fully, so one step per Dense plus one suffices;
@@ -179,27 +256,44 @@ def export_network(network: Network, precision: str = "float", mapping: str = "l
 
 
 def prediction_stages(network: Network, export: LavaExport) -> list[dict]:
-    """The per-layer description :func:`neurodecorr.lava.fixed.predict_error` needs."""
+    """The per-layer description :func:`neurodecorr.lava.fixed.predict_error` needs.
+
+    All steps are in true units, read back from the exported integer parameters.
+    """
     dense = [la for la in export.layers if la["type"] == "dense"]
-    lateral = [la for la in export.layers if la["type"] in ("lateral", "integrator")]
+    stages_out = [la for la in export.layers if la["type"] == "lateral"]
+    lateral = [la for la in export.layers if la["type"] == "integrator"
+               or (la["type"] == "lateral" and la["decorrelate"])]
+    first, receivers = stages_out[0], stages_out[1:]
     stages = []
-    for layer, d in zip(network.layers, dense, strict=True):
+    for k, (layer, d) in enumerate(zip(network.layers, dense, strict=True)):
         A = layer.lateral if layer.decorrelation is not None else None
-        fl = None
+        fl, lsb_xbar = None, 0.0
         if A is not None:
-            st = next(la for la in lateral if la.get("decorrelate") or la["type"] == "integrator")
-            lateral.remove(st)
+            st = lateral.pop(0)
             if st["type"] == "integrator":
-                mant, exp = st["weight_rec"], st["weight_rec_exp"]
-                alpha = float(st["alpha"])
-                fl = fixed.FixedLateral(alpha_shift=-int(round(np.log2(alpha))), leak=np.zeros(0),
-                                        lateral=mant, lateral_exp=exp,
-                                        realised=-mant * 2.0**exp / alpha)
+                leak, lat, e = st["decay"], -np.asarray(st["weight_rec"]), st["weight_rec_exp"]
             else:
-                fl = fixed.FixedLateral(alpha_shift=st["alpha_shift"], leak=st["leak"],
-                                        lateral=st["lateral"], lateral_exp=st["lateral_exp"],
-                                        realised=np.zeros(0))
-        stages.append({"A": A, "fixed_lateral": fl, "W": layer.weight, "W_exp": d["weight_exp"],
-                       "b": layer.bias, "activation": layer.activation,
-                       "negative_slope": layer.negative_slope})
+                leak, lat, e = st["leak"], st["lateral"], st["lateral_exp"]
+            step = np.asarray(st["step"], dtype=np.float64)
+            fl = fixed.FixedLateral(step=step, leak=np.asarray(leak), lateral=np.asarray(lat),
+                                    lateral_exp=int(e), realised=np.zeros(0))
+            lsb_xbar = 2.0 ** -int(st["frac_bits"])
+        rec = receivers[k]
+        g = np.asarray(rec["gain"], dtype=np.float64)
+        rec_step = np.asarray(rec["step"], dtype=np.float64)
+        sigma = np.asarray(d["row_scale"], dtype=np.float64)
+        F_in = int(stages_out[k]["frac_bits"])  # the stage (or its integrator) feeding d
+        stages.append({
+            "A": A, "fixed_lateral": fl, "lsb_xbar": lsb_xbar, "floors_xbar": 2,
+            "W": layer.weight, "W_step": 2.0 * sigma,
+            "lsb_a": sigma * 2.0 ** (-F_in - int(d["weight_exp"])),
+            "gain_rel_step": 2.0 ** -int(rec["gain_shift"]) / g,
+            "lsb_z": 2.0 ** -int(rec["frac_bits"]) / rec_step,
+            "b": layer.bias, "activation": layer.activation,
+            "negative_slope": layer.negative_slope})
+    g0 = np.asarray(first["gain"], dtype=np.float64)
+    stages[0].update(lsb_in=2.0**-export.frac_bits,
+                     gain_rel_in=2.0 ** -int(first["gain_shift"]) / g0,
+                     lsb_z_in=2.0 ** -int(first["frac_bits"]) / np.asarray(first["step"]))
     return stages

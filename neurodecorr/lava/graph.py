@@ -58,12 +58,13 @@ def build(export: LavaExport, X: np.ndarray) -> LavaNetwork:
         kind = layer["type"]
         if kind == "lateral":
             params = {k: v for k, v in layer.items()
-                      if k not in ("type", "shape", "lateral", "leak", "bias")}
+                      if k not in ("type", "shape", "lateral", "leak", "bias", "gain", "step")}
             if i == last:
                 params.update(record_period=T, record_phase=T + export.latency, n_records=n)
+            gain = np.asarray(layer["gain"]) if "gain" in layer else None
             proc = LateralLayer(lateral=np.asarray(layer["lateral"]),
                                 leak=np.asarray(layer["leak"]), bias=np.asarray(layer["bias"]),
-                                **params)
+                                gain=gain, **params)
             out_port.connect(proc.a_in)
             out_port = proc.s_out
             procs.append(proc)
@@ -77,7 +78,8 @@ def build(export: LavaExport, X: np.ndarray) -> LavaNetwork:
                                   "weight_exp": layer["weight_in_exp"]}, export.precision)
             d_rec = _dense(Dense, {"weight": layer["weight_rec"],
                                    "weight_exp": layer["weight_rec_exp"]}, export.precision)
-            neuron = Integrator(shape=int(layer["shape"][0]), alpha=float(layer["alpha"]))
+            neuron = Integrator(shape=int(layer["shape"][0]), alpha=float(layer.get("alpha", 1.0)),
+                                decay=np.asarray(layer["decay"]))
             out_port.connect(d_in.s_in)
             d_in.a_out.connect(neuron.a_in)
             neuron.s_out.connect(d_rec.s_in)
@@ -101,7 +103,7 @@ class LavaRun:
 def run_export(export: LavaExport, X: np.ndarray, progress=None) -> LavaRun:
     """Run ``X`` through the exported network in Lava's CPU simulation; always stops Lava.
 
-    Returns float outputs: fixed-point results are scaled back by ``2^−F``.
+    Returns float outputs: fixed-point results are scaled back by the output stage's ``2^−F``.
     """
     from neurodecorr.lava.procs.models import MODELS
 
@@ -110,6 +112,6 @@ def run_export(export: LavaExport, X: np.ndarray, progress=None) -> LavaRun:
         session.run(net.num_steps, progress)
         rec = np.asarray(net.output.record.get(), dtype=np.float64).T[:net.n_samples]
     if export.precision == "fixed":
-        rec = rec * 2.0**-export.frac_bits
+        rec = rec * 2.0**-export.out_frac_bits
     return LavaRun(outputs=rec, steps=session.steps, wall_s=session.wall_s,
                    n_processes=len(net.processes))

@@ -35,12 +35,13 @@ def contraction(A: np.ndarray, alpha: float) -> float:
     return float(np.max(np.abs(1.0 - alpha * np.linalg.eigvals(A))))
 
 
-def settling_plan(A: np.ndarray, tol: float = 1e-9, power_of_two: bool = False,
-                  what: str = "lateral matrix") -> SettlingPlan:
-    """Choose ``α`` (optionally a power of two, for shifts) and the sub-steps to reach ``tol``.
+def settling_plan(A: np.ndarray, tol: float = 1e-9, what: str = "lateral matrix",
+                  alpha: float | None = None) -> SettlingPlan:
+    """Choose the Euler step ``α`` and the sub-steps to reach ``tol``.
 
     ``α`` is also kept below ``1/max_i A_ii`` so that the per-neuron leak ``α A_ii`` fits a
-    12-bit decay in ``[0, 1)``.
+    12-bit decay in ``[0, 1)``. A given ``alpha`` is used as is (only the sub-steps are
+    planned); it must satisfy the same bound.
     """
     lam = np.linalg.eigvals(A)
     if np.any(lam.real <= 0):
@@ -48,11 +49,14 @@ def settling_plan(A: np.ndarray, tol: float = 1e-9, power_of_two: bool = False,
                                f"(min {lam.real.min():.3g}); the lateral dynamics do not settle")
     diag_max = float(np.max(np.diag(A)))
     alpha_max = min(2.0 / float(np.max(np.abs(lam) ** 2 / lam.real)), 0.999 / diag_max)
-    res = minimize_scalar(lambda a: contraction(A, a), bounds=(0.0, alpha_max),
-                          method="bounded", options={"xatol": alpha_max * 1e-6})
-    alpha = float(res.x)
-    if power_of_two:
-        alpha = 2.0 ** math.floor(math.log2(alpha))
+    if alpha is not None:
+        if not 0.0 < alpha <= alpha_max:
+            raise NeurodecorrError(f"{what}: Euler step {alpha:.6g} is outside (0, "
+                                   f"{alpha_max:.6g}]")
+    else:
+        res = minimize_scalar(lambda a: contraction(A, a), bounds=(0.0, alpha_max),
+                              method="bounded", options={"xatol": alpha_max * 1e-6})
+        alpha = float(res.x)
     rho = contraction(A, alpha)
     if not rho < 1.0:
         raise NeurodecorrError(f"{what}: Euler iteration does not contract (rho = {rho:.6g})")

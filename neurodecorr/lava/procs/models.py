@@ -69,6 +69,7 @@ class PyLateralLayerFloat(PyLoihiProcessModel, _Recorder):
     lateral: np.ndarray = LavaPyType(np.ndarray, float)
     leak: np.ndarray = LavaPyType(np.ndarray, float)
     bias: np.ndarray = LavaPyType(np.ndarray, float)
+    gain: np.ndarray = LavaPyType(np.ndarray, float)
     xbar: np.ndarray = LavaPyType(np.ndarray, float)
     record: np.ndarray = LavaPyType(np.ndarray, float)
 
@@ -91,22 +92,25 @@ class PyLateralLayerFloat(PyLoihiProcessModel, _Recorder):
 @requires(CPU)
 @tag("fixed_pt")
 class PyLateralLayerFixed(PyLoihiProcessModel, _Recorder):
-    """Integer version: ``v ← sat(v + (x >> k) − (leak·v >> 12) − (Q·v)·2^e)``."""
+    """Integer version: ``x = f(((G·a) >> s) + b)``, then ``n_sub`` times
+    ``v ← sat(v + x − (leak·v >> 12) − (Q·v)·2^e)`` (the gain already holds the step ``p``)."""
 
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
     lateral: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=8)
     leak: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=12)
     bias: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
+    gain: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=12)
     xbar: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
     record: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
 
     def run_spk(self) -> None:
         p = self.proc_params
-        z = saturate(self.a_in.recv().astype(np.int64) + self.bias)
+        a = self.gain.astype(np.int64) * self.a_in.recv().astype(np.int64)
+        z = saturate(shift(a, -p["gain_shift"]) + self.bias)
         x = activate_fixed(z, p["activation"], p.get("slope_mant", 0), p.get("slope_shift", 0))
         if p["decorrelate"]:
-            drive = np.right_shift(x, p["alpha_shift"])
+            drive = x
             v = self.xbar.astype(np.int64)
             lateral = self.lateral.astype(np.int64)
             leak = self.leak.astype(np.int64)
@@ -124,7 +128,7 @@ class PyLateralLayerFixed(PyLoihiProcessModel, _Recorder):
 @requires(CPU)
 @tag("floating_pt")
 class PyIntegratorFloat(PyLoihiProcessModel, _Recorder):
-    """``v ← v + a_in + a_rec``; sends ``v`` and the trace ``y2 = −a_rec/α · y2_scale``."""
+    """``v ← v − d∘v + a_in + a_rec``; sends ``v`` and the trace ``y2 = −a_rec/α · y2_scale``."""
 
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
     a_rec: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
@@ -134,12 +138,13 @@ class PyIntegratorFloat(PyLoihiProcessModel, _Recorder):
     s_out_y3: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
     s_out_bap: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool)
     v: np.ndarray = LavaPyType(np.ndarray, float)
+    decay: np.ndarray = LavaPyType(np.ndarray, float)
     record: np.ndarray = LavaPyType(np.ndarray, float)
 
     def run_spk(self) -> None:
         p = self.proc_params
         a_rec = self.a_rec.recv()
-        self.v = self.v + self.a_in.recv() + a_rec
+        self.v = self.v - self.decay * self.v + self.a_in.recv() + a_rec
         zeros = np.zeros_like(self.v)
         self.s_out.send(self.v)
         self.s_out_y1.send(zeros)
@@ -153,7 +158,7 @@ class PyIntegratorFloat(PyLoihiProcessModel, _Recorder):
 @requires(CPU)
 @tag("fixed_pt")
 class PyIntegratorFixed(PyLoihiProcessModel, _Recorder):
-    """Integer integrator ``v ← sat(v + a_in + a_rec)`` (no learning traces)."""
+    """Integer integrator ``v ← sat(v − (d·v >> 12) + a_in + a_rec)`` (no learning traces)."""
 
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
     a_rec: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
@@ -163,11 +168,13 @@ class PyIntegratorFixed(PyLoihiProcessModel, _Recorder):
     s_out_y3: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=7)
     s_out_bap: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool)
     v: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
+    decay: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=12)
     record: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
 
     def run_spk(self) -> None:
         a = self.a_in.recv().astype(np.int64) + self.a_rec.recv().astype(np.int64)
-        self.v = saturate(self.v.astype(np.int64) + a)
+        v = self.v.astype(np.int64)
+        self.v = saturate(v - np.right_shift(self.decay.astype(np.int64) * v, LEAK_SHIFT) + a)
         self.s_out.send(self.v)
         self._record(self.v)
 

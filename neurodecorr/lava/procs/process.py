@@ -9,10 +9,13 @@ process): it receives the previous layer's synaptic input ``a``, applies bias an
 and sends ``x̄`` as a graded spike. The process stores the dynamics split the way a chip does:
 ``leak`` = α·diag(A) (a per-neuron decay) and ``lateral`` = α·(A − diag A) (the synapses). In the
 ``fixed_pt`` model the same Vars hold integers (12-bit leak, 8-bit lateral mantissa with the
-shared exponent ``lateral_exp``), as Lava's LIF holds ``du`` as a float or a 12-bit integer.
+shared exponent ``lateral_exp``), as Lava's LIF holds ``du`` as a float or a 12-bit integer,
+the Euler step is per neuron (``p_i``, folded into the 12-bit input ``gain``) and the leak and
+lateral rows are ``p_i·A_ii`` and ``p_i·A_ij``.
 
 :class:`Integrator` is the Loihi-structured alternative: a graded neuron ``v ← v + a_in + a_rec``
-that sends ``v``; the lateral term arrives from a recurrent ``Dense(−α·A)`` and the drive from
+(with an optional per-neuron decay, like a LIF compartment's ``dv``) that sends ``v``; the
+lateral term arrives from a recurrent ``Dense(−α·A)`` and the drive from
 ``Dense(α·I)``. It also sends ``y2 = −a_rec/α = A x̄``, the neuron's own lateral current, as the
 post-synaptic trace of a learning ``Dense``.
 
@@ -43,6 +46,9 @@ class LateralLayer(AbstractProcess):
         ``α·diag(A)`` (float) or ``round(4096·α·diag A)`` (fixed, 12 bits).
     bias : ndarray, shape (n,)
         Bias added to the incoming synaptic input (fixed: in state units).
+    gain : ndarray, shape (n,), optional
+        Fixed model only: 12-bit input gain ``G``; the input becomes ``(G·a) >> gain_shift``
+        (undoes the sending ``Dense`` row's scale and folds in the Euler step).
     decorrelate : bool
         ``False``: no lateral dynamics, ``x̄ = x``.
     activation : str
@@ -50,27 +56,30 @@ class LateralLayer(AbstractProcess):
     n_sub : int
         Euler sub-steps per Lava step.
     **params
-        Model constants: ``alpha`` and ``negative_slope`` (float); ``alpha_shift``,
+        Model constants: ``alpha`` and ``negative_slope`` (float); ``gain_shift``,
         ``lateral_exp``, ``slope_mant``, ``slope_shift`` (fixed); ``record_period``,
         ``record_phase``, ``n_records``.
     """
 
     def __init__(self, *, lateral: np.ndarray, leak: np.ndarray, bias: np.ndarray,
-                 decorrelate: bool, activation: str, n_sub: int, **params) -> None:
-        super().__init__(lateral=lateral, leak=leak, bias=bias, decorrelate=decorrelate,
-                         activation=activation, n_sub=n_sub, **params)
+                 decorrelate: bool, activation: str, n_sub: int,
+                 gain: np.ndarray | None = None, **params) -> None:
         n = bias.shape[0]
+        gain = np.ones(n, dtype=np.int64) if gain is None else gain
+        super().__init__(lateral=lateral, leak=leak, bias=bias, decorrelate=decorrelate,
+                         activation=activation, n_sub=n_sub, gain=gain, **params)
         self.a_in = InPort(shape=(n,))
         self.s_out = OutPort(shape=(n,))
         self.lateral = Var(shape=(n, n), init=lateral)
         self.leak = Var(shape=(n,), init=leak)
         self.bias = Var(shape=(n,), init=bias)
+        self.gain = Var(shape=(n,), init=gain)
         self.xbar = Var(shape=(n,), init=0)
         _record_vars(self, n, params.get("n_records", 0))
 
 
 class Integrator(AbstractProcess):
-    """Graded integrator neuron ``v ← v + a_in + a_rec``; sends ``v`` and ``y2 = −a_rec/α``.
+    """Graded integrator neuron ``v ← v − d∘v + a_in + a_rec``; sends ``v`` and ``y2 = −a_rec/α``.
 
     Parameters
     ----------
@@ -80,12 +89,17 @@ class Integrator(AbstractProcess):
         ``α`` of the recurrent ``Dense(−α·A)``; used only to scale the ``y2`` trace.
     y2_scale : float
         Factor applied to ``y2`` (keeps the learning rule's constant representable).
+    decay : ndarray, shape (shape,), optional
+        Per-neuron decay ``d`` (float), or its 12-bit integer ``(d·v) >> 12`` (fixed); zero by
+        default (the recurrent ``Dense`` then carries the whole ``−αA``).
     **params
         ``record_period``, ``record_phase``, ``n_records``.
     """
 
-    def __init__(self, *, shape: int, alpha: float, y2_scale: float = 1.0, **params) -> None:
-        super().__init__(shape=shape, alpha=alpha, y2_scale=y2_scale, **params)
+    def __init__(self, *, shape: int, alpha: float, y2_scale: float = 1.0,
+                 decay: np.ndarray | None = None, **params) -> None:
+        decay = np.zeros(shape) if decay is None else decay
+        super().__init__(shape=shape, alpha=alpha, y2_scale=y2_scale, decay=decay, **params)
         self.a_in = InPort(shape=(shape,))
         self.a_rec = InPort(shape=(shape,))
         self.s_out = OutPort(shape=(shape,))
@@ -94,4 +108,5 @@ class Integrator(AbstractProcess):
         self.s_out_y3 = OutPort(shape=(shape,))
         self.s_out_bap = OutPort(shape=(shape,))
         self.v = Var(shape=(shape,), init=0)
+        self.decay = Var(shape=(shape,), init=decay)
         _record_vars(self, shape, params.get("n_records", 0))
