@@ -96,3 +96,46 @@ def test_cli_device_refusals(tmp_path, problem, capsys, extra):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and not out.exists()
+
+
+def day_old_pcm(comp: str, seed: int = 0):
+    """The sweep's failing case: A = I + G/(2ρ(G)), n = 16, PCM a day after programming."""
+    rng = np.random.default_rng(seed)
+    n = 16
+    G = rng.standard_normal((n, n))
+    A = np.eye(n) + 0.5 * G / np.max(np.abs(np.linalg.eigvals(G)))
+    X = rng.standard_normal((8, n)) @ (np.eye(n) + rng.standard_normal((n, n)) / 4).T
+    reader = DeviceReader(load_device("pcm"), A, np.random.default_rng([seed, 1]),
+                          t_age_s=86400.0, drift_compensation=comp)
+    return A, X, reader
+
+
+@pytest.mark.parametrize("comp", ["global", "column"])
+def test_reader_matrix_is_what_compensated_reads_multiply_by(comp):
+    """Drift compensation rescales every read by c ≈ 1.5 a day after programming: the matrix
+    the stability check and the step use must be the mean of the reads, not the raw drift."""
+    _, _, reader = day_old_pcm(comp)
+    M = reader.matrix(0.0)
+    Y = np.random.default_rng(5).standard_normal((64, 16))
+    out = np.empty_like(Y)
+    mean = np.mean([reader.read(Y, 0.0, out).copy() for _ in range(400)], axis=0)
+    # per-read noise, output noise and the dithered ADC average out over 400 reads
+    assert np.linalg.norm(mean - Y @ M.T) < 0.03 * np.linalg.norm(Y @ M.T)
+    gain = reader.crossbar.compensation_gain(reader.t0_s)
+    assert np.mean(gain) > 1.3  # a day of PCM drift: the uncompensated matrix is far off
+
+
+@pytest.mark.parametrize("method", ["euler", "rk4"])
+@pytest.mark.parametrize("comp", ["global", "column"])
+def test_compensated_day_old_device_settles_with_the_automatic_step(method, comp):
+    """Regression: the step used to be chosen from the uncompensated drifted matrix, beyond the
+    stability limit of the compensated one, and the settle diverged (residual 1 → 1e7)."""
+    A, X, reader = day_old_pcm(comp)
+    field = LateralField(A, reader=reader)
+    result = settle(field, X, method, criterion=SettleCriterion(tol=1e-6))
+    assert result.status != -1, result.message
+    M = reader.matrix(0.0)
+    target = np.linalg.solve(M, X.T).T
+    err = np.linalg.norm(result.y - target, axis=1) / np.linalg.norm(target, axis=1)
+    # read noise keeps the states near, not on, the fixed point (about 0.2 here)
+    assert np.max(err) < 0.5

@@ -6,9 +6,10 @@ each read of the vector field with ``Crossbar.matvec`` at the physical time
 read then passes through the DACs, the devices (programming error, drift, read and 1/f noise,
 faults) and the ADCs, as on the chip.
 
-The stability check and the automatic step use the spectrum of the *effective* matrix the
-conductances encode at the start of the settle (``Crossbar.effective_weights``, drift included,
-read noise excluded): that is the circuit that actually settles.
+The stability check and the automatic step use the spectrum of the *effective* matrix a read
+multiplies by at the start of the settle (``Crossbar.read_weights``): the conductances' weights
+with drift and accumulated 1/f noise (per-read noise excluded), times the digital drift
+compensation gain. That is the circuit that actually settles.
 """
 
 from __future__ import annotations
@@ -51,8 +52,16 @@ class DeviceReader:
         return self.crossbar.matvec(Y, self.t0_s + t_s, out=out)
 
     def matrix(self, t_s: float = 0.0) -> np.ndarray:
-        """The noiseless effective matrix the conductances encode at circuit time ``t_s``."""
-        return self.crossbar.effective_weights(self.t0_s + t_s)
+        """The noiseless matrix a read at circuit time ``t_s`` multiplies by
+        (``Crossbar.read_weights``): drift and accumulated 1/f noise of the conductances, times
+        the digital drift-compensation gain of each output row, measured through the noisy
+        probe reads.
+
+        The gain matters: a compensated read multiplies by ``c`` times the drifted weights
+        (c ≈ 1.5 for PCM a day after programming), so a step chosen from the drifted weights
+        alone can be beyond the stability limit of the circuit that is actually integrated.
+        """
+        return self.crossbar.read_weights(self.t0_s + t_s)
 
     @property
     def counters(self) -> dict[str, int]:

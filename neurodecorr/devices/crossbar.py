@@ -259,14 +259,39 @@ class Crossbar:
             raise NeurodecorrError(f"crossbar read: out must be a C-contiguous {X2.dtype} array "
                                    f"of shape {shape}")
         cache = self._refresh(t_s)
+        self._update_compensation(cache)
+        y = self._read(X2, cache, out, self._col_gain)
+        return y[0] if single else y
+
+    def _update_compensation(self, cache: _ReadCache) -> None:
+        """Measure the compensation once per drifted matrix, through the noisy probe reads."""
         if self.compensation != "none" and self._comp_t != cache.t_s:
             self._comp = compensation.factor(self.compensation, self._ref_readout,
                                              self._probe_readout(cache))
             self._comp_t = cache.t_s
             self._col_gain = np.broadcast_to(np.asarray(self._comp, dtype=np.float64),
                                              (self.shape[0],)).copy()
-        y = self._read(X2, cache, out, self._col_gain)
-        return y[0] if single else y
+
+    def compensation_gain(self, t_s: float) -> np.ndarray:
+        """The digital gain ``c_i`` each output ``i`` of a read at ``t_s`` is multiplied by.
+
+        Ones without drift compensation; otherwise the factor measured through the noisy probe
+        reads (once per drifted matrix: the one :meth:`matvec` at ``t_s`` applies).
+        """
+        t_s = self._check_time(t_s)
+        self._update_compensation(self._refresh(t_s))
+        return self._col_gain.copy()
+
+    def read_weights(self, t_s: float) -> np.ndarray:
+        """The matrix a read at ``t_s`` multiplies by, before per-read noise and converters.
+
+        ``diag(c) · s · W(t)``: the conductances' weights with drift and the accumulated 1/f
+        noise (the cached state reads at ``t_s`` use), times the compensation gain ``c`` of
+        :meth:`compensation_gain`. The mean of many reads of ``x`` is this matrix times ``x``
+        (up to the converters' rounding); a circuit that reads the array integrates it.
+        """
+        c = self.compensation_gain(t_s)
+        return c[:, None] * (self.scale * self._cache.w_norm)
 
     def conductances(self, t_s: float) -> tuple[np.ndarray, np.ndarray]:
         """The two device arrays' conductances (µS) as the slow physics leaves them at ``t_s``:
