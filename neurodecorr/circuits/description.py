@@ -50,10 +50,14 @@ class LateralCircuit(_Group):
     opamp_noise_V_per_rtHz: float = 0.0
     device: str = "ideal"
     tile_size: int = 0
+    weight_headroom: float = 2.0
+    settle_tol: float = 1e-6
+    settle_window_s: float = 0.0
+    dt_s: float = 0.0
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
-        for key in ("R_ohm", "C_F", "volts_per_unit"):
+        for key in ("R_ohm", "C_F", "volts_per_unit", "weight_headroom"):
             _check(getattr(self, key) > 0, where, key, f"must be positive, got "
                                                        f"{getattr(self, key)}")
         for key in ("mismatch_sigma_rel", "rail_V", "temperature_K", "opamp_noise_V_per_rtHz",
@@ -63,6 +67,11 @@ class LateralCircuit(_Group):
         _check(self.mismatch_sigma_rel < 0.3, where, "mismatch_sigma_rel",
                "must be below 0.3 (larger spreads give negative components)")
         _check(self.tile_size >= 0, where, "tile_size", "must be >= 0 (0: one tile)")
+        _check(0 <= self.settle_tol < 1, where, "settle_tol", "must lie in [0, 1)")
+        for key in ("settle_window_s", "dt_s"):
+            _check(getattr(self, key) >= 0, where, key, "must be >= 0 (0: from the spectrum)")
+        _check(self.settle_tol > 0 or self.settle_window_s > 0, where, "settle_tol",
+               "0 needs a settle_window_s")
 
     @property
     def tau_s(self) -> float:
@@ -106,10 +115,12 @@ class ForwardCircuit(_Group):
     table: ClassVar[str] = "forward"
     device: str = "ideal"
     tile_size: int = 0
+    weight_headroom: float = 2.0
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
         _check(self.tile_size >= 0, where, "tile_size", "must be >= 0 (0: one tile)")
+        _check(self.weight_headroom > 0, where, "weight_headroom", "must be positive")
 
 
 @dataclass(frozen=True)
@@ -216,4 +227,24 @@ def load_circuit(name_or_path: str) -> CircuitConfig:
             raise NeurodecorrError(f"{origin}: unknown key '{key}' (allowed: "
                                    f"{', '.join(sorted(_TOP_KEYS | set(tables)))})")
     values.setdefault("name", path.stem)
-    return CircuitConfig(path=origin, **values)
+    config = CircuitConfig(path=origin, **values)
+    _check_devices(config, path.parent)
+    return config
+
+
+def _check_devices(config: CircuitConfig, folder: Path) -> None:
+    """Every device a circuit names must load (a preset name, or a path relative to the file)."""
+    import dataclasses
+
+    from neurodecorr.devices import load_device
+
+    for group in (config.lateral, config.forward):
+        name = group.device
+        candidate = folder / name
+        if not Path(name).is_absolute() and name.endswith(".toml") and candidate.is_file():
+            name = str(candidate)
+            object.__setattr__(config, group.table, dataclasses.replace(group, device=name))
+        try:
+            load_device(name)
+        except NeurodecorrError as exc:
+            raise NeurodecorrError(f"{config.path}: [{group.table}] device: {exc}") from None

@@ -63,11 +63,14 @@ def _choice(value: str, allowed, what: str) -> str:
               help="With --device: age of the programmed array at the start of the settle (s).")
 @click.option("--drift-compensation", default="none", show_default=True,
               help="With --device: none, global or column.")
+@click.option("--circuit", default=None,
+              help="Settle through this circuit description (name or TOML path): its R·C with "
+                   "mismatch, leak, rails, thermal noise and lateral device.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False),
               help="Write a JSON report (method, sizes, steps, settling times, residual).")
 def command(matrix_path, input_path, out_path, method, solver, tau_s, dt_s, tol, max_time_s,
             leak, noise_std, check_every, dtype, seed, device, age_s, drift_compensation,
-            json_path) -> None:
+            circuit, json_path) -> None:
     """Settle the lateral circuit with stored matrix A on the inputs X.
 
     Integrates τ dx̄/dt = x − A x̄ (Ahmad 2024, Appendix C, stable sign) from x̄ = 0 until every
@@ -79,6 +82,17 @@ def command(matrix_path, input_path, out_path, method, solver, tau_s, dt_s, tol,
     fixed horizon (--max-time, or the default from the spectrum) and the residual is the one
     measured through the noisy read.
     """
+    if circuit is not None:
+        ctx = click.get_current_context()
+        flags = {p.name: p.opts[0] for p in ctx.command.params}
+        clash = [flags[name] for name in
+                 ("method", "solver", "tau_s", "dt_s", "leak", "noise_std", "check_every",
+                  "drift_compensation", "max_time_s", "tol")
+                 if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
+        if clash:
+            raise NeurodecorrError(f"--circuit: {', '.join(clash)} come from the circuit file "
+                                   f"(settle_tol, dt_s, settle_window_s, R_ohm, C_F, ...); set "
+                                   f"them there instead")
     _choice(method, METHODS, "--method")
     _choice(solver, SOLVERS, "--solver")
     _choice(dtype, DTYPES, "--dtype")
@@ -95,6 +109,10 @@ def command(matrix_path, input_path, out_path, method, solver, tau_s, dt_s, tol,
     if X.shape[-1] != A.shape[0]:
         raise NeurodecorrError(f"--input: {input_path} has shape {X.shape}, which does not match "
                                f"A of shape {A.shape}")
+    if circuit is not None:
+        _settle_circuit(circuit, A, X, out_path, json_path, device=device, age_s=age_s, seed=seed,
+                        dtype=dtype, matrix_path=matrix_path, input_path=input_path)
+        return
     options = {"adaptive": {"solver": solver}}.get(method, {})
     if method in ("euler", "rk4", "euler-maruyama", "exact"):
         options["dt_s"] = dt_s
@@ -135,3 +153,39 @@ def command(matrix_path, input_path, out_path, method, solver, tau_s, dt_s, tol,
           f"({wall_s:.3f} s wall)", file=sys.stderr)
     if not result.success:
         print(f"neurodecorr: warning: {result.message}", file=sys.stderr)
+
+
+def _settle_circuit(name, A, X, out_path, json_path, *, device, age_s, seed, dtype, matrix_path,
+                    input_path) -> None:
+    """Settle through a circuit description (Euler, or Euler–Maruyama when it is noisy)."""
+    import dataclasses
+
+    from neurodecorr.circuits.description import load_circuit
+    from neurodecorr.circuits.lateral import LateralArray
+    from neurodecorr.devices import load_device
+
+    config = load_circuit(name)
+    lat = config.lateral if device is None else dataclasses.replace(config.lateral, device=device)
+    array = LateralArray(lat, A, load_device(lat.device), np.random.default_rng([seed, 1]),
+                         dtype=dtype)
+    start = time.perf_counter()
+    Xbar, result = array.settle(np.atleast_2d(X), age_s)
+    wall_s = time.perf_counter() - start
+    files = {out_path: npy_bytes(Xbar.astype(dtype).reshape(X.shape))}
+    if json_path:
+        files[json_path] = json_bytes({
+            "command": "settle", "matrix": str(matrix_path), "input": str(input_path),
+            "n": int(A.shape[0]), "batch": int(X.shape[0]) if X.ndim == 2 else 1,
+            "circuit": config.name, "circuit_file": config.path, "device": lat.device,
+            "tau_s": lat.tau_s, "node_tau_s": array.tau_i_s.tolist(), "leak": lat.leak,
+            "noise_std": lat.noise_std, "rail": lat.rail, "tol": lat.settle_tol,
+            "dtype": dtype, "seed": seed, "age_s": age_s,
+            "device_counters": dict(array.crossbar.counters),
+            "integration_steps": int(array.node_updates), **result.summary(),
+            "wall_time_s": wall_s})
+    write_outputs(files)
+    s = result.summary()
+    print(f"settle ({result.method}, circuit {config.name}): {s['steps']} steps, t = "
+          f"{s['t_final_s']:.4g} s, max residual {s['residual_max']:.3g}, "
+          f"{'settled' if result.success else 'NOT settled'} ({wall_s:.3f} s wall)",
+          file=sys.stderr)

@@ -93,16 +93,28 @@ def _check_output(path: str | None, what: str) -> None:
               help="Write the configuration and per-epoch history as JSON.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False),
               help="Draw train and test accuracy against epochs (PNG).")
+@click.option("--device", default=None,
+              help="Train on a simulated chip whose arrays use this device preset (name or TOML "
+                   "path; comma-separated for one per layer). --lr is then the SGD step.")
+@click.option("--circuit", default=None,
+              help="Train on a simulated chip built from this circuit description (name or "
+                   "path; comma-separated for one per layer). Default with --device: ideal.")
+@click.option("--batch-interval", "batch_interval_s", type=float, default=1e-3,
+              show_default=True, help="With a chip: physical seconds between batches (drift).")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Show progress bars (only on a terminal).")
 def command(dataset, data_dir, algorithm, decorrelation, hidden, epochs, batch_size, lr,
             decor_lr, decor_batch_fraction, decor_centre, decor_kappa, sigma, feedback_scale,
             fa_through_decorrelation, negative_slope, seed, checkpoint, resume, json_path,
-            plot_path, progress) -> None:
+            plot_path, device, circuit, batch_interval_s, progress) -> None:
     """Train a dense network with BP, FA, sign-FA, DFA, NP or ANP.
 
     Every layer's input can be decorrelated (x̄ = M x, M ← g(I − ηC)M; Ahmad 2024). With the
     same seed, a run resumed from its checkpoint repeats the uninterrupted run exactly.
+
+    With --device or --circuit the network is a simulated chip: every pass settles the lateral
+    circuits and reads the crossbars, the lateral matrices learn on-chip by pulses (local rule,
+    decorrelation ahmad) and the forward weights by SGD pulses (see docs/chip.md).
     """
     config = TrainConfig(dataset=dataset, algorithm=algorithm, decorrelation=decorrelation,
                          hidden=parse_hidden(hidden), epochs=epochs, batch_size=batch_size,
@@ -122,8 +134,33 @@ def command(dataset, data_dir, algorithm, decorrelation, hidden, epochs, batch_s
                        (plot_path, "--plot")):
         _check_output(path, what)
 
+    on_chip = device is not None or circuit is not None
+    if on_chip and (checkpoint or resume):
+        raise NeurodecorrError("--checkpoint/--resume: not supported with a chip (--device, "
+                               "--circuit): the device state is not saved")
+    options = None
+    if on_chip:
+        from neurodecorr.circuits.chip import resolve_per_layer
+        from neurodecorr.circuits.description import load_circuit
+        from neurodecorr.devices import load_device
+        from neurodecorr.learning.chip_engine import ChipOptions
+
+        options = ChipOptions(circuit=circuit or "ideal", device=device,
+                              batch_interval_s=batch_interval_s, seed=seed)
+        n_layers = len(config.hidden) + 1
+        for c in resolve_per_layer(options.circuit, n_layers, "--circuit"):
+            load_circuit(c)
+        for d in resolve_per_layer(device, n_layers, "--device"):
+            if d is not None:
+                load_device(d)
     data = load_dataset(dataset, data_dir=data_dir) if data_dir else load_dataset(dataset)
-    trainer = (resume_trainer(checkpoint, config, data) if resume else Trainer(config, data))
+    if on_chip:
+        from neurodecorr.learning.chip_engine import ChipTrainer
+
+        trainer = ChipTrainer(config, data, options)
+    else:
+        trainer = (resume_trainer(checkpoint, config, data) if resume
+                   else Trainer(config, data))
     after_epoch = (lambda t: save_checkpoint(t, checkpoint)) if checkpoint else None
     with _epoch_bars(epochs, trainer.epoch, progress and sys.stderr.isatty()) as callbacks:
         history = trainer.fit(callbacks, after_epoch)
@@ -134,10 +171,14 @@ def command(dataset, data_dir, algorithm, decorrelation, hidden, epochs, batch_s
             "command": "train", "config": config.to_dict(), "data_dir": data_dir,
             "sizes": trainer.model.sizes, "n_train": len(data.x_train),
             "n_test": len(data.x_test), "history": history,
+            **({"chip": {"options": options.to_dict(), "layers": trainer.chip.describe(),
+                         "costs": trainer.costs()}} if on_chip else {}),
         })
     if plot_path:
         title = f"{dataset}: {algorithm}" + ("" if decorrelation == "none"
                                              else f" + {decorrelation}")
+        if on_chip:
+            title += f" on chip ({options.circuit}" + (f", {device})" if device else ")")
         files[plot_path] = history_figure_png(history, title)
     write_outputs(files)
     if history:

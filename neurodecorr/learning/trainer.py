@@ -84,6 +84,13 @@ class Trainer:
             check_stability(x, dec.config.eta, what=f"decor_lr (layer {i} input)")
             dec.update(x)
 
+    def apply_updates(self, grads: list[np.ndarray], trace) -> None:
+        """One batch's updates: Adam on the forward parameters, then the decorrelators.
+
+        The hook a hardware trainer overrides (:mod:`neurodecorr.learning.chip_engine`)."""
+        self.adam.step(grads)
+        self._update_decorrelators(trace.x)
+
     def train_epoch(self, callbacks: EpochCallbacks | None = None) -> dict:
         """One pass over the shuffled training set; returns and records the history row."""
         cb = callbacks or EpochCallbacks()
@@ -98,8 +105,7 @@ class Trainer:
             if not all(np.all(np.isfinite(g)) for g in grads):
                 raise NeurodecorrError(f"training diverged in epoch {self.epoch + 1} "
                                        f"(non-finite update); reduce --lr or --decor-lr")
-            self.adam.step(grads)
-            self._update_decorrelators(trace.x)
+            self.apply_updates(grads, trace)
             if cb.on_batch is not None:
                 cb.on_batch(k + 1, n_batches)
         self.epoch += 1

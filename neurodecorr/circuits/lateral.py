@@ -1,0 +1,219 @@
+"""The lateral decorrelation circuit of one chip layer, built from a circuit description.
+
+Each node ``i`` is an op-amp RC integrator with its own time constant ``τ_i = R_i C_i``
+(component mismatch), finite gain (leak ``λ``), output rails ``±r`` and thermal noise:
+
+    τ_i dx̄_i/dt = u_i − (A x̄)_i − λ x̄_i + noise,      |x̄_i| ≤ r.
+
+``A`` is read through a crossbar of analogue devices (:class:`neurodecorr.devices.Crossbar`).
+The simulator's vector field has one time constant, so the circuit is written in the
+equivalent form with the nominal ``τ`` and ``D = diag(τ/τ_i)``:
+
+    τ dx̄/dt = D u − D (A + λI) x̄,
+
+which has the same trajectories and the same fixed point ``(A + λI)⁻¹ u``; its stability and
+speed are set by the eigenvalues of ``D (A + λI)`` (mismatch does not move the fixed point, it
+changes the dynamics). :class:`CircuitReader` supplies ``D (A + λI) x̄`` to the integrators.
+
+Rails: an op-amp output cannot leave ``±r``. The reader clips the held state to the rails
+whenever the circuit is evaluated (every step of Euler and Euler–Maruyama), and a node pinned
+at a rail whose drive pushes it further out does not move: its residual is zero (projected
+dynamics). The fixed point is then the complementarity solution: nodes strictly inside the
+rails satisfy ``(u − (A + λI) x̄)_i = 0``, saturated nodes sit exactly at ``±r``.
+
+Thermal noise enters with the nominal node's density (``noise_std`` of
+:class:`~neurodecorr.circuits.description.LateralCircuit`); mismatch changes each node's noise
+amplitude by its relative ``τ`` deviation (about ``mismatch_sigma_rel``), which is neglected.
+
+The global gain of the ``ahmad`` rule is a digital register ``G`` multiplying the input:
+``x̄ = (Ã/G)⁻¹ x = Ã⁻¹ (G x)``, so the conductances hold ``Ã = G·A`` and are never rescaled
+(see :meth:`LateralArray.learn`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from neurodecorr.circuits.description import LateralCircuit
+from neurodecorr.circuits.field import LateralField
+from neurodecorr.circuits.integrators import Euler, EulerMaruyama
+from neurodecorr.circuits.settling import SettleCriterion
+from neurodecorr.circuits.simulate import settle
+from neurodecorr.circuits.solution import SettleResult
+from neurodecorr.core.linear import subsample_rows
+from neurodecorr.errors import NeurodecorrError
+
+
+class CrossbarProduct:
+    """``out = Crossbar.matvec(Y, t0 + t)``: a lateral reader over an existing crossbar."""
+
+    exact = False
+
+    def __init__(self, crossbar, t0_s: float) -> None:
+        self.crossbar = crossbar
+        self.t0_s = float(t0_s)
+        cfg = crossbar.config
+        self.noisy = bool(cfg.read.noise_uS > 0 or cfg.read.flicker_q_coeff > 0
+                          or cfg.output.noise_norm > 0)
+
+    def read(self, Y: np.ndarray, t_s: float, out: np.ndarray) -> np.ndarray:
+        out[...] = self.crossbar.matvec(Y, self.t0_s + t_s)
+        return out
+
+    def matrix(self, t_s: float = 0.0) -> np.ndarray:
+        return self.crossbar.effective_weights(self.t0_s + t_s)
+
+
+class CircuitReader:
+    """The node circuit around a lateral product: ``out = D (A x̄ + λ x̄)`` with rails.
+
+    Parameters
+    ----------
+    inner : reader
+        Supplies ``A x̄`` (an ideal reader or :class:`CrossbarProduct`).
+    rate : ndarray, shape (n,)
+        ``D = τ/τ_i`` per node.
+    leak : float
+        ``λ`` in units of ``1/τ_i``.
+    rail : float or None
+        Output rail in state units.
+    U : ndarray, shape (batch, n)
+        The scaled input ``D u`` held on the nodes (needed to freeze saturated nodes).
+    """
+
+    exact = False
+
+    def __init__(self, inner, rate: np.ndarray, leak: float, rail: float | None,
+                 U: np.ndarray) -> None:
+        self.inner = inner
+        self.noisy = bool(getattr(inner, "noisy", False))
+        self.rate = np.asarray(rate, dtype=U.dtype)
+        self.leak = U.dtype.type(leak)
+        self.rail = None if rail is None else U.dtype.type(rail)
+        self.U = U
+
+    def read(self, Y: np.ndarray, t_s: float, out: np.ndarray) -> np.ndarray:
+        if self.rail is not None:
+            np.clip(Y, -self.rail, self.rail, out=Y)
+        self.inner.read(Y, t_s, out)
+        if self.leak:
+            out += self.leak * Y
+        out *= self.rate
+        if self.rail is not None:
+            drive = self.U - out
+            frozen = ((Y >= self.rail) & (drive > 0)) | ((Y <= -self.rail) & (drive < 0))
+            if frozen.any():
+                out[frozen] = self.U[frozen]
+        return out
+
+    def matrix(self, t_s: float = 0.0) -> np.ndarray:
+        M = np.asarray(self.inner.matrix(t_s), dtype=np.float64)
+        return self.rate.astype(np.float64)[:, None] * (M + self.leak * np.eye(M.shape[0]))
+
+
+class LateralArray:
+    """One layer's lateral circuit: node integrators, a crossbar holding ``Ã``, a gain register.
+
+    Parameters
+    ----------
+    circuit : LateralCircuit
+    A : ndarray, shape (n, n)
+        Lateral matrix ``A = M⁻¹`` to program (gain register ``G = 1``).
+    device : DeviceConfig
+        Devices and periphery of the lateral crossbar.
+    rng : numpy.random.Generator
+        Mismatch, programming, reads, writes and circuit noise draw from child streams.
+    t_program_s : float
+        Physical time of programming.
+    dtype : float32 or float64
+    """
+
+    def __init__(self, circuit: LateralCircuit, A: np.ndarray, device, rng: np.random.Generator,
+                 t_program_s: float = 0.0, dtype: object = np.float64) -> None:
+        from neurodecorr.devices import Crossbar
+
+        A = np.asarray(A, dtype=np.float64)
+        if A.ndim != 2 or A.shape[0] != A.shape[1]:
+            raise NeurodecorrError(f"lateral matrix: must be square, got shape {A.shape}")
+        r_tau, r_xbar, self._rng_noise = rng.spawn(3)
+        self.circuit = circuit
+        self.n = A.shape[0]
+        self.tau_i_s = circuit.node_tau_s(self.n, r_tau)
+        if np.any(self.tau_i_s <= 0):
+            raise NeurodecorrError("lateral circuit: mismatch drew a non-positive time constant")
+        self.rate = circuit.tau_s / self.tau_i_s
+        self.dtype = np.dtype(dtype)
+        scale = circuit.weight_headroom * float(np.max(np.abs(A)))
+        self.crossbar = Crossbar(device, A, r_xbar, t_program_s=t_program_s,
+                                 weight_scale=scale if scale > 0 else None)
+        self.gain = 1.0
+        self.last_gain = 1.0
+        #: integrator steps x samples x nodes, over all settles
+        self.node_updates = 0
+        self.settles = 0
+
+    def field(self, U: np.ndarray, t_s: float) -> LateralField:
+        """The circuit with the conductances as they are at ``t_s``, holding the input ``U``."""
+        inner = CrossbarProduct(self.crossbar, t_s)
+        Ud = np.ascontiguousarray(U * self.rate, dtype=self.dtype)
+        reader = CircuitReader(inner, self.rate, self.circuit.leak, self.circuit.rail, Ud)
+        return LateralField(reader.matrix(0.0), tau_s=self.circuit.tau_s, leak=0.0,
+                            noise_std=self.circuit.noise_std, dtype=self.dtype, reader=reader)
+
+    def settle(self, X: np.ndarray, t_s: float, tol: float | None = None
+               ) -> tuple[np.ndarray, SettleResult]:
+        """Hold ``G·X`` on the nodes at time ``t_s`` and settle; returns ``x̄`` and the result."""
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        U = self.gain * X
+        field = self.field(U, t_s)
+        c = self.circuit
+        criterion = SettleCriterion(tol=c.settle_tol if tol is None else tol,
+                                    max_time_s=c.settle_window_s or None)
+        dt = c.dt_s or None
+        method = EulerMaruyama(dt_s=dt) if field.noise_std > 0 else Euler(dt_s=dt)
+        result = settle(field, field.reader.U, method, criterion=criterion, rng=self._rng_noise)
+        if result.status < 0:
+            raise NeurodecorrError(f"lateral circuit did not settle: {result.message}")
+        self.node_updates += result.nsteps * X.shape[0] * self.n
+        self.settles += 1
+        return np.asarray(result.y, dtype=np.float64), result
+
+    def lateral_input(self, Xbar: np.ndarray, t_s: float) -> np.ndarray:
+        """``Ã x̄``: each node's total lateral input, read through the crossbar."""
+        return np.asarray(self.crossbar.matvec(np.asarray(Xbar, dtype=self.dtype), t_s),
+                          dtype=np.float64)
+
+    def effective_matrix(self, t_s: float) -> np.ndarray:
+        """``A = Ã/G`` as the conductances encode it at ``t_s`` (no read noise)."""
+        return self.crossbar.effective_weights(t_s) / self.gain
+
+    def learn(self, X: np.ndarray, Xbar: np.ndarray, t_s: float, eta: float,
+              batch_fraction: float = 1.0) -> float:
+        """One on-chip step of the local rule ``A ← g⁻¹ (A + η ⟨(A x̄) x̄ᵀ⟩)`` (``ahmad``).
+
+        With ``A = Ã/G``: the conductances take ``Ã ← Ã + η ⟨(Ã x̄) x̄ᵀ⟩`` — written as one
+        stochastic rank-1 pulse train per sample, ``d = Ã x̄`` (the node's own lateral input, read
+        through the array) and ``x = x̄``, ``lr = η/k`` — and the digital register takes
+        ``G ← g G`` with ``g = sqrt(⟨‖x‖²⟩ / ⟨‖(I − ηC) x̄‖²⟩)``, ``C = ⟨x̄ x̄ᵀ⟩`` over the first
+        ``k`` samples (the gain of :mod:`neurodecorr.core.inverse`, computed digitally from the
+        converted states). Returns ``g``.
+        """
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        Xbar = np.atleast_2d(np.asarray(Xbar, dtype=np.float64))
+        k = subsample_rows(X.shape[0], batch_fraction)
+        Xs = Xbar[:k]
+        D = self.lateral_input(Xs, t_s)
+        for n in range(k):
+            self.crossbar.write_rank1(Xs[n], D[n], eta / k, t_s)
+        C = Xs.T @ Xs / k
+        p_in = float(np.sum(np.square(X)))
+        p_out = float(np.sum(np.square(Xbar - eta * (Xbar @ C.T))))
+        if not (p_out > 0 and math.isfinite(p_out)):
+            raise NeurodecorrError("on-chip decorrelation: settled states have zero or "
+                                   "non-finite power; cannot compute the gain")
+        g = math.sqrt(p_in / p_out) if p_in > 0 else 1.0
+        self.gain *= g
+        self.last_gain = g
+        return g

@@ -1,0 +1,162 @@
+"""Training with the chip in the loop: every forward pass and every update goes through the chip.
+
+:class:`ChipEngine` routes the two physical operations of :class:`~neurodecorr.learning.model.MLP`
+to a :class:`~neurodecorr.circuits.chip.Chip`: ``x̄ = M x`` is the settled state of the layer's
+lateral circuit, ``W x̄ + b`` a read of its forward crossbar. :class:`ChipTrainer` is the
+:class:`~neurodecorr.learning.trainer.Trainer` whose updates are written into the devices:
+
+* forward weights: the rule's update (BP, FA, sign-FA, DFA, NP, ANP) is applied as plain SGD,
+  ``[W | b] ← [W | b] − lr [∂W | ∂b]``, by stochastic rank-1 pulse trains
+  (:meth:`ChipLayer.write_forward`). Adam's per-element moments cannot be written as outer
+  products, so the chip does not use Adam;
+* lateral matrices: the local first-order Sherman–Morrison rule, one pulse train per sample,
+  with the global gain in a digital register (:meth:`LateralArray.learn`); rule ``ahmad`` only.
+
+What stays digital: the rule's error signals and its backward pass (it uses the noiseless
+effective ``W`` and ``M`` of the arrays, synchronised into the model after every batch), the
+SVD that factorises the batch update, the gain register and its computation, the loss.
+
+:class:`SGDTrainer` is the software network trained the same way (SGD on the forward weights,
+the linear-form decorrelator of the learning module): the reference a chip run is compared with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from neurodecorr.circuits.chip import Chip
+from neurodecorr.circuits.costs import difference, per_sample
+from neurodecorr.data.base import Dataset
+from neurodecorr.errors import NeurodecorrError
+from neurodecorr.learning.config import TrainConfig
+from neurodecorr.learning.model import ForwardEngine
+from neurodecorr.learning.trainer import Trainer
+
+
+@dataclass(frozen=True)
+class ChipOptions:
+    """How the chip is built and clocked.
+
+    Attributes
+    ----------
+    circuit : str
+        Circuit name or path, or comma-separated, one per layer.
+    device : str, optional
+        Device preset for every array (lateral and forward), overriding the circuits'; one for
+        all layers or comma-separated per layer.
+    batch_interval_s : float
+        Physical time between two training batches (data transfer, digital periphery): the
+        chip's clock advances by it after each batch's writes, so drift acts between batches.
+    seed : int
+        Seed of every physical draw (mismatch, programming, reads, writes, circuit noise).
+    """
+
+    circuit: str = "ideal"
+    device: str | None = None
+    batch_interval_s: float = 1e-3
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.batch_interval_s) and self.batch_interval_s >= 0):
+            raise NeurodecorrError(f"batch interval: must be >= 0 s, got {self.batch_interval_s}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class ChipEngine(ForwardEngine):
+    """``decorrelate`` settles the chip's lateral circuit; ``project`` reads its crossbar."""
+
+    def __init__(self, chip: Chip) -> None:
+        self.chip = chip
+
+    def decorrelate(self, index, decorrelator, X):
+        return self.chip.decorrelate(index, X)
+
+    def project(self, index, W, b, Xbar):
+        return self.chip.project(index, Xbar)
+
+
+def _check_config(config: TrainConfig) -> None:
+    if config.decorrelation not in ("none", "ahmad"):
+        raise NeurodecorrError(f"--decorrelation {config.decorrelation}: the chip learns its "
+                               f"lateral matrices with the local rule of 'ahmad' only")
+    if config.decor_centre:
+        raise NeurodecorrError("--decor-centre: centring is not modelled on the chip")
+
+
+class ChipTrainer(Trainer):
+    """A :class:`Trainer` whose network is a simulated chip (see the module docstring).
+
+    The software initialisation (weights, feedback matrices, data order) is the same as the
+    software trainer's for the same seed; the chip is programmed with it.
+    """
+
+    def __init__(self, config: TrainConfig, dataset: Dataset, options: ChipOptions) -> None:
+        _check_config(config)
+        super().__init__(config, dataset)
+        self.options = options
+        rng = np.random.default_rng([options.seed, 0xC41])
+        self.chip = Chip(self.model.to_network(), options.circuit, rng,
+                         lateral_devices=options.device, forward_devices=options.device)
+        self.model.engine = ChipEngine(self.chip)
+        self.inference = {"samples": 0.0}
+        self._sync()
+
+    def _sync(self) -> None:
+        """Copy the arrays' effective W, b and M into the model, for the digital backward pass."""
+        for i, layer in enumerate(self.chip.layers):
+            W, b, M = layer.effective(self.chip.clock_s)
+            self.model.weights[i][...] = W
+            self.model.biases[i][...] = b
+            dec = self.model.decorrelators[i]
+            if dec is not None and M is not None:
+                dec.M = M
+                dec.last_gain = layer.lateral.last_gain
+
+    def apply_updates(self, grads: list[np.ndarray], trace) -> None:
+        chip = self.chip
+        for i in range(chip.n_layers):
+            chip.write_forward(i, grads[2 * i], grads[2 * i + 1], self.config.lr)
+        for i, dec in enumerate(self.model.decorrelators):
+            if dec is not None:
+                chip.learn_lateral(i, trace.x[i], trace.xbar[i], self.config.decor_lr,
+                                   self.config.decor_batch_fraction)
+        chip.clock_s += self.options.batch_interval_s
+        self._sync()
+
+    def evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        before = self.chip.totals()
+        out = super().evaluate(X, y)
+        spent = difference(self.chip.totals(), before)
+        for k, v in spent.items():
+            self.inference[k] = self.inference.get(k, 0.0) + v
+        return out
+
+    def costs(self) -> dict:
+        """Events and energy per training sample and per inference sample (JSON-ready)."""
+        total = self.chip.totals()
+        training = difference(total, self.inference)
+        return {
+            "training_samples": int(training["samples"]),
+            "per_training_sample": per_sample(training, training["samples"]),
+            "inference_samples": int(self.inference["samples"]),
+            "per_inference_sample": per_sample(self.inference, self.inference["samples"]),
+            "totals": total,
+            "clock_s": self.chip.clock_s,
+        }
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        raise NeurodecorrError("checkpoints of a chip run are not supported: the device state "
+                               "(conductances, drift clocks) is not saved")
+
+
+class SGDTrainer(Trainer):
+    """The software network trained with plain SGD (the chip's optimiser) instead of Adam."""
+
+    def apply_updates(self, grads: list[np.ndarray], trace) -> None:
+        for p, g in zip(self.parameters, grads, strict=True):
+            p -= self.config.lr * g
+        self._update_decorrelators(trace.x)
