@@ -1,6 +1,10 @@
 """Lava's CPU simulation speed for one lateral layer (samples × Euler sub-steps per second).
 
-Usage: ``.venv/bin/python benchmarks/lava_speed.py [--n 100] [--n-sub 20] [--samples 500]``
+Times ``RingBuffer → LateralLayer`` (one process, ``n_sub`` sub-steps per Lava step, one sample
+per step) after start-up; see :func:`neurodecorr.lava.speed.lateral_throughput`.
+
+Usage: ``.venv/bin/python benchmarks/lava_speed.py [--n 100] [--n-sub 20] [--samples 500]
+[--precision float|fixed]``
 """
 
 from __future__ import annotations

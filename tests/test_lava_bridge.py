@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 import site
 import subprocess
@@ -272,7 +273,8 @@ def test_fixed_point_200_samples_agreement_and_predicted_error(trained, mnist1d)
     assert res["samples"] == 200
     assert res["argmax_agreement"] >= 0.97
     # first-order quantisation-noise prediction from the bit widths: same size as measured
-    assert 0.5 < res["rms_err"] / res["predicted_rms_err"] < 2.0
+    # (2000 logit errors: the RMS is known to a few per cent; the rest is the first-order model)
+    assert 2 / 3 < res["rms_err"] / res["predicted_rms_err"] < 3 / 2
 
 
 def _emulate_fixed(net, export):
@@ -371,20 +373,27 @@ def test_exchange_round_trip(trained, mnist1d, tmp_path):
     assert "dense" in types and "neurodecorr_integrator" in types
 
 
-def test_cli_export_and_run(trained, tmp_path, capsys):
+@pytest.fixture(scope="module")
+def exported(trained, tmp_path_factory):
+    """One fixed-point export through the CLI, shared by the command-line tests."""
     _, ckpt = trained
-    out = tmp_path / "exp"
+    out = tmp_path_factory.mktemp("lava_cli") / "exp"
     assert main(["export-lava", str(ckpt), "--out", str(out), "--precision", "fixed"]) == 0
-    manifest = json.loads((out / "manifest.json").read_text())
+    return out
+
+
+def test_cli_export_and_run(exported, tmp_path, capsys):
+    manifest = json.loads((exported / "manifest.json").read_text())
     assert manifest["precision"] == "fixed" and manifest["dataset"] == "mnist1d"
     report = tmp_path / "r.json"
-    assert main(["lava-run", str(out), "--dataset", "mnist1d", "--samples", "8",
+    assert main(["lava-run", str(exported), "--dataset", "mnist1d", "--samples", "8",
                  "--json", str(report)]) == 0
     res = json.loads(report.read_text())
     for key in ("max_abs_err", "rel_err", "argmax_agreement", "steps", "wall_s",
                 "predicted_rms_err"):
         assert key in res
     assert res["steps"] == 8 * manifest["steps_per_sample"] + manifest["latency_steps"]
+    assert "predicted from bit widths" in capsys.readouterr().out
     assert multiprocessing.active_children() == []
 
 
@@ -401,20 +410,27 @@ def test_cli_export_errors(trained, tmp_path, capsys, args, message):
     assert not (out / "network.h5").exists()
 
 
-def test_cli_run_errors(trained, tmp_path, capsys):
-    _, ckpt = trained
+def test_cli_run_errors(exported, tmp_path, capsys):
     assert main(["lava-run", str(tmp_path / "none"), "--dataset", "mnist1d"]) == 2
     assert "manifest.json" in capsys.readouterr().err
     out = tmp_path / "exp"
-    assert main(["export-lava", str(ckpt), "--out", str(out)]) == 0
+    shutil.copytree(exported, out)
     (out / "network.h5").write_bytes(b"tampered")
     assert main(["lava-run", str(out), "--dataset", "mnist1d"]) == 2
     assert "checksum" in capsys.readouterr().err
 
 
-def test_throughput_runs_the_requested_steps():
+def test_throughput_times_one_lateral_process_against_numpy():
+    """The Lava figure the benchmark divides by: one RingBuffer → LateralLayer network whose
+    outputs equal the same Euler iteration in numpy."""
     from neurodecorr.lava.speed import lateral_throughput
 
     res = lateral_throughput(n=8, n_sub=3, num_samples=20)
-    assert res["steps"] == 20 + 1  # one sample per step plus the forward Dense's delay
-    assert res["substeps_per_s"] == pytest.approx(20 * 3 / res["wall_s"])
+    assert res["steps"] == 20 and res["n_processes"] == 2
+    assert res["samples_x_substeps_per_s"] == pytest.approx(20 * 3 / res["wall_s"])
+    assert res["steps_per_s"] == pytest.approx(20 / res["wall_s"])
+    assert res["max_abs_err"] < 1e-12
+    fixed_res = lateral_throughput(n=8, n_sub=3, num_samples=20, precision="fixed")
+    # integer dynamics: only the two flooring shifts per sub-step (a few 2^-F) differ
+    assert fixed_res["max_abs_err"] < 1e-3
+    assert multiprocessing.active_children() == []

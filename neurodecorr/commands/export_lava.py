@@ -50,9 +50,10 @@ def command(checkpoint, out_dir, precision, mapping, dataset, tol) -> None:
     out.mkdir(parents=True, exist_ok=True)
     h5, npz = export_bytes(export), npz_bytes(network.to_arrays())
     manifest = {
-        "kind": "neurodecorr.lava-export", "version": 1,
+        "kind": "neurodecorr.lava-export", "version": 2,
         "source_checkpoint": str(checkpoint), "precision": precision, "mapping": mapping,
         "steps_per_sample": export.steps_per_sample, "frac_bits": export.frac_bits,
+        "stage_frac_bits": [int(la["frac_bits"]) for la in export.layers if "frac_bits" in la],
         "latency_steps": export.latency, "sizes": network.sizes, "dataset": dataset,
         "layers": [layer["type"] for layer in export.layers],
         "files": {EXCHANGE: hashlib.sha256(h5).hexdigest(),

@@ -3,12 +3,15 @@
 Layout (lava-dl netx reads ``layer/<i>/{type, shape, weight, ...}``; we keep that layout):
 
 - root attributes: ``format = "neurodecorr-lava"``, ``version``, ``precision``, ``mapping``,
-  ``steps_per_sample``, ``frac_bits``;
+  ``steps_per_sample``, ``frac_bits`` (of the input encoding);
 - ``layer/<i>/type``: ``input``, ``dense`` (netx's own type: ``weight``, ``weight_exp``; in fixed
-  point ``weight`` is the 8-bit mantissa, as netx casts weights to integers),
-  ``neurodecorr_lateral`` (our lateral layer: ``lateral``, ``leak``, ``bias``, ``alpha`` or
-  ``alpha_shift``/``lateral_exp``, ``n_sub``, ``activation``, ...) and
-  ``neurodecorr_integrator`` (``weight_in``, ``weight_rec`` like netx's ``dense_rec``, ``alpha``);
+  point ``weight`` is the 8-bit mantissa, as netx casts weights to integers, and ``row_scale``
+  records each row's full-range scale),
+  ``neurodecorr_lateral`` (our lateral layer: ``lateral``, ``leak``, ``bias``, ``n_sub``,
+  ``activation``; ``alpha`` in floating point; ``gain``/``gain_shift``, ``lateral_exp``,
+  ``frac_bits`` and the per-neuron Euler ``step`` in fixed point, ...) and
+  ``neurodecorr_integrator`` (``weight_in``, ``weight_rec`` like netx's ``dense_rec``,
+  ``decay``; ``alpha`` in floating point);
 - every field is a dataset, scalars included, as in netx files.
 
 :func:`load_export` rebuilds the :class:`~neurodecorr.lava.export.LavaExport` from which
@@ -27,7 +30,8 @@ from neurodecorr.errors import NeurodecorrError
 from neurodecorr.lava.export import MAPPINGS, PRECISIONS, LavaExport
 
 FORMAT = "neurodecorr-lava"
-VERSION = 1
+#: 2: full-range fixed point (per-row weight scales, input gains, per-stage frac_bits)
+VERSION = 2
 #: in-memory layer type -> type written to the file
 FILE_TYPES = {"input": "input", "dense": "dense", "lateral": "neurodecorr_lateral",
               "integrator": "neurodecorr_integrator"}
