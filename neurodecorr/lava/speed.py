@@ -39,7 +39,7 @@ def _euler(PA: np.ndarray, gain: np.ndarray, X: np.ndarray, n_sub: int) -> np.nd
     return out
 
 
-def lateral_throughput(n: int = 100, n_sub: int = 20, num_samples: int = 500,
+def lateral_throughput(n: int = 100, n_sub: int = 20, num_samples: int = 2000,
                        precision: str = "float", seed: int = 0) -> dict:
     """Time one lateral layer of ``n`` neurons in Lava's CPU simulation.
 
@@ -60,7 +60,7 @@ def lateral_throughput(n: int = 100, n_sub: int = 20, num_samples: int = 500,
     n_sub : int
         Euler sub-steps per Lava step (per sample).
     num_samples : int
-        Timed Lava steps (one sample each); 500 at ``n = 100`` takes well under a second.
+        Timed Lava steps (one sample each); 2000 at ``n = 100`` take about half a second.
     precision : {"float", "fixed"}
     seed : int
 
