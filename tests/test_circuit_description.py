@@ -52,6 +52,12 @@ def test_mismatch_spread_matches_its_parameter(rng):
     ("[activation]\nkind = 'tanh'\n", "kind: must be one of"),
     ("[energy]\npulse_J = -1e-12\n", "pulse_J: must be >= 0"),
     ("[lateral\n", "malformed TOML"),
+    ("[lateral]\nweight_headroom = 0.0\n", "weight_headroom: must be positive"),
+    ("[lateral]\nsettle_tol = 1.5\n", "settle_tol: must lie in"),
+    ("[lateral]\nsettle_tol = 0.0\n", "needs a settle_window_s"),
+    ("[forward]\nweight_headroom = -2.0\n", "weight_headroom: must be positive"),
+    ("[lateral]\ndevice = 'no-such-device'\n", r"\[lateral\] device"),
+    ("[forward]\ndevice = 'nope.toml'\n", r"\[forward\] device"),
 ])
 def test_bad_files_name_the_file_and_key(tmp_path, body, match):
     p = tmp_path / "bad.toml"
@@ -65,3 +71,13 @@ def test_unknown_name_lists_shipped(capsys):
     assert main(["circuits", "show", "no-such-circuit"]) == 2
     assert "ideal" in capsys.readouterr().err
     assert main(["circuits", "list"]) == 0
+
+
+def test_device_path_is_relative_to_the_circuit_file(tmp_path):
+    from neurodecorr.devices import PRESET_DIR
+
+    (tmp_path / "mine.toml").write_text((PRESET_DIR / "ecram.toml").read_text())
+    p = tmp_path / "c.toml"
+    p.write_text("[forward]\ndevice = 'mine.toml'\n")
+    c = load_circuit(str(p))
+    assert c.forward.device == str(tmp_path / "mine.toml")
