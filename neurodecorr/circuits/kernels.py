@@ -120,3 +120,19 @@ def settle_nodewise(A, X, Y, h, leak, tol, check_every, max_steps):  # noqa: N80
             for i in range(n):
                 Y[s, i] += h * R[s, i]
         step += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def residual_step(X, P, Y, leak, h, Ynew, rsq):  # noqa: N803
+    """``r = X − P − leak·Y``, ``rsq[i] = ‖r_i‖²`` and ``Ynew = Y + h r`` in one pass.
+
+    The state ``Y`` is kept, so a caller that finds it settled can stop without the step.
+    """
+    b, n = X.shape
+    for i in range(b):
+        s = 0.0
+        for j in range(n):
+            r = X[i, j] - P[i, j] - leak * Y[i, j]
+            Ynew[i, j] = Y[i, j] + h * r
+            s += np.float64(r) * np.float64(r)
+        rsq[i] = s

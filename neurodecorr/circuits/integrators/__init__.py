@@ -2,6 +2,7 @@
 
 from neurodecorr.circuits.integrators.adaptive import SOLVERS, Adaptive
 from neurodecorr.circuits.integrators.base import FixedStepSolver
+from neurodecorr.circuits.integrators.chebyshev import ChebyshevEuler
 from neurodecorr.circuits.integrators.euler import Euler
 from neurodecorr.circuits.integrators.euler_maruyama import EulerMaruyama
 from neurodecorr.circuits.integrators.exact import Exact, exact_solution
@@ -14,7 +15,9 @@ METHODS = {
     "exact": Exact,
     "adaptive": Adaptive,
     "euler-maruyama": EulerMaruyama,
+    "chebyshev": ChebyshevEuler,
 }
 
-__all__ = ["METHODS", "SOLVERS", "RK4", "Adaptive", "Euler", "EulerMaruyama", "Exact",
+__all__ = ["METHODS", "SOLVERS", "RK4", "Adaptive", "ChebyshevEuler", "Euler", "EulerMaruyama",
+           "Exact",
            "FixedStepSolver", "exact_solution"]
