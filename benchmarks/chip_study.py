@@ -1,0 +1,184 @@
+"""On-chip study: FA with decorrelation learned on the chip, on MNIST-1D, per device preset.
+
+For each device preset the network is a simulated chip (circuit ``ideal`` — exact
+integrators — so that only the devices and their converters differ): every forward pass settles
+the lateral circuits and reads the crossbars, the lateral matrices learn by the local rule
+written as pulse trains, the forward weights by SGD pulse trains. The reference is the software
+network trained identically (SGD, linear-form decorrelator, same seed and data order).
+
+Writes ``docs/assets/chip_study.json``, ``chip_study.csv`` and ``chip_study.png``::
+
+    .venv/bin/python benchmarks/chip_study.py            # the documented run (~5 min)
+    .venv/bin/python benchmarks/chip_study.py --epochs 1 --presets ideal   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from neurodecorr.core.metrics import offdiag_corr_rms
+from neurodecorr.data import load_dataset
+from neurodecorr.errors import NeurodecorrError
+from neurodecorr.io import json_bytes, write_outputs
+from neurodecorr.learning.chip_engine import ChipOptions, ChipTrainer, SGDTrainer
+from neurodecorr.learning.config import TrainConfig
+
+ASSETS = Path(__file__).resolve().parents[1] / "docs" / "assets"
+
+
+def decorrelation_reached(trainer, X: np.ndarray) -> list[float]:
+    """Off-diagonal correlation RMS of every layer's settled states x̄ on the rows of ``X``."""
+    return [offdiag_corr_rms(xbar) for xbar in trainer.model.forward(X).xbar]
+
+
+def run(name: str, trainer, probe: np.ndarray, progress, task) -> dict:
+    start = time.perf_counter()
+    history, failure = [], None
+    for _ in range(trainer.config.epochs):
+        try:
+            row = trainer.train_epoch()
+        except NeurodecorrError as exc:
+            # a physical failure (e.g. the learned lateral matrix became unstable) is a result
+            failure = f"epoch {len(history) + 1}: {exc}"
+            progress.update(task, advance=trainer.config.epochs - len(history),
+                            info=f"{name}: failed")
+            break
+        history.append(row)
+        progress.update(task, advance=1, info=f"{name}: epoch {row['epoch']} train "
+                                              f"{100 * row['train_acc']:.1f}%")
+    last = history[-1] if history else {"train_acc": float("nan"), "test_acc": float("nan")}
+    out = {"name": name, "history": history, "wall_s": time.perf_counter() - start,
+           "failure": failure, "epochs_completed": len(history),
+           "final_train_acc": last["train_acc"] if failure is None else float("nan"),
+           "final_test_acc": last["test_acc"] if failure is None else float("nan"),
+           "last_train_acc": last["train_acc"]}
+    try:
+        out["offdiag_corr_rms"] = decorrelation_reached(trainer, probe)
+    except NeurodecorrError:
+        out["offdiag_corr_rms"] = [float("nan")] * trainer.model.n_layers
+    if isinstance(trainer, ChipTrainer):
+        out["costs"] = trainer.costs()
+        out["layers"] = trainer.chip.describe()
+        out["max_weight_fraction"] = [
+            float(np.max(np.abs(layer.forward.effective_weights(trainer.chip.clock_s)))
+                  / layer.forward.scale) for layer in trainer.chip.layers]
+        out["max_lateral_fraction"] = [
+            float(np.max(np.abs(layer.lateral.crossbar.effective_weights(trainer.chip.clock_s)))
+                  / layer.lateral.crossbar.scale) for layer in trainer.chip.layers]
+    return out
+
+
+def figure_png(results: list[dict], input_corr: list[float]) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    for r in results:
+        ep = [h["epoch"] for h in r["history"]]
+        style = "k--" if r["name"] == "software" else "-"
+        a.plot(ep, [100 * h["train_acc"] for h in r["history"]], style, label=r["name"],
+               marker="o", ms=3)
+    a.set_xlabel("epoch")
+    a.set_ylabel("train accuracy (%)")
+    a.set_title("FA + on-chip decorrelation, MNIST-1D 40-64-10")
+    a.legend()
+    a.grid(alpha=0.3)
+    names = [r["name"] for r in results]
+    width = 0.8 / (len(input_corr) + 1)
+    x = np.arange(len(names))
+    for layer in range(len(input_corr)):
+        b.bar(x + layer * width, [r["offdiag_corr_rms"][layer] for r in results], width,
+              label=f"layer {layer + 1} x̄")
+        b.axhline(input_corr[layer], color=f"C{layer}", ls=":", lw=1,
+                  label=f"layer {layer + 1} input, no decorrelation")
+    b.set_xticks(x + width / 2, names)
+    b.set_ylabel("off-diagonal correlation RMS")
+    b.set_title("decorrelation reached (1000 training samples)")
+    b.legend(fontsize=7)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--presets", default="ideal,pcm,reram,ecram," + str(
+        Path(__file__).resolve().parent / "chip_study_devices" / "reram-no-write-noise.toml"))
+    p.add_argument("--circuit", default="ideal")
+    p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=0.2)
+    p.add_argument("--decor-lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=str(ASSETS / "chip_study"))
+    args = p.parse_args(argv)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    data = load_dataset("mnist1d")
+    config = TrainConfig(dataset="mnist1d", algorithm="fa", decorrelation="ahmad",
+                         hidden=(args.hidden,), epochs=args.epochs, batch_size=args.batch_size,
+                         lr=args.lr, decor_lr=args.decor_lr, seed=args.seed)
+    probe = data.x_train[:1000]
+    presets = [s.strip() for s in args.presets.split(",") if s.strip()]
+    results = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TextColumn("{task.fields[info]}")) as progress:
+        task = progress.add_task("chip study", total=args.epochs * (len(presets) + 1), info="")
+        software = SGDTrainer(config, data)
+        results.append(run("software", software, probe, progress, task))
+        base = results[0]["final_train_acc"]
+        for preset in presets:
+            trainer = ChipTrainer(config, data, ChipOptions(circuit=args.circuit, device=preset,
+                                                            seed=args.seed))
+            label = Path(preset).stem if preset.endswith(".toml") else preset
+            r = run(label, trainer, probe, progress, task)
+            r["train_acc_vs_software"] = r["final_train_acc"] / base
+            results.append(r)
+    plain = SGDTrainer(TrainConfig(**{**config.to_dict(), "decorrelation": "none",
+                                      "hidden": (args.hidden,)}), data)
+    input_corr = [offdiag_corr_rms(x) for x in plain.model.forward(probe).x]
+    rows = []
+    for r in results:
+        costs = r.get("costs", {}).get("per_training_sample", {})
+        rows.append({
+            "run": r["name"], "epochs_completed": r["epochs_completed"],
+            "final_train_acc": round(r["final_train_acc"], 4),
+            "final_test_acc": round(r["final_test_acc"], 4),
+            "train_acc_vs_software": round(r.get("train_acc_vs_software", 1.0), 3),
+            **{f"offdiag_corr_layer{i + 1}": round(v, 4)
+               for i, v in enumerate(r["offdiag_corr_rms"])},
+            "pulses_per_train_sample": round(costs.get("device_pulses", 0.0), 1),
+            "integration_steps_per_train_sample": round(costs.get("integration_steps", 0.0), 1),
+            "wall_s": round(r["wall_s"], 1), "failure": r["failure"] or ""})
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    out = Path(args.out)
+    write_outputs({
+        str(out.with_suffix(".json")): json_bytes({
+            "command": "benchmarks/chip_study.py " + " ".join(argv or sys.argv[1:]),
+            "config": config.to_dict(), "circuit": args.circuit, "presets": presets,
+            "input_offdiag_corr_rms": input_corr, "results": results, "table": rows}),
+        str(out.with_suffix(".csv")): buf.getvalue().encode(),
+        str(out.with_suffix(".png")): figure_png(results, input_corr),
+    })
+    for row in rows:
+        print(row)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
