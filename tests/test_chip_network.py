@@ -131,3 +131,14 @@ def test_per_layer_circuits_and_devices(tmp_path, rng):
     assert [x["circuit"] for x in d] == ["ideal", "rc-opamp"]
     assert [x["forward_device"] for x in d] == ["ideal", "ecram"]
     assert chip.layers[1].lateral.crossbar.config.name == "ideal"
+
+
+def test_chip_reports_the_network_it_holds(rng):
+    model = _model(rng, sizes=(5, 4, 3))
+    net = model.to_network()
+    back = Chip(net, "ideal", rng=7).to_network()
+    for a, b in zip(net.layers, back.layers, strict=True):
+        np.testing.assert_allclose(b.weight, a.weight, atol=1e-12)
+        np.testing.assert_allclose(b.bias, a.bias, atol=1e-12)
+        np.testing.assert_allclose(b.decorrelation, a.decorrelation, atol=1e-10)
+        assert (b.activation, b.negative_slope) == (a.activation, a.negative_slope)
