@@ -202,7 +202,8 @@ def _run_settle(p: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
     if "device_overhead" in p["ratios"] and field is not ideal:
         row.update(measure.device_overhead(ideal, field, Xd, p["steps"], r))
     if "speedup_vs_lava" in p["ratios"]:
-        row.update(measure.speedup_vs_lava(n, X.shape[0], p["lava_n_sub"], r, p["seed"]))
+        row.update(measure.speedup_vs_lava(n, X.shape[0], p["lava_n_sub"], r, p["seed"],
+                                           p["dtype"]))
     return row
 
 

@@ -22,15 +22,18 @@ from neurodecorr.progress import progress_bar
               show_default=True, help="Where the exact torch reference runs.")
 @click.option("--repeats", type=click.IntRange(1, 100), default=3, show_default=True,
               help="Timing repeats per measurement (the fastest is kept).")
+@click.option("--blas-threads", type=click.IntRange(0, 1024), default=1, show_default=True,
+              help="BLAS threads for every timing; 0 keeps the library's default.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False),
               help="Write all results as JSON.")
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False),
               help="Write PNG figures into this folder (created if missing).")
-def command(scenario, reference, repeats, json_path, plot_dir) -> None:
+def command(scenario, reference, repeats, blas_threads, json_path, plot_dir) -> None:
     """Benchmark the simulator against the exact reference: accuracy and speed."""
     spec = load_scenario(scenario)
     with progress_bar(len(spec.cases), f"bench {spec.name}") as advance:
         result = run_scenario(spec, reference=reference, repeats=repeats,
+                              blas_threads=blas_threads or None,
                               on_case=lambda done, name: advance(int(done > 0), name))
     files = {json_path: json_bytes(result)} if json_path else {}
     if plot_dir:
