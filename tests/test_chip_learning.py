@@ -103,3 +103,25 @@ def test_chip_training_errors_are_one_line_exit_2(tmp_path, capsys, extra, messa
     assert rc == 2
     assert message in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_node_perturbation_on_chip_counts_both_passes_per_training_sample():
+    from neurodecorr.data import load_dataset
+    from neurodecorr.learning.chip_engine import ChipOptions, ChipTrainer
+    from neurodecorr.learning.config import TrainConfig
+
+    from neurodecorr.data.base import Dataset
+
+    full = load_dataset("digits")
+    data = Dataset("digits", full.x_train[:256], full.y_train[:256], full.x_test[:64],
+                   full.y_test[:64], full.n_classes)
+    config = TrainConfig(dataset="digits", algorithm="anp", decorrelation="ahmad", hidden=(8,),
+                         epochs=1, batch_size=128, lr=0.05, decor_lr=1e-4, sigma=1e-2)
+    trainer = ChipTrainer(config, data, ChipOptions(device="ideal"))
+    trainer.train_epoch()
+    costs = trainer.costs()
+    n = len(data.x_train)
+    assert costs["training_samples"] == n
+    assert costs["training_passes"] == 2 * n
+    assert costs["inference_samples"] == n + len(data.x_test)
+    assert costs["totals"]["writes"] > 0

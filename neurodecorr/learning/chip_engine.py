@@ -103,6 +103,7 @@ class ChipTrainer(Trainer):
                          lateral_devices=options.device, forward_devices=options.device)
         self.model.engine = ChipEngine(self.chip)
         self.inference = {"samples": 0.0}
+        self.trained_samples = 0
         self._sync()
 
     def _sync(self) -> None:
@@ -118,6 +119,7 @@ class ChipTrainer(Trainer):
 
     def apply_updates(self, grads: list[np.ndarray], trace) -> None:
         chip = self.chip
+        self.trained_samples += len(trace.x[0])
         for i in range(chip.n_layers):
             chip.write_forward(i, grads[2 * i], grads[2 * i + 1], self.config.lr)
         for i, dec in enumerate(self.model.decorrelators):
@@ -136,12 +138,16 @@ class ChipTrainer(Trainer):
         return out
 
     def costs(self) -> dict:
-        """Events and energy per training sample and per inference sample (JSON-ready)."""
+        """Events and energy per training sample and per inference sample (JSON-ready).
+
+        A training sample's cost includes every pass its rule makes through the chip (two for
+        node perturbation) and its writes."""
         total = self.chip.totals()
         training = difference(total, self.inference)
         return {
-            "training_samples": int(training["samples"]),
-            "per_training_sample": per_sample(training, training["samples"]),
+            "training_samples": self.trained_samples,
+            "training_passes": int(training["samples"]),
+            "per_training_sample": per_sample(training, self.trained_samples),
             "inference_samples": int(self.inference["samples"]),
             "per_inference_sample": per_sample(self.inference, self.inference["samples"]),
             "totals": total,
