@@ -3,8 +3,9 @@
 Times ``Crossbar.matvec(X, t)`` (DAC, drifted conductances, per-read and output noise, ADC,
 drift compensation) against ``X @ W.T`` for n = 256 inputs and outputs and a batch of 256, in
 float32 and float64, at a fixed read time (the drifted matrix is cached, as in a settle where
-every integration step reads at the same physical time). Reports the best of several repeats,
-the figure least disturbed by other processes.
+every integration step reads at the same physical time). The GEMM and the read are timed
+alternately and each reports the best of several repeats, the figure least disturbed by other
+processes.
 
     .venv/bin/python benchmarks/device_overhead.py [--n 256] [--batch 256] [--repeats 7]
 """
@@ -19,14 +20,17 @@ import numpy as np
 from neurodecorr.devices import Crossbar, load_device
 
 
-def best_time(fn, repeats: int, inner: int) -> float:
-    fn()
-    best = float("inf")
+def best_times(fns, repeats: int, inner: int) -> list[float]:
+    """Best time per call of each function, timed alternately so load hits all alike."""
+    for fn in fns:
+        fn()
+    best = [float("inf")] * len(fns)
     for _ in range(repeats):
-        t = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        best = min(best, (time.perf_counter() - t) / inner)
+        for k, fn in enumerate(fns):
+            t = time.perf_counter()
+            for _ in range(inner):
+                fn()
+            best[k] = min(best[k], (time.perf_counter() - t) / inner)
     return best
 
 
@@ -47,9 +51,9 @@ def main() -> None:
         cb = Crossbar(load_device(name), w, np.random.default_rng(1), drift_compensation=comp)
         for dtype in (np.float32, np.float64):
             xd, wd = x.astype(dtype), w.astype(dtype)
-            t_gemm = best_time(lambda xd=xd, wd=wd: xd @ wd.T, args.repeats, args.inner)
-            t_read = best_time(lambda xd=xd, cb=cb: cb.matvec(xd, 3600.0), args.repeats,
-                               args.inner)
+            t_gemm, t_read = best_times([lambda xd=xd, wd=wd: xd @ wd.T,
+                                         lambda xd=xd, cb=cb: cb.matvec(xd, 3600.0)],
+                                        args.repeats, args.inner)
             label = f"{name} ({comp})" if comp != "none" else name
             print(f"{label:24s} {np.dtype(dtype).name:8s} {t_gemm * 1e3:9.3f} "
                   f"{t_read * 1e3:10.3f} {t_read / t_gemm:6.2f}")
