@@ -90,7 +90,10 @@ def figure_png(results: list[dict], input_corr: list[float]) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    def val(v):  # failed runs: NaN in memory, null once written as JSON
+        return np.nan if v is None else v
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(13, 4.2), gridspec_kw={"width_ratios": [1, 1.3]})
     for r in results:
         ep = [h["epoch"] for h in r["history"]]
         style = "k--" if r["name"] == "software" else "-"
@@ -105,9 +108,10 @@ def figure_png(results: list[dict], input_corr: list[float]) -> bytes:
     width = 0.8 / (len(input_corr) + 1)
     x = np.arange(len(names))
     for layer in range(len(input_corr)):
-        b.bar(x + layer * width, [r["offdiag_corr_rms"][layer] for r in results], width,
+        b.bar(x + layer * width, [val(r["offdiag_corr_rms"][layer]) for r in results], width,
               color=f"C{layer}", alpha=0.45, label=f"layer {layer + 1}: x̄ through the chip")
-        b.scatter(x + layer * width, [r["offdiag_corr_rms_learned_M"][layer] for r in results],
+        b.scatter(x + layer * width, [val(r["offdiag_corr_rms_learned_M"][layer])
+                                             for r in results],
                   color=f"C{layer}", marker="D", zorder=3,
                   label=f"layer {layer + 1}: x Mᵀ, learned M")
         b.axhline(input_corr[layer], color=f"C{layer}", ls=":", lw=1,
@@ -115,7 +119,7 @@ def figure_png(results: list[dict], input_corr: list[float]) -> bytes:
     b.set_xticks(x + width / 2, names, rotation=20, fontsize=8)
     b.set_ylabel("off-diagonal correlation RMS")
     b.set_title("decorrelation reached (1000 training samples)")
-    b.legend(fontsize=7)
+    b.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
@@ -135,7 +139,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--decor-lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=str(ASSETS / "chip_study"))
+    p.add_argument("--replot", action="store_true",
+                   help="Redraw OUT.png from an existing OUT.json instead of training.")
     args = p.parse_args(argv)
+    out = Path(args.out)
+    if args.replot:
+        import json
+
+        saved = json.loads(out.with_suffix(".json").read_text())
+        write_outputs({str(out.with_suffix(".png")): figure_png(
+            saved["results"], saved["input_offdiag_corr_rms"])})
+        return 0
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     data = load_dataset("mnist1d")
@@ -180,7 +194,6 @@ def main(argv: list[str] | None = None) -> int:
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
     writer.writeheader()
     writer.writerows(rows)
-    out = Path(args.out)
     write_outputs({
         str(out.with_suffix(".json")): json_bytes({
             "command": "benchmarks/chip_study.py " + " ".join(argv or sys.argv[1:]),
