@@ -108,8 +108,9 @@ def adc_pass(Y, rng, noisy, sd, quantise, step, r, gain, col_gain, z):  # noqa: 
 
     ``Y[b, i] ← Q_adc(Y[b, i] + sd[b] · ξ) · gain[b] · col_gain[i]``, with ξ ~ N(0, 1) drawn
     from ``rng`` in row-major order when ``noisy``, and ``Q_adc`` the identity unless
-    ``quantise`` (LSB ``step``, range ``r``, float64). ``z`` is a float64 scratch row of
-    length ``out``: drawing a row first leaves the arithmetic to a vectorised loop.
+    ``quantise`` (LSB ``step``, range ``r``, float64; ``v · (1/δ)`` replaces ``v/δ``, which
+    can change a level only within rounding of a half-LSB boundary). ``z`` is a float64 scratch
+    row of length ``out``: drawing a row first leaves the arithmetic to a vectorised loop.
     """
     b, n = Y.shape
     inv = 1.0 / step
