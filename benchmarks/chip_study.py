@@ -132,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--presets", default="ideal,pcm,reram,ecram," + str(
         Path(__file__).resolve().parent / "chip_study_devices" / "reram-no-write-noise.toml"))
     p.add_argument("--circuit", default="ideal")
+    p.add_argument("--circuit-runs", default="",
+                   help="Extra runs: comma-separated circuit files, with their own devices.")
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=64)
@@ -158,17 +160,19 @@ def main(argv: list[str] | None = None) -> int:
                          lr=args.lr, decor_lr=args.decor_lr, seed=args.seed)
     probe = data.x_train[:1000]
     presets = [s.strip() for s in args.presets.split(",") if s.strip()]
+    runs = [(p, args.circuit, p) for p in presets] + [
+        (Path(c).stem, c, None) for c in args.circuit_runs.split(",") if c.strip()]
     results = []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TextColumn("{task.fields[info]}")) as progress:
-        task = progress.add_task("chip study", total=args.epochs * (len(presets) + 1), info="")
+        task = progress.add_task("chip study", total=args.epochs * (len(runs) + 1), info="")
         software = SGDTrainer(config, data)
         results.append(run("software", software, probe, progress, task))
         base = results[0]["final_train_acc"]
-        for preset in presets:
-            trainer = ChipTrainer(config, data, ChipOptions(circuit=args.circuit, device=preset,
+        for name, circuit, device in runs:
+            trainer = ChipTrainer(config, data, ChipOptions(circuit=circuit, device=device,
                                                             seed=args.seed))
-            label = Path(preset).stem if preset.endswith(".toml") else preset
+            label = Path(name).stem if name.endswith(".toml") else name
             r = run(label, trainer, probe, progress, task)
             r["train_acc_vs_software"] = r["final_train_acc"] / base
             results.append(r)
