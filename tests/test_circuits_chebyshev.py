@@ -11,6 +11,7 @@ from neurodecorr.circuits import LateralField, SettleCriterion, settle
 from neurodecorr.circuits.device import DeviceReader
 from neurodecorr.circuits.integrators import ChebyshevEuler
 from neurodecorr.circuits.integrators.chebyshev import MAX_GROWTH, chebyshev_cycle
+from neurodecorr.cli import main
 from neurodecorr.devices import load_device
 from neurodecorr.errors import NeurodecorrError
 
@@ -82,3 +83,16 @@ def test_noisy_circuit_and_given_step_refused():
         settle(LateralField(A, reader=reader), np.ones(4), "chebyshev")
     with pytest.raises(NeurodecorrError, match="chooses its own steps"):
         ChebyshevEuler(dt_s=1e-7)
+
+
+def test_cli_settles_with_chebyshev(tmp_path, rng):
+    A = spread_matrix(rng, 12, 0.5, 2.0, 0.1)
+    X = rng.standard_normal((5, 12))
+    np.save(tmp_path / "A.npy", A)
+    np.save(tmp_path / "X.npy", X)
+    out = tmp_path / "y.npy"
+    assert main(["settle", "--matrix", str(tmp_path / "A.npy"), "--input",
+                 str(tmp_path / "X.npy"), "--out", str(out), "--method", "chebyshev",
+                 "--tol", "1e-9"]) == 0
+    y = np.load(out)
+    assert np.max(np.linalg.norm(X - y @ A.T, axis=1) / np.linalg.norm(X, axis=1)) < 1e-9
