@@ -12,6 +12,10 @@ from neurodecorr.cli import main
 from neurodecorr.core.inverse import first_order_update
 from neurodecorr.core.network import Layer, Network
 from neurodecorr.core.rules import DecorrelationConfig
+from neurodecorr.data import load_dataset
+from neurodecorr.data.base import Dataset
+from neurodecorr.learning.chip_engine import ChipOptions, ChipTrainer
+from neurodecorr.learning.config import TrainConfig
 
 
 def _network(rng, n=4, out=3):
@@ -106,15 +110,7 @@ def test_chip_training_errors_are_one_line_exit_2(tmp_path, capsys, extra, messa
 
 
 def test_node_perturbation_on_chip_counts_both_passes_per_training_sample():
-    from neurodecorr.data import load_dataset
-    from neurodecorr.learning.chip_engine import ChipOptions, ChipTrainer
-    from neurodecorr.learning.config import TrainConfig
-
-    from neurodecorr.data.base import Dataset
-
-    full = load_dataset("digits")
-    data = Dataset("digits", full.x_train[:256], full.y_train[:256], full.x_test[:64],
-                   full.y_test[:64], full.n_classes)
+    data = _tiny(256, 64)
     config = TrainConfig(dataset="digits", algorithm="anp", decorrelation="ahmad", hidden=(8,),
                          epochs=1, batch_size=128, lr=0.05, decor_lr=1e-4, sigma=1e-2)
     trainer = ChipTrainer(config, data, ChipOptions(device="ideal"))
@@ -125,3 +121,37 @@ def test_node_perturbation_on_chip_counts_both_passes_per_training_sample():
     assert costs["training_passes"] == 2 * n
     assert costs["inference_samples"] == n + len(data.x_test)
     assert costs["totals"]["writes"] > 0
+
+
+def _tiny(n_train=128, n_test=32):
+    full = load_dataset("digits")
+    return Dataset("digits", full.x_train[:n_train], full.y_train[:n_train],
+                   full.x_test[:n_test], full.y_test[:n_test], full.n_classes)
+
+
+@pytest.mark.parametrize("algorithm", ["bp", "signfa", "dfa", "np"])
+def test_every_rule_trains_through_the_chip_arrays(algorithm):
+    """The model the rule sees is the chip: after each batch its W, b, M are the arrays'."""
+    config = TrainConfig(dataset="digits", algorithm=algorithm, decorrelation="ahmad",
+                         hidden=(6,), epochs=1, batch_size=64, lr=0.1, decor_lr=1e-4,
+                         sigma=1e-2)
+    trainer = ChipTrainer(config, _tiny(), ChipOptions(device="ecram", seed=3))
+    W0 = [W.copy() for W in trainer.model.weights]
+    trainer.train_epoch()
+    for i, layer in enumerate(trainer.chip.layers):
+        W, b, M = layer.effective(trainer.chip.clock_s)
+        np.testing.assert_array_equal(trainer.model.weights[i], W)
+        np.testing.assert_array_equal(trainer.model.biases[i], b)
+        np.testing.assert_allclose(trainer.model.decorrelators[i].M, M)
+        assert not np.allclose(trainer.model.weights[i], W0[i])
+
+
+def test_learning_reads_each_node_input_once_and_writes_once_per_sample(rng):
+    net = _network(rng)
+    chip = Chip(net, "ideal", rng=9)
+    xbar = chip.decorrelate(0, rng.standard_normal((5, 4)))
+    c = chip.layers[0].lateral.crossbar.counters
+    reads, writes = c["read_vectors"], c["writes"]
+    chip.learn_lateral(0, rng.standard_normal((5, 4)), xbar, 0.01, batch_fraction=0.6)
+    assert c["read_vectors"] - reads == 3  # k = round(0.6 · 5) samples used for C
+    assert c["writes"] - writes == 3
