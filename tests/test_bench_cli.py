@@ -99,3 +99,17 @@ def test_bad_scenarios_exit_2(tmp_path, capsys, body, match):
 def test_unknown_scenario_name(capsys):
     assert main(["bench", "--scenario", "no-such-scenario"]) == 2
     assert "quick" in capsys.readouterr().err
+
+
+def test_a_refused_case_is_recorded_and_the_others_run(tmp_path):
+    """A capacitor array a day after programming has leaked to nothing: that case is refused
+    (its effective matrix is singular) and reported, and the run goes on."""
+    spec = tmp_path / "s.toml"
+    spec.write_text("[[case]]\nname = 'leaked'\nkind = 'settle'\nn = 8\nbatch = 4\n"
+                    "device = 'capacitor'\nage_s = 86400.0\n\n"
+                    "[[case]]\nname = 'fine'\nkind = 'settle'\nn = 8\nbatch = 4\n")
+    out = tmp_path / "r.json"
+    assert main(["bench", "--scenario", str(spec), "--repeats", "1", "--json", str(out)]) == 0
+    leaked, fine = json.loads(out.read_text())["cases"]
+    assert "unstable" in leaked["error"]
+    assert fine["converged"] and "error" not in fine

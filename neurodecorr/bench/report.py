@@ -42,3 +42,6 @@ def print_table(result: dict[str, Any], console: Console | None = None) -> None:
     for case in result["cases"]:
         table.add_row(case["name"], *[_fmt(case.get(c)) for c in cols])
     console.print(table)
+    for case in result["cases"]:
+        if "error" in case:
+            console.print(f"[yellow]{case['name']}[/yellow]: refused: {case['error']}")

@@ -11,6 +11,7 @@ from threadpoolctl import threadpool_limits
 from neurodecorr.bench.cases import CASE_KINDS
 from neurodecorr.bench.environment import environment
 from neurodecorr.bench.scenario import Scenario
+from neurodecorr.errors import NeurodecorrError
 from neurodecorr.reference import describe_device, resolve_device
 
 
@@ -51,8 +52,15 @@ def _run_cases(scenario: Scenario, context: dict[str, Any],
         if on_case is not None:
             on_case(done, case.name)
         kind = CASE_KINDS[case.kind]
+        params = kind.with_defaults(case.params)
         start = time.perf_counter()
-        row = kind.run(kind.with_defaults(case.params), context)
+        try:
+            row = kind.run(params, context)
+        except NeurodecorrError as exc:
+            # a refused case (an array that drifted unstable, say) is a result, not a crash:
+            # record why and go on with the others
+            row = {"device": params.get("device", "software"), "n": params.get("n"),
+                   "batch": params.get("batch"), "error": str(exc)}
         cases.append({"name": case.name, "kind": case.kind, **row,
                       "wall_s": time.perf_counter() - start})
     return cases
