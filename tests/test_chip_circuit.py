@@ -158,3 +158,23 @@ def test_settle_cli_refuses_options_the_circuit_sets(tmp_path, capsys, rng):
     err = capsys.readouterr().err
     assert "--tau" in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_lateral_field_matrix_is_what_the_reads_multiply_by(tmp_path, rng):
+    """The settle's stability check and step use the matrix a read multiplies by: drift and the
+    accumulated 1/f state of the conductances (``Crossbar.read_weights``), not the drifted
+    conductances alone. Truth: the mean of many noisy reads of the unit vectors."""
+    n, reps = 5, 4000
+    c = _lateral(tmp_path, "R_ohm = 1e6\nC_F = 1e-12\n")
+    A = _spd(rng, n)
+    arr = LateralArray(c.lateral, A, load_device("pcm+periphery-ideal"), np.random.default_rng(3))
+    t = 5.0  # s after programming: the 1/f state has moved the conductances by several %
+    field = arr.field(np.zeros((1, n)), t)
+    E = np.tile(np.eye(n), (reps, 1))
+    reads = arr.crossbar.matvec(E, t).reshape(reps, n, n)  # [r, j, i] = row i of A, column j
+    mean = reads.mean(axis=0).T
+    se = reads.std(axis=0, ddof=1).T / np.sqrt(reps)
+    assert np.all(np.abs(field.A - mean) <= 5 * se)
+    # the drifted conductances alone miss the 1/f state by far more than the sampling error
+    drifted = arr.crossbar.effective_weights(t)
+    assert np.max(np.abs(drifted - mean) / se) > 20

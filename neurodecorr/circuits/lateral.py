@@ -47,7 +47,11 @@ from neurodecorr.errors import NeurodecorrError
 
 
 class CrossbarProduct:
-    """``out = Crossbar.matvec(Y, t0 + t)``: a lateral reader over an existing crossbar."""
+    """``out = Crossbar.matvec(Y, t0 + t)``: a lateral reader over an existing crossbar.
+
+    The reader of :class:`neurodecorr.circuits.device.DeviceReader` for an array that already
+    exists (the chip keeps learning in it); :meth:`matrix` is the same ``Crossbar.read_weights``.
+    """
 
     exact = False
 
@@ -59,11 +63,16 @@ class CrossbarProduct:
                           or cfg.output.noise_norm > 0)
 
     def read(self, Y: np.ndarray, t_s: float, out: np.ndarray) -> np.ndarray:
-        out[...] = self.crossbar.matvec(Y, self.t0_s + t_s)
-        return out
+        return self.crossbar.matvec(Y, self.t0_s + t_s, out=out)
 
     def matrix(self, t_s: float = 0.0) -> np.ndarray:
-        return self.crossbar.effective_weights(self.t0_s + t_s)
+        """The noiseless matrix a read at circuit time ``t_s`` multiplies by
+        (``Crossbar.read_weights``: drift, accumulated 1/f noise, drift-compensation gain).
+
+        The stability check and the automatic step of a settle use its spectrum; the drifted
+        conductances alone (``effective_weights``) miss the 1/f state and the gain, and are not
+        the circuit that is integrated."""
+        return self.crossbar.read_weights(self.t0_s + t_s)
 
 
 class CircuitReader:
