@@ -13,6 +13,7 @@ or for very stiff spectra (BDF, LSODA), where explicit methods need tiny steps.
 from __future__ import annotations
 
 import numpy as np
+import scipy
 import scipy.sparse as sp
 from scipy.integrate import solve_ivp
 
@@ -20,6 +21,8 @@ from neurodecorr.circuits.field import LateralField
 from neurodecorr.circuits.settling import Monitor, SettleCriterion, default_max_time
 from neurodecorr.circuits.solution import FAILED, SETTLED, TIME_LIMIT, SettleResult
 from neurodecorr.errors import NeurodecorrError
+
+_SCIPY_VERSION = tuple(int(p) for p in scipy.__version__.split(".")[:2])
 
 SOLVERS = ("RK45", "LSODA", "BDF")
 
@@ -96,13 +99,18 @@ class Adaptive:
                 options["jac"] = sp.kron(sp.identity(b, format="csr"), sp.csr_matrix(-S / tau),
                                          format="csc")
             elif self.solver == "LSODA":
-                band = np.zeros((2 * n - 1, b * n))
-                for k in range(-(n - 1), n):  # packed: band[n-1 + i - j, j] = J[i, j]
-                    d = np.diagonal(-S / tau, offset=-k)
-                    cols = np.arange(n)[max(0, -k):n - max(0, k)]
-                    for blk in range(b):
-                        band[n - 1 + k, blk * n + cols] = d
-                options.update(jac=lambda t, y: band, lband=n - 1, uband=n - 1)
+                options.update(lband=n - 1, uband=n - 1)
+                # scipy < 1.16 wraps the Fortran LSODA, whose f2py callback fails on a banded
+                # Jacobian ("cb_jac_in_lsoda__user__routines failed"); there LSODA estimates the
+                # band by finite differences instead
+                if _SCIPY_VERSION >= (1, 16):
+                    band = np.zeros((2 * n - 1, b * n))
+                    for k in range(-(n - 1), n):  # packed: band[n-1 + i - j, j] = J[i, j]
+                        d = np.diagonal(-S / tau, offset=-k)
+                        cols = np.arange(n)[max(0, -k):n - max(0, k)]
+                        for blk in range(b):
+                            band[n - 1 + k, blk * n + cols] = d
+                    options["jac"] = lambda t, y: band
             sol = solve_ivp(fun, (0.0, max_time), y0, method=self.solver, t_eval=[max_time],
                             events=event, rtol=rtol, atol=atol, **options)
             nsteps, nfev = counts["steps"], sol.nfev + 1
