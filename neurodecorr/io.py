@@ -28,6 +28,13 @@ else:  # Python 3.10: the same parser, packaged as tomli
     import tomli as tomllib
 
 
+def check_output_folder(path: str | os.PathLike, what: str = "output") -> None:
+    """Refuse an output path whose folder does not exist, before any work is done."""
+    folder = Path(path).parent if str(Path(path).parent) else Path(".")
+    if not folder.is_dir():
+        raise NeurodecorrError(f"{what}: output folder does not exist: {folder}")
+
+
 def load_array(path: str | os.PathLike, what: str = "array", ndim: tuple[int, ...] | None = None,
                finite: bool = True) -> np.ndarray:
     """Load a ``.npy`` file (never unpickling) and check its shape and values.
@@ -49,7 +56,9 @@ def load_array(path: str | os.PathLike, what: str = "array", ndim: tuple[int, ..
     try:
         arr = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
-        raise NeurodecorrError(f"{what}: {path} is not a readable .npy array ({exc})") from None
+        # numpy reports any unrecognised bytes as "pickled data"; say what is really wrong
+        reason = "not an .npy array" if "pickle" in str(exc) else str(exc)
+        raise NeurodecorrError(f"{what}: {path} is not a readable .npy array ({reason})") from None
     if isinstance(arr, np.lib.npyio.NpzFile):
         arr.close()
         raise NeurodecorrError(f"{what}: {path} is an .npz archive; expected a single .npy array")
@@ -127,9 +136,8 @@ def write_outputs(files: Mapping[str | os.PathLike, bytes]) -> None:
     try:
         for dest, data in files.items():
             dest = Path(dest)
+            check_output_folder(dest)
             folder = dest.parent if str(dest.parent) else Path(".")
-            if not folder.is_dir():
-                raise NeurodecorrError(f"output folder does not exist: {folder}")
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{dest.name}.", suffix=".tmp")
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)

@@ -43,7 +43,7 @@ class CaseKind:
         return {**self.defaults, **params}
 
 
-def correlated_inputs(n: int, batch: int, seed: int) -> np.ndarray:
+def mixed_gaussian_inputs(n: int, batch: int, seed: int) -> np.ndarray:
     """Inputs ``x = L z`` with a random mixing ``L``: correlated, unit power per component."""
     rng = np.random.default_rng(seed)
     L = rng.normal(size=(n, n)) / np.sqrt(n) + np.eye(n)
@@ -58,7 +58,7 @@ def case_inputs(data: str, n: int, batch: int, seed: int) -> np.ndarray:
 
         return load_dataset("mnist1d").x_train[:batch]
     if data == "synthetic":
-        return correlated_inputs(n, batch, seed)
+        return mixed_gaussian_inputs(n, batch, seed)
     raise NeurodecorrError(f"data must be 'mnist1d' or 'synthetic', got '{data}'")
 
 
@@ -133,9 +133,48 @@ def lateral_matrix(kind: str, X: np.ndarray, seed: int) -> np.ndarray:
                             batch_size=64, seed=seed).matrix
 
 
+def _require(ok: bool, where: str, key: str, problem: str) -> None:
+    if not ok:
+        raise NeurodecorrError(f"{where}: '{key}' {problem}")
+
+
+def _check_common(p: dict[str, Any], where: str) -> None:
+    """Ranges shared by the kinds: sizes, counts, data and dtype names."""
+    for key in ("n", "samples"):
+        if key in p:
+            _require(p[key] >= 2, where, key, f"must be at least 2, got {p[key]}")
+    for key in ("batch", "epochs", "steps", "ivp_samples", "lava_n_sub"):
+        if key in p:
+            _require(p[key] >= 1, where, key, f"must be at least 1, got {p[key]}")
+    for key in ("repeats", "seed"):
+        if key in p:
+            _require(p[key] >= 0, where, key, f"must be >= 0, got {p[key]}")
+    if "data" in p:
+        _require(p["data"] in ("mnist1d", "synthetic"), where, "data",
+                 f"must be mnist1d or synthetic, got {p['data']!r}")
+    if "dtype" in p:
+        _require(p["dtype"] in ("float32", "float64"), where, "dtype",
+                 f"must be float32 or float64, got {p['dtype']!r}")
+
+
+def _check_decorrelation(p: dict[str, Any], where: str) -> None:
+    _check_common(p, where)
+    from neurodecorr.core import RULES
+
+    _require(p["rule"] in RULES, where, "rule", f"must be one of {', '.join(RULES)}")
+    _require(p["eta"] > 0, where, "eta", f"must be positive, got {p['eta']}")
+
+
 def _check_settle(p: dict[str, Any], where: str) -> None:
-    if p["matrix"] not in ("learned", "random"):
-        raise NeurodecorrError(f"{where}: 'matrix' must be learned or random")
+    from neurodecorr.circuits import METHODS
+
+    _check_common(p, where)
+    _require(p["matrix"] in ("learned", "random"), where, "matrix", "must be learned or random")
+    _require(p["method"] in METHODS, where, "method", f"must be one of {', '.join(METHODS)}")
+    _require(p["drift_compensation"] in ("none", "global", "column"), where,
+             "drift_compensation", "must be none, global or column")
+    for key in ("tol", "ivp_tol", "age_s"):
+        _require(p[key] >= 0, where, key, f"must be >= 0, got {p[key]}")
     unknown = set(p["ratios"]) - set(RATIOS)
     if unknown:
         raise NeurodecorrError(f"{where}: unknown ratio '{sorted(unknown)[0]}'; choose from "
@@ -218,6 +257,7 @@ def _run_scaling(p: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_scaling(p: dict[str, Any], where: str) -> None:
+    _check_common(p, where)
     if len(p["ns"]) < 2 or not all(isinstance(n, int) and n > 1 for n in p["ns"]):
         raise NeurodecorrError(f"{where}: 'ns' must list at least two sizes above 1")
 
@@ -227,6 +267,7 @@ CASE_KINDS: dict[str, CaseKind] = {
         defaults={"data": "mnist1d", "n": 40, "samples": 4000, "batch": 64, "epochs": 10,
                   "rule": "ahmad", "eta": 5e-3, "seed": 0},
         run=_run_decorrelation,
+        check=_check_decorrelation,
     ),
     "settle": CaseKind(
         defaults={"data": "synthetic", "n": 64, "batch": 256, "seed": 0, "matrix": "learned",

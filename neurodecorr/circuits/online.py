@@ -45,9 +45,6 @@ class OnlineHistory:
     residual: list[float] = field(default_factory=list)
     settling_time_s: list[float] = field(default_factory=list)
 
-    def as_arrays(self) -> dict[str, np.ndarray]:
-        return {k: np.asarray(v) for k, v in self.__dict__.items()}
-
 
 def _check_update(update: str, batch_size: int, config: DecorrelationConfig) -> None:
     if update not in UPDATES:

@@ -11,7 +11,7 @@ from rich.console import Console
 from neurodecorr.bench import load_scenario, run_scenario
 from neurodecorr.bench.plots import render_figures
 from neurodecorr.bench.report import print_table
-from neurodecorr.io import json_bytes, write_outputs
+from neurodecorr.io import check_output_folder, json_bytes, write_outputs
 from neurodecorr.progress import progress_bar
 
 
@@ -31,6 +31,11 @@ from neurodecorr.progress import progress_bar
 def command(scenario, reference, repeats, blas_threads, json_path, plot_dir) -> None:
     """Benchmark the simulator against the exact reference: accuracy and speed."""
     spec = load_scenario(scenario)
+    # outputs are checked before a long run, not after it
+    if json_path:
+        check_output_folder(json_path, "--json")
+    if plot_dir:
+        check_output_folder(plot_dir, "--plot")
     with progress_bar(len(spec.cases), f"bench {spec.name}") as advance:
         result = run_scenario(spec, reference=reference, repeats=repeats,
                               blas_threads=blas_threads or None,

@@ -11,7 +11,7 @@ import numpy as np
 from neurodecorr.core.fit import FORMS, fit_decorrelator
 from neurodecorr.core.metrics import decorrelation_report
 from neurodecorr.core.rules import RULES, DecorrelationConfig
-from neurodecorr.io import json_bytes, load_array, npy_bytes, write_outputs
+from neurodecorr.io import check_output_folder, json_bytes, load_array, npy_bytes, write_outputs
 from neurodecorr.progress import progress_bar
 
 
@@ -30,7 +30,8 @@ from neurodecorr.progress import progress_bar
               help="Centre inputs with a running mean before estimating correlations.")
 @click.option("--epochs", type=int, default=20, show_default=True)
 @click.option("--batch-size", type=int, default=64, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the shuffling.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the shuffling.")
 @click.option("--out-matrix", required=True, type=click.Path(dir_okay=False),
               help="Where to save M (linear) or A (recurrent) as .npy.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False),
@@ -42,6 +43,9 @@ def command(input_path, rule, form, eta, kappa, batch_fraction, centre, epochs, 
     The linear form learns M with M ← g (I − η G) M; the recurrent form learns A = M⁻¹ with the
     node-local rule A ← g⁻¹ (A + η A G) (Ahmad 2024). Same seed, same bytes out.
     """
+    for path, what in ((out_matrix, "--out-matrix"), (json_path, "--json")):
+        if path:
+            check_output_folder(path, what)
     X = load_array(input_path, "--input", ndim=(2,)).astype(np.float64)
     config = DecorrelationConfig(rule=rule, eta=eta, kappa=kappa, batch_fraction=batch_fraction,
                                  centre=centre)

@@ -26,7 +26,8 @@ MANIFEST = "manifest.json"
 @click.option("--dataset", default=None,
               help="Data set whose training inputs set the fixed-point range "
                    "(default: the checkpoint's metadata 'dataset').")
-@click.option("--tol", type=float, default=1e-9, show_default=True,
+@click.option("--tol", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=1e-9,
+              show_default=True,
               help="Contraction the lateral dynamics reach per sample.")
 def command(checkpoint, out_dir, precision, mapping, dataset, tol) -> None:
     """Export CHECKPOINT (a network .npz) to Lava processes."""

@@ -22,6 +22,8 @@ def _check_dir(folder: Path) -> None:
         manifest = json.loads(manifest_path.read_text())
     except json.JSONDecodeError:
         raise NeurodecorrError(f"{manifest_path}: not valid JSON") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files", {}), dict):
+        raise NeurodecorrError(f"{manifest_path}: not a neurodecorr export manifest")
     for name, digest in manifest.get("files", {}).items():
         path = folder / name
         if not path.is_file():

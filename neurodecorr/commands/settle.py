@@ -18,7 +18,7 @@ from neurodecorr.circuits import (
 )
 from neurodecorr.circuits.field import DTYPES
 from neurodecorr.errors import NeurodecorrError
-from neurodecorr.io import json_bytes, load_array, npy_bytes, write_outputs
+from neurodecorr.io import check_output_folder, json_bytes, load_array, npy_bytes, write_outputs
 
 
 def _choice(value: str, allowed, what: str) -> str:
@@ -55,7 +55,7 @@ def _choice(value: str, allowed, what: str) -> str:
 @click.option("--check-every", type=int, default=8, show_default=True,
               help="Fixed-step methods check the residual every this many steps.")
 @click.option("--dtype", default="float64", show_default=True, help="float32 or float64.")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of the circuit noise.")
 @click.option("--device", default=None,
               help="Read A through this analogue device: a preset name or a TOML path.")
@@ -99,6 +99,8 @@ def command(matrix_path, input_path, out_path, method, solver, tau_s, dt_s, tol,
     _choice(drift_compensation, ("none", "global", "column"), "--drift-compensation")
     if not (np.isfinite(age_s) and age_s >= 0):
         raise NeurodecorrError(f"--time: must be a non-negative number of seconds, got {age_s}")
+    if age_s and device is None and circuit is None:
+        raise NeurodecorrError("--time: the age of a programmed array needs --device or --circuit")
     for name, value in (("--tau", tau_s), ("--dt", dt_s), ("--max-time", max_time_s)):
         if value is not None and not (np.isfinite(value) and value > 0):
             raise NeurodecorrError(f"{name}: must be positive, got {value}")
@@ -109,6 +111,11 @@ def command(matrix_path, input_path, out_path, method, solver, tau_s, dt_s, tol,
     if X.shape[-1] != A.shape[0]:
         raise NeurodecorrError(f"--input: {input_path} has shape {X.shape}, which does not match "
                                f"A of shape {A.shape}")
+    if X.size == 0:
+        raise NeurodecorrError(f"--input: {input_path} holds no samples")
+    for path, what in ((out_path, "--out"), (json_path, "--json")):
+        if path:
+            check_output_folder(path, what)
     if circuit is not None:
         _settle_circuit(circuit, A, X, out_path, json_path, device=device, age_s=age_s, seed=seed,
                         dtype=dtype, matrix_path=matrix_path, input_path=input_path)

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
 from neurodecorr.errors import NeurodecorrError
+from neurodecorr.io import check_output_folder
 from neurodecorr.sweep import load_spec, plot_metric, read_rows, run_sweep
-
-
-def _parent_exists(path: str, option: str) -> None:
-    folder = Path(path).parent
-    if not folder.is_dir():
-        raise NeurodecorrError(f"{option}: output folder does not exist: {folder}")
 
 
 @click.command(name="sweep")
@@ -49,14 +43,14 @@ def command(spec_path, workers, scheduler, out, timeout_s, plot_path, plot_x, pl
     if timeout_s is not None and not timeout_s > 0:
         raise NeurodecorrError(f"--timeout-s: must be positive, got {timeout_s}")
     spec = load_spec(spec_path)
-    _parent_exists(out, "--out")
+    check_output_folder(out, "--out")
     if plot_path is None:
         for option, value in (("--plot-x", plot_x), ("--plot-y", plot_y),
                               ("--plot-group", plot_group)):
             if value is not None:
                 raise NeurodecorrError(f"{option}: given without --plot PNG")
     else:
-        _parent_exists(plot_path, "--plot")
+        check_output_folder(plot_path, "--plot")
         if plot_y is None:
             raise NeurodecorrError("--plot: needs --plot-y METRIC (a column of the results)")
         plot_x = (plot_x or (spec.swept or spec.names)[0]).replace("-", "_")

@@ -11,7 +11,7 @@ import click
 
 from neurodecorr.data import LOADERS, NEEDS_DATA_DIR, load_dataset
 from neurodecorr.errors import NeurodecorrError
-from neurodecorr.io import json_bytes, write_outputs
+from neurodecorr.io import check_output_folder, json_bytes, write_outputs
 from neurodecorr.learning.checkpoint import resume_trainer, save_checkpoint
 from neurodecorr.learning.config import ALGORITHMS, DECORRELATIONS, TrainConfig, parse_hidden
 from neurodecorr.learning.plot import history_figure_png
@@ -50,8 +50,8 @@ def _epoch_bars(total_epochs: int, done: int, enabled: bool):
 
 
 def _check_output(path: str | None, what: str) -> None:
-    if path is not None and not Path(path).resolve().parent.is_dir():
-        raise NeurodecorrError(f"{what}: output folder does not exist: {Path(path).parent}")
+    if path is not None:
+        check_output_folder(path, what)
 
 
 @click.command(name="train")

@@ -174,7 +174,10 @@ class Network:
     def load(cls, path: str | os.PathLike) -> Network:
         """Read a network saved by :meth:`save`; any problem is a one-line error naming the file."""
         try:
-            with np.load(path, allow_pickle=False) as z:
+            loaded = np.load(path, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):
+                raise NeurodecorrError(f"{path}: a single .npy array, not an .npz network")
+            with loaded as z:
                 arrays = {k: z[k] for k in z.files}
         except FileNotFoundError:
             raise NeurodecorrError(f"no such file: {path}") from None
@@ -190,13 +193,16 @@ class Network:
             header = json.loads(str(arrays["header"]))
         except json.JSONDecodeError:
             raise NeurodecorrError(f"{source}: header is not valid JSON") from None
-        if header.get("kind") != "neurodecorr.network":
+        if not isinstance(header, dict) or header.get("kind") != "neurodecorr.network":
             raise NeurodecorrError(f"{source}: not a neurodecorr network")
         if header.get("schema_version") != SCHEMA_VERSION:
             raise NeurodecorrError(f"{source}: schema_version {header.get('schema_version')} "
                                    f"is not supported (expected {SCHEMA_VERSION})")
+        specs = header.get("layers")
+        if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
+            raise NeurodecorrError(f"{source}: header field 'layers' must be a list of tables")
         layers = []
-        for i, spec in enumerate(header["layers"]):
+        for i, spec in enumerate(specs):
             try:
                 layers.append(Layer(
                     weight=np.asarray(arrays[f"layer{i}_weight"], dtype=np.float64),
@@ -208,6 +214,8 @@ class Network:
                 ))
             except KeyError as exc:
                 raise NeurodecorrError(f"{source}: missing field {exc} for layer {i}") from None
+            except (TypeError, ValueError) as exc:
+                raise NeurodecorrError(f"{source}: layer {i}: {exc}") from None
         try:
             return cls(layers=layers, device=header.get("device"), circuit=header.get("circuit"),
                        metadata=header.get("metadata", {}))

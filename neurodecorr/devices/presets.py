@@ -137,6 +137,9 @@ def _load_periphery(ref: str, relative_to: Path | None, referrer: str) -> dict[s
 
 
 def load_raw(name_or_path: str) -> tuple[Path, dict[str, Any]]:
-    """The file behind a preset name or path, and its parsed TOML (for ``devices show``)."""
+    """The file behind a preset name or path, and its parsed TOML with its top-level keys
+    checked (for ``devices show``)."""
     path = resolve(name_or_path)
-    return path, load_toml(path, "device")
+    raw = load_toml(path, "device")
+    _check_top(raw, str(path))
+    return path, raw

@@ -52,12 +52,6 @@ class OnChipLearning:
     steps: int
     wall_s: float
 
-    @property
-    def rel_diff(self) -> float:
-        """``‖A_lava − A_ref‖_F / ‖A_ref‖_F``."""
-        return float(np.linalg.norm(self.A_lava - self.A_reference)
-                     / np.linalg.norm(self.A_reference))
-
 
 def reference_stream(A0: np.ndarray, X: np.ndarray, eta: float) -> np.ndarray:
     """neurodecorr's local rule sample by sample: ``x̄ = A⁻¹x``, ``A ← A + η (A x̄) x̄ᵀ``.

@@ -18,8 +18,11 @@ def parse_hidden(text: str) -> tuple[int, ...]:
         return ()
     try:
         if "x" in text:
-            depth, width = text.split("x")
-            sizes = (int(width),) * int(depth)
+            depth, width = (int(part) for part in text.split("x"))
+            if depth < 1:
+                raise NeurodecorrError(f"hidden: depth must be at least 1 in '{text}' (use 0 "
+                                       "for no hidden layer)")
+            sizes = (width,) * depth
         else:
             sizes = tuple(int(part) for part in text.split(","))
     except ValueError:

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from neurodecorr.errors import NeurodecorrError
-from neurodecorr.io import write_outputs
+from neurodecorr.io import check_output_folder, write_outputs
 from neurodecorr.sweep.spec import text_of
 
 
@@ -75,9 +75,7 @@ class ResultsFile:
 
     def __init__(self, path: str | os.PathLike, columns: Iterable[str]) -> None:
         self.path = Path(path)
-        folder = self.path.parent if str(self.path.parent) else Path(".")
-        if not folder.is_dir():
-            raise NeurodecorrError(f"--out: output folder does not exist: {folder}")
+        check_output_folder(self.path, "--out")
         self.columns = list(columns)
         self.rows: dict[str, dict[str, str]] = {}
         if self.path.exists():
