@@ -22,14 +22,12 @@ updates, turned into joules by each layer's ``[energy]`` table (:mod:`neurodecor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from neurodecorr.circuits.costs import EVENTS, array_events, energy_of
 from neurodecorr.circuits.description import CircuitConfig, load_circuit
 from neurodecorr.circuits.lateral import LateralArray
-from neurodecorr.core.network import Layer, Network
+from neurodecorr.core.network import Layer, Network, Trace
 from neurodecorr.errors import NeurodecorrError
 
 
@@ -49,19 +47,6 @@ def resolve_per_layer(value: str | list | tuple | None, n_layers: int, what: str
         raise NeurodecorrError(f"{what}: {len(items)} entries for a network of {n_layers} "
                                f"layers; give one for all layers or one per layer")
     return items
-
-
-@dataclass
-class ChipTrace:
-    """What one pass through the chip computed, per layer (inputs, settled states, z)."""
-
-    x: list[np.ndarray]
-    xbar: list[np.ndarray]
-    z: list[np.ndarray]
-
-    @property
-    def logits(self) -> np.ndarray:
-        return self.z[-1]
 
 
 class ChipLayer:
@@ -228,7 +213,7 @@ class Chip:
     def project(self, index: int, Xbar: np.ndarray) -> np.ndarray:
         return self.layers[index].project(Xbar, self.clock_s)
 
-    def forward(self, X: np.ndarray) -> ChipTrace:
+    def forward(self, X: np.ndarray) -> Trace:
         """Input → [settle → crossbar → activation] × L → logits, for the rows of ``X``."""
         xs, xbars, zs = [], [], []
         h = np.atleast_2d(np.asarray(X, dtype=np.float64))
@@ -239,7 +224,7 @@ class Chip:
             xbars.append(xbar)
             zs.append(z)
             h = layer.activate(z)
-        return ChipTrace(xs, xbars, zs)
+        return Trace(xs, xbars, zs)
 
     def logits(self, X: np.ndarray, chunk: int = 4096) -> np.ndarray:
         return np.concatenate([self.forward(X[i:i + chunk]).logits

@@ -24,12 +24,12 @@ from neurodecorr.core.metrics import (
     offdiag_corr_rms,
     power_ratio,
 )
-from neurodecorr.core.network import Layer, Network, activate
+from neurodecorr.core.network import Layer, Network, Trace, activate
 from neurodecorr.core.rules import RULES, DecorrelationConfig
 
 __all__ = [
     "RULES", "DecorrelationConfig", "InverseDecorrelator", "Layer", "LinearDecorrelator",
-    "Network", "activate", "check_stability", "correlation_matrix", "covariance_condition",
+    "Network", "Trace", "activate", "check_stability", "correlation_matrix", "covariance_condition",
     "decorrelation_matrix", "decorrelation_report", "first_order_update",
     "first_order_update_nodewise", "linear_update", "mean_abs_offdiag_corr",
     "natural_gradient_alignment", "offdiag_corr_rms", "power_gain", "power_ratio",

@@ -38,6 +38,24 @@ def activate(z: np.ndarray, name: str, negative_slope: float = 0.01) -> np.ndarr
 
 
 @dataclass
+class Trace:
+    """Everything one forward pass computed, per layer ``l``, whatever backend computed it.
+
+    ``x[l]`` is the layer's input, ``xbar[l]`` its decorrelated input (``M x[l]``, or the settled
+    state of the lateral circuit on a chip), ``z[l]`` its pre-activation (noise included on a
+    perturbed pass); ``z[-1]`` are the logits. Learning rules only see a trace.
+    """
+
+    x: list[np.ndarray]
+    xbar: list[np.ndarray]
+    z: list[np.ndarray]
+
+    @property
+    def logits(self) -> np.ndarray:
+        return self.z[-1]
+
+
+@dataclass
 class Layer:
     """One layer: optional decorrelation ``M`` on its input, then ``f(W x̄ + b)``.
 

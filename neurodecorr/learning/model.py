@@ -10,12 +10,10 @@ read). Learning rules only see the resulting :class:`Trace`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from neurodecorr.core.linear import LinearDecorrelator
-from neurodecorr.core.network import Layer, Network
+from neurodecorr.core.network import Layer, Network, Trace
 from neurodecorr.core.rules import DecorrelationConfig
 
 
@@ -33,23 +31,6 @@ class ForwardEngine:
     def project(self, index: int, W: np.ndarray, b: np.ndarray, Xbar: np.ndarray) -> np.ndarray:
         """``Z = X̄ Wᵀ + b``."""
         return Xbar @ W.T + b
-
-
-@dataclass
-class Trace:
-    """Everything a forward pass computed, per layer ``l``.
-
-    ``x[l]`` is the layer's input, ``xbar[l] = M x[l]``, ``z[l]`` its pre-activation (noise
-    included on a perturbed pass); ``z[-1]`` are the logits.
-    """
-
-    x: list[np.ndarray]
-    xbar: list[np.ndarray]
-    z: list[np.ndarray]
-
-    @property
-    def logits(self) -> np.ndarray:
-        return self.z[-1]
 
 
 def leaky_relu(z: np.ndarray, slope: float) -> np.ndarray:
