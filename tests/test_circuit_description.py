@@ -16,8 +16,9 @@ from neurodecorr.errors import NeurodecorrError
 
 def test_shipped_circuits_load():
     assert {"ideal", "rc-opamp"} <= set(list_circuits())
-    assert load_circuit("ideal").is_ideal
-    assert not load_circuit("rc-opamp").is_ideal
+    ideal, real = load_circuit("ideal").lateral, load_circuit("rc-opamp").lateral
+    assert (ideal.noise_std, ideal.leak, ideal.rail) == (0.0, 0.0, None)
+    assert real.noise_std > 0 and real.leak > 0 and real.rail == real.rail_V / real.volts_per_unit
 
 
 def test_thermal_noise_is_kT_over_C():

@@ -34,7 +34,6 @@ from neurodecorr.lava.fixed import (
     quantise_gain,
     quantise_lateral,
     quantise_rows,
-    quantise_weights,
 )
 from neurodecorr.lava.settling import settling_plan
 
@@ -195,17 +194,6 @@ def test_settling_plan_matches_richardson_theory():
     assert np.linalg.norm(xbar - exact) <= 1e-8 * np.linalg.norm(exact) * np.sqrt(kappa) * 10
     with pytest.raises(NeurodecorrError):
         settling_plan(-A)
-
-
-def test_weight_quantisation_uses_lavas_grid():
-    rng = np.random.default_rng(4)
-    w = rng.standard_normal((20, 30))
-    mant, exp = quantise_weights(w)
-    assert mant.min() >= -256 and mant.max() <= 254 and np.all(mant % 2 == 0)
-    step = 2.0 ** (exp + 1)
-    assert np.max(np.abs(mant * 2.0**exp - w)) <= step / 2 + 1e-12
-    # the exponent is the smallest that fits: one less would overflow the mantissa
-    assert np.max(np.abs(w)) / 2.0 ** (exp - 1) > 254
 
 
 def test_rows_and_lateral_fill_the_mantissa_range():

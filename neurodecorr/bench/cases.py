@@ -68,26 +68,19 @@ def _run_decorrelation(p: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]
     import torch
 
     from neurodecorr import reference as ref
-    from neurodecorr.core import DecorrelationConfig, InverseDecorrelator, LinearDecorrelator
-    from neurodecorr.core.fit import minibatches
+    from neurodecorr.core import DecorrelationConfig
+    from neurodecorr.core.fit import fit_decorrelator, minibatches
     from neurodecorr.core.metrics import offdiag_corr_rms
 
     X = case_inputs(p["data"], p["n"], p["samples"], p["seed"])
     cfg = DecorrelationConfig(rule=p["rule"], eta=p["eta"])
+    # the same stream fit_decorrelator draws from the same seed, replayed by the reference
     batches = list(minibatches(X.shape[0], p["batch"], p["epochs"], p["seed"]))
     device = ctx["reference_device"]
 
-    def core_linear():
-        dec = LinearDecorrelator(X.shape[1], cfg)
-        for idx in batches:
-            dec.update(X[idx])
-        return dec.M
-
-    def core_recurrent():
-        dec = InverseDecorrelator(X.shape[1], cfg)
-        for idx in batches:
-            dec.update(X[idx])
-        return dec.A
+    def core(form: str) -> np.ndarray:
+        return fit_decorrelator(X, cfg, form=form, epochs=p["epochs"], batch_size=p["batch"],
+                                seed=p["seed"]).matrix
 
     Xt = torch.as_tensor(X, dtype=torch.float64, device=device)
 
@@ -97,8 +90,8 @@ def _run_decorrelation(p: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]
             M, _ = ref.linear_update(M, Xt[idx], cfg)
         return M.cpu().numpy()
 
-    M, A, M_ref = core_linear(), core_recurrent(), reference_linear()
-    t_core = best_of(core_linear, ctx["repeats"])
+    M, A, M_ref = core("linear"), core("recurrent"), reference_linear()
+    t_core = best_of(lambda: core("linear"), ctx["repeats"])
     t_ref = best_of(reference_linear, ctx["repeats"])
     samples = sum(len(idx) for idx in batches)
     rel_error = float(np.linalg.norm(M - M_ref) / np.linalg.norm(M_ref))

@@ -188,13 +188,6 @@ class CircuitConfig:
             out[group.table] = getattr(self, group.table).to_table()
         return out
 
-    @property
-    def is_ideal(self) -> bool:
-        """No mismatch, leak, noise or rails, and ideal devices."""
-        lat = self.lateral
-        return (lat.mismatch_sigma_rel == 0 and lat.leak == 0 and lat.noise_std == 0
-                and lat.rail is None and lat.device == "ideal" and self.forward.device == "ideal"
-                and self.activation.rail_V == 0)
 
 
 def list_circuits() -> list[str]:

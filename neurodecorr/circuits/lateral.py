@@ -161,7 +161,6 @@ class LateralArray:
         self.last_gain = 1.0
         #: integrator steps x samples x nodes, over all settles
         self.node_updates = 0
-        self.settles = 0
 
     def field(self, U: np.ndarray, t_s: float) -> LateralField:
         """The circuit with the conductances as they are at ``t_s``, holding the input ``U``."""
@@ -186,7 +185,6 @@ class LateralArray:
         if result.status < 0:
             raise NeurodecorrError(f"lateral circuit did not settle: {result.message}")
         self.node_updates += result.nsteps * X.shape[0] * self.n
-        self.settles += 1
         return np.asarray(result.y, dtype=np.float64), result
 
     def lateral_input(self, Xbar: np.ndarray, t_s: float) -> np.ndarray:

@@ -41,11 +41,6 @@ class FitResult:
     matrix: np.ndarray
     steps: int
 
-    @property
-    def decorrelation(self) -> np.ndarray:
-        """``M`` in either form (the recurrent form inverts ``A``)."""
-        return self.matrix if self.form == "linear" else np.linalg.inv(self.matrix)
-
     def transform(self, X: np.ndarray) -> np.ndarray:
         """``X̄``: ``X Mᵀ`` in the linear form, the fixed point ``A⁻¹ x`` in the recurrent form."""
         if self.form == "linear":

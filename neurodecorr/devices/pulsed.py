@@ -94,12 +94,6 @@ class PulsedDevices:
         delta = step * f
         return np.clip(w + delta, self.b_min[idx], self.b_max[idx])
 
-    def expected_step(self, w: np.ndarray, up: bool) -> np.ndarray:
-        """E[Δw] of one pulse from ``w`` on every device, before clipping (closed form)."""
-        upm = np.full(self.shape, up)
-        f = self.step_factor(np.broadcast_to(w, self.shape), upm, Ellipsis)
-        return np.where(upm, self.dw_up, -self.dw_down) * f
-
 
 @dataclass(frozen=True)
 class PulseTrain:

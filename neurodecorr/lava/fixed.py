@@ -52,20 +52,6 @@ MANT_MAX = 2**WEIGHT_BITS - 2
 HEADROOM = 4.0
 
 
-def quantise_weights(w: np.ndarray) -> tuple[np.ndarray, int]:
-    """8-bit mixed-sign mantissa and shared exponent with ``w ≈ mant · 2^exp``.
-
-    The exponent is the smallest one for which the largest weight fits; mantissas are rounded
-    to even integers so that Lava's truncation (``(w >> 1) << 1``) leaves them unchanged.
-    """
-    wmax = float(np.max(np.abs(w)))
-    if wmax == 0.0:
-        return np.zeros(w.shape, dtype=np.int64), 0
-    exp = math.ceil(math.log2(wmax / MANT_MAX))
-    mant = 2 * np.round(w / 2.0 ** (exp + 1))
-    return np.clip(mant, -(2**WEIGHT_BITS), MANT_MAX).astype(np.int64), exp
-
-
 def quantise_rows(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-row full-range mantissas: ``w_ij ≈ mant_ij · σ_i`` with ``max_j |mant_ij| = 254``.
 

@@ -18,6 +18,7 @@ import scipy.sparse as sp
 from scipy.integrate import solve_ivp
 
 from neurodecorr.circuits.field import LateralField
+from neurodecorr.circuits.integrators.base import require_exact_field
 from neurodecorr.circuits.settling import Monitor, SettleCriterion, default_max_time
 from neurodecorr.circuits.solution import FAILED, SETTLED, TIME_LIMIT, SettleResult
 from neurodecorr.errors import NeurodecorrError
@@ -52,9 +53,7 @@ class Adaptive:
 
     def run(self, field: LateralField, X: np.ndarray, Y: np.ndarray,
             criterion: SettleCriterion, rng: np.random.Generator) -> SettleResult:
-        if not field.ideal or field.noisy:
-            raise NeurodecorrError("method adaptive: needs the ideal, noiseless circuit; use "
-                                   "euler, rk4 or euler-maruyama with a device or noise")
+        require_exact_field(field, "adaptive")
         S, tau = field.system_matrix, field.tau_s
         b, n = X.shape
         X64 = np.asarray(X, dtype=np.float64)

@@ -20,6 +20,13 @@ from neurodecorr.circuits.stability import check_step, optimal_h, spectral_radiu
 from neurodecorr.errors import NeurodecorrError
 
 
+def require_exact_field(field: LateralField, method: str) -> None:
+    """Refuse a device-read or noisy circuit for a method that needs the fixed ideal matrix."""
+    if not field.ideal or field.noisy:
+        raise NeurodecorrError(f"method {method}: needs the ideal, noiseless circuit; use "
+                               "euler, rk4 or euler-maruyama with a device or noise")
+
+
 class FixedStepSolver:
     """Base class: a fixed step ``dt_s`` (seconds), chosen from the spectrum when None.
 
@@ -31,8 +38,6 @@ class FixedStepSolver:
     """
 
     name = "fixed-step"
-    #: lateral products per step
-    reads_per_step = 1
 
     def __init__(self, dt_s: float | None = None) -> None:
         if dt_s is not None and not (np.isfinite(dt_s) and dt_s > 0):

@@ -20,6 +20,7 @@ import numpy as np
 from scipy.linalg import expm
 
 from neurodecorr.circuits.field import LateralField
+from neurodecorr.circuits.integrators.base import require_exact_field
 from neurodecorr.circuits.settling import Monitor, SettleCriterion, default_max_time
 from neurodecorr.circuits.solution import FAILED, SETTLED, TIME_LIMIT, SettleResult
 from neurodecorr.errors import NeurodecorrError
@@ -62,9 +63,7 @@ class Exact:
 
     def run(self, field: LateralField, X: np.ndarray, Y: np.ndarray,
             criterion: SettleCriterion, rng: np.random.Generator) -> SettleResult:
-        if not field.ideal or field.noisy:
-            raise NeurodecorrError("method exact: needs the ideal, noiseless circuit; use euler, "
-                                   "rk4 or euler-maruyama with a device or noise")
+        require_exact_field(field, "exact")
         S, tau = field.system_matrix, field.tau_s
         slowest = float(np.min(field.eigenvalues.real))
         dt = self.dt_s if self.dt_s is not None else tau * math.log(2.0) / slowest

@@ -59,7 +59,6 @@ class RK4(FixedStepSolver):
     """Classical RK4 with a fixed step (see module docstring)."""
 
     name = "rk4"
-    reads_per_step = 4
 
     def stepper(self, field, X, Y, h, dt_s, rng):
         return _RK4Stepper(field, X, Y, h, dt_s)
