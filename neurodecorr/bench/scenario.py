@@ -2,7 +2,7 @@
 
 A scenario is a ``[scenario]`` table (``name``, ``description``) and a list of ``[[case]]``
 tables, each with a ``name``, a ``kind`` and that kind's parameters. Shipped scenarios live in the
-top-level ``benchmarks/scenarios/`` folder and are loaded by name; users pass their own by path.
+package (``neurodecorr/bench/scenarios/``) and are loaded by name; users pass their own by path.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from typing import Any
 
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.io import load_toml
+from neurodecorr.resources import package_dir
 
-SCENARIO_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "scenarios"
+SCENARIO_DIR = package_dir("neurodecorr.bench", "scenarios")
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class Scenario:
 
 
 def list_scenarios() -> list[str]:
-    """Names of the scenarios shipped in ``benchmarks/scenarios/``."""
+    """Names of the scenarios shipped with the package."""
     return sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
 
 

@@ -25,12 +25,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-import neurodecorr
 from neurodecorr.devices.config import _check, _Group, _one_of
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.io import load_toml
+from neurodecorr.resources import package_dir
 
-CIRCUIT_DIR = Path(neurodecorr.__file__).resolve().parents[1] / "circuits"
+CIRCUIT_DIR = package_dir("neurodecorr.circuits", "presets_toml")
 BOLTZMANN_J_PER_K = 1.380649e-23
 ACTIVATION_KINDS = ("relu", "leaky_relu", "identity")
 

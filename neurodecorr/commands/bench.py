@@ -17,7 +17,7 @@ from neurodecorr.progress import progress_bar
 
 @click.command(name="bench")
 @click.option("--scenario", default="quick", show_default=True,
-              help="A shipped scenario name (benchmarks/scenarios/) or a path to a TOML file.")
+              help="A shipped scenario name or a path to a TOML file.")
 @click.option("--reference", type=click.Choice(["auto", "cuda", "cpu"]), default="auto",
               show_default=True, help="Where the exact torch reference runs.")
 @click.option("--repeats", type=click.IntRange(1, 100), default=3, show_default=True,

@@ -11,7 +11,7 @@ from neurodecorr.circuits.description import list_circuits, load_circuit
 
 @click.group(name="circuits")
 def command() -> None:
-    """List and show circuit descriptions (circuits/*.toml)."""
+    """List and show circuit descriptions (shipped TOML files, or your own by path)."""
 
 
 @command.command(name="list")

@@ -11,7 +11,7 @@ from neurodecorr.errors import NeurodecorrError
 
 @click.group(name="devices")
 def command() -> None:
-    """List and show analogue device presets (TOML files in devices/)."""
+    """List and show analogue device presets (shipped TOML files, or your own by path)."""
 
 
 @command.command(name="list")

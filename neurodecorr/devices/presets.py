@@ -1,4 +1,4 @@
-"""Device presets: TOML files in the repository's top-level ``devices/`` folder.
+"""Device presets: TOML files shipped inside the package (``neurodecorr/devices/presets_toml/``).
 
 A device file holds top-level ``name``, ``description``, ``source``, an optional
 ``periphery = "<preset or path>"`` and the tables of :data:`~neurodecorr.devices.config.GROUPS`.
@@ -13,18 +13,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import neurodecorr
 from neurodecorr.devices.config import GROUPS, PERIPHERY_GROUPS, DeviceConfig
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.io import load_toml
+from neurodecorr.resources import package_dir
 
-PRESET_DIR = Path(neurodecorr.__file__).resolve().parents[1] / "devices"
+# Package data, so that a wheel carries the presets (importlib.resources, not __file__ walks).
+PRESET_DIR = package_dir("neurodecorr.devices", "presets_toml")
 _TOP_KEYS = {"name", "description", "source", "kind", "periphery"}
 _KINDS = ("device", "periphery")
 
 
 def list_presets(kind: str | None = None) -> list[str]:
-    """Names of the preset files in ``devices/`` (optionally only ``device`` or ``periphery``)."""
+    """Names of the shipped preset files (optionally only ``device`` or ``periphery``)."""
     if not PRESET_DIR.is_dir():
         return []
     names = sorted(p.stem for p in PRESET_DIR.glob("*.toml"))

@@ -1,0 +1,82 @@
+"""The wheel carries the shipped TOML: build it, install it in a fresh virtualenv, run the CLI.
+
+The fresh environment borrows the already-installed dependencies (numpy, scipy, torch, ...) through
+a ``.pth`` line pointing at this interpreter's site-packages: nothing is downloaded, and the
+editable install of the source tree is not activated there (a path line in a ``.pth`` file adds
+the folder without running the ``.pth`` files inside it), so ``neurodecorr`` can only come from
+the wheel.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import sysconfig
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def wheel_env(tmp_path_factory) -> tuple[Path, Path]:
+    work = tmp_path_factory.mktemp("wheel")
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
+         "--wheel-dir", str(work / "dist"), str(ROOT)],
+        capture_output=True, text=True, timeout=600)
+    assert build.returncode == 0, build.stderr
+    (wheel,) = (work / "dist").glob("neurodecorr-*.whl")
+    env_dir = work / "env"
+    venv.EnvBuilder(with_pip=False).create(env_dir)
+    python = env_dir / "bin" / "python"
+    purelib = subprocess.run([str(python), "-c",
+                              "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    Path(purelib, "borrowed_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
+         "--no-index", "--quiet", str(wheel)],
+        capture_output=True, text=True, timeout=600)
+    assert install.returncode == 0, install.stderr
+    return wheel, python
+
+
+def _run(python: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run([str(python), "-m", "neurodecorr", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_wheel_holds_every_shipped_toml(wheel_env):
+    wheel, _ = wheel_env
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = {p.relative_to(ROOT).as_posix() for p in (ROOT / "neurodecorr").rglob("*.toml")}
+    assert shipped, "no shipped TOML found in the source tree"
+    assert shipped <= names, sorted(shipped - names)
+
+
+def test_installed_wheel_lists_and_runs_its_presets(wheel_env, tmp_path):
+    _, python = wheel_env
+    where = _run(python, tmp_path, "--version")
+    assert where.returncode == 0, where.stderr
+    located = subprocess.run([str(python), "-c", "import neurodecorr; print(neurodecorr.__file__)"],
+                             cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    assert str(ROOT) not in located, f"imported the source tree, not the wheel: {located}"
+
+    devices = _run(python, tmp_path, "devices", "list")
+    assert devices.returncode == 0, devices.stderr
+    for preset in ("pcm", "reram", "ecram", "ideal"):
+        assert preset in devices.stdout
+    circuits = _run(python, tmp_path, "circuits", "list")
+    assert circuits.returncode == 0, circuits.stderr
+    assert "rc-opamp" in circuits.stdout and "ideal" in circuits.stdout
+
+    bench = _run(python, tmp_path, "bench", "--scenario", "quick", "--repeats", "1",
+                 "--json", str(tmp_path / "b.json"))
+    assert bench.returncode == 0, bench.stderr
+    assert "ideal" in bench.stdout and (tmp_path / "b.json").is_file()
