@@ -15,11 +15,11 @@ with ν Henrici's departure from normality, computed from the spectrum the settl
 (:attr:`~neurodecorr.ode.term.LateralField.departure_from_normality`). Why this one: it holds
 for every matrix, it is exact for normal ones (ν = 0), and it costs nothing beyond the
 eigenvalues. The log-norm bound ``e^{−ω s}`` (ω the smallest eigenvalue of the symmetric part)
-fails whenever that symmetric part is indefinite, as it is for the example above with
-n ≥ 64; pseudospectral bounds are tighter but need an SVD at every point of a grid in the
-complex plane. The default horizon is the larger of twice the bound's settling time and the
-earlier rule, five times the time the discrete iteration's asymptotic contraction needs
-(kept so that noisy circuits, integrated to the horizon, keep their horizon).
+is valid too but useless whenever that symmetric part is indefinite (``A = [[1, 4], [0, 1]]``:
+ω = −1, while the circuit settles); pseudospectral bounds are tighter but need an SVD at every
+point of a grid in the complex plane. The default horizon is the larger of twice the bound's
+settling time and the earlier rule, five times the time the discrete iteration's asymptotic
+contraction needs (kept so that noisy circuits, integrated to the horizon, keep their horizon).
 
 **Budget.** Every settle has a step budget (``SettleCriterion.max_steps``). Before the first
 step the work is estimated: the steps an explicit time limit needs, or the steps the slowest
