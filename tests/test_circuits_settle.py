@@ -10,20 +10,20 @@ import pytest
 from scipy.integrate import solve_ivp
 from scipy.linalg import solve_continuous_lyapunov
 
-from neurodecorr.circuits import (
+from neurodecorr.errors import NeurodecorrError
+from neurodecorr.ode import (
     RK4,
     Adaptive,
     Euler,
     EulerMaruyama,
     Exact,
+    IdealReader,
     LateralField,
     SettleCriterion,
     exact_solution,
     max_stable_h,
     settle,
 )
-from neurodecorr.errors import NeurodecorrError
-from neurodecorr.ode import IdealReader
 
 
 def stable_nonsymmetric(rng: np.random.Generator, n: int) -> np.ndarray:

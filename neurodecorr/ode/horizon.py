@@ -17,9 +17,12 @@ for every matrix, it is exact for normal ones (ν = 0), and it costs nothing bey
 eigenvalues. The log-norm bound ``e^{−ω s}`` (ω the smallest eigenvalue of the symmetric part)
 is valid too but useless whenever that symmetric part is indefinite (``A = [[1, 4], [0, 1]]``:
 ω = −1, while the circuit settles); pseudospectral bounds are tighter but need an SVD at every
-point of a grid in the complex plane. The default horizon is the larger of twice the bound's
-settling time and the earlier rule, five times the time the discrete iteration's asymptotic
-contraction needs (kept so that noisy circuits, integrated to the horizon, keep their horizon).
+point of a grid in the complex plane. Van Loan's bound grows pessimistic for large random
+matrices (its sum has n terms), so where it would lengthen the horizon the log-norm bound is
+computed too and the smaller of the two (both valid) is used (:func:`settle_time_bound`).
+The default horizon is the larger of twice that settling time and the earlier rule, five times
+the time the discrete iteration's asymptotic contraction needs (kept so that noisy circuits,
+integrated to the horizon, keep their horizon).
 
 **Budget.** Every settle has a step budget (``SettleCriterion.max_steps``). Before the first
 step the work is estimated: the steps an explicit time limit needs, or the steps the slowest
@@ -69,6 +72,28 @@ def transient_time(eigenvalues: np.ndarray, departure: float, tol: float) -> flo
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if log_bound(mid) > target else (lo, mid)
     return hi
+
+
+def settle_time_bound(field, tol: float, enough: float) -> float:
+    """``s = t/τ`` after which ``‖e^{−S s}‖₂ ≤ tol``: the smaller of two valid bounds.
+
+    Van Loan's (:func:`transient_time`) holds for every matrix but grows pessimistic with the
+    departure from normality of a large random matrix (n = 256: horizons hundreds of times
+    too long, which a noisy circuit integrates in full). When it exceeds ``enough`` (the time
+    below which it would not move the horizon), the log-norm bound ``e^{−ω s}``, ω the
+    smallest eigenvalue of ``(S + Sᵀ)/2``, is tried as well; it holds when ω > 0. Both are
+    computed once per field and tolerance.
+    """
+    key = ("settle-time bound", tol)
+    if key not in field.plans:
+        s = transient_time(field.eigenvalues, field.departure_from_normality, tol)
+        if s > enough:
+            S = field.system_matrix
+            omega = float(np.linalg.eigvalsh((S + S.T) / 2.0)[0])
+            if omega > 0:
+                s = min(s, math.log(1.0 / min(max(tol, 1e-300), 1.0)) / omega)
+        field.plans[key] = s
+    return field.plans[key]
 
 
 @dataclass(frozen=True)
@@ -139,10 +164,8 @@ def plan_horizon(field, criterion, solver, cycle_h: np.ndarray | None, rho_cycle
             f"{steps_to(settle_s):.3g} {label} steps, over the step budget max_steps = "
             f"{budget}; condition the matrix (a leak raises the slowest mode), loosen tol or "
             f"raise max_steps")
-    key = ("transient", tol)
-    if key not in field.plans:
-        field.plans[key] = transient_time(field.eigenvalues, field.departure_from_normality, tol)
-    transient_s = field.plans[key] * tau
+    transient_s = settle_time_bound(field, tol, ASYMPTOTIC_FACTOR / TRANSIENT_FACTOR
+                                    * settle_s / tau) * tau
     t_end = max(ASYMPTOTIC_FACTOR * settle_s, TRANSIENT_FACTOR * transient_s)
     need = steps_to(t_end)
     if field.noisy and need > budget:
