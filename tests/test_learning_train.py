@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -121,6 +122,24 @@ def test_config_validation_and_hidden_parsing():
         TrainConfig(algorithm="hebb")
     with pytest.raises(NeurodecorrError, match="eta"):
         TrainConfig(decorrelation="ahmad", decor_lr=-1)
+
+
+@pytest.mark.parametrize("change,match", [
+    ({"epochs": 1.5}, "epochs: expected an integer"),
+    ({"lr": float("nan")}, "lr: expected a finite number"),
+    ({"hidden": 5}, "hidden: expected a sequence of integers"),
+    ({"decor_centre": 1}, "decor_centre: expected true or false"),
+    ({"dataset": "imagenet"}, "dataset: unknown 'imagenet'"),
+    # checked even without decorrelation: a config is valid or not whatever else it says
+    ({"decor_batch_fraction": 3.0}, r"decor_batch_fraction \(the decorrelators' batch_fraction"),
+    ({"decor_kappa": -0.5}, "decor_kappa"),
+    ({"batch_size": 0}, "batch_size: must be at least 1"),
+])
+def test_train_config_validates_on_construction_however_it_is_made(change, match):
+    config = TrainConfig()
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(NeurodecorrError, match=match):
+        replace(config, **change)
 
 
 def test_an_unstable_decorrelation_rate_is_refused(digits):
