@@ -62,10 +62,8 @@ from neurodecorr.progress import epoch_bars
               show_default=True, help="With a chip: physical seconds between batches (drift).")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Show progress bars (only on a terminal).")
-def command(dataset, data_dir, algorithm, decorrelation, hidden, epochs, batch_size, lr,
-            decor_lr, decor_batch_fraction, decor_centre, decor_kappa, sigma, feedback_scale,
-            fa_through_decorrelation, negative_slope, seed, checkpoint, resume, json_path,
-            plot_path, device, circuit, batch_interval_s, progress) -> None:
+def command(hidden, data_dir, checkpoint, resume, json_path, plot_path, device, circuit,
+            batch_interval_s, progress, **settings) -> None:
     """Train a dense network with BP, FA, sign-FA, DFA, NP or ANP.
 
     Every layer's input can be decorrelated (x̄ = M x, M ← g(I − ηC)M; Ahmad 2024). With the
@@ -75,25 +73,20 @@ def command(dataset, data_dir, algorithm, decorrelation, hidden, epochs, batch_s
     circuits and reads the crossbars, the lateral matrices learn on-chip by pulses (local rule,
     decorrelation ahmad) and the forward weights by SGD pulses (see docs/chip.md).
     """
-    config = TrainConfig(dataset=dataset, algorithm=algorithm, decorrelation=decorrelation,
-                         hidden=parse_hidden(hidden), epochs=epochs, batch_size=batch_size,
-                         lr=lr, decor_lr=decor_lr, decor_batch_fraction=decor_batch_fraction,
-                         decor_centre=decor_centre, decor_kappa=decor_kappa, sigma=sigma,
-                         feedback_scale=feedback_scale,
-                         fa_through_decorrelation=fa_through_decorrelation,
-                         negative_slope=negative_slope, seed=seed)
+    config = TrainConfig(hidden=parse_hidden(hidden), **settings)
     chip = None
     if device is not None or circuit is not None:
         from neurodecorr.learning.chip_trainer import ChipOptions
 
         chip = ChipOptions(circuit=circuit or "ideal", device=device,
-                           batch_interval_s=batch_interval_s, seed=seed)
+                           batch_interval_s=batch_interval_s, seed=config.seed)
     run = TrainRun(config, data_dir=data_dir, checkpoint=checkpoint, resume=resume, chip=chip,
                    json_path=json_path, plot_path=plot_path)
     with epoch_bars(progress) as callbacks:
         history = run_training(run, callbacks).history
     if history:
         last = history[-1]
-        print(f"{algorithm} ({decorrelation}) on {dataset}: epoch {last['epoch']}, train "
+        print(f"{config.algorithm} ({config.decorrelation}) on {config.dataset}: epoch "
+              f"{last['epoch']}, train "
               f"{100 * last['train_acc']:.1f}%, test {100 * last['test_acc']:.1f}%, best test "
               f"{100 * max(r['test_acc'] for r in history):.1f}%", file=sys.stderr)

@@ -24,6 +24,25 @@ def _is_number(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def _check_types(config: TrainConfig) -> None:
+    """Every field has its annotated type (numbers finite), with a one-line error naming it."""
+    hidden = config.hidden
+    if (isinstance(hidden, str) or not isinstance(hidden, Iterable)
+            or not all(_is_int(h) for h in hidden)):
+        raise NeurodecorrError(f"hidden: expected a sequence of integers, got {hidden!r}")
+    for f in fields(config):
+        value = getattr(config, f.name)
+        ok, expected = {
+            "str": (isinstance(value, str), "a string"),
+            "bool": (isinstance(value, bool), "true or false"),
+            "int": (_is_int(value), "an integer"),
+            "float": (_is_number(value) and math.isfinite(value), "a finite number"),
+            "tuple[int, ...]": (True, ""),
+        }[str(f.type)]
+        if not ok:
+            raise NeurodecorrError(f"{f.name}: expected {expected}, got {value!r}")
+
+
 def parse_hidden(text: str) -> tuple[int, ...]:
     """Parse ``"4x256"`` (depth × width), ``"256,128"`` (widths) or ``"0"`` (no hidden layer)."""
     text = text.strip().lower()
@@ -103,22 +122,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         """Validate every field, however the config was made (CLI, JSON, ``replace``, code)."""
-        hidden = self.hidden
-        if (isinstance(hidden, str) or not isinstance(hidden, Iterable)
-                or not all(_is_int(h) for h in hidden)):
-            raise NeurodecorrError(f"hidden: expected a sequence of integers, got {hidden!r}")
-        object.__setattr__(self, "hidden", tuple(int(h) for h in hidden))
-        for f in fields(self):
-            value = getattr(self, f.name)
-            ok, expected = {
-                "str": (isinstance(value, str), "a string"),
-                "bool": (isinstance(value, bool), "true or false"),
-                "int": (_is_int(value), "an integer"),
-                "float": (_is_number(value) and math.isfinite(value), "a finite number"),
-                "tuple[int, ...]": (True, ""),
-            }[str(f.type)]
-            if not ok:
-                raise NeurodecorrError(f"{f.name}: expected {expected}, got {value!r}")
+        _check_types(self)
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         if self.dataset not in LOADERS:
             raise NeurodecorrError(f"dataset: unknown '{self.dataset}'; choose one of: "
                                    f"{', '.join(LOADERS)}")
