@@ -55,7 +55,8 @@ def _bad(d, name, arr):
 
 
 @pytest.mark.parametrize("case", ["unstable", "shape", "nonsquare", "nan", "missing", "text",
-                                  "npz", "tau", "dt", "method", "dtype", "big-dt"])
+                                  "npz", "tau", "dt", "method", "dtype", "big-dt",
+                                  "adaptive-dt", "chebyshev-dt"])
 def test_settle_refusals_are_one_line_without_output(files, capsys, case):
     d, A, X = files
     matrix, inp = d / "A.npy", d / "X.npy"
@@ -79,7 +80,9 @@ def test_settle_refusals_are_one_line_without_output(files, capsys, case):
             np.savez(fh, A=A)
     else:
         extra = {"tau": ["--tau", "0"], "dt": ["--dt", "-1e-7"], "method": ["--method", "heun"],
-                 "dtype": ["--dtype", "float16"], "big-dt": ["--dt", "1.0"]}[case]
+                 "dtype": ["--dtype", "float16"], "big-dt": ["--dt", "1.0"],
+                 "adaptive-dt": ["--method", "adaptive", "--dt", "1e-7"],
+                 "chebyshev-dt": ["--method", "chebyshev", "--dt", "1e-7"]}[case]
     out = d / "OUT.npy"
     argv = ["settle", "--matrix", str(matrix), "--input", str(inp), "--out", str(out),
             "--json", str(d / "o.json"), *extra]

@@ -127,7 +127,7 @@ def _field_settle(job: SettleJob, A: np.ndarray, X: np.ndarray):
         return _circuit_settle(job, A, X)
     from neurodecorr.ode import make_method
 
-    options = {"solver": job.solver} if job.method == "adaptive" else {"dt_s": job.dt_s}
+    options = {"dt_s": job.dt_s, **({"solver": job.solver} if job.method == "adaptive" else {})}
     solver, controller = make_method(job.method, **options)
     criterion = SettleCriterion(tol=job.tol, max_time_s=job.max_time_s,
                                 check_every=job.check_every, max_steps=job.max_steps)
