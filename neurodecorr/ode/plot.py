@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import textwrap
 
 import numpy as np
 
@@ -37,8 +38,10 @@ def transient_png(result, title: str = "") -> bytes:
     bottom.axhline(result.tol, color="tab:red", linestyle="--", label=f"tol = {result.tol:.3g}")
     bottom.set_xlabel("circuit time t (µs)")
     bottom.set_ylabel("relative residual ‖x − A x̄‖ / ‖x‖")
-    bottom.legend(loc="upper right")
-    top.set_title(title or f"settle ({result.method}): {result.message}", fontsize=9)
+    # the residual starts at the top left and stays high or falls: the lower left is free
+    bottom.legend(loc="lower left")
+    top.set_title(textwrap.fill(title or f"settle ({result.method}): {result.message}", 90),
+                  fontsize=9)
     buffer = io.BytesIO()
     FigureCanvasAgg(fig).print_png(buffer)
     return buffer.getvalue()
