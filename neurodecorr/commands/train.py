@@ -11,7 +11,7 @@ import click
 
 from neurodecorr.data import LOADERS, NEEDS_DATA_DIR, load_dataset
 from neurodecorr.errors import NeurodecorrError
-from neurodecorr.io import check_output_folder, json_bytes, write_outputs
+from neurodecorr.io import check_outputs, json_bytes, write_outputs
 from neurodecorr.learning.checkpoint import resume_trainer, save_checkpoint
 from neurodecorr.learning.config import ALGORITHMS, DECORRELATIONS, TrainConfig, parse_hidden
 from neurodecorr.learning.plot import history_figure_png
@@ -47,11 +47,6 @@ def _epoch_bars(total_epochs: int, done: int, enabled: bool):
             progress.reset(batches, description=f"epoch {row['epoch'] + 1}")
 
         yield EpochCallbacks(on_batch=on_batch, on_epoch=on_epoch)
-
-
-def _check_output(path: str | None, what: str) -> None:
-    if path is not None:
-        check_output_folder(path, what)
 
 
 @click.command(name="train")
@@ -130,9 +125,7 @@ def command(dataset, data_dir, algorithm, decorrelation, hidden, epochs, batch_s
     if data_dir is not None and dataset not in NEEDS_DATA_DIR:
         raise NeurodecorrError(f"--data-dir: applies only to {', '.join(NEEDS_DATA_DIR)}, "
                                f"not to {dataset}")
-    for path, what in ((checkpoint, "--checkpoint"), (json_path, "--json"),
-                       (plot_path, "--plot")):
-        _check_output(path, what)
+    check_outputs({"--checkpoint": checkpoint, "--json": json_path, "--plot": plot_path})
 
     on_chip = device is not None or circuit is not None
     if on_chip and (checkpoint or resume):
@@ -185,4 +178,5 @@ def command(dataset, data_dir, algorithm, decorrelation, hidden, epochs, batch_s
         last = history[-1]
         print(f"{algorithm} ({decorrelation}) on {dataset}: epoch {last['epoch']}, train "
               f"{100 * last['train_acc']:.1f}%, test {100 * last['test_acc']:.1f}%, best test "
-              f"{100 * max(r['test_acc'] for r in history):.1f}%", file=sys.stderr)
+              f"{100 * max(r['test_acc'] for r in history):.1f}% ({trainer.wall_s:.1f} s)",
+              file=sys.stderr)
