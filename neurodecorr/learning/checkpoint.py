@@ -204,11 +204,10 @@ def read_checkpoint_header(path: str | os.PathLike) -> CheckpointHeader:
 
 def checkpoint_dataset(path: str | os.PathLike) -> str | None:
     """The data set a network file was trained on: its checkpoint header's, or ``None`` for a
-    plain network file (export folders, networks built in code) without one."""
+    plain network file (export folders, networks built in code), which has no header."""
     with _open(path) as archive:
         if "train_state" not in archive:
-            dataset = Network.load(path).metadata.get("dataset")
-            return dataset if isinstance(dataset, str) else None
+            return None
         return _header_and_state(archive)[0].dataset
 
 
