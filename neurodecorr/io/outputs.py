@@ -273,6 +273,9 @@ class _Transaction:
                     os.unlink(dest)
                 else:
                     os.replace(backup, dest)
+            with contextlib.suppress(OSError):  # rename between two links of one file is a no-op
+                if backup is not None:
+                    os.unlink(backup)
         self.swapped.clear()
 
     def remove_made_folders(self) -> None:
