@@ -473,3 +473,17 @@ def test_the_same_seed_gives_the_same_bytes_in_every_output(tmp_path, samples):
                              "train.json"]
     for name in first:
         assert first[name] == second[name], name
+
+
+def test_out_of_range_data_and_mistyped_tables_name_the_real_cause(tmp_path, capsys):
+    huge = tmp_path / "x.npy"
+    np.save(huge, np.full((50, 4), 1e200))  # <|x|^2> overflows: no eta can help
+    assert _decorrelate(huge, tmp_path / "m.npy") == 2
+    _one_line_error(capsys, "overflows float64; rescale the inputs")
+    for body, message in (("scenario = 3\n", "[scenario] must be a table"),
+                          ("[case]\nkind = 'settle'\n", "'case' must be an array of tables"),
+                          ("[[case]]\nname = 4\n", "name must be text")):
+        scenario = tmp_path / "s.toml"
+        scenario.write_text(body)
+        assert main(["bench", "--scenario", str(scenario)]) == 2
+        _one_line_error(capsys, message)
