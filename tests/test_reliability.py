@@ -466,10 +466,15 @@ def test_the_same_seed_gives_the_same_bytes_in_every_output(tmp_path, samples):
         np.save(tmp_path / "A.npy", np.eye(4) + 0.1)
         assert main(["settle", "--matrix", str(tmp_path / "A.npy"), "--input", str(samples),
                      "--out", str(folder / "s.npy"), "--json", str(folder / "s.json")]) == 0
-        return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+        # exported from one checkpoint path, since the manifest records the path
+        assert main(["export-lava", str(tmp_path / "a" / "ck.npz"), "--out",
+                     str(folder / "exp"), "--precision", "fixed"]) == 0
+        return {str(p.relative_to(folder)): p.read_bytes()
+                for p in sorted(folder.rglob("*")) if p.is_file()}
 
     first, second = run("a"), run("b")
-    assert sorted(first) == ["ck.npz", "d.json", "h.png", "m.npy", "s.json", "s.npy",
+    assert sorted(first) == ["ck.npz", "d.json", "exp/manifest.json", "exp/network.h5",
+                             "exp/network.npz", "h.png", "m.npy", "s.json", "s.npy",
                              "train.json"]
     for name in first:
         assert first[name] == second[name], name
