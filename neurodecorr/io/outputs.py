@@ -8,8 +8,8 @@ complete, or leaves the files exactly as they were. The mechanism:
   behind a symbolic link), two outputs on the same file, and an output that would replace one of
   the command's inputs. Each problem is one line naming the option and the path.
 * :func:`write_outputs` stages every file as a hidden temporary in its destination folder. The
-  temporary is registered for removal before a byte is written, with SIGINT and SIGTERM held
-  back while it is created, so an interrupt at any moment leaves nothing behind. Only when all
+  temporary is registered for removal before it is even created, so an interrupt at any moment
+  leaves nothing behind. Only when all
   files are staged are they renamed into place; an existing file is first hard-linked aside, so
   a failed rename rolls every earlier one back. The folder is fsynced after the renames.
 * Files are created with the mode ``0o666 & ~umask``, like any program that calls ``open``; a
@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import secrets
 import signal
 import stat
 import tempfile
@@ -238,11 +239,22 @@ class _Transaction:
             folder.mkdir()
             self.made_folders.append(folder)
 
-    def stage(self, dest: Path, data: bytes, umask: int) -> str:
-        folder = _folder_of(dest)
-        with _signals_held():  # registered for removal before the first byte is written
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{dest.name[:32]}.", suffix=".tmp")
+    def _create(self, dest: Path) -> tuple[int, str]:
+        """Create a new hidden temporary beside ``dest``, registered for removal before it
+        exists: an interrupt at any instant (also one delivered to another thread, which no
+        signal mask holds back) cannot leave it behind."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        for _ in range(100):
+            tmp = os.path.join(_folder_of(dest), f".{dest.name[:32]}.{secrets.token_hex(4)}.tmp")
             self.temporaries.append(tmp)
+            try:
+                return os.open(tmp, flags, 0o600), tmp
+            except FileExistsError:  # not ours: never remove it
+                self.temporaries.remove(tmp)
+        raise FileExistsError(errno.EEXIST, "no free temporary name", str(dest))
+
+    def stage(self, dest: Path, data: bytes, umask: int) -> str:
+        fd, tmp = self._create(dest)
         with os.fdopen(fd, "wb") as fh:
             try:
                 mode = stat.S_IMODE(os.stat(dest).st_mode)
