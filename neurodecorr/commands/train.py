@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
-from pathlib import Path
 
 import click
 
 from neurodecorr.data import LOADERS, NEEDS_DATA_DIR, load_dataset
 from neurodecorr.errors import NeurodecorrError
-from neurodecorr.io import check_outputs, json_bytes, write_outputs
+from neurodecorr.io import check_outputs, input_file, json_bytes, write_outputs
 from neurodecorr.learning.checkpoint import resume_trainer, save_checkpoint
 from neurodecorr.learning.config import ALGORITHMS, DECORRELATIONS, TrainConfig, parse_hidden
 from neurodecorr.learning.plot import history_figure_png
@@ -120,8 +119,8 @@ def command(dataset, data_dir, algorithm, decorrelation, hidden, epochs, batch_s
                          negative_slope=negative_slope, seed=seed)
     if resume and checkpoint is None:
         raise NeurodecorrError("--resume needs --checkpoint PATH")
-    if resume and not Path(checkpoint).is_file():
-        raise NeurodecorrError(f"--checkpoint: no such file to resume from: {checkpoint}")
+    if resume:
+        input_file(checkpoint, "--checkpoint")
     if data_dir is not None and dataset not in NEEDS_DATA_DIR:
         raise NeurodecorrError(f"--data-dir: applies only to {', '.join(NEEDS_DATA_DIR)}, "
                                f"not to {dataset}")

@@ -196,7 +196,7 @@ class Network:
 
         Only the header and the members it names are read (see :class:`NpzArchive`).
         """
-        with NpzArchive(path) as archive:
+        with NpzArchive(path, "network") as archive:
             return cls.from_arrays(archive, source=archive.source)
 
     @classmethod

@@ -145,7 +145,7 @@ class NpzArchive(Mapping):
                  text_members: tuple[str, ...] = ("header",)) -> None:
         self.text_members = text_members
         self.path = input_file(path, what)
-        self.source = f"{what}: {self.path}" if what not in ("archive", "") else str(self.path)
+        self.source = str(self.path)
         try:
             self._zip = zipfile.ZipFile(self.path)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
