@@ -24,12 +24,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neurodecorr.core.forward import Backend
 from neurodecorr.core.network import Network
 from neurodecorr.data.base import LOADERS, Dataset
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.io import NpzArchive
 from neurodecorr.learning.config import TrainConfig
-from neurodecorr.learning.model import ForwardEngine
 from neurodecorr.learning.trainer import Trainer
 
 CHECKPOINT_FORMAT_VERSION = 2
@@ -158,7 +158,7 @@ def _number(value: object) -> bool:
 
 def save_checkpoint(trainer: Trainer, path: str | os.PathLike) -> None:
     """Write the trainer's network, header and state to ``path``, all-or-nothing."""
-    network = trainer.model.to_network()
+    network = trainer.network
     extra = trainer.state_arrays()
     state = json.loads(str(extra["train_state"]))
     state["schema_version"] = CHECKPOINT_FORMAT_VERSION
@@ -224,7 +224,7 @@ def read_checkpoint(path: str | os.PathLike
 
 
 def resume_trainer(path: str | os.PathLike, config: TrainConfig, dataset: Dataset,
-                   engine: ForwardEngine | None = None) -> Trainer:
+                   backend: Backend | None = None) -> Trainer:
     """A trainer in exactly the state saved at ``path``, to continue until ``config.epochs``.
 
     The checkpoint's configuration must equal ``config`` in every field except ``epochs``;
@@ -238,11 +238,10 @@ def resume_trainer(path: str | os.PathLike, config: TrainConfig, dataset: Datase
         details = ", ".join(f"{k} (checkpoint {saved[k]!r}, now {now[k]!r})" for k in differ)
         raise NeurodecorrError(f"{path}: checkpoint was trained with different settings: "
                                f"{details}")
-    trainer = Trainer(config, dataset, engine)
-    model = trainer.model
-    if network.sizes != model.sizes:
+    trainer = Trainer(config, dataset, backend)
+    if network.sizes != trainer.network.sizes:
         raise NeurodecorrError(f"{path}: network sizes {network.sizes} do not match the data "
-                               f"and --hidden ({model.sizes})")
+                               f"and --hidden ({trainer.network.sizes})")
     expected = {k: v for k, v in trainer.state_arrays().items() if k != "train_state"}
     for name, want in expected.items():
         got = arrays.get(name)
@@ -251,14 +250,14 @@ def resume_trainer(path: str | os.PathLike, config: TrainConfig, dataset: Datase
                                    f"'{name}' " + ("missing" if got is None else
                                                    f"has shape {got.shape}, expected "
                                                    f"{np.shape(want)}") + ")")
-    for i, layer in enumerate(network.layers):
-        model.weights[i][...] = layer.weight
-        model.biases[i][...] = layer.bias
-        dec = model.decorrelators[i]
-        if dec is not None:
-            dec.M = np.array(layer.decorrelation, dtype=np.float64)
-            if dec.mean is not None:
-                dec.mean = np.array(arrays[f"decor_mean{i}"], dtype=np.float64)
+    for i, (saved_layer, layer) in enumerate(zip(network.layers, trainer.network.layers,
+                                                 strict=True)):
+        layer.weight[...] = saved_layer.weight
+        layer.bias[...] = saved_layer.bias
+        if layer.decorrelation is not None:
+            layer.decorrelation = np.array(saved_layer.decorrelation, dtype=np.float64)
+        if trainer.decor_means[i] is not None:
+            trainer.decor_means[i] = np.array(arrays[f"decor_mean{i}"], dtype=np.float64)
     for i in range(len(trainer.adam.m)):
         trainer.adam.m[i][...] = arrays[f"adam_m{i}"]
         trainer.adam.v[i][...] = arrays[f"adam_v{i}"]
