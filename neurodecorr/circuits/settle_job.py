@@ -3,7 +3,9 @@
 :class:`SettleJob` holds the options and validates them on construction; :func:`run_settle_job`
 loads ``A`` and ``X``, builds the field (ideal, through a device preset, or a whole circuit
 description), settles it with :func:`neurodecorr.ode.settle`, and writes every output at
-once (the settled states, and optionally the JSON report, the trajectory and its figure).
+once (the settled states, and optionally the JSON report, the trajectory and its figure),
+after checking every output up front. The JSON holds no wall time (same seed, same bytes);
+the wall time is only printed.
 
 The trajectory (``t``, ``xbar``, ``residual``) is kept at ``trajectory_points`` times evenly
 spaced from 0 to the end of the settle: a first run finds the end, a second, identical run
@@ -20,7 +22,7 @@ import numpy as np
 
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.io import (
-    check_output_folder,
+    check_outputs,
     json_bytes,
     load_array,
     npy_bytes,
@@ -186,10 +188,8 @@ def run_settle_job(job: SettleJob, matrix_path, input_path, out_path, json_path=
                    trajectory_path=None, plot_path=None) -> SettleRun:
     """Load, settle and write the outputs of one job; see the module docstring."""
     A, X = _load(matrix_path, input_path)
-    for path, what in ((out_path, "--out"), (json_path, "--json"),
-                       (trajectory_path, "--trajectory"), (plot_path, "--plot")):
-        if path:
-            check_output_folder(path, what)
+    check_outputs({"--out": out_path, "--json": json_path, "--trajectory": trajectory_path,
+                   "--plot": plot_path}, inputs={"--matrix": matrix_path, "--input": input_path})
     run, where = _field_settle(job, A, X)
     start = time.perf_counter()
     states, result, report = run(None)
@@ -202,7 +202,7 @@ def run_settle_job(job: SettleJob, matrix_path, input_path, out_path, json_path=
             "command": "settle", "matrix": str(matrix_path), "input": str(input_path),
             "n": int(A.shape[0]), "batch": int(X.shape[0]) if X.ndim == 2 else 1,
             "dtype": job.dtype, "seed": job.seed, "max_steps": job.max_steps, **report,
-            **result.summary(), "wall_time_s": wall_s})
+            **result.summary()})
     if trajectory_path:
         files[trajectory_path] = npz_bytes({"t": result.t_eval, "xbar": result.y_eval,
                                             "residual": result.residual_eval})
