@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -78,3 +79,12 @@ def test_the_sweep_runs_the_commands_the_cli_runs():
 
     for name, target in TARGETS.items():
         assert target.module == COMMANDS[name][0]
+
+
+def test_every_file_the_architecture_map_names_exists():
+    text = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`([a-z_/]+(?:\.py|/))`", text))
+    assert len(named) > 20
+    missing = [p for p in sorted(named)
+               if not (PACKAGE / p).exists() and not (PACKAGE.parent / p).exists()]
+    assert not missing, f"docs/architecture.md names files that do not exist: {missing}"
