@@ -23,8 +23,7 @@ import numpy as np
 import pytest
 
 from neurodecorr.cli import main
-from neurodecorr.core import DecorrelationConfig, Layer, LinearDecorrelator, Network
-from neurodecorr.data import load_dataset
+from neurodecorr.core import Layer, Network
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.lava import compat
 from neurodecorr.lava.exchange import export_bytes, load_export
@@ -36,58 +35,6 @@ from neurodecorr.lava.fixed import (
     quantise_rows,
 )
 from neurodecorr.lava.settling import settling_plan
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _fit_decorrelation(H: np.ndarray, seed: int, iters: int = 200) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    dec = LinearDecorrelator(H.shape[1],
-                             DecorrelationConfig(eta=0.2 / np.mean(np.sum(H**2, axis=1))))
-    for _ in range(iters):
-        dec.update(H[rng.choice(len(H), 256, replace=False)])
-    return dec.M
-
-
-@pytest.fixture(scope="module")
-def mnist1d():
-    return load_dataset("mnist1d")
-
-
-@pytest.fixture(scope="module")
-def trained(mnist1d, tmp_path_factory):
-    """A decorrelated 40-32-10 MLP trained on MNIST-1D (Adam, 400 full-batch steps), saved."""
-    X, Y = mnist1d.x_train, np.eye(10)[mnist1d.y_train]
-    M0 = _fit_decorrelation(X, seed=0)
-    Xb = X @ M0.T
-    rng = np.random.default_rng(1)
-    params = [rng.standard_normal((32, 40)) / np.sqrt(40), np.zeros(32),
-              rng.standard_normal((10, 32)) / np.sqrt(32), np.zeros(10)]
-    m = [np.zeros_like(p) for p in params]
-    v = [np.zeros_like(p) for p in params]
-    for it in range(1, 401):
-        W0, b0, W1, b1 = params
-        z = Xb @ W0.T + b0
-        h = np.where(z > 0, z, 0.01 * z)
-        o = h @ W1.T + b1
-        p = np.exp(o - o.max(1, keepdims=True))
-        g = (p / p.sum(1, keepdims=True) - Y) / len(X)
-        gz = (g @ W1) * np.where(z > 0, 1.0, 0.01)
-        for k, grad in enumerate([gz.T @ Xb, gz.sum(0), g.T @ h, g.sum(0)]):
-            m[k] = 0.9 * m[k] + 0.1 * grad
-            v[k] = 0.999 * v[k] + 0.001 * grad**2
-            params[k] -= 0.01 * (m[k] / (1 - 0.9**it)) / (np.sqrt(v[k] / (1 - 0.999**it)) + 1e-8)
-    W0, b0, W1, b1 = params
-    z = Xb @ W0.T + b0
-    M1 = _fit_decorrelation(np.where(z > 0, z, 0.01 * z), seed=2)
-    # keep the readout's function while its input is decorrelated: W1 x = (W1 M1⁻¹)(M1 x)
-    net = Network([Layer(W0, b0, M0, "leaky_relu"),
-                   Layer(W1 @ np.linalg.inv(M1), b1, M1, "identity")],
-                  metadata={"dataset": "mnist1d"})
-    path = tmp_path_factory.mktemp("lava") / "net.npz"
-    net.save(path)
-    return net, path
-
 
 # --- installation: the 3.11 fix --------------------------------------------------------------
 
@@ -284,7 +231,8 @@ def _emulate_fixed(net, export):
     layers = []
     for k, (layer, d, lat) in enumerate(zip(net.layers, dense, lateral, strict=True)):
         if lat["type"] == "integrator":
-            leak, Q, e = lat["decay"], -lat["weight_rec"], lat["weight_rec_exp"]
+            leak, Q = lat["decay"], -lat["weight_rec"]
+            e = lat["weight_rec_exp"] - lat["rec_shift"]
         else:
             leak, Q, e = lat["leak"], lat["lateral"], lat["lateral_exp"]
         realised = (np.diag(leak / 4096) + Q * 2.0**e) / lat["step"][:, None]
@@ -400,7 +348,7 @@ def test_cli_export_errors(trained, tmp_path, capsys, args, message):
 
 def test_cli_run_errors(exported, tmp_path, capsys):
     assert main(["lava-run", str(tmp_path / "none"), "--dataset", "mnist1d"]) == 2
-    assert "manifest.json" in capsys.readouterr().err
+    assert "export-lava" in capsys.readouterr().err
     out = tmp_path / "exp"
     shutil.copytree(exported, out)
     (out / "network.h5").write_bytes(b"tampered")
