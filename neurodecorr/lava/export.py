@@ -132,8 +132,11 @@ def _fixed_lateral(A: np.ndarray, tol: float, what: str) -> tuple[fixed.FixedLat
     """Per-neuron steps ``p_i = κ/r_i`` with the largest mantissa-filling ``κ ≤ κ*``.
 
     If the row-scaled iteration does not contract (possible for a non-symmetric ``A``), one
-    step for all neurons (``r_i = max r``) is used instead.
+    step for all neurons (``r_i = max r``) is used instead. The contraction asked for is at
+    most the 24-bit state's relative resolution ``2^−23``: integer dynamics cannot settle any
+    closer (they end in a cycle of a few LSB), so further steps would buy nothing.
     """
+    tol = max(tol, 2.0 ** -(fixed.STATE_BITS - 1))
     rows = fixed.lateral_rows(A)
     try:
         best = settling_plan(A / rows[:, None], tol, what=what)
