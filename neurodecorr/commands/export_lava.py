@@ -26,4 +26,4 @@ def command(checkpoint, out_dir, precision, mapping, dataset, tol) -> None:
     manifest = export_bundle(checkpoint, out_dir, precision=precision, mapping=mapping,
                              dataset=dataset, tol=tol)
     click.echo(f"wrote {out_dir}/{EXCHANGE} ({precision}, {mapping} mapping, "
-               f"{manifest['steps_per_sample']} steps per sample)")
+               f"steps_per_sample = {manifest['steps_per_sample']})")

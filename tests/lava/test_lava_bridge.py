@@ -370,3 +370,16 @@ def test_throughput_times_one_lateral_process_against_numpy():
     # integer dynamics: only the two flooring shifts per sub-step (a few 2^-F) differ
     assert fixed_res["max_abs_err"] < 1e-3
     assert multiprocessing.active_children() == []
+
+
+def test_speedup_vs_lava_at_batch_1_and_256_in_both_dtypes():
+    """The bench's ratio: ours ÷ Lava's samples·steps per second, from the same Lava figure."""
+    from neurodecorr.bench.measure import speedup_vs_lava
+
+    res = speedup_vs_lava(n=8, batch=4, n_sub=2, repeats=1, seed=0)
+    assert res["speedup_vs_lava"] == pytest.approx(res["sim_samples_x_steps_per_s"]
+                                                   / res["lava_samples_x_steps_per_s"])
+    table = res["speedup_vs_lava_by_batch"]
+    assert set(table) == {"1", "256"}
+    assert all(set(row) == {"float64", "float32"} and min(row.values()) > 0
+               for row in table.values())
