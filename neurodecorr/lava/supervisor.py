@@ -132,7 +132,10 @@ def run_supervised(job: str, kwargs: dict, *, chunk_timeout_s: float = CHUNK_TIM
         conn = Connection(os.dup(ours.fileno()))
         ours.close()
         with conn:
-            conn.send((job, kwargs))
+            try:
+                conn.send((job, kwargs))
+            except OSError:
+                raise _worker_died(proc, bool(signals)) from None
             return _supervise(proc, conn, chunk_timeout_s, progress, signals)
     finally:
         if proc is not None:
