@@ -65,8 +65,11 @@ class Bundle:
 
 
 def checkpoint_dataset(network: Network) -> str | None:
-    """The data set a checkpoint was trained on, as its metadata records it."""
-    dataset = network.metadata.get("dataset")
+    """The data set a checkpoint was trained on: ``metadata.train_config.dataset`` (written by
+    ``train``) or ``metadata.dataset``."""
+    config = network.metadata.get("train_config")
+    dataset = config.get("dataset") if isinstance(config, dict) else None
+    dataset = dataset or network.metadata.get("dataset")
     return dataset if isinstance(dataset, str) else None
 
 

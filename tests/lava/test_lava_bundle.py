@@ -183,3 +183,15 @@ def test_network_must_be_the_exported_one(bundles, tmp_path, capsys, trained):
     Network(net.layers[:1]).save(folder / "network.npz")
     _rehash(folder)
     _refused(folder, capsys, "is not the network in network.h5")
+
+
+def test_fixed_export_straight_from_a_train_checkpoint(tmp_path, capsys):
+    """The data set for the fixed-point range comes from the checkpoint ``train`` writes."""
+    ckpt = tmp_path / "net.npz"
+    assert main(["train", "--decorrelation", "ahmad", "--hidden", "16", "--epochs", "1",
+                 "--checkpoint", str(ckpt)]) == 0
+    out = tmp_path / "bundle"
+    assert main(["export-lava", str(ckpt), "--out", str(out), "--precision", "fixed"]) == 0
+    assert read_bundle(out).manifest["dataset"] == "mnist1d"
+    assert main(["lava-run", str(out), "--dataset", "mnist1d", "--samples", "3"]) == 0
+    assert "argmax agreement" in capsys.readouterr().out
