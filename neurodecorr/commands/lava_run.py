@@ -44,4 +44,6 @@ def command(folder, dataset, samples, chunk_timeout, json_path) -> None:
     if "predicted_rms_err" in result:
         line += (f"; rms err {result['rms_err']:.3g} (predicted from bit widths "
                  f"{result['predicted_rms_err']:.3g})")
+    if not result["loihi_structure"]:
+        line += " [layer mapping: a CPU-only emulation, not deployable on Loihi]"
     click.echo(line)

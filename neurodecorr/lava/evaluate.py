@@ -30,6 +30,7 @@ def compare(network: Network, export: LavaExport, X: np.ndarray, run: LavaRun,
     Returns
     -------
     dict
+        ``loihi_structure`` (False for the ``layer`` mapping, a CPU-only emulation),
         ``max_abs_err``, ``rel_err`` (``‖y − y_ref‖_F / ‖y_ref‖_F``), ``argmax_agreement``,
         ``rms_err``, ``steps``, ``wall_s``, ``samples``, ``n_processes``, ``steps_per_s``;
         with ``labels`` also ``accuracy`` and ``reference_accuracy`` (argmax equals the label);
@@ -38,7 +39,8 @@ def compare(network: Network, export: LavaExport, X: np.ndarray, run: LavaRun,
     ref = reference_logits(network, X)
     err = run.outputs - ref
     result = {
-        "precision": export.precision, "mapping": export.mapping, "samples": int(X.shape[0]),
+        "precision": export.precision, "mapping": export.mapping,
+        "loihi_structure": export.mapping == "loihi", "samples": int(X.shape[0]),
         "max_abs_err": float(np.max(np.abs(err))),
         "rel_err": float(np.linalg.norm(err) / np.linalg.norm(ref)),
         "argmax_agreement": float(np.mean(run.outputs.argmax(1) == ref.argmax(1))),

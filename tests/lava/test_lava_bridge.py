@@ -24,6 +24,7 @@ import pytest
 
 from neurodecorr.cli import main
 from neurodecorr.core import Layer, Network
+from neurodecorr.data import load_dataset
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.lava import compat
 from neurodecorr.lava.exchange import export_bytes, load_export
@@ -319,6 +320,8 @@ def exported(trained, tmp_path_factory):
 
 
 def test_cli_export_and_run(exported, tmp_path, capsys):
+    from neurodecorr.lava.evaluate import reference_logits
+
     manifest = json.loads((exported / "manifest.json").read_text())
     assert manifest["precision"] == "fixed" and manifest["dataset"] == "mnist1d"
     report = tmp_path / "r.json"
@@ -328,6 +331,13 @@ def test_cli_export_and_run(exported, tmp_path, capsys):
     for key in ("max_abs_err", "rel_err", "argmax_agreement", "steps", "wall_s",
                 "predicted_rms_err"):
         assert key in res
+    assert res["loihi_structure"] is True and res["mapping"] == "loihi"
+    y = load_dataset("mnist1d").y_test[:8]
+    ref = np.asarray(reference_logits(Network.load(exported / "network.npz"),
+                                      load_dataset("mnist1d").x_test[:8]))
+    assert res["reference_accuracy"] == pytest.approx(np.mean(ref.argmax(1) == y))
+    assert 0.0 <= res["accuracy"] <= 1.0
+    assert res["versions"]["lava-nc"] == "0.10.0" and res["versions"]["numpy"] == np.__version__
     assert res["steps"] == 8 * manifest["steps_per_sample"] + manifest["latency_steps"]
     assert "predicted from bit widths" in capsys.readouterr().out
     assert multiprocessing.active_children() == []
