@@ -19,12 +19,11 @@ def command(folder, dataset, samples, chunk_timeout, json_path) -> None:
 
     Ctrl-C or SIGTERM stops Lava cleanly at the end of its chunk; a second one kills it.
     """
-    from neurodecorr.io import check_output_folder, write_json
+    from neurodecorr.io import check_outputs, write_json
     from neurodecorr.lava.evaluate import evaluate_bundle
     from neurodecorr.progress import progress_bar
 
-    if json_path:
-        check_output_folder(json_path, "--json")
+    check_outputs({"--json": json_path}, inputs={"FOLDER": folder})
     with progress_bar(None, "Lava steps") as advance:
         seen = [0]
 

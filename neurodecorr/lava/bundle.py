@@ -38,6 +38,7 @@ VERSION = 3
 EXCHANGE = "network.h5"
 NETWORK = "network.npz"
 MANIFEST = "manifest.json"
+FILES = (EXCHANGE, NETWORK, MANIFEST)
 #: the packages whose versions a bundle and a run report record
 PACKAGES = ("neurodecorr", "numpy", "scipy", "h5py", "torch", "lava-nc")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -64,23 +65,10 @@ class Bundle:
     folder: Path
 
 
-def checkpoint_dataset(network: Network) -> str | None:
-    """The data set a checkpoint was trained on: ``metadata.train_config.dataset`` (written by
-    ``train``) or ``metadata.dataset``."""
-    config = network.metadata.get("train_config")
-    dataset = config.get("dataset") if isinstance(config, dict) else None
-    dataset = dataset or network.metadata.get("dataset")
-    return dataset if isinstance(dataset, str) else None
-
-
 def write_bundle(out_dir: str | os.PathLike, network: Network, export: LavaExport, *,
                  dataset: str | None, source: str) -> Path:
-    """Write the three files of a bundle atomically into ``out_dir`` (created if missing)."""
+    """Write the three files of a bundle all-or-nothing into ``out_dir`` (created if missing)."""
     out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise NeurodecorrError(f"--out: cannot create {out} ({exc.strerror})") from None
     h5, npz = export_bytes(export), npz_bytes(network.to_arrays())
     lateral_max = [int(np.max(np.abs(la.get("weight_rec", la.get("lateral")))))
                    for la in export.layers
@@ -98,7 +86,8 @@ def write_bundle(out_dir: str | os.PathLike, network: Network, export: LavaExpor
         "files": {EXCHANGE: hashlib.sha256(h5).hexdigest(),
                   NETWORK: hashlib.sha256(npz).hexdigest()},
     }
-    write_outputs({out / EXCHANGE: h5, out / NETWORK: npz, out / MANIFEST: json_bytes(manifest)})
+    write_outputs({out / EXCHANGE: h5, out / NETWORK: npz, out / MANIFEST: json_bytes(manifest)},
+                  make_folders=[out])
     return out
 
 
@@ -108,12 +97,14 @@ def export_bundle(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, *,
     """Export the network in ``checkpoint`` to a bundle; return its manifest.
 
     Fixed point needs calibration inputs: the training inputs of ``dataset`` (default: the
-    data set the checkpoint records).
+    data set in the checkpoint's header,
+    :func:`neurodecorr.learning.checkpoint.checkpoint_dataset`).
     """
     from neurodecorr.data import load_dataset
+    from neurodecorr.learning.checkpoint import checkpoint_dataset
 
     network = Network.load(checkpoint)
-    dataset = dataset or checkpoint_dataset(network)
+    dataset = dataset or checkpoint_dataset(checkpoint)
     calibration = None
     if precision == "fixed":
         if dataset is None:

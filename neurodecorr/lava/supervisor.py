@@ -13,7 +13,8 @@ out of the calling process altogether:
   if no report arrives within ``chunk_timeout_s`` the supervisor kills the whole process
   group and raises a one-line :class:`~neurodecorr.errors.NeurodecorrError`;
 - the first SIGINT or SIGTERM asks the worker to stop at the end of its chunk (Lava's runtime
-  is then stopped cleanly and its shared memory released) and raises ``KeyboardInterrupt``;
+  is then stopped cleanly and its shared memory released); then the signal goes on to the
+  handler that was installed before (``KeyboardInterrupt`` by default);
   a second signal, or a worker that has not stopped within ``chunk_timeout_s``, kills the
   process group (the worker and every Lava child, by their group id) at once.
 
@@ -136,7 +137,15 @@ def run_supervised(job: str, kwargs: dict, *, chunk_timeout_s: float = CHUNK_TIM
                 conn.send((job, kwargs))
             except OSError:
                 raise _worker_died(proc, bool(signals)) from None
-            return _supervise(proc, conn, chunk_timeout_s, progress, signals)
+            try:
+                return _supervise(proc, conn, chunk_timeout_s, progress, signals)
+            except KeyboardInterrupt:
+                # once Lava is gone, SIGTERM goes on to the handler it interrupted (the CLI's
+                # raises its own exception for it, exit status 143)
+                handler = previous.get(signals[0]) if signals else None
+                if callable(handler):
+                    handler(signals[0], None)
+                raise
     finally:
         if proc is not None:
             if proc.poll() is None:

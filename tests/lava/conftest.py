@@ -51,8 +51,7 @@ def trained(mnist1d, tmp_path_factory):
     M1 = _fit_decorrelation(np.where(z > 0, z, 0.01 * z), seed=2)
     # keep the readout's function while its input is decorrelated: W1 x = (W1 M1⁻¹)(M1 x)
     net = Network([Layer(W0, b0, M0, "leaky_relu"),
-                   Layer(W1 @ np.linalg.inv(M1), b1, M1, "identity")],
-                  metadata={"dataset": "mnist1d"})
+                   Layer(W1 @ np.linalg.inv(M1), b1, M1, "identity")])
     path = tmp_path_factory.mktemp("lava") / "net.npz"
     net.save(path)
     return net, path

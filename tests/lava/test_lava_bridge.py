@@ -315,7 +315,9 @@ def exported(trained, tmp_path_factory):
     """One fixed-point export through the CLI, shared by the command-line tests."""
     _, ckpt = trained
     out = tmp_path_factory.mktemp("lava_cli") / "exp"
-    assert main(["export-lava", str(ckpt), "--out", str(out), "--precision", "fixed"]) == 0
+    # a network built here, not by `train`: it has no checkpoint header, so the data set is named
+    assert main(["export-lava", str(ckpt), "--out", str(out), "--precision", "fixed",
+                 "--dataset", "mnist1d"]) == 0
     return out
 
 

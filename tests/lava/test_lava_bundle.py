@@ -27,7 +27,7 @@ def bundles(trained, tmp_path_factory):
     root = tmp_path_factory.mktemp("bundles")
     for precision in ("fixed", "float"):
         assert main(["export-lava", str(ckpt), "--out", str(root / precision),
-                     "--precision", precision]) == 0
+                     "--precision", precision, "--dataset", "mnist1d"]) == 0
     return root
 
 
