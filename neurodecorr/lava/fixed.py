@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neurodecorr.core.activation import derivative
 from neurodecorr.errors import NeurodecorrError
 
 STATE_BITS = 24
@@ -204,14 +205,6 @@ def dense_bound(weight: np.ndarray, exp: int) -> float:
     return float(np.max(np.sum(np.abs(weight), axis=1))) * 2.0 ** (STATE_BITS - 1 + exp)
 
 
-def _deriv(z: np.ndarray, activation: str, slope: float) -> np.ndarray:
-    if activation == "identity":
-        return np.ones_like(z)
-    if activation == "relu":
-        return (z > 0).astype(float)
-    return np.where(z > 0, 1.0, slope)
-
-
 def predict_error(stages: list[dict], X: np.ndarray) -> np.ndarray:
     """First-order predicted RMS logit error per sample from the bit widths.
 
@@ -263,7 +256,7 @@ def predict_error(stages: list[dict], X: np.ndarray) -> np.ndarray:
                 st["W_step"] ** 2 / 12.0 * np.sum(xbar**2) + st["lsb_a"] ** 2 / 3.0
                 + st["gain_rel_step"] ** 2 / 12.0 * z**2
                 + st["lsb_z"] ** 2 * (floor_mean_square(1) + 1.0 / 12.0))
-            deriv = _deriv(z, st["activation"], st["negative_slope"])
+            deriv = derivative(z, st["activation"], st["negative_slope"])
             cov = deriv[:, None] * cov * deriv[None, :]
             h = z * deriv if st["activation"] != "identity" else z
         out[s] = math.sqrt(float(np.trace(cov)) / cov.shape[0])
