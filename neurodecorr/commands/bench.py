@@ -13,6 +13,7 @@ from neurodecorr.bench.plots import render_figures
 from neurodecorr.bench.report import print_table
 from neurodecorr.io import check_output_folder, json_bytes, write_outputs
 from neurodecorr.progress import progress_bar
+from neurodecorr.terminal import terminal_width
 
 
 @click.command(name="bench")
@@ -45,5 +46,4 @@ def command(scenario, reference, repeats, blas_threads, json_path, plot_dir) -> 
         Path(plot_dir).mkdir(parents=True, exist_ok=True)
         files.update(render_figures(result, plot_dir))
     write_outputs(files)
-    # Wide enough for the metric columns also when stdout is a file or a pipe.
-    print_table(result, Console(file=sys.stdout, width=max(Console().width, 180)))
+    print_table(result, Console(file=sys.stdout, width=terminal_width()))
