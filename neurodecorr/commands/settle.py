@@ -19,6 +19,7 @@ from neurodecorr.circuits import (
 from neurodecorr.circuits.field import DTYPES
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.io import check_output_folder, json_bytes, load_array, npy_bytes, write_outputs
+from neurodecorr.provenance import with_versions
 
 
 def _choice(value: str, allowed, what: str) -> str:
@@ -152,7 +153,7 @@ def command(matrix_path, input_path, out_path, method, solver, tau_s, dt_s, tol,
                   "device_counters": dict(reader.counters) if reader else None,
                   **result.summary(),
                   "wall_time_s": wall_s}
-        files[json_path] = json_bytes(report)
+        files[json_path] = json_bytes(with_versions(report))
     write_outputs(files)
     s = result.summary()
     print(f"settle ({result.method}): {s['steps']} steps, t = {s['t_final_s']:.4g} s, max "
@@ -180,7 +181,7 @@ def _settle_circuit(name, A, X, out_path, json_path, *, device, age_s, seed, dty
     wall_s = time.perf_counter() - start
     files = {out_path: npy_bytes(Xbar.astype(dtype).reshape(X.shape))}
     if json_path:
-        files[json_path] = json_bytes({
+        files[json_path] = json_bytes(with_versions({
             "command": "settle", "matrix": str(matrix_path), "input": str(input_path),
             "n": int(A.shape[0]), "batch": int(X.shape[0]) if X.ndim == 2 else 1,
             "circuit": config.name, "circuit_file": config.path, "device": lat.device,
@@ -189,7 +190,7 @@ def _settle_circuit(name, A, X, out_path, json_path, *, device, age_s, seed, dty
             "dtype": dtype, "seed": seed, "age_s": age_s,
             "device_counters": dict(array.crossbar.counters),
             "integration_steps": int(array.node_updates), **result.summary(),
-            "wall_time_s": wall_s})
+            "wall_time_s": wall_s}))
     write_outputs(files)
     s = result.summary()
     print(f"settle ({result.method}, circuit {config.name}): {s['steps']} steps, t = "

@@ -16,11 +16,25 @@ from neurodecorr.learning.checkpoint import resume_trainer, save_checkpoint
 from neurodecorr.learning.config import ALGORITHMS, DECORRELATIONS, TrainConfig, parse_hidden
 from neurodecorr.learning.plot import history_figure_png
 from neurodecorr.learning.trainer import EpochCallbacks, Trainer
+from neurodecorr.provenance import with_versions
+
+
+def _epoch_line(row: dict) -> str:
+    return (f"epoch {row['epoch']}: train {100 * row['train_acc']:.1f}%  "
+            f"test {100 * row['test_acc']:.1f}%  loss {row['train_loss']:.3f}")
 
 
 @contextmanager
 def _epoch_bars(total_epochs: int, done: int, enabled: bool):
-    """Rich bars on stderr: one over epochs, one over the current epoch's batches."""
+    """Rich bars on stderr: one over epochs, one over the current epoch's batches.
+
+    Off a terminal (a batch job, a pipe) there is no bar; one line per epoch goes to stderr
+    instead, so that a log shows how far a long run got.
+    """
+    if not enabled:
+        yield EpochCallbacks(on_epoch=lambda row: print(
+            f"{_epoch_line(row)}  ({row['epoch']}/{total_epochs})", file=sys.stderr, flush=True))
+        return
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -32,8 +46,7 @@ def _epoch_bars(total_epochs: int, done: int, enabled: bool):
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TextColumn("{task.fields[info]}"),
-                  console=Console(stderr=True), transient=True,
-                  disable=not enabled) as progress:
+                  console=Console(stderr=True), transient=True) as progress:
         epochs = progress.add_task("epochs", total=total_epochs, completed=done, info="")
         batches = progress.add_task(f"epoch {done + 1}", total=None, info="")
 
@@ -41,9 +54,7 @@ def _epoch_bars(total_epochs: int, done: int, enabled: bool):
             progress.update(batches, completed=k, total=n)
 
         def on_epoch(row: dict) -> None:
-            info = (f"train {100 * row['train_acc']:.1f}%  test {100 * row['test_acc']:.1f}%  "
-                    f"loss {row['train_loss']:.3f}")
-            progress.update(epochs, completed=row["epoch"], info=info)
+            progress.update(epochs, completed=row["epoch"], info=_epoch_line(row))
             progress.reset(batches, description=f"epoch {row['epoch'] + 1}")
 
         yield EpochCallbacks(on_batch=on_batch, on_epoch=on_epoch)
@@ -102,7 +113,8 @@ def _check_output(path: str | None, what: str) -> None:
 @click.option("--batch-interval", "batch_interval_s", type=float, default=1e-3,
               show_default=True, help="With a chip: physical seconds between batches (drift).")
 @click.option("--progress/--no-progress", default=True, show_default=True,
-              help="Show progress bars (only on a terminal).")
+              help="Show progress bars on a terminal; off a terminal, or with --no-progress, "
+                   "print one line per epoch.")
 def command(dataset, data_dir, algorithm, decorrelation, hidden, epochs, batch_size, lr,
             decor_lr, decor_batch_fraction, decor_centre, decor_kappa, sigma, feedback_scale,
             fa_through_decorrelation, negative_slope, seed, checkpoint, resume, json_path,
@@ -161,19 +173,30 @@ def command(dataset, data_dir, algorithm, decorrelation, hidden, epochs, batch_s
     else:
         trainer = (resume_trainer(checkpoint, config, data) if resume
                    else Trainer(config, data))
-    after_epoch = (lambda t: save_checkpoint(t, checkpoint)) if checkpoint else None
-    with _epoch_bars(epochs, trainer.epoch, progress and sys.stderr.isatty()) as callbacks:
-        history = trainer.fit(callbacks, after_epoch)
 
-    files: dict[str, bytes] = {}
-    if json_path:
-        files[json_path] = json_bytes({
+    def report(history: list[dict]) -> bytes:
+        return json_bytes(with_versions({
             "command": "train", "config": config.to_dict(), "data_dir": data_dir,
             "sizes": trainer.model.sizes, "n_train": len(data.x_train),
             "n_test": len(data.x_test), "history": history,
             **({"chip": {"options": options.to_dict(), "layers": trainer.chip.describe(),
                          "costs": trainer.costs()}} if on_chip else {}),
-        })
+        }))
+
+    def after_epoch(t) -> None:
+        # the checkpoint and the JSON history are current after every epoch (each written
+        # atomically), so a crash or a kill loses at most the epoch in progress
+        if checkpoint:
+            save_checkpoint(t, checkpoint)
+        if json_path:
+            write_outputs({json_path: report(t.history)})
+
+    with _epoch_bars(epochs, trainer.epoch, progress and sys.stderr.isatty()) as callbacks:
+        history = trainer.fit(callbacks, after_epoch)
+
+    files: dict[str, bytes] = {}
+    if json_path:
+        files[json_path] = report(history)
     if plot_path:
         title = f"{dataset}: {algorithm}" + ("" if decorrelation == "none"
                                              else f" + {decorrelation}")
