@@ -10,6 +10,7 @@ import click
 from neurodecorr.core.network import Network
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.io import json_bytes, npz_bytes, write_outputs
+from neurodecorr.lava.export import MAPPINGS, PRECISIONS
 
 EXCHANGE = "network.h5"
 CHECKPOINT = "network.npz"
@@ -20,8 +21,8 @@ MANIFEST = "manifest.json"
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder for network.h5, network.npz and manifest.json (created if missing).")
-@click.option("--precision", default="float", show_default=True, help="float or fixed.")
-@click.option("--mapping", default="layer", show_default=True,
+@click.option("--precision", type=click.Choice(PRECISIONS), default="float", show_default=True)
+@click.option("--mapping", type=click.Choice(MAPPINGS), default="layer", show_default=True,
               help="layer (one process per layer) or loihi (integrator + recurrent Dense).")
 @click.option("--dataset", default=None,
               help="Data set whose training inputs set the fixed-point range "

@@ -17,17 +17,10 @@ from neurodecorr.circuits import (
     settle,
 )
 from neurodecorr.circuits.field import DTYPES
+from neurodecorr.devices.config import COMPENSATIONS
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.io import check_output_folder, json_bytes, load_array, npy_bytes, write_outputs
 from neurodecorr.provenance import with_versions
-
-
-def _choice(value: str, allowed, what: str) -> str:
-    # validated here rather than by click.Choice so that a bad value is one line, exit 2
-    if value not in allowed:
-        raise NeurodecorrError(f"{what}: unknown value '{value}'; choose one of: "
-                               f"{', '.join(allowed)}")
-    return value
 
 
 @click.command(name="settle")
@@ -37,10 +30,10 @@ def _choice(value: str, allowed, what: str) -> str:
               help="Inputs X as .npy, (batch, n) or (n,).")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
               help="Where to write the settled states (shape of X) as .npy.")
-@click.option("--method", default="euler", show_default=True,
-              help=f"Integrator: {', '.join(METHODS)}.")
-@click.option("--solver", default="RK45", show_default=True,
-              help=f"solve_ivp method for --method adaptive: {', '.join(SOLVERS)}.")
+@click.option("--method", type=click.Choice(METHODS), default="euler", show_default=True,
+              help="Integrator.")
+@click.option("--solver", type=click.Choice(SOLVERS), default="RK45", show_default=True,
+              help="solve_ivp method for --method adaptive.")
 @click.option("--tau", "tau_s", type=float, default=1e-6, show_default=True,
               help="Node time constant τ in seconds.")
 @click.option("--dt", "dt_s", type=float, default=None,
@@ -55,15 +48,15 @@ def _choice(value: str, allowed, what: str) -> str:
               help="RMS node noise (state units, at A = I); needs --method euler-maruyama.")
 @click.option("--check-every", type=int, default=8, show_default=True,
               help="Fixed-step methods check the residual every this many steps.")
-@click.option("--dtype", default="float64", show_default=True, help="float32 or float64.")
+@click.option("--dtype", type=click.Choice(DTYPES), default="float64", show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of the circuit noise.")
 @click.option("--device", default=None,
               help="Read A through this analogue device: a preset name or a TOML path.")
 @click.option("--time", "age_s", type=float, default=0.0, show_default=True,
               help="With --device: age of the programmed array at the start of the settle (s).")
-@click.option("--drift-compensation", default="none", show_default=True,
-              help="With --device: none, global or column.")
+@click.option("--drift-compensation", type=click.Choice(COMPENSATIONS), default="none",
+              show_default=True, help="With --device: how reads undo the drift.")
 @click.option("--circuit", default=None,
               help="Settle through this circuit description (name or TOML path): its R·C with "
                    "mismatch, leak, rails, thermal noise and lateral device.")
@@ -94,10 +87,6 @@ def command(matrix_path, input_path, out_path, method, solver, tau_s, dt_s, tol,
             raise NeurodecorrError(f"--circuit: {', '.join(clash)} come from the circuit file "
                                    f"(settle_tol, dt_s, settle_window_s, R_ohm, C_F, ...); set "
                                    f"them there instead")
-    _choice(method, METHODS, "--method")
-    _choice(solver, SOLVERS, "--solver")
-    _choice(dtype, DTYPES, "--dtype")
-    _choice(drift_compensation, ("none", "global", "column"), "--drift-compensation")
     if not (np.isfinite(age_s) and age_s >= 0):
         raise NeurodecorrError(f"--time: must be a non-negative number of seconds, got {age_s}")
     if age_s and device is None and circuit is None:
