@@ -5,6 +5,7 @@ device reads) to the fixed point ``x̄ = A⁻¹ x = M x``; :class:`OnlineLearner
 with the node-local update of ``A``.
 """
 
+from neurodecorr.circuits.device import DeviceReader
 from neurodecorr.circuits.field import LateralField
 from neurodecorr.circuits.integrators import (
     METHODS,
@@ -23,7 +24,8 @@ from neurodecorr.circuits.solution import SettleResult
 from neurodecorr.circuits.stability import check_eigenvalues, max_stable_h, optimal_h
 
 __all__ = [
-    "METHODS", "RK4", "SOLVERS", "Adaptive", "Euler", "EulerMaruyama", "Exact", "IdealReader",
+    "METHODS", "RK4", "SOLVERS", "Adaptive", "DeviceReader", "Euler", "EulerMaruyama", "Exact",
+    "IdealReader",
     "LateralField", "SettleCriterion", "SettleResult", "check_eigenvalues", "exact_solution",
     "make_integrator", "max_stable_h", "optimal_h", "settle",
 ]
