@@ -2,8 +2,8 @@
 without decorrelation of every layer's input (Ahmad 2024, arXiv 2407.10780)."""
 
 from neurodecorr.learning.adam import Adam
-from neurodecorr.learning.chip_engine import ChipEngine, ChipOptions, ChipTrainer, SGDTrainer
 from neurodecorr.learning.checkpoint import read_checkpoint, resume_trainer, save_checkpoint
+from neurodecorr.learning.chip_engine import ChipEngine, ChipOptions, ChipTrainer, SGDTrainer
 from neurodecorr.learning.config import ALGORITHMS, DECORRELATIONS, TrainConfig, parse_hidden
 from neurodecorr.learning.loss import accuracy, cross_entropy, cross_entropy_grad
 from neurodecorr.learning.model import MLP, ForwardEngine, Trace
