@@ -26,10 +26,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def wheel_env(tmp_path_factory) -> tuple[Path, Path]:
     work = tmp_path_factory.mktemp("wheel")
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--verbose",
          "--wheel-dir", str(work / "dist"), str(ROOT)],
         capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, build.stderr
+    # setuptools' deprecations (the license table, license classifiers) are build errors to come
+    assert "SetuptoolsDeprecationWarning" not in build.stdout + build.stderr
     (wheel,) = (work / "dist").glob("neurodecorr-*.whl")
     env_dir = work / "env"
     venv.EnvBuilder(with_pip=False).create(env_dir)
@@ -38,18 +40,33 @@ def wheel_env(tmp_path_factory) -> tuple[Path, Path]:
                               "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              capture_output=True, text=True, check=True).stdout.strip()
     Path(purelib, "borrowed_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # without PYTHONPATH: a source tree on it (with the build's egg-info) would look installed
     install = subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
          "--no-index", "--quiet", str(wheel)],
-        capture_output=True, text=True, timeout=600)
+        capture_output=True, text=True, timeout=600, env=_without_pythonpath())
     assert install.returncode == 0, install.stderr
     return wheel, python
 
 
+def _without_pythonpath() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
 def _run(python: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env = _without_pythonpath()
     return subprocess.run([str(python), "-m", "neurodecorr", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)
+
+
+def test_wheel_declares_its_licence(wheel_env):
+    wheel, _ = wheel_env
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        metadata = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+        licence = zf.read(next(n for n in names if n.endswith(".dist-info/licenses/LICENSE")))
+    assert "License-Expression: BSD-3-Clause" in metadata.splitlines()
+    assert licence == (ROOT / "LICENSE").read_bytes()
 
 
 def test_wheel_holds_every_shipped_toml(wheel_env):
@@ -65,7 +82,8 @@ def test_installed_wheel_lists_and_runs_its_presets(wheel_env, tmp_path):
     where = _run(python, tmp_path, "--version")
     assert where.returncode == 0, where.stderr
     located = subprocess.run([str(python), "-c", "import neurodecorr; print(neurodecorr.__file__)"],
-                             cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+                             cwd=tmp_path, capture_output=True, text=True, check=True,
+                             env=_without_pythonpath()).stdout
     assert str(ROOT) not in located, f"imported the source tree, not the wheel: {located}"
 
     devices = _run(python, tmp_path, "devices", "list")
