@@ -62,8 +62,8 @@ def cost_against_n(cases: list[dict[str, Any]]) -> bytes | None:
 
 
 def settling_times(cases: list[dict[str, Any]]) -> bytes | None:
-    """Per-sample settling times (circuit time) of every settle case: one row per case, a box
-    over the samples with every sample drawn as a point.
+    """Per-sample settling times (circuit time) of every settle case: one row per case, with
+    the median (bar) and the quartiles (band) over the samples and every sample as a point.
 
     Rows rather than overlaid histograms: cases that settle alike would hide one another.
     """
@@ -75,9 +75,11 @@ def settling_times(cases: list[dict[str, Any]]) -> bytes | None:
     if not rows:
         return None
     fig, ax = plt.subplots(figsize=(6, 0.45 * len(rows) + 1.4))
-    ax.boxplot(times, vert=False, widths=0.6, showfliers=False)
     jitter = np.random.default_rng(0)  # fixed: the same figure from the same result
     for i, t in enumerate(times, start=1):
+        q1, median, q3 = np.percentile(t, [25, 50, 75])
+        ax.plot([q1, q3], [i, i], lw=8, alpha=0.3, color="tab:orange", solid_capstyle="butt")
+        ax.plot([median], [i], "|", ms=14, mew=2, color="tab:orange")
         ax.plot(t, i + jitter.uniform(-0.2, 0.2, t.size), ".", ms=2, alpha=0.4, color="tab:blue")
     ax.set_yticks(range(1, len(rows) + 1), [c["name"] for c in rows], fontsize=8)
     ax.invert_yaxis()
