@@ -55,5 +55,5 @@ def test_every_public_name_has_an_api_entry(site):
 def test_the_chip_trainer_is_public():
     from neurodecorr.learning import ChipOptions, ChipTrainer
 
-    assert ChipTrainer.__module__ == "neurodecorr.learning.chip_engine"
+    assert ChipTrainer.__module__ == "neurodecorr.learning.chip_trainer"
     assert ChipOptions().circuit == "ideal"

@@ -33,7 +33,8 @@ def main(out_dir: str | Path, samples: int = 60, seed: int = 0) -> dict:
                          epochs=3, batch_size=32, lr=3e-3, decor_lr=1e-3, seed=seed)
     trainer = Trainer(config, data)
     trainer.fit()
-    network = trainer.model.to_network(metadata={"dataset": "digits"})
+    network = trainer.network
+    network.metadata["dataset"] = "digits"
     network.save(out_dir / "network.npz")
 
     X, y = data.x_test[:samples], data.y_test[:samples]
