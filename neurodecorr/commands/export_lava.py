@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from neurodecorr.core.network import Network
+from neurodecorr.data import LOADERS
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.io import json_bytes, npz_bytes, write_outputs
 from neurodecorr.lava.export import MAPPINGS, PRECISIONS
@@ -24,7 +25,7 @@ MANIFEST = "manifest.json"
 @click.option("--precision", type=click.Choice(PRECISIONS), default="float", show_default=True)
 @click.option("--mapping", type=click.Choice(MAPPINGS), default="layer", show_default=True,
               help="layer (one process per layer) or loihi (integrator + recurrent Dense).")
-@click.option("--dataset", default=None,
+@click.option("--dataset", type=click.Choice(sorted(LOADERS)), default=None,
               help="Data set whose training inputs set the fixed-point range "
                    "(default: the checkpoint's metadata 'dataset').")
 @click.option("--tol", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=1e-9,

@@ -10,6 +10,7 @@ import click
 
 from neurodecorr.commands.export_lava import CHECKPOINT, EXCHANGE, MANIFEST
 from neurodecorr.core.network import Network
+from neurodecorr.data import LOADERS
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.io import write_json
 
@@ -34,7 +35,8 @@ def _check_dir(folder: Path) -> None:
 
 @click.command(name="lava-run")
 @click.argument("folder", type=click.Path(file_okay=False))
-@click.option("--dataset", required=True, help="Data set whose test samples are run.")
+@click.option("--dataset", required=True, type=click.Choice(sorted(LOADERS)),
+              help="Data set whose test samples are run.")
 @click.option("--samples", type=int, default=200, show_default=True,
               help="Number of test samples (the first N).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False),
