@@ -23,6 +23,7 @@ import atexit
 import importlib
 import json
 import os
+import runpy
 import select
 import signal
 import subprocess
@@ -31,7 +32,7 @@ import threading
 import time
 import traceback
 
-from neurodecorr.cli import COMMANDS
+from neurodecorr.sweep.targets import TARGETS
 
 
 def _child(request: dict) -> None:
@@ -45,11 +46,13 @@ def _child(request: dict) -> None:
         os.dup2(null, 0)
         os.dup2(null, 1)
         os.dup2(err, 2)
-        from neurodecorr.cli import main
-
-        code = main(list(request["argv"]))
+        # exactly `python -m neurodecorr ARGV` (which ends in sys.exit), without the CLI being
+        # imported by the library
+        sys.argv = ["neurodecorr", *request["argv"]]
+        runpy.run_module("neurodecorr", run_name="__main__", alter_sys=True)
+        code = 0
     except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except BaseException:  # what an uncaught exception does to `python -m neurodecorr`
         traceback.print_exc()
         code = 1
@@ -88,9 +91,9 @@ def serve() -> None:
     """The server's loop: import the commands, then one forked child per request line."""
     # Ctrl-C reaches the whole process group; the sweep stops the server by closing its stdin
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for module, _ in COMMANDS.values():
+    for target in TARGETS.values():
         try:
-            importlib.import_module(module)
+            importlib.import_module(target.module)
         except ImportError:  # an optional backend (Lava) that is not installed
             pass
     _warm_up()
