@@ -2,8 +2,8 @@
 
 Runs a sweep of small settles (n = 16, batch 8: about a millisecond of work each) on a local
 Dask cluster and reports, per point, the time the sweep recorded (``elapsed_s``: from handing
-the point to its process to reading its metrics back) and the command's own wall time
-(``wall_time_s`` in its JSON); their difference is the overhead. Usage::
+the point to its process to reading its metrics back) beside the time the same settle takes
+in this process once warm (the command's work; its JSON records no wall time). Usage::
 
     python benchmarks/sweep_overhead.py --points 16 --workers 2 [--json out.json]
 """
@@ -34,12 +34,22 @@ def measure(points: int, workers: int) -> dict:
         wall = time.perf_counter() - start
         _, rows = read_rows(out)
     elapsed = [float(r["elapsed_s"]) for r in rows if r["status"] == "ok"]
-    work = [float(r["wall_time_s"]) for r in rows if r["status"] == "ok"]
-    overhead = [e - w for e, w in zip(elapsed, work, strict=True)]
+    work = statistics.median(_settle_seconds(seed) for seed in range(1, points + 1))
     return {"points": points, "workers": workers, "ok": len(elapsed), "sweep_wall_s": wall,
-            "elapsed_s_median": statistics.median(elapsed),
-            "command_wall_s_median": statistics.median(work),
-            "overhead_s_median": statistics.median(overhead)}
+            "elapsed_s_median": statistics.median(elapsed), "settle_s_median": work,
+            "overhead_s_median": statistics.median(elapsed) - work}
+
+
+def _settle_seconds(seed: int) -> float:
+    """One point's settle (the same drawn inputs, default method), in this process."""
+    from neurodecorr.circuits import settle
+    from neurodecorr.sweep import correlated_inputs, stable_lateral
+
+    A, X = stable_lateral(16, seed), correlated_inputs(16, 8, seed)
+    settle(A, X)  # loads the kernels
+    start = time.perf_counter()
+    settle(A, X)
+    return time.perf_counter() - start
 
 
 def main(argv: list[str] | None = None) -> int:
