@@ -59,7 +59,7 @@ def show_cmd(name: str, as_json: bool) -> None:
     """
     config = load_device(name) if _is_device(name) else None
     path, raw = load_raw(name.partition("+")[0] if config is not None else name)
-    periphery = name.partition("+")[2] or raw.get("periphery") if config is not None else None
+    periphery = (name.partition("+")[2] or raw.get("periphery")) if config is not None else None
     if config is None:
         tables = {}
         for key in GROUPS:
