@@ -3,7 +3,8 @@
 The lateral circuit ``τ dx̄/dt = x − A x̄`` settles to ``x̄ = A⁻¹ x``. With ``A = C^{1/2}``, the
 symmetric square root of the input covariance, the settled states are white (ZCA). The script
 integrates the ideal circuit and the same matrix programmed onto PCM crossbars, keeping the
-trajectory (``settle(..., t_eval=...)``), and draws ``x̄(t)`` and the residual. Run it as ``python docs/examples/lateral_transient.py OUT_DIR``.
+trajectory (``settle(..., t_eval=...)``), and draws ``x̄(t)`` and the residual. Run it as
+``python docs/examples/lateral_transient.py OUT_DIR``.
 """
 
 from __future__ import annotations
