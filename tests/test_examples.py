@@ -84,7 +84,9 @@ def test_lava_export_matches_the_network(tmp_path):
         pytest.skip("lava-nc is not installed")
     r = _example("lava_export").main(tmp_path)
     assert (tmp_path / "network-float.h5").is_file() and (tmp_path / "network-fixed.h5").is_file()
-    assert r["float"]["rel_err"] < 1e-12
+    # floating point: exact but for the lateral dynamics, settled to a contraction of
+    # export_network's tol = 1e-9 per sample
+    assert r["float"]["rel_err"] < 1e-8
     assert r["float"]["accuracy"] == r["reference_acc"]
     # fixed point: the rounding error is what the bit widths predict (first order)
     fixed = r["fixed"]
