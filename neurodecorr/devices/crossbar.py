@@ -2,9 +2,10 @@
 
 The array stores a weight matrix W (out, in) as conductances (differential pair or single device
 with a reference column), programmed with noise, finite levels and write-verify, with stuck
-devices. Every device remembers the physical time of its last write; reads at time t see
-power-law drift and accumulated 1/f noise as functions of each device's own age, so drift goes
-on while the array learns on-line (aihwkit instead resets its drift clock on every write).
+devices. Every device keeps the physical time of its programming; reads at time t see drift and
+accumulated 1/f noise as functions of each device's own age, and writes move a device without
+restarting its clock (:mod:`neurodecorr.devices.drift` gives the rule and how it differs from
+aihwkit's per-device reset), so drift goes on while the array learns on-line.
 
 Cost of one read (:meth:`Crossbar.matvec`): one GEMM plus two fused O(batch · n) passes
 (:mod:`neurodecorr.devices.kernels`) for the converters, the per-read noise (output-referred,
@@ -23,13 +24,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neurodecorr.devices import compensation, kernels
-from neurodecorr.devices.config import COMPENSATIONS, DeviceConfig
+from neurodecorr.devices.config import COMPENSATIONS, DeviceConfig, IRDropConfig
 from neurodecorr.devices.drift import DeviceArray
 from neurodecorr.devices.faults import draw_stuck
+from neurodecorr.devices.ir_drop import effective_weights
 from neurodecorr.devices.mapping import check_weights, to_conductances, to_weights, weight_scale
-from neurodecorr.devices.periphery import ir_drop, lsb
+from neurodecorr.devices.periphery import (
+    apply_output_nonidealities,
+    ir_drop,
+    lsb,
+    output_curvature,
+)
 from neurodecorr.devices.programming import program
 from neurodecorr.devices.pulsed import PulsedDevices, apply_train, pulse_train
+from neurodecorr.devices.read_noise import PerReadNoise
 from neurodecorr.errors import NeurodecorrError
 
 
@@ -37,6 +45,7 @@ from neurodecorr.errors import NeurodecorrError
 class _ReadCache:
     t_s: float
     w_norm: np.ndarray
+    noise_var: tuple | None = None
     by_dtype: dict = field(default_factory=dict)
 
     def weights(self, dtype: np.dtype) -> np.ndarray:
@@ -44,11 +53,22 @@ class _ReadCache:
             self.by_dtype[dtype] = np.ascontiguousarray(self.w_norm, dtype=dtype)
         return self.by_dtype[dtype]
 
+    def nodal_weights(self, dtype: np.dtype, cfg: IRDropConfig) -> np.ndarray:
+        """The effective matrix of the nodal IR-drop solve (one sparse solve per state)."""
+        key = ("nodal", dtype)
+        if key not in self.by_dtype:
+            self.by_dtype[key] = np.ascontiguousarray(effective_weights(self.w_norm, cfg),
+                                                      dtype=dtype)
+        return self.by_dtype[key]
+
     def abs_weights(self, dtype: np.dtype) -> np.ndarray:
         key = ("abs", dtype)
         if key not in self.by_dtype:
             self.by_dtype[key] = np.abs(self.weights(dtype))
         return self.by_dtype[key]
+
+
+_NM_MODES = {"none": 0, "abs_max": 1, "max": 2, "constant": 3}
 
 
 class Crossbar:
@@ -96,7 +116,6 @@ class Crossbar:
                                    f"scale {self.scale:.4g} that maps to G_max")
         (r_prog, r_fault, r_d2d, r_state, self._rng_read, self._rng_flicker, self._rng_write,
          r_probe) = rng.spawn(8)
-        self._rng_state = r_state
         self.counters: dict[str, int] = dict.fromkeys(
             ("reads", "read_vectors", "macs", "dac_conversions", "adc_conversions",
              "programmed_devices", "writes", "pulse_slots", "line_pulses", "device_pulses",
@@ -115,30 +134,23 @@ class Crossbar:
         self._w_offset = np.zeros(self.shape)
         self._t_last_write = float(t_program_s)
         self._cache: _ReadCache | None = None
-        self._read_sigma = self._read_noise_coefficient()
-        self._probes = compensation.probes(self.shape[1], r_probe)
+        self._noise = PerReadNoise(config.read, m)
+        self._read_sigma = self._noise.coefficient
+        self._curvature = output_curvature(config.output, config.adc, self.shape[0], r_probe)
         self._work: dict = {}
         self._unit_gain = np.ones(self.shape[0])
         self._col_gain = self._unit_gain
-        self._ref_readout: np.ndarray | None = None
+        self._ref_probe_out: np.ndarray | None = None
         self._comp: np.ndarray | float = 1.0
         self._comp_t: float | None = None
         if self.compensation != "none":
-            self._measure_reference(self._t_last_write)
+            self._ref_probe_out = self._probe_outputs(self._refresh(self._t_last_write))
 
     # -- reading ---------------------------------------------------------------------------
 
     @property
     def time_dependent(self) -> bool:
-        return self.config.drift.enabled or self.config.read.flicker_q_coeff > 0
-
-    def _read_noise_coefficient(self) -> float:
-        """σ of the per-read noise of one output per unit ‖x̂‖ (normalised units).
-
-        Differential: Var = 2 (σ_r/ΔG)² Σ x̂²; reference: (2σ_r/ΔG)² (Σ x̂² + (Σ x̂)²)."""
-        m = self.config.mapping
-        sr = self.config.read.noise_uS / m.g_range_uS
-        return math.sqrt(2.0) * sr if m.scheme == "differential" else 2.0 * sr
+        return self.config.drift.enabled or self.config.read.has_flicker
 
     def _check_time(self, t_s: float) -> float:
         t_s = float(t_s)
@@ -162,19 +174,21 @@ class Crossbar:
         if self._cache_valid(t_s):
             return self._cache
         a, b = (arr.read_slow(t_s, self._rng_flicker) for arr in self._arrays)
-        self._cache = _ReadCache(t_s, to_weights(a, b, self.config.mapping))
+        noise_var = self._noise.variance_matrix(a, b) if self._noise.state_dependent else None
+        self._cache = _ReadCache(t_s, to_weights(a, b, self.config.mapping), noise_var)
         self.counters["drift_refreshes"] += 1
         return self._cache
 
     def _workspace(self, shape: tuple[int, int], dtype: np.dtype) -> tuple[np.ndarray, ...]:
-        """Buffers of one read shape, reused across reads: x̂, row gain, noise σ per sample and
-        one row of Gaussian draws."""
+        """Buffers of one read shape, reused across reads: x̂, row gain, noise σ per sample, one
+        row of Gaussian draws, the bound-management scale and clip flag of each sample."""
         key = (shape, dtype)
         if key not in self._work:
             if len(self._work) >= 4:
                 self._work.clear()
             self._work[key] = (np.empty(shape, dtype=dtype), np.empty(shape[0]),
-                               np.empty(shape[0]), np.empty(self.shape[0]))
+                               np.empty(shape[0]), np.empty(self.shape[0]), np.ones(shape[0]),
+                               np.zeros(shape[0], dtype=bool))
         return self._work[key]
 
     def _read(self, X: np.ndarray, cache: _ReadCache, out: np.ndarray, col_gain: np.ndarray,
@@ -185,49 +199,89 @@ class Crossbar:
         DAC and noise level in one fused pass, the GEMM, IR drop, then noise, ADC and gains in
         a second fused pass (:mod:`neurodecorr.devices.kernels`). Per-read device noise and
         output noise are independent Gaussians on each output, so one draw with the summed
-        variance is exact in distribution: O(batch · out) draws per read.
+        variance is exact in distribution: O(batch · out) draws per read. Bound management
+        ``iterative`` reads the samples whose outputs clipped again with their input halved
+        (aihwkit ``BoundManagementType.ITERATIVE``).
         """
+        adc = self.config.adc
+        xn, gain, sd, z, bm, clipped = self._workspace(X.shape, X.dtype)
+        bm.fill(1.0)
+        self._read_once(X, cache, out, col_gain, xn, gain, sd, z, bm, clipped)
+        reads = 1
+        if adc is not None and adc.bound_management == "iterative":
+            while reads < adc.bm_max_passes and clipped.any():
+                idx = np.flatnonzero(clipped)
+                sub = np.ascontiguousarray(X[idx])
+                ws = self._workspace(sub.shape, X.dtype)
+                ws[4][:] = bm[idx] * 2.0
+                sub_out = np.empty((idx.size, self.shape[0]), dtype=X.dtype)
+                self._read_once(sub, cache, sub_out, col_gain, *ws)
+                out[idx] = sub_out
+                bm[idx] = ws[4]
+                clipped[:] = False
+                clipped[idx] = ws[5]
+                reads += 1
+        if count:
+            n_b = X.shape[0]
+            self.counters["reads"] += reads
+            self.counters["read_vectors"] += n_b
+            self.counters["macs"] += n_b * self.shape[0] * self.shape[1]
+            self.counters["dac_conversions"] += n_b * self.shape[1] if self.config.dac else 0
+            self.counters["adc_conversions"] += n_b * self.shape[0] if adc else 0
+        return out
+
+    def _read_once(self, X: np.ndarray, cache: _ReadCache, out: np.ndarray, col_gain: np.ndarray,
+                   xn: np.ndarray, gain: np.ndarray, sd: np.ndarray, z: np.ndarray,
+                   bm: np.ndarray, clipped: np.ndarray) -> None:
         cfg = self.config
         dtype = X.dtype
         wn = cache.weights(dtype)
-        xn, gain, sd, z = self._workspace(X.shape, dtype)
         gain.fill(self.scale)
         dac, adc = cfg.dac, cfg.adc
         noisy = self._read_sigma > 0 or cfg.output.noise_norm > 0
         if dac is not None or noisy:
-            kernels.dac_pass(X, xn, dac is not None,
-                             dac is not None and dac.noise_management == "abs_max",
+            kernels.dac_pass(X, xn, dac is not None, _NM_MODES[dac.noise_management] if dac else 0,
+                             dac.nm_thres_norm if dac else 0.0, bm,
                              lsb(dac.bits, dac.range_norm) if dac else 1.0,
                              dac.range_norm if dac else 1.0, self._read_sigma ** 2,
                              cfg.output.noise_norm ** 2, cfg.mapping.scheme == "reference",
                              gain, sd)
         if dac is None:
             xn = X
-        np.matmul(xn, wn.T, out=out)
-        if cfg.ir_drop.scale > 0:
+        elif dac.noise_norm > 0:
+            # input noise after the DAC (aihwkit inp_noise), so the noise level is recomputed
+            xn = xn + (dac.noise_norm * self._rng_read.standard_normal(xn.shape)).astype(dtype)
+            sq = np.einsum("ij,ij->i", xn, xn, dtype=np.float64)
+            if cfg.mapping.scheme == "reference":
+                sq += np.sum(xn, axis=1, dtype=np.float64) ** 2
+            sd[:] = np.sqrt(cfg.output.noise_norm ** 2 + self._read_sigma ** 2 * sq)
+        nodal = cfg.ir_drop.scale > 0 and cfg.ir_drop.model == "nodal"
+        np.matmul(xn, (cache.nodal_weights(dtype, cfg.ir_drop) if nodal else wn).T, out=out)
+        if cfg.ir_drop.scale > 0 and not nodal:
             out[...] = ir_drop(xn, wn, cache.abs_weights(dtype), out, cfg.ir_drop)
+        if cache.noise_var is not None:
+            out += self._state_dependent_noise(xn, cache.noise_var).astype(dtype)
+        if self._curvature is not None or cfg.output.asymmetry != 0:
+            out[...] = apply_output_nonidealities(out, self._curvature, cfg.output.asymmetry)
         kernels.adc_pass(out, self._rng_read, noisy, sd, adc is not None,
                          lsb(adc.bits, adc.range_norm) if adc else 1.0,
-                         adc.range_norm if adc else 1.0, gain, col_gain, z)
-        if count:
-            n_b = X.shape[0]
-            self.counters["reads"] += 1
-            self.counters["read_vectors"] += n_b
-            self.counters["macs"] += n_b * self.shape[0] * self.shape[1]
-            self.counters["dac_conversions"] += n_b * self.shape[1] if cfg.dac else 0
-            self.counters["adc_conversions"] += n_b * self.shape[0] if cfg.adc else 0
-        return out
+                         adc.range_norm if adc else 1.0, gain, col_gain, z, clipped)
 
-    def _probe_readout(self, cache: _ReadCache) -> np.ndarray:
-        self.counters["compensation_reads"] += self._probes.shape[0]
-        y = np.empty((self._probes.shape[0], self.shape[0]))
-        return compensation.readout(self._read(self._probes, cache, y, self._unit_gain,
-                                               count=False))
+    def _state_dependent_noise(self, xn: np.ndarray, noise_var: tuple) -> np.ndarray:
+        """σ_i ξ with σ_i² = Σ_j V_ij x̂_j² (+ v_ref,i (Σ_j x̂_j)²): one GEMM of x̂² with V."""
+        v, v_ref = noise_var
+        x = np.asarray(xn, dtype=np.float64)
+        var = (x * x) @ v.T
+        if v_ref is not None:
+            var += np.sum(x, axis=1)[:, None] ** 2 * v_ref[None, :]
+        return np.sqrt(var) * self._rng_read.standard_normal(var.shape)
 
-    def _measure_reference(self, t_s: float) -> None:
-        self._ref_readout = self._probe_readout(self._refresh(t_s))
-        self._comp, self._comp_t = 1.0, None
-        self._col_gain = self._unit_gain
+    def _probe_outputs(self, cache: _ReadCache) -> np.ndarray:
+        """The one-hot probe reads (n_in × out) through the full noisy path."""
+        probes = compensation.probes(self.shape[1])
+        self.counters["compensation_reads"] += probes.shape[0]
+        y = np.empty((probes.shape[0], self.shape[0]))
+        return self._read(probes, cache, y, self._unit_gain, count=False)
 
     def matvec(self, X: np.ndarray, t_s: float, out: np.ndarray | None = None) -> np.ndarray:
         """What the array and its periphery return for ``X @ W.T`` read at time ``t_s``.
@@ -266,8 +320,9 @@ class Crossbar:
     def _update_compensation(self, cache: _ReadCache) -> None:
         """Measure the compensation once per drifted matrix, through the noisy probe reads."""
         if self.compensation != "none" and self._comp_t != cache.t_s:
-            self._comp = compensation.factor(self.compensation, self._ref_readout,
-                                             self._probe_readout(cache))
+            self._comp = compensation.factor(self.compensation,
+                                             compensation.readout(self._ref_probe_out),
+                                             compensation.readout(self._probe_outputs(cache)))
             self._comp_t = cache.t_s
             self._col_gain = np.broadcast_to(np.asarray(self._comp, dtype=np.float64),
                                              (self.shape[0],)).copy()
@@ -326,8 +381,10 @@ class Crossbar:
         """Write ΔW with E[ΔW] = lr · d xᵀ by stochastic pulse trains at time ``t_s``.
 
         Each device that receives pulses starts from its current (drifted) state, moves by the
-        pulsed update model, is re-drawn its write noise, and restarts its drift clock at
-        ``t_s``. Stuck devices do not change; the reference column is never written.
+        pulsed update model and is re-drawn its write noise; its drift clock keeps running
+        (:mod:`neurodecorr.devices.drift`). Stuck devices do not change. The reference column
+        is never written: a device of the reference scheme moves relative to the reference's
+        drifted conductance, not its nominal one.
         """
         t_s = self._check_time(t_s)
         x = np.asarray(x, dtype=float).ravel()
@@ -345,7 +402,8 @@ class Crossbar:
         if train.length == 0:
             return
         a_arr, b_arr = self._arrays
-        current = to_weights(a_arr.drifted(t_s), b_arr.drifted(t_s), cfg.mapping)
+        g_a, g_b = a_arr.drifted(t_s), b_arr.drifted(t_s)
+        current = to_weights(g_a, g_b, cfg.mapping)
         hidden, touched, pulses = apply_train(current - self._w_offset, train, self.pulsed,
                                               self._rng_write)
         self.counters["device_pulses"] += pulses
@@ -355,14 +413,22 @@ class Crossbar:
             noise = (cfg.pulsed.write_noise_rel * cfg.pulsed.dw_min_norm
                      * self._rng_write.standard_normal(self.shape))
             self._w_offset = np.where(touched, noise, self._w_offset)
-        new_a, new_b = to_conductances(hidden + self._w_offset, cfg.mapping)
-        a_arr.rewrite(touched, new_a, t_s, self._rng_state)
+        target = hidden + self._w_offset
+        # pulses that cancel leave a device as it was (its drift state included)
+        changed = touched & (target != current)
         if cfg.mapping.scheme == "differential":
-            b_arr.rewrite(touched, new_b, t_s, self._rng_state)
+            new_a, new_b = to_conductances(target, cfg.mapping, clip=False)
+            a_arr.rewrite(changed, new_a, t_s)
+            b_arr.rewrite(changed, new_b, t_s)
+        else:
+            # w = 2 (G − G_ref(t))/ΔG against the reference as it has drifted
+            new_a = np.maximum(g_b + 0.5 * cfg.mapping.g_range_uS * target, 0.0)
+            a_arr.rewrite(changed, new_a, t_s)
         self._t_last_write = t_s
         self._cache = None
-        if self.compensation != "none":
-            self._measure_reference(t_s)
+        if self._ref_probe_out is not None:
+            # the change the chip asked for, in the probe outputs' physical units
+            self._ref_probe_out += lr * np.outer(x, d)
 
 
 def weight_scale_of(weights: np.ndarray, config: DeviceConfig) -> float:
