@@ -129,7 +129,7 @@ class Crossbar:
             self.counters["programmed_devices"] += ops
             stuck, stuck_uS = draw_stuck(target.shape, config.faults, m, r_fault)
             self._arrays.append(DeviceArray(g, t_program_s, stuck, stuck_uS, m, config.drift,
-                                            config.read, r_state))
+                                            config.read, r_state, g_target_uS=target))
         self.pulsed = PulsedDevices(config.pulsed, self.shape, r_d2d)
         self._w_offset = np.zeros(self.shape)
         self._t_last_write = float(t_program_s)

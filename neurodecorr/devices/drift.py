@@ -139,18 +139,23 @@ class DeviceArray:
         Physical time of that programming (the devices' clocks start here).
     stuck, stuck_uS : ndarray
         Stuck-device mask and values; stuck devices are read at their stuck value forever.
+    g_target_uS : ndarray, optional
+        The targets of the programming: the drift parameters are drawn from them, as aihwkit
+        does (``BaseNoiseModel.apply_noise``: ``generate_drift_coefficients(g_target)``); the
+        1/f amplitude from the programmed values. Default: the programmed values.
     """
 
     def __init__(self, g_prog_uS: np.ndarray, t_write_s: float, stuck: np.ndarray,
                  stuck_uS: np.ndarray, mapping: MappingConfig, drift: DriftConfig,
-                 read: ReadConfig, rng: np.random.Generator):
+                 read: ReadConfig, rng: np.random.Generator,
+                 g_target_uS: np.ndarray | None = None):
         self.mapping, self.drift, self.read = mapping, drift, read
         self.model = drift_model(drift, mapping)
         self.stuck = stuck
         self.stuck_uS = stuck_uS
         self.g_prog = np.where(stuck, stuck_uS, g_prog_uS)
         self.t_write = np.full(self.g_prog.shape, float(t_write_s))
-        self.params = self.model.draw(self.g_prog, rng)
+        self.params = self.model.draw(self.g_prog if g_target_uS is None else g_target_uS, rng)
         self.flicker = read_noise.Flicker(read, mapping)
         self.q = self.flicker.q(self.g_prog)
         self.q[stuck] = 0.0
