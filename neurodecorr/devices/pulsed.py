@@ -84,31 +84,11 @@ class PulsedDevices:
         b_min = cfg.w_min_norm * (1 + cfg.d2d_bounds_rel * rng.standard_normal(shape))
         self.b_max = np.abs(np.maximum(b_max, b_min))
         self.b_min = -np.abs(np.minimum(b_max, b_min))
+        self.response = RESPONSES[cfg.model](cfg)
 
     def step_factor(self, w: np.ndarray, up: np.ndarray, idx) -> np.ndarray:
         """f_d(w) for the devices ``idx`` (any numpy index) given the directions ``up``."""
-        cfg = self.cfg
-        b_max, b_min = self.b_max[idx], self.b_min[idx]
-        if cfg.model == "constant_step":
-            return np.ones_like(w)
-        if cfg.model in ("linear_step", "soft_bounds"):
-            g_up, g_down = (1.0, 1.0) if cfg.model == "soft_bounds" else (cfg.gamma_up,
-                                                                          cfg.gamma_down)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                f_up = 1.0 - g_up * np.where(b_max > 0, w / b_max, 0.0)
-                f_down = 1.0 - g_down * np.where(b_min < 0, w / b_min, 0.0)
-            return np.maximum(np.where(up, f_up, f_down), 0.0)
-        span = np.maximum(b_max - b_min, 1e-12)
-        if cfg.model == "exp_step":
-            z = 2.0 * cfg.exp_a * w / span + cfg.exp_b
-            f_up = 1.0 - cfg.exp_a_up * np.exp(cfg.exp_gamma_up * z)
-            f_down = 1.0 - cfg.exp_a_down * np.exp(-cfg.exp_gamma_down * z)
-            return np.maximum(np.where(up, f_up, f_down), 0.0)
-        if cfg.model == "piecewise_step":
-            return piecewise_factor(w, up, b_min, b_max, cfg.piecewise_up, cfg.piecewise_down)
-        f_up = np.maximum(2.0 * (b_max - w) / span, 0.0) ** cfg.gamma_up
-        f_down = np.maximum(2.0 * (w - b_min) / span, 0.0) ** cfg.gamma_down
-        return np.where(up, f_up, f_down)
+        return self.response.factor(w, up, self.b_min[idx], self.b_max[idx])
 
     def pulse(self, w: np.ndarray, up: np.ndarray, rng: np.random.Generator,
               idx=Ellipsis) -> np.ndarray:
@@ -134,21 +114,87 @@ class PulsedDevices:
         return np.clip(w + delta, self.b_min[idx], self.b_max[idx])
 
 
-def piecewise_factor(w: np.ndarray, up: np.ndarray, b_min: np.ndarray, b_max: np.ndarray,
-                     nodes_up: tuple[float, ...], nodes_down: tuple[float, ...]) -> np.ndarray:
+class ConstantStep:
+    """f = 1 (Gokmen & Vlasov 2016; aihwkit ``ConstantStepDevice``)."""
+
+    def __init__(self, cfg: PulsedConfig):
+        self.cfg = cfg
+
+    def factor(self, w: np.ndarray, up: np.ndarray, b_min: np.ndarray,
+               b_max: np.ndarray) -> np.ndarray:
+        return np.ones_like(w)
+
+
+class LinearStep(ConstantStep):
+    """f_up = 1 − γ_up w/b_max, f_down = 1 − γ_down w/b_min, floored at 0 (ECRAM, Tang 2018;
+    capacitor, Li 2018; aihwkit ``LinearStepDevice``)."""
+
+    def gammas(self) -> tuple[float, float]:
+        return self.cfg.gamma_up, self.cfg.gamma_down
+
+    def factor(self, w, up, b_min, b_max):
+        g_up, g_down = self.gammas()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f_up = 1.0 - g_up * np.where(b_max > 0, w / b_max, 0.0)
+            f_down = 1.0 - g_down * np.where(b_min < 0, w / b_min, 0.0)
+        return np.maximum(np.where(up, f_up, f_down), 0.0)
+
+
+class SoftBounds(LinearStep):
+    """The linear step with γ = 1: the step vanishes at the bound it approaches (aihwkit
+    ``SoftBoundsDevice``)."""
+
+    def gammas(self) -> tuple[float, float]:
+        return 1.0, 1.0
+
+
+class ExpStep(ConstantStep):
+    """z = 2 a w/(b_max − b_min) + b, f_up = max(1 − A_up e^(γ_up z), 0),
+    f_down = max(1 − A_down e^(−γ_down z), 0) (ReRAM, Gong 2018; aihwkit ``ExpStepDevice``,
+    ``rpu_expstep_device.cpp``)."""
+
+    def factor(self, w, up, b_min, b_max):
+        c = self.cfg
+        z = 2.0 * c.exp_a * w / np.maximum(b_max - b_min, 1e-12) + c.exp_b
+        f_up = 1.0 - c.exp_a_up * np.exp(c.exp_gamma_up * z)
+        f_down = 1.0 - c.exp_a_down * np.exp(-c.exp_gamma_down * z)
+        return np.maximum(np.where(up, f_up, f_down), 0.0)
+
+
+class PowStep(ConstantStep):
+    """f_up = (2 (b_max − w)/(b_max − b_min))^γ_up, f_down = (2 (w − b_min)/(b_max − b_min))^γ_down,
+    both 1 at the centre (Fusi & Abbott 2007; aihwkit ``PowStepDevice``)."""
+
+    def factor(self, w, up, b_min, b_max):
+        span = np.maximum(b_max - b_min, 1e-12)
+        f_up = np.maximum(2.0 * (b_max - w) / span, 0.0) ** self.cfg.gamma_up
+        f_down = np.maximum(2.0 * (w - b_min) / span, 0.0) ** self.cfg.gamma_down
+        return np.where(up, f_up, f_down)
+
+
+class PiecewiseStep(ConstantStep):
     """Step scale interpolated linearly between measured nodes equally spaced over each
     device's [b_min, b_max] (aihwkit ``PiecewiseStepDevice``, ``rpu_piecewisestep_device.cpp``);
     one node is a constant scale."""
-    n = len(nodes_up) - 1
-    if n == 0:
-        return np.where(up, nodes_up[0], nodes_down[0]) * np.ones_like(w)
-    pos = np.clip((w - b_min) / np.maximum(b_max - b_min, 1e-12) * n, 0.0, n)
-    k = np.minimum(np.floor(pos).astype(int), n - 1)
-    t = pos - k
-    up_nodes, down_nodes = np.asarray(nodes_up), np.asarray(nodes_down)
-    f_up = (1 - t) * up_nodes[k] + t * up_nodes[k + 1]
-    f_down = (1 - t) * down_nodes[k] + t * down_nodes[k + 1]
-    return np.where(up, f_up, f_down)
+
+    def factor(self, w, up, b_min, b_max):
+        nodes_up = np.asarray(self.cfg.piecewise_up)
+        nodes_down = np.asarray(self.cfg.piecewise_down)
+        n = nodes_up.size - 1
+        if n == 0:
+            return np.where(up, nodes_up[0], nodes_down[0]) * np.ones_like(w)
+        pos = np.clip((w - b_min) / np.maximum(b_max - b_min, 1e-12) * n, 0.0, n)
+        k = np.minimum(np.floor(pos).astype(int), n - 1)
+        t = pos - k
+        f_up = (1 - t) * nodes_up[k] + t * nodes_up[k + 1]
+        f_down = (1 - t) * nodes_down[k] + t * nodes_down[k + 1]
+        return np.where(up, f_up, f_down)
+
+
+#: ``[pulsed] model`` -> the state dependence of its step
+RESPONSES = {"constant_step": ConstantStep, "linear_step": LinearStep,
+             "soft_bounds": SoftBounds, "exp_step": ExpStep, "pow_step": PowStep,
+             "piecewise_step": PiecewiseStep}
 
 
 @dataclass(frozen=True)
