@@ -169,3 +169,39 @@ def test_piecewise_step_interpolates_its_nodes():
     # nodes at w = −1, 0, 1: up 1 → 0.5 → 0, down 0 → 0.5 → 1
     np.testing.assert_allclose(up[0], 0.01 * np.array([1.0, 0.75, 0.25, 0.05]), atol=1e-15)
     np.testing.assert_allclose(down[0], -0.01 * np.array([0.0, 0.25, 0.75, 0.95]), atol=1e-15)
+
+
+# -- the one-sided unit cell with refresh ------------------------------------------------------
+
+def one_sided(refresh_every: int = 0) -> DeviceConfig:
+    return DeviceConfig(pulsed=PulsedConfig(dw_min_norm=0.05, unit_cell="one_sided",
+                                            refresh_every=refresh_every))
+
+
+def test_one_sided_cell_only_potentiates():
+    """Up pulses grow G⁺, down pulses grow G⁻, each by dw ΔG (constant step, p = 1)."""
+    cb = Crossbar(one_sided(), np.full((1, 1), 0.2), np.random.default_rng(11), weight_scale=1.0)
+    for sign, expected in ((1.0, (0.25, 0.0)), (-1.0, (0.25, 0.05)), (-1.0, (0.25, 0.10))):
+        cb.write_rank1(np.ones(1), np.ones(1), sign * 0.05, 0.0)
+        g_plus, g_minus = cb.conductances(0.0)
+        np.testing.assert_allclose((g_plus[0, 0] / 25.0, g_minus[0, 0] / 25.0), expected,
+                                   atol=1e-12)
+    assert cb.effective_weights(0.0)[0, 0] == pytest.approx(0.15)
+
+
+def test_one_sided_refresh_resets_the_pair_and_keeps_the_weight():
+    """aihwkit's criterion: larger device > 0.75, smaller > 0.25 of the range -> both reset,
+    the larger programmed to the difference (noise-free programming here)."""
+    cb = Crossbar(one_sided(refresh_every=1), np.array([[0.7, 0.1]]),
+                  np.random.default_rng(12), weight_scale=1.0)
+    x = np.array([1.0, 1.0])
+    for _ in range(2):  # G⁺ of the first device 0.7 -> 0.8
+        cb.write_rank1(x, np.ones(1), 0.05, 0.0)
+    assert cb.counters["unit_cell_refreshes"] == 0
+    for _ in range(6):  # G⁻ 0 -> 0.3: the first pair (0.8, 0.3) meets the criterion
+        cb.write_rank1(x, -np.ones(1), 0.05, 0.0)
+    assert cb.counters["unit_cell_refreshes"] == 1
+    g_plus, g_minus = (g / 25.0 for g in cb.conductances(0.0))
+    np.testing.assert_allclose((g_plus[0, 0], g_minus[0, 0]), (0.5, 0.0), atol=1e-12)
+    # the second pair (0.2, 0.3) stays as it was
+    np.testing.assert_allclose((g_plus[0, 1], g_minus[0, 1]), (0.2, 0.3), atol=1e-12)

@@ -26,6 +26,7 @@ SCHEMES = ("differential", "reference")
 PULSED_MODELS = ("constant_step", "linear_step", "soft_bounds", "exp_step", "pow_step",
                  "piecewise_step")
 D2D_DISTRIBUTIONS = ("normal", "lognormal", "gamma")
+UNIT_CELLS = ("pair", "one_sided")
 READ_MODELS = ("constant", "state_dependent")
 FLICKER_MODELS = ("none", "power", "piecewise", "log10")
 DRIFT_MODELS = ("power_law", "log_relaxation", "retention")
@@ -405,6 +406,12 @@ class PulsedConfig(_Group):
     β = ``up_down``, r_ij = σ_β ξ, γ_ij the device-to-device gain (``d2d_distribution``:
     1 + σ ξ, exp(σ ξ), or Gamma with mean 1 and sd σ), then clipping to the device's bounds.
     f_d(w) is the model's state dependence (see :mod:`neurodecorr.devices.pulsed`).
+
+    ``unit_cell = "one_sided"`` (differential pair only): each device of the pair is only ever
+    potentiated, G⁺ by up pulses and G⁻ by down pulses, each in [0, b_max]; every
+    ``refresh_every`` writes a pair whose larger device is above ``refresh_upper_thres`` and
+    smaller one above ``refresh_lower_thres`` of the range is reset and re-programmed to its
+    difference (aihwkit ``OneSidedUnitCell``, ``rpu_onesided_device.cpp``; ``PCMPresetUnitCell``).
     """
 
     table: ClassVar[str] = "pulsed"
@@ -433,6 +440,10 @@ class PulsedConfig(_Group):
     piecewise_up: tuple[float, ...] = (1.0,)
     piecewise_down: tuple[float, ...] = (1.0,)
     bl_max: int = 31
+    unit_cell: str = "pair"
+    refresh_every: int = 0
+    refresh_upper_thres: float = 0.75
+    refresh_lower_thres: float = 0.25
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
@@ -463,6 +474,15 @@ class PulsedConfig(_Group):
         _check(len(self.piecewise_up) == len(self.piecewise_down), where, "piecewise_down",
                "needs as many nodes as piecewise_up")
         _check(self.bl_max >= 1, where, "bl_max", f"must be >= 1, got {self.bl_max}")
+        _one_of(self.unit_cell, UNIT_CELLS, where, "unit_cell")
+        _check(self.refresh_every >= 0, where, "refresh_every",
+               f"must be >= 0 (0: never), got {self.refresh_every}")
+        _check(self.unit_cell == "one_sided" or self.refresh_every == 0, where, "refresh_every",
+               "refresh applies to the one_sided unit cell")
+        _check(self.unit_cell == "pair" or self.write_noise_rel == 0, where, "write_noise_rel",
+               "write noise of the one_sided unit cell is not modelled")
+        _check(0 <= self.refresh_lower_thres <= self.refresh_upper_thres <= 1, where,
+               "refresh_upper_thres", "needs 0 <= refresh_lower_thres <= refresh_upper_thres <= 1")
 
 
 @dataclass(frozen=True)
@@ -621,6 +641,9 @@ class DeviceConfig:
             if not isinstance(value, cls):
                 raise NeurodecorrError(f"{where}: [{key}]: expected a {cls.__name__}, got "
                                        f"{type(value).__name__}")
+        if self.pulsed.unit_cell == "one_sided" and self.mapping.scheme != "differential":
+            raise NeurodecorrError(f"{where}: [pulsed] unit_cell: one_sided needs the "
+                                   "differential scheme")
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as nested plain data (for JSON summaries and ``devices show``)."""

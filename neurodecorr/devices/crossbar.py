@@ -36,7 +36,13 @@ from neurodecorr.devices.periphery import (
     output_curvature,
 )
 from neurodecorr.devices.programming import program
-from neurodecorr.devices.pulsed import PulsedDevices, apply_train, pulse_train
+from neurodecorr.devices.pulsed import (
+    OneSidedPair,
+    PulsedDevices,
+    apply_train,
+    pulse_train,
+    refresh_mask,
+)
 from neurodecorr.devices.read_noise import PerReadNoise
 from neurodecorr.errors import NeurodecorrError
 
@@ -114,24 +120,27 @@ class Crossbar:
         if np.max(np.abs(w), initial=0.0) > self.scale * (1 + 1e-12):
             raise NeurodecorrError(f"weights reach {np.max(np.abs(w)):.4g}, beyond the weight "
                                    f"scale {self.scale:.4g} that maps to G_max")
-        (r_prog, r_fault, r_d2d, r_state, self._rng_read, self._rng_flicker, self._rng_write,
-         r_probe) = rng.spawn(8)
+        (self._rng_prog, r_fault, r_d2d, self._rng_state, self._rng_read, self._rng_flicker,
+         self._rng_write, r_probe) = rng.spawn(8)
         self.counters: dict[str, int] = dict.fromkeys(
             ("reads", "read_vectors", "macs", "dac_conversions", "adc_conversions",
              "programmed_devices", "writes", "pulse_slots", "line_pulses", "device_pulses",
-             "drift_refreshes", "compensation_reads"), 0)
+             "drift_refreshes", "compensation_reads", "unit_cell_refreshes"), 0)
 
         m = config.mapping
         targets = to_conductances(w / self.scale, m)
         self._arrays: list[DeviceArray] = []
         for target in targets:
-            g, ops = program(target, config.programming, m, r_prog)
+            g, ops = program(target, config.programming, m, self._rng_prog)
             self.counters["programmed_devices"] += ops
             stuck, stuck_uS = draw_stuck(target.shape, config.faults, m, r_fault)
             self._arrays.append(DeviceArray(g, t_program_s, stuck, stuck_uS, m, config.drift,
-                                            config.read, r_state, g_target_uS=target))
-        self.pulsed = PulsedDevices(config.pulsed, self.shape, r_d2d)
+                                            config.read, self._rng_state, g_target_uS=target))
+        one_sided = config.pulsed.unit_cell == "one_sided"
+        self.pulsed = (OneSidedPair(config.pulsed, self.shape, r_d2d) if one_sided
+                       else PulsedDevices(config.pulsed, self.shape, r_d2d))
         self._w_offset = np.zeros(self.shape)
+        self._writes = 0
         self._t_last_write = float(t_program_s)
         self._cache: _ReadCache | None = None
         self._noise = PerReadNoise(config.read, m)
@@ -403,6 +412,9 @@ class Crossbar:
             return
         a_arr, b_arr = self._arrays
         g_a, g_b = a_arr.drifted(t_s), b_arr.drifted(t_s)
+        if isinstance(self.pulsed, OneSidedPair):
+            self._write_one_sided(g_a, g_b, train, t_s)
+            return
         current = to_weights(g_a, g_b, cfg.mapping)
         hidden, touched, pulses = apply_train(current - self._w_offset, train, self.pulsed,
                                               self._rng_write)
@@ -424,11 +436,52 @@ class Crossbar:
             # w = 2 (G − G_ref(t))/ΔG against the reference as it has drifted
             new_a = np.maximum(g_b + 0.5 * cfg.mapping.g_range_uS * target, 0.0)
             a_arr.rewrite(changed, new_a, t_s)
+        self._after_write(x, d, lr, t_s)
+
+    def _after_write(self, x: np.ndarray, d: np.ndarray, lr: float, t_s: float) -> None:
         self._t_last_write = t_s
         self._cache = None
         if self._ref_probe_out is not None:
             # the change the chip asked for, in the probe outputs' physical units
             self._ref_probe_out += lr * np.outer(x, d)
+
+    def _write_one_sided(self, g_a: np.ndarray, g_b: np.ndarray, train, t_s: float) -> None:
+        """Pulses on a one-sided unit cell, then the refresh check (aihwkit
+        ``OneSidedUnitCell``): up pulses potentiate G⁺, down pulses G⁻, each device in units
+        of its range ΔG."""
+        m, cfg = self.config.mapping, self.config.pulsed
+        h_plus = (g_a - m.g_min_uS) / m.g_range_uS
+        h_minus = (g_b - m.g_min_uS) / m.g_range_uS
+        new_p, new_m, touched, pulses = self.pulsed.apply_train(h_plus, h_minus, train,
+                                                                self._rng_write)
+        self.counters["device_pulses"] += pulses
+        a_arr, b_arr = self._arrays
+        a_arr.rewrite(touched & (new_p != h_plus), m.g_min_uS + m.g_range_uS * new_p, t_s)
+        b_arr.rewrite(touched & (new_m != h_minus), m.g_min_uS + m.g_range_uS * new_m, t_s)
+        self._writes += 1
+        if cfg.refresh_every > 0 and self._writes % cfg.refresh_every == 0:
+            self._refresh_unit_cells(new_p, new_m, t_s)
+
+    def _refresh_unit_cells(self, h_plus: np.ndarray, h_minus: np.ndarray, t_s: float) -> None:
+        """Reset both devices of every pair that meets aihwkit's criterion and program the
+        larger one to the difference (a full programming: the drift clocks restart). aihwkit
+        writes the difference back by open-loop pulses; here it is programmed, with the
+        programming noise of the preset."""
+        m, cfg = self.config.mapping, self.config.pulsed
+        mask = refresh_mask(h_plus, h_minus, cfg.w_max_norm, cfg.refresh_upper_thres,
+                            cfg.refresh_lower_thres)
+        if not mask.any():
+            return
+        diff = h_plus - h_minus
+        targets = (m.g_min_uS + m.g_range_uS * np.maximum(diff, 0.0),
+                   m.g_min_uS + m.g_range_uS * np.maximum(-diff, 0.0))
+        for arr, target in zip(self._arrays, targets, strict=True):
+            g, ops = program(target[mask], self.config.programming, m, self._rng_prog)
+            g_full = np.zeros(self.shape)
+            g_full[mask] = g
+            arr.reprogram(mask, g_full, target, t_s, self._rng_state)
+            self.counters["programmed_devices"] += ops
+        self.counters["unit_cell_refreshes"] += int(np.count_nonzero(mask))
 
 
 def weight_scale_of(weights: np.ndarray, config: DeviceConfig) -> float:

@@ -183,6 +183,19 @@ class DeviceArray:
         age = self.age(t_s)[mask]
         self.g_prog[mask] = self.model.programmed_for(g_new_uS[mask], age, self.params[mask])
 
+    def reprogram(self, mask: np.ndarray, g_prog_uS: np.ndarray, g_target_uS: np.ndarray,
+                  t_s: float, rng: np.random.Generator) -> None:
+        """Devices in ``mask`` were reset and programmed afresh at ``t_s`` (a refresh): their
+        clock restarts, drift parameters are redrawn for the new target, the 1/f state
+        clears."""
+        mask = mask & ~self.stuck
+        self.g_prog[mask] = g_prog_uS[mask]
+        self.t_write[mask] = t_s
+        self.params[mask] = self.model.draw(g_target_uS[mask], rng)
+        self.q[mask] = self.flicker.q(g_prog_uS[mask])
+        self.eps[mask] = 0.0
+        self.v_eps[mask] = 0.0
+
     def age(self, t_s: float) -> np.ndarray:
         return np.maximum(t_s - self.t_write, 0.0)
 

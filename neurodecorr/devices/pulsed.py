@@ -253,3 +253,47 @@ def apply_train(w: np.ndarray, train: PulseTrain, devices: PulsedDevices,
         touched[idx] = True
         pulses += r.size * c.size
     return w, touched, pulses
+
+
+class OneSidedPair:
+    """The two devices of a one-sided unit cell (aihwkit ``OneSidedUnitCell``): each only ever
+    potentiated, in [0, b_max] of its own, with its own device-to-device parameters. The
+    weight is h⁺ − h⁻; up pulses move h⁺, down pulses h⁻ (``rpu_onesided_device.cpp``)."""
+
+    def __init__(self, cfg: PulsedConfig, shape: tuple[int, int], rng: np.random.Generator):
+        self.plus = PulsedDevices(cfg, shape, rng)
+        self.minus = PulsedDevices(cfg, shape, rng)
+        for dev in (self.plus, self.minus):
+            dev.b_min = np.zeros(shape)
+
+    def apply_train(self, h_plus: np.ndarray, h_minus: np.ndarray, train: PulseTrain,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """Send the train through the pair; returns h⁺, h⁻, the touched mask, the pulse count."""
+        h_plus, h_minus = h_plus.copy(), h_minus.copy()
+        touched = np.zeros(h_plus.shape, dtype=bool)
+        pulses = 0
+        for b in range(train.length):
+            r = np.flatnonzero(train.rows[b])
+            c = np.flatnonzero(train.cols[b])
+            if r.size == 0 or c.size == 0:
+                continue
+            idx = np.ix_(r, c)
+            up = (train.sign_rows[r][:, None] * train.sign_cols[c][None, :]) > 0
+            grow = np.ones(up.shape, dtype=bool)
+            if up.any():
+                h_plus[idx] = np.where(up, self.plus.pulse(h_plus[idx], grow, rng, idx),
+                                       h_plus[idx])
+            if not up.all():
+                h_minus[idx] = np.where(up, h_minus[idx],
+                                        self.minus.pulse(h_minus[idx], grow, rng, idx))
+            touched[idx] = True
+            pulses += r.size * c.size
+        return h_plus, h_minus, touched, pulses
+
+
+def refresh_mask(h_plus: np.ndarray, h_minus: np.ndarray, w_max: float, upper: float,
+                 lower: float) -> np.ndarray:
+    """aihwkit's ``refreshCriterion``: the larger device above ``upper`` and the smaller above
+    ``lower`` of the range w_max."""
+    big, small = np.maximum(h_plus, h_minus), np.minimum(h_plus, h_minus)
+    return (big / w_max > upper) & (small / w_max > lower)
