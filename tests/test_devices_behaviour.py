@@ -120,8 +120,8 @@ def test_same_seed_same_result_and_dtype_preserved():
     assert outs[0].dtype == np.float32
 
 
-@pytest.mark.parametrize("name", ["pcm", "pcm-hermes", "reram", "reram-cmo", "ecram",
-                                  "capacitor"])
+@pytest.mark.parametrize("name", ["pcm", "pcm-hermes", "pcm-onesided", "reram", "reram-cmo",
+                                  "ecram", "capacitor"])
 def test_every_preset_reads_and_writes(name):
     cb = Crossbar(load_device(name), A, np.random.default_rng(7), drift_compensation="global")
     y = cb.matvec(X[:64], 1.0)

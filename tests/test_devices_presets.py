@@ -179,3 +179,28 @@ def test_rasch_periphery_is_the_papers():
     assert p.dac.noise_management == "constant" and p.dac.nm_thres_norm == 1.0
     assert (p.dac.bits, p.adc.bits, p.adc.range_norm, p.output.noise_norm) == (8, 8, 10.0, 0.04)
     assert p.ir_drop.scale == 1.0 and p.ir_drop.model == "analytic"
+
+
+# -- pcm-onesided: aihwkit PCMPresetDevice (Nandakumar et al. 2020) on a one-sided unit cell
+
+def test_pcm_onesided_first_set_step_is_aihwkits():
+    """aihwkit's first SET step from w = 0 is dw_min (1 − A_up e^(γ_up z)), z = −w:
+    0.01 · 28.235 = 0.282 of its range [0, 2], i.e. 0.1412 of one device's range here; the
+    spread is the complex noise 0.6 (|Δw| + 0.042 + 0.108 |w|) on [0, 2], halved."""
+    from dataclasses import replace
+
+    from neurodecorr.devices.pulsed import OneSidedPair
+
+    cfg = replace(load_device("pcm-onesided").pulsed, d2d_dw_min_rel=0.0, d2d_up_down=0.0,
+                  d2d_bounds_rel=0.0)
+    pair = OneSidedPair(cfg, (200, 500), np.random.default_rng(4))
+    h = np.zeros((200, 500))
+    step = pair.plus.pulse(h, np.ones(h.shape, bool), np.random.default_rng(5)) - h
+    mean = 0.01 * (1 + 27.235) / 2
+    sd = 0.6 * (0.01 * (1 + 27.235) + 0.042) / 2
+    assert mean == pytest.approx(0.1412, abs=1e-4)
+    # the lower bound 0 clips steps below −mean/sd = −1.1 σ: compare the median instead, which
+    # clipping at 0 leaves in place, and the spread of the unclipped upper half
+    assert np.median(step) == pytest.approx(mean, abs=5 * 1.2533 * sd / math.sqrt(step.size))
+    upper = step[step > mean] - mean
+    close_mean(upper, sd * math.sqrt(2 / math.pi), sd * math.sqrt(1 - 2 / math.pi))
