@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from device_stats import close_mean, close_std
 
 from neurodecorr.devices import (
     ADCConfig,
@@ -21,17 +22,6 @@ from neurodecorr.devices import (
 from neurodecorr.devices.ir_drop import effective_conductances, effective_weights
 from neurodecorr.devices.periphery import ir_drop, lsb
 from neurodecorr.devices.pulsed import PulsedDevices
-
-
-def close_mean(sample: np.ndarray, expected: float, sd: float) -> None:
-    se = sd / math.sqrt(sample.size)
-    assert abs(sample.mean() - expected) <= 5 * se + 1e-12, (sample.mean(), expected, se)
-
-
-def close_std(sample: np.ndarray, expected: float) -> None:
-    se = expected / math.sqrt(2 * sample.size)
-    assert abs(sample.std(ddof=1) - expected) <= 5 * se + 1e-12, (sample.std(), expected, se)
-
 
 # -- nodal IR drop ----------------------------------------------------------------------------
 

@@ -11,20 +11,10 @@ import math
 
 import numpy as np
 import pytest
+from device_stats import close_mean, close_std
 
 from neurodecorr.devices import Crossbar, DeviceConfig, load_device
 from neurodecorr.devices.read_noise import Flicker
-
-
-def close_mean(sample: np.ndarray, expected: float, sd: float) -> None:
-    se = sd / math.sqrt(sample.size)
-    assert abs(sample.mean() - expected) <= 5 * se + 1e-12, (sample.mean(), expected, se)
-
-
-def close_std(sample: np.ndarray, expected: float) -> None:
-    se = expected / math.sqrt(2 * sample.size)
-    assert abs(sample.std(ddof=1) - expected) <= 5 * se + 1e-12, (sample.std(), expected, se)
-
 
 # -- pcm-hermes: aihwkit src/aihwkit/inference/noise/hermes.py, HermesNoiseModel(num_devices=2)
 

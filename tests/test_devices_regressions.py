@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from device_stats import close_mean, close_std
 
 from neurodecorr.devices import (
     Crossbar,
@@ -38,14 +39,6 @@ def drift(age: float) -> float:
     return ((age + T0) / T0) ** -NU
 
 
-def close_mean(sample: np.ndarray, expected: float, sd: float) -> None:
-    se = sd / math.sqrt(sample.size)
-    assert abs(sample.mean() - expected) <= 5 * se + 1e-12, (sample.mean(), expected, se)
-
-
-def close_std(sample: np.ndarray, expected: float) -> None:
-    se = expected / math.sqrt(2 * sample.size)
-    assert abs(sample.std(ddof=1) - expected) <= 5 * se + 1e-12, (sample.std(), expected, se)
 
 
 def one_pulse_write(cb: Crossbar, t_s: float, sign: float = 1.0) -> None:

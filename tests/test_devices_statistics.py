@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from device_stats import close_mean, close_std
 from scipy.stats import norm
 
 from neurodecorr.devices import (
@@ -46,14 +47,6 @@ def constant_weights(g_norm: float, shape=(100, 1000)) -> np.ndarray:
     return np.full(shape, g_norm)
 
 
-def close_mean(sample: np.ndarray, expected: float, sd: float) -> None:
-    se = sd / math.sqrt(sample.size)
-    assert abs(sample.mean() - expected) <= 5 * se + 1e-12, (sample.mean(), expected, se)
-
-
-def close_std(sample: np.ndarray, expected: float) -> None:
-    se = expected / math.sqrt(2 * sample.size)
-    assert abs(sample.std(ddof=1) - expected) <= 5 * se + 1e-12, (sample.std(), expected, se)
 
 
 @pytest.mark.parametrize("g_norm", [0.2, 0.5, 0.7])

@@ -234,24 +234,27 @@ def pulse_train(x: np.ndarray, d: np.ndarray, lr_norm: float, cfg: PulsedConfig,
     return PulseTrain(rows, cols, sign * np.sign(d), np.sign(x))
 
 
-def apply_train(w: np.ndarray, train: PulseTrain, devices: PulsedDevices,
-                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
-    """Send the pulse train through the devices, slot by slot (each slot's coincidences are
-    the block rows × cols). Returns the new hidden weights, the mask of devices that received
-    at least one pulse, and the number of device pulses."""
-    w = w.copy()
-    touched = np.zeros(w.shape, dtype=bool)
-    pulses = 0
+def coincidences(train: PulseTrain):
+    """The blocks of one pulse train, slot by slot: ``(idx, up)`` with ``idx`` the devices
+    (rows × cols) that receive a pulse in the slot and ``up`` its direction on each."""
     for b in range(train.length):
         r = np.flatnonzero(train.rows[b])
         c = np.flatnonzero(train.cols[b])
-        if r.size == 0 or c.size == 0:
-            continue
-        idx = np.ix_(r, c)
-        up = (train.sign_rows[r][:, None] * train.sign_cols[c][None, :]) > 0
+        if r.size and c.size:
+            yield np.ix_(r, c), (train.sign_rows[r][:, None] * train.sign_cols[c][None, :]) > 0
+
+
+def apply_train(w: np.ndarray, train: PulseTrain, devices: PulsedDevices,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
+    """Send the pulse train through the devices, slot by slot. Returns the new hidden weights,
+    the mask of devices that received at least one pulse, and the number of device pulses."""
+    w = w.copy()
+    touched = np.zeros(w.shape, dtype=bool)
+    pulses = 0
+    for idx, up in coincidences(train):
         w[idx] = devices.pulse(w[idx], up, rng, idx)
         touched[idx] = True
-        pulses += r.size * c.size
+        pulses += up.size
     return w, touched, pulses
 
 
@@ -272,13 +275,7 @@ class OneSidedPair:
         h_plus, h_minus = h_plus.copy(), h_minus.copy()
         touched = np.zeros(h_plus.shape, dtype=bool)
         pulses = 0
-        for b in range(train.length):
-            r = np.flatnonzero(train.rows[b])
-            c = np.flatnonzero(train.cols[b])
-            if r.size == 0 or c.size == 0:
-                continue
-            idx = np.ix_(r, c)
-            up = (train.sign_rows[r][:, None] * train.sign_cols[c][None, :]) > 0
+        for idx, up in coincidences(train):
             grow = np.ones(up.shape, dtype=bool)
             if up.any():
                 h_plus[idx] = np.where(up, self.plus.pulse(h_plus[idx], grow, rng, idx),
@@ -287,7 +284,7 @@ class OneSidedPair:
                 h_minus[idx] = np.where(up, h_minus[idx],
                                         self.minus.pulse(h_minus[idx], grow, rng, idx))
             touched[idx] = True
-            pulses += r.size * c.size
+            pulses += up.size
         return h_plus, h_minus, touched, pulses
 
 
