@@ -249,19 +249,17 @@ class ReadConfig(_Group):
     table: ClassVar[str] = "read"
     model: str = "constant"
     noise_uS: float = 0.0
-    flicker_t_read_s: float = 250e-9
     flicker_model: str = "power"
+    flicker_q_slope: float = 0.0
+    flicker_q_intercept: float = 0.0
     flicker_q_coeff: float = 0.0
     flicker_q_exponent: float = 0.65
     flicker_q_max: float = 0.2
-    flicker_q_poly: tuple[float, ...] = ()
-    # the piecewise form's log branch (HERMES); Q_max above caps it too
-    flicker_q_slope: float = 0.0
-    flicker_q_intercept: float = 0.0
     flicker_q_min: float = 0.0
     flicker_q_break: float = 0.0
-    # the log10 form (CMO ReRAM)
+    flicker_q_poly: tuple[float, ...] = ()
     flicker_k_uS: float = 0.0
+    flicker_t_read_s: float = 250e-9
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
@@ -318,19 +316,17 @@ class DriftConfig(_Group):
     nu_mean_intercept: float = 0.0
     nu_mean_min: float = 0.0
     nu_mean_max: float = 0.0
-    nu_mean_poly: tuple[float, ...] = ()
     nu_mean_break: float = 0.0
+    nu_mean_poly: tuple[float, ...] = ()
     nu_std_slope: float = 0.0
     nu_std_intercept: float = 0.0
     nu_std_min: float = 0.0
-    nu_std_poly: tuple[float, ...] = ()
     nu_std_max: float = 0.0
     nu_std_break: float = 0.0
-    # log relaxation (CMO ReRAM)
+    nu_std_poly: tuple[float, ...] = ()
     relax_mean_uS: float = 0.0
     relax_std_uS: float = 0.0
     relax_std_slope_uS: float = 0.0
-    # retention (capacitor)
     retention_tau_s: float = 0.0
     source: str = ""
 
