@@ -59,7 +59,8 @@ def test_adc_pass_draws_numpys_gaussians_then_quantises():
     twin = clone(gen)
     out = Y.copy()
     clipped = np.zeros(40, dtype=bool)
-    K.adc_pass(out, gen, True, sd, True, lsb(8, 4.0), 4.0, gain, col, np.empty(25), clipped)
+    K.adc_pass(out, gen, True, sd, True, lsb(8, 4.0), 4.0, gain, col, np.empty(25), clipped,
+               False, np.zeros((1, 1)))
     noisy = Y + sd[:, None] * twin.standard_normal(Y.shape)
     np.testing.assert_allclose(out, quantise(noisy, 8, 4.0) * gain[:, None] * col, rtol=1e-14)
     hit = np.any(np.abs(quantise(noisy, 8, 4.0)) >= 4.0, axis=1)
@@ -93,3 +94,17 @@ def test_out_buffer_equals_fresh_result_and_is_checked():
     np.testing.assert_array_equal(out, fresh)
     with pytest.raises(NeurodecorrError, match="out must be"):
         cb.matvec(X, 5.0, out=np.empty((5, 8), dtype=np.float32))
+
+
+def test_adc_pass_per_output_variance_adds_to_the_sample_noise():
+    rng = np.random.default_rng(3)
+    Y = rng.normal(size=(30, 12))
+    sd, var = rng.uniform(0.1, 1, 30), rng.uniform(0, 2, (30, 12))
+    gain, col = np.ones(30), np.ones(12)
+    gen = np.random.default_rng(4)
+    twin = clone(gen)
+    out = Y.copy()
+    K.adc_pass(out, gen, True, sd, False, 1.0, 1.0, gain, col, np.empty(12),
+               np.zeros(30, dtype=bool), True, var)
+    expected = Y + np.sqrt(sd[:, None] ** 2 + var) * twin.standard_normal(Y.shape)
+    np.testing.assert_allclose(out, expected, rtol=1e-14)

@@ -75,6 +75,7 @@ class _ReadCache:
 
 
 _NM_MODES = {"none": 0, "abs_max": 1, "max": 2, "constant": 3}
+_NO_VAR = np.zeros((1, 1))
 
 
 class Crossbar:
@@ -247,7 +248,8 @@ class Crossbar:
         wn = cache.weights(dtype)
         gain.fill(self.scale)
         dac, adc = cfg.dac, cfg.adc
-        noisy = self._read_sigma > 0 or cfg.output.noise_norm > 0
+        noisy = (self._read_sigma > 0 or cfg.output.noise_norm > 0
+                 or cache.noise_var is not None)
         if dac is not None or noisy:
             kernels.dac_pass(X, xn, dac is not None, _NM_MODES[dac.noise_management] if dac else 0,
                              dac.nm_thres_norm if dac else 0.0, bm,
@@ -268,22 +270,27 @@ class Crossbar:
         np.matmul(xn, (cache.nodal_weights(dtype, cfg.ir_drop) if nodal else wn).T, out=out)
         if cfg.ir_drop.scale > 0 and not nodal:
             out[...] = ir_drop(xn, wn, cache.abs_weights(dtype), out, cfg.ir_drop)
+        var = _NO_VAR
         if cache.noise_var is not None:
-            out += self._state_dependent_noise(xn, cache.noise_var).astype(dtype)
+            var = self._state_dependent_variance(xn, cache)
         if self._curvature is not None or cfg.output.asymmetry != 0:
             out[...] = apply_output_nonidealities(out, self._curvature, cfg.output.asymmetry)
         kernels.adc_pass(out, self._rng_read, noisy, sd, adc is not None,
                          lsb(adc.bits, adc.range_norm) if adc else 1.0,
-                         adc.range_norm if adc else 1.0, gain, col_gain, z, clipped)
+                         adc.range_norm if adc else 1.0, gain, col_gain, z, clipped,
+                         var is not _NO_VAR, var)
 
-    def _state_dependent_noise(self, xn: np.ndarray, noise_var: tuple) -> np.ndarray:
-        """σ_i ξ with σ_i² = Σ_j V_ij x̂_j² (+ v_ref,i (Σ_j x̂_j)²): one GEMM of x̂² with V."""
-        v, v_ref = noise_var
-        x = np.asarray(xn, dtype=np.float64)
-        var = (x * x) @ v.T
+    def _state_dependent_variance(self, xn: np.ndarray, cache: _ReadCache) -> np.ndarray:
+        """σ_bi² = Σ_j V_ij x̂_bj² (+ v_ref,i (Σ_j x̂_bj)²): one GEMM of x̂² with V, in the
+        working dtype; the fused ADC pass draws the noise."""
+        v, v_ref = cache.noise_var
+        key = ("noise_var", xn.dtype)
+        if key not in cache.by_dtype:
+            cache.by_dtype[key] = np.ascontiguousarray(v.T, dtype=xn.dtype)
+        var = np.square(xn) @ cache.by_dtype[key]
         if v_ref is not None:
-            var += np.sum(x, axis=1)[:, None] ** 2 * v_ref[None, :]
-        return np.sqrt(var) * self._rng_read.standard_normal(var.shape)
+            var += (np.sum(xn, axis=1, dtype=np.float64)[:, None] ** 2 * v_ref).astype(var.dtype)
+        return var
 
     def _probe_outputs(self, cache: _ReadCache) -> np.ndarray:
         """The one-hot probe reads (n_in × out) through the full noisy path."""

@@ -124,7 +124,8 @@ def dac_pass(X, XN, quantise, nm_mode, thres, bm_scale, step, r, read_var, out_v
 
 
 @numba.njit(cache=True, nogil=True)
-def adc_pass(Y, rng, noisy, sd, quantise, step, r, gain, col_gain, z, clipped):  # noqa: N803
+def adc_pass(Y, rng, noisy, sd, quantise, step, r, gain, col_gain, z, clipped,  # noqa: N803
+             per_output, var):
     """Output noise, ADC and output gain of one read, in place on ``Y``.
 
     ``Y[b, i] ← Q_adc(Y[b, i] + sd[b] · ξ) · gain[b] · col_gain[i]``, with ξ ~ N(0, 1) drawn
@@ -144,7 +145,9 @@ def adc_pass(Y, rng, noisy, sd, quantise, step, r, gain, col_gain, z, clipped): 
                 z[j] = rng.standard_normal()
         for j in range(n):
             v = np.float64(Y[i, j])
-            if noisy:
+            if per_output:
+                v += np.sqrt(s * s + np.float64(var[i, j])) * z[j]
+            elif noisy:
                 v += s * z[j]
             if quantise:
                 v = min(max(np.rint(v * inv) * step, -r), r)
