@@ -1,12 +1,16 @@
 """Drift compensation measured through the noisy read path.
 
-At programming (time t_ref) the chip reads the one-hot probe vectors e_1 … e_n (aihwkit
-``GlobalDriftCompensation.get_readout_tensor``: ``eye(in_size)``) through the full analogue
-path and keeps the probe outputs Y_ref (n × out): column j of the read matrix per probe.
-One-hot probes keep every probe output inside the ADC range (±1 probes saturate it on wide
-arrays: 28 % of outputs clip at n = 256). At a later time t it reads the probes again and
-rescales the outputs digitally (aihwkit ``inference/compensation/drift.py``, whose maintainers
-insist the readout use the noisy path), with r_i = mean_k |Y_ki|:
+At programming (time t_ref) the chip reads K probe vectors through the full analogue path and
+keeps the probe outputs Y_ref (K × out). Probe k holds random signs on one group of
+m = ⌊R⌋ consecutive inputs (R the ADC range in normalised units) and zeros elsewhere, so an
+output sums at most m weights of magnitude at most about 1 and can never clip: random ±1
+probes on all n inputs saturated the ADC on wide arrays (28 % of the outputs at n = 256), and
+aihwkit's one-hot probes (``GlobalDriftCompensation.get_readout_tensor``: ``eye(in_size)``,
+m = 1) read each entry alone, where an 8-bit ADC over ±10 rounds the small ones away; m ≤ R
+is the widest group that cannot clip. Without an ADC, m = n. At a later time t the chip reads
+the probes again and rescales the outputs digitally (aihwkit
+``inference/compensation/drift.py``, whose maintainers insist the readout use the noisy path),
+with r_i = mean_k |Y_ki|:
 
 - ``global``: y ← y · Σ_i r_i(t_ref) / Σ_i r_i(t)
 - ``column``: y_i ← y_i · r_i(t_ref) / r_i(t), per output column (factor 1 for a column whose
@@ -22,9 +26,20 @@ from __future__ import annotations
 import numpy as np
 
 
-def probes(n_in: int) -> np.ndarray:
-    """The one-hot probe inputs (n_in × n_in identity)."""
-    return np.eye(n_in)
+def probes(n_in: int, group: int, rng: np.random.Generator) -> np.ndarray:
+    """Probe inputs (⌈n_in/group⌉ × n_in): random signs on one group of ``group`` consecutive
+    inputs per probe."""
+    group = max(1, min(group, n_in))
+    k = -(-n_in // group)
+    p = np.zeros((k, n_in))
+    cols = np.arange(n_in)
+    p[cols // group, cols] = rng.choice(np.array([-1.0, 1.0]), size=n_in)
+    return p
+
+
+def group_size(adc_range_norm: float | None, n_in: int) -> int:
+    """m = ⌊R⌋ inputs per probe with an ADC of range R (normalised), all of them without."""
+    return n_in if adc_range_norm is None else max(1, int(adc_range_norm))
 
 
 def readout(y: np.ndarray) -> np.ndarray:

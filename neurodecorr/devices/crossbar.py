@@ -150,6 +150,10 @@ class Crossbar:
         self._work: dict = {}
         self._unit_gain = np.ones(self.shape[0])
         self._col_gain = self._unit_gain
+        adc = config.adc
+        self._probes = compensation.probes(
+            self.shape[1], compensation.group_size(adc.range_norm if adc else None,
+                                                   self.shape[1]), r_probe)
         self._ref_probe_out: np.ndarray | None = None
         self._comp: np.ndarray | float = 1.0
         self._comp_t: float | None = None
@@ -293,11 +297,10 @@ class Crossbar:
         return var
 
     def _probe_outputs(self, cache: _ReadCache) -> np.ndarray:
-        """The one-hot probe reads (n_in × out) through the full noisy path."""
-        probes = compensation.probes(self.shape[1])
-        self.counters["compensation_reads"] += probes.shape[0]
-        y = np.empty((probes.shape[0], self.shape[0]))
-        return self._read(probes, cache, y, self._unit_gain, count=False)
+        """The probe reads (K × out) through the full noisy path."""
+        self.counters["compensation_reads"] += self._probes.shape[0]
+        y = np.empty((self._probes.shape[0], self.shape[0]))
+        return self._read(self._probes, cache, y, self._unit_gain, count=False)
 
     def matvec(self, X: np.ndarray, t_s: float, out: np.ndarray | None = None) -> np.ndarray:
         """What the array and its periphery return for ``X @ W.T`` read at time ``t_s``.
@@ -450,7 +453,7 @@ class Crossbar:
         self._cache = None
         if self._ref_probe_out is not None:
             # the change the chip asked for, in the probe outputs' physical units
-            self._ref_probe_out += lr * np.outer(x, d)
+            self._ref_probe_out += lr * np.outer(self._probes @ x, d)
 
     def _write_one_sided(self, g_a: np.ndarray, g_b: np.ndarray, train, t_s: float) -> None:
         """Pulses on a one-sided unit cell, then the refresh check (aihwkit
