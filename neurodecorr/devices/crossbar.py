@@ -163,6 +163,14 @@ class Crossbar:
     # -- reading ---------------------------------------------------------------------------
 
     @property
+    def noisy(self) -> bool:
+        """Whether two reads of one input can differ: per-read device, input or output noise,
+        or accumulated 1/f noise (which moves whenever the read time does)."""
+        cfg = self.config
+        return bool(cfg.read.noise_uS > 0 or cfg.read.has_flicker or cfg.output.noise_norm > 0
+                    or (cfg.dac is not None and cfg.dac.noise_norm > 0))
+
+    @property
     def time_dependent(self) -> bool:
         return self.config.drift.enabled or self.config.read.has_flicker
 
