@@ -177,6 +177,12 @@ def test_one_sided_cell_only_potentiates():
         np.testing.assert_allclose((g_plus[0, 0] / 25.0, g_minus[0, 0] / 25.0), expected,
                                    atol=1e-12)
     assert cb.effective_weights(0.0)[0, 0] == pytest.approx(0.15)
+    # a read after a write sees it (the cached drifted matrix is rebuilt)
+    fresh = Crossbar(one_sided(), np.full((1, 1), 0.2), np.random.default_rng(11),
+                     weight_scale=1.0)
+    assert fresh.matvec(np.ones(1), 0.0)[0] == pytest.approx(0.2)
+    fresh.write_rank1(np.ones(1), np.ones(1), 0.05, 0.0)
+    assert fresh.matvec(np.ones(1), 0.0)[0] == pytest.approx(0.25)
 
 
 def test_one_sided_refresh_resets_the_pair_and_keeps_the_weight():

@@ -432,6 +432,7 @@ class Crossbar:
         g_a, g_b = a_arr.drifted(t_s), b_arr.drifted(t_s)
         if isinstance(self.pulsed, OneSidedPair):
             self._write_one_sided(g_a, g_b, train, t_s)
+            self._after_write(x, d, lr, t_s)
             return
         current = to_weights(g_a, g_b, cfg.mapping)
         hidden, touched, pulses = apply_train(current - self._w_offset, train, self.pulsed,
