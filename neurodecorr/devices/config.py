@@ -50,8 +50,12 @@ class _Group:
     def __post_init__(self) -> None:
         where = f"[{self.table}]"
         for f in dataclasses.fields(self):
-            _check(_has_type(getattr(self, f.name), str(f.type)), where, f.name,
-                   f"expected {f.type}, got {getattr(self, f.name)!r}")
+            value = getattr(self, f.name)
+            _check(_has_type(value, str(f.type)), where, f.name,
+                   f"expected {f.type}, got {value!r}")
+            if str(f.type) == "float":
+                _check(math.isfinite(value), where, f.name,
+                       f"expected a finite number, got {value!r}")
         self.validate(where, self._non_default_keys())
 
     def _non_default_keys(self) -> set[str]:
