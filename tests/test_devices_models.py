@@ -16,8 +16,10 @@ from neurodecorr.devices import (
     DACConfig,
     DeviceConfig,
     IRDropConfig,
+    MappingConfig,
     OutputConfig,
     PulsedConfig,
+    ReadConfig,
 )
 from neurodecorr.devices.ir_drop import effective_conductances, effective_weights
 from neurodecorr.devices.periphery import ir_drop, lsb
@@ -201,3 +203,18 @@ def test_one_sided_refresh_resets_the_pair_and_keeps_the_weight():
     np.testing.assert_allclose((g_plus[0, 0], g_minus[0, 0]), (0.5, 0.0), atol=1e-12)
     # the second pair (0.2, 0.3) stays as it was
     np.testing.assert_allclose((g_plus[0, 1], g_minus[0, 1]), (0.2, 0.3), atol=1e-12)
+
+
+def test_state_dependent_read_noise_of_the_reference_scheme():
+    """w = 2 (G − G_ref)/ΔG, σ²(G) = σ_r² G/G_max per device:
+    Var(y) = (2/ΔG)² σ_r²/G_max (Σ_j G_j x_j² + G_ref (Σ_j x_j)²)."""
+    mapping = MappingConfig(scheme="reference", g_min_uS=0.0, g_max_uS=25.0)
+    cfg = DeviceConfig(mapping=mapping, read=ReadConfig(model="state_dependent", noise_uS=0.5))
+    w = np.array([[0.6, -0.2, 0.1, 0.0]])
+    cb = Crossbar(cfg, w, np.random.default_rng(6), weight_scale=1.0)
+    x = np.array([1.0, -0.5, 0.8, 0.3])
+    y = cb.matvec(np.tile(x, (50_000, 1)), 0.0)[:, 0]
+    g = 12.5 + 12.5 * w[0]
+    var = (2 / 25.0) ** 2 * 0.5**2 / 25.0 * (np.sum(g * x**2) + 12.5 * x.sum() ** 2)
+    close_mean(y, float(w[0] @ x), math.sqrt(var))
+    close_std(y, math.sqrt(var))

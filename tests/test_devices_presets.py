@@ -194,3 +194,4 @@ def test_pcm_onesided_first_set_step_is_aihwkits():
     assert np.median(step) == pytest.approx(mean, abs=5 * 1.2533 * sd / math.sqrt(step.size))
     upper = step[step > mean] - mean
     close_mean(upper, sd * math.sqrt(2 / math.pi), sd * math.sqrt(1 - 2 / math.pi))
+
