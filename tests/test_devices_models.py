@@ -218,3 +218,16 @@ def test_state_dependent_read_noise_of_the_reference_scheme():
     var = (2 / 25.0) ** 2 * 0.5**2 / 25.0 * (np.sum(g * x**2) + 12.5 * x.sum() ** 2)
     close_mean(y, float(w[0] @ x), math.sqrt(var))
     close_std(y, math.sqrt(var))
+
+
+def test_read_asymmetry_negative_inputs_see_scaled_weights():
+    """aihwkit w_read_asymmetry_dtod: y = W x⁺ + (W ∘ a) x⁻, a_ij = 1 + σ ξ fixed per device."""
+    rng = np.random.default_rng(13)
+    w = rng.uniform(-1, 1, (200, 500))
+    cfg = DeviceConfig(read=ReadConfig(polarity_d2d_rel=0.1))
+    cb = Crossbar(cfg, w, np.random.default_rng(14), weight_scale=1.0)
+    close_mean(cb.polarity, 1.0, 0.1)
+    close_std(cb.polarity, 0.1)
+    x = rng.uniform(-1, 1, (7, 500))
+    expected = np.maximum(x, 0) @ w.T + np.minimum(x, 0) @ (w * cb.polarity).T
+    np.testing.assert_allclose(cb.matvec(x, 0.0), expected, rtol=1e-10, atol=1e-12)

@@ -248,6 +248,10 @@ class ReadConfig(_Group):
     ``piecewise``: clip(a ln g + b, Q_min, Q_max) below ``flicker_q_break``, a polynomial above
     (aihwkit ``HermesNoiseModel``); ``log10``: absolute σ = K log10(G/µS) sqrt(ln(...)) µS
     (aihwkit ``ReRamCMONoiseModel``); ``none``: off.
+
+    Read asymmetry (``polarity_d2d_rel`` σ_p; aihwkit ``w_read_asymmetry_dtod``): a negative
+    input sees device ij's weight scaled by a_ij = 1 + σ_p ξ_ij, fixed per device (PCM's
+    polarity dependence), so y = W x⁺ + (W ∘ a) x⁻.
     """
 
     table: ClassVar[str] = "read"
@@ -264,6 +268,7 @@ class ReadConfig(_Group):
     flicker_q_poly: tuple[float, ...] = ()
     flicker_k_uS: float = 0.0
     flicker_t_read_s: float = 250e-9
+    polarity_d2d_rel: float = 0.0
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
@@ -273,7 +278,7 @@ class ReadConfig(_Group):
         _finite(self, where, [f.name for f in dataclasses.fields(self)
                               if f.type in ("float", "tuple[float, ...]")])
         for key in ("noise_uS", "flicker_q_coeff", "flicker_q_max", "flicker_q_min",
-                    "flicker_k_uS"):
+                    "flicker_k_uS", "polarity_d2d_rel"):
             _check(getattr(self, key) >= 0, where, key, f"negative noise {getattr(self, key)}")
         _check(self.flicker_q_exponent >= 0, where, "flicker_q_exponent",
                f"must be >= 0, got {self.flicker_q_exponent}")

@@ -67,6 +67,14 @@ class _ReadCache:
                                                       dtype=dtype)
         return self.by_dtype[key]
 
+    def polarity_weights(self, dtype: np.dtype, w_read: np.ndarray,
+                         polarity: np.ndarray) -> np.ndarray:
+        """W ∘ a, the matrix negative inputs see (read asymmetry)."""
+        key = ("polarity", dtype)
+        if key not in self.by_dtype:
+            self.by_dtype[key] = np.ascontiguousarray(w_read * polarity, dtype=dtype)
+        return self.by_dtype[key]
+
     def abs_weights(self, dtype: np.dtype) -> np.ndarray:
         key = ("abs", dtype)
         if key not in self.by_dtype:
@@ -147,6 +155,9 @@ class Crossbar:
         self._noise = PerReadNoise(config.read, m)
         self._read_sigma = self._noise.coefficient
         self._curvature = output_curvature(config.output, config.adc, self.shape[0], r_probe)
+        # drawn last from this stream, and only when asked for, so other draws stay as they were
+        self.polarity = (1.0 + config.read.polarity_d2d_rel * r_probe.standard_normal(self.shape)
+                         if config.read.polarity_d2d_rel > 0 else None)
         self._work: dict = {}
         self._unit_gain = np.ones(self.shape[0])
         self._col_gain = self._unit_gain
@@ -279,7 +290,13 @@ class Crossbar:
                 sq += np.sum(xn, axis=1, dtype=np.float64) ** 2
             sd[:] = np.sqrt(cfg.output.noise_norm ** 2 + self._read_sigma ** 2 * sq)
         nodal = cfg.ir_drop.scale > 0 and cfg.ir_drop.model == "nodal"
-        np.matmul(xn, (cache.nodal_weights(dtype, cfg.ir_drop) if nodal else wn).T, out=out)
+        w_read = cache.nodal_weights(dtype, cfg.ir_drop) if nodal else wn
+        if self.polarity is None:
+            np.matmul(xn, w_read.T, out=out)
+        else:
+            # read asymmetry: negative inputs see W ∘ a (one more GEMM)
+            np.matmul(np.maximum(xn, 0), w_read.T, out=out)
+            out += np.minimum(xn, 0) @ cache.polarity_weights(dtype, w_read, self.polarity).T
         if cfg.ir_drop.scale > 0 and not nodal:
             out[...] = ir_drop(xn, wn, cache.abs_weights(dtype), out, cfg.ir_drop)
         var = _NO_VAR
