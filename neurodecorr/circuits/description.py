@@ -183,8 +183,10 @@ class CircuitConfig:
     path: str = ""
 
     def __post_init__(self) -> None:
-        """Validate on construction, wherever the config comes from (a file, ``replace``, code):
-        the name and every group, with a one-line error naming the table and key."""
+        """Validate on construction, wherever the config comes from (a file, ``replace``, code).
+
+        Each group validated itself when it was made (:class:`~neurodecorr.devices.config._Group`);
+        here: the strings, and that every group is one."""
         where = self.path or self.name or "circuit"
         for key in ("name", "description", "source", "path"):
             if not isinstance(getattr(self, key), str):
@@ -196,15 +198,6 @@ class CircuitConfig:
             if type(value) is not group:
                 raise NeurodecorrError(f"{where}: [{group.table}] must be a {group.__name__}, "
                                        f"got {type(value).__name__}")
-            for f in dataclasses.fields(value):
-                if str(f.type) == "float" and not (isinstance(getattr(value, f.name), int | float)
-                                                   and np.isfinite(getattr(value, f.name))):
-                    raise NeurodecorrError(f"{where}: [{group.table}] {f.name}: expected a "
-                                           f"finite number, got {getattr(value, f.name)!r}")
-            try:
-                value.validate(f"[{group.table}]", set())
-            except NeurodecorrError as exc:
-                raise NeurodecorrError(f"{where}: {exc}") from None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "description": self.description,
