@@ -116,3 +116,65 @@ def learn_on_chip(A0: np.ndarray, X: np.ndarray, eta: float, tol: float = 1e-10,
         w = np.asarray(d_rec.weights.get(), dtype=np.float64)
     return OnChipLearning(A_lava=-w / alpha, A_reference=reference_stream(A0, X, eta),
                           steps=session.steps, wall_s=session.wall_s)
+
+
+@dataclass
+class FixedOnChipLearning:
+    """Weights learned by Lava's fixed-point ``LearningDense`` and the state it ended in."""
+
+    weights: np.ndarray
+    v: np.ndarray
+    steps: int
+    wall_s: float
+
+
+def learn_on_chip_fixed(w0: np.ndarray, X_int: np.ndarray, plan, progress=None
+                        ) -> FixedOnChipLearning:
+    """Learn ``A = w·2^−a`` in Lava's fixed-point ``LearningDense`` (bit-approximate model).
+
+    A :class:`~neurodecorr.lava.procs.process.LearningNeuron` population settles ``x̄`` through
+    the learning ``Dense`` (``weight_exp = −a``) and emits the offset-encoded 7-bit codes; the
+    engine applies ``plan.rule`` once per sample (``t_epoch = T``). The integer update and its
+    bit-true emulation are in :mod:`neurodecorr.lava.fixed_learning`.
+
+    Parameters
+    ----------
+    w0 : ndarray of int, shape (n, n)
+        Initial weights, even integers in [−256, 254].
+    X_int : ndarray of int, shape (N, n)
+        Samples with ``plan.F`` fractional bits, each held for ``plan.T`` steps.
+    plan : neurodecorr.lava.fixed_learning.FixedLearningPlan
+    """
+    import_lava()
+    from lava.magma.core.learning.constants import GradedSpikeCfg
+    from lava.magma.core.learning.learning_rule import Loihi3FLearningRule
+    from lava.proc.dense.process import LearningDense
+    from lava.proc.io.source import RingBuffer
+
+    from neurodecorr.lava.fixed_learning import X1_TAU
+    from neurodecorr.lava.procs.models import MODELS
+    from neurodecorr.lava.procs.process import LearningNeuron
+
+    plan.check()
+    X_int = np.atleast_2d(np.asarray(X_int, dtype=np.int64))
+    n = w0.shape[0]
+    rule = Loihi3FLearningRule(dw=plan.rule, x1_tau=X1_TAU, t_epoch=plan.T,
+                               rng_seed=plan.rng_seed)
+    source = RingBuffer(data=np.repeat(X_int.T, plan.T, axis=1).astype(np.int32))
+    dense = LearningDense(weights=np.asarray(w0, dtype=np.int32), weight_exp=-plan.a,
+                          num_message_bits=24, learning_rule=rule,
+                          graded_spike_cfg=GradedSpikeCfg.OVERWRITE)
+    neuron = LearningNeuron(shape=n, F=plan.F, a=plan.a, b=plan.b, k=plan.k, T=plan.T)
+    source.s_out.connect(neuron.a_in)
+    neuron.s_out.connect(dense.s_in)
+    dense.a_out.connect(neuron.a_rec)
+    neuron.s_out_bap.connect(dense.s_in_bap)
+    neuron.s_out_y1.connect(dense.s_in_y1)
+    neuron.s_out_y2.connect(dense.s_in_y2)
+    neuron.s_out_y3.connect(dense.s_in_y3)
+    with lava_session(source, "fixed_pt", MODELS["fixed_pt"]) as session:
+        session.run(X_int.shape[0] * plan.T, progress)
+        weights = np.asarray(dense.weights.get()).astype(np.int64)
+        v = np.asarray(neuron.v.get()).astype(np.int64)
+    return FixedOnChipLearning(weights=weights, v=v, steps=session.steps,
+                               wall_s=session.wall_s)

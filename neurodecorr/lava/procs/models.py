@@ -20,7 +20,8 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 from neurodecorr.core.network import activate
 from neurodecorr.lava.fixed import activate_int, decay, mul_shift, saturate, shift_floor
-from neurodecorr.lava.procs.process import Integrator, LateralLayer
+from neurodecorr.lava.fixed_learning import FixedLearningPlan, neuron_step
+from neurodecorr.lava.procs.process import Integrator, LateralLayer, LearningNeuron
 
 
 class _Recorder:
@@ -161,8 +162,38 @@ class PyIntegratorFixed(PyLoihiProcessModel, _Recorder):
         self._record(self.v)
 
 
+@implements(proc=LearningNeuron, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyLearningNeuronFixed(PyLoihiProcessModel):
+    """Integer learning neuron; one step is ``neurodecorr.lava.fixed_learning.neuron_step``."""
+
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
+    a_rec: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
+    s_out_y1: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=7)
+    s_out_y2: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=7)
+    s_out_y3: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=7)
+    s_out_bap: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool)
+    v: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
+
+    def run_spk(self) -> None:
+        p = self.proc_params
+        plan = FixedLearningPlan(F=p["F"], a=p["a"], b=p["b"], k=p["k"], T=p["T"])
+        x = self.a_in.recv().astype(np.int64)
+        r = self.a_rec.recv().astype(np.int64)
+        self.v, payload, y2 = neuron_step(self.time_step % plan.T, self.v, x, r, plan)
+        zeros = np.zeros_like(self.v)
+        self.s_out.send(payload)
+        self.s_out_y1.send(zeros)
+        self.s_out_y2.send(y2)
+        self.s_out_y3.send(zeros)
+        self.s_out_bap.send(zeros.astype(bool))
+
+
 #: process -> model, per precision tag (pinned: discovery would execute unrelated modules)
 MODELS = {
     "floating_pt": {LateralLayer: PyLateralLayerFloat, Integrator: PyIntegratorFloat},
-    "fixed_pt": {LateralLayer: PyLateralLayerFixed, Integrator: PyIntegratorFixed},
+    "fixed_pt": {LateralLayer: PyLateralLayerFixed, Integrator: PyIntegratorFixed,
+                 LearningNeuron: PyLearningNeuronFixed},
 }

@@ -114,3 +114,30 @@ class Integrator(AbstractProcess):
         self.v = Var(shape=(shape,), init=0)
         self.decay = Var(shape=(shape,), init=decay)
         _record_vars(self, shape, params.get("n_records", 0))
+
+
+class LearningNeuron(AbstractProcess):
+    """Fixed-point learning neuron: settles ``x̄`` and emits the 7-bit codes the engine learns from.
+
+    Time-multiplexes one graded payload (``neurodecorr.lava.fixed_learning.neuron_step``): the
+    24-bit state during the epoch, the offset-encoded code of ``x̄`` on its last step; ``y2`` is
+    the code of the recurrent current ``(A x̄)_i``.
+
+    Parameters
+    ----------
+    shape : int
+        Number of neurons.
+    F, a, b, k, T : int
+        The scales of :class:`neurodecorr.lava.fixed_learning.FixedLearningPlan`.
+    """
+
+    def __init__(self, *, shape: int, F: int, a: int, b: int, k: int, T: int) -> None:
+        super().__init__(shape=shape, F=F, a=a, b=b, k=k, T=T)
+        self.a_in = InPort(shape=(shape,))
+        self.a_rec = InPort(shape=(shape,))
+        self.s_out = OutPort(shape=(shape,))
+        self.s_out_y1 = OutPort(shape=(shape,))
+        self.s_out_y2 = OutPort(shape=(shape,))
+        self.s_out_y3 = OutPort(shape=(shape,))
+        self.s_out_bap = OutPort(shape=(shape,))
+        self.v = Var(shape=(shape,), init=0)

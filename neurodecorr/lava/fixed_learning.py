@@ -1,0 +1,214 @@
+"""Fixed-point on-chip learning of the lateral matrix: the integer rule and its bit-true emulation.
+
+Lava 0.10's fixed-point ``LearningDense`` (``PyLearningDenseModelBitApproximate``,
+``lava/magma/core/model/py/connection.py``) learns 9-bit weights from unsigned 7-bit traces. The
+node-local ``ahmad`` rule ``ΔA_ij = η (A x̄)_i x̄_j`` (Ahmad 2024) is mapped onto it as follows.
+
+**Time multiplexing of one payload.** A learning neuron ``i`` (:class:`~neurodecorr.lava.procs.
+process.LearningNeuron`) holds ``v_i = x̄_i·2^F`` (24 bits) and settles
+``v ← v + ⌊(x − A v) · 2^−k⌋`` (Euler step ``α = 2^−k``) with ``A v`` from the ``LearningDense``
+(weights ``w = A·2^a``, ``weight_exp = −a``). An epoch is one sample of ``T`` steps (``t`` is the
+step, ``t mod T`` its phase):
+
+- phases ``2 … T−1``: update ``v`` and send it (graded, the recurrent sum);
+- phase ``0`` (last step, the engine learns after it): do not update; send the 7-bit
+  offset-encoded code ``p = 2 (q_x + 64)``, ``q_x = clip(⌊v · 2^(b−F)⌋, −63, 63)`` — with
+  ``GradedSpikeCfg.OVERWRITE`` the engine stores ``x1 = round(p/2) = q_x + 64`` (``p ≥ 2``, so it
+  always spikes) — and on ``y2`` the code ``q_y + 64`` of its recurrent current ``(A x̄)_i``,
+  which came from the same ``v``;
+- phase ``1``: the recurrent input is ``W·p`` (the code, not the state): discard it, send ``v``.
+
+**The rule.** ``dw = 2^e · u0 · (x1 − 64) · (y2 − 64)`` decodes the offsets inside the engine
+(a factor may carry a constant). Lava evaluates it as ``((x1−64)(y2−64)·m ≫ 3) ≪ (e + 7)`` in a
+16-bit accumulator that holds ``w ≪ 7``, rounds stochastically to the weight's 9 bits and clips
+to ``[−256, 255]``. In weight LSBs ``Δw = ⌊q_x q_y / 8⌋ · 2^e`` (before rounding) and
+``ΔA = η (A x̄)_i x̄_j`` needs ``2^(e−3) = η·2^(a−2b)``; the engine needs ``e ≥ −7``.
+
+**Stochastic rounding.** Lava draws **one** uniform number per epoch (``ConnVarRandom``, seed 2)
+and rounds every synapse up when its fraction exceeds it; the traces decay stochastically once
+per step with one number per epoch (``TraceRandom``, seeds ``rng_seed`` and ``rng_seed + 2``,
+advanced twice per step). :func:`emulate` replays those streams, so it equals Lava's run bit for
+bit. ``stochastic=False`` rounds to nearest instead (what a deterministic engine would do): a
+per-sample ``Δw`` below half an LSB is then lost.
+
+The power-preserving gain ``g`` of the ``ahmad`` rule is a per-layer scalar, see
+:func:`gain_code`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurodecorr.errors import NeurodecorrError
+from neurodecorr.lava.fixed import saturate, shift_floor
+
+#: Lava's learning-engine widths (``lava/magma/core/learning/constants.py``)
+TRACE_MAX = 127
+ACC_MAX = 2**15 - 1
+ACC_SHIFT = 7  # 16-bit accumulator − 9-bit signed weight
+W_MIN, W_MAX = -256, 255
+EPOCH_TIME_BITS = 6
+#: the offset that makes a signed 7-bit code an unsigned trace
+OFFSET = 64
+#: x1 decay time constant: long enough that the stochastic decay practically never fires
+X1_TAU = 2**30
+#: Loihi3FLearningRule's fixed post-synaptic time constant
+Y_TAU = 2**16 - 1
+#: ConnVarRandom's fixed seed
+SR_SEED = 2
+
+
+@dataclass(frozen=True)
+class FixedLearningPlan:
+    """Integer scales of the on-chip rule.
+
+    ``F``: fractional bits of ``x̄`` and ``x`` in the neuron; ``a``: fractional bits of the
+    weights (``A = w·2^−a``); ``b``: fractional bits of the 7-bit codes; ``k``: Euler step
+    ``2^−k``; ``T``: steps per sample (one learning epoch); ``e``: the rule's exponent;
+    ``rng_seed``: the learning rule's trace seed.
+    """
+
+    F: int = 12
+    a: int = 6
+    b: int = 4
+    k: int = 1
+    T: int = 16
+    e: int = -7
+    rng_seed: int = 0
+
+    @property
+    def eta(self) -> float:
+        """The learning rate the integer rule realises: ``η = 2^(e−3+2b−a)``."""
+        return 2.0 ** (self.e - 3 + 2 * self.b - self.a)
+
+    @property
+    def rule(self) -> str:
+        """The rule string for ``Loihi3FLearningRule``."""
+        return f"2^{self.e} * u0 * (x1 - {OFFSET}) * (y2 - {OFFSET})"
+
+    def check(self) -> None:
+        """Refuse scales Lava's engine cannot represent."""
+        if not -7 <= self.e <= 8:
+            raise NeurodecorrError(f"learning exponent e={self.e}: Lava's engine needs -7..8")
+        if not 3 <= self.T < 2**EPOCH_TIME_BITS:
+            raise NeurodecorrError(f"steps per sample T={self.T}: the within-epoch time has "
+                                   f"{EPOCH_TIME_BITS} bits (3..63)")
+        if self.b > self.F:
+            raise NeurodecorrError("code bits b must not exceed the state's fractional bits F")
+
+
+def plan_for(eta: float, T: int = 16, F: int = 12, a: int = 6, b: int = 4, k: int = 1,
+             rng_seed: int = 0) -> FixedLearningPlan:
+    """The plan whose rule realises ``eta`` (a power of two) at the given scales."""
+    e = math.log2(eta) + 3 - 2 * b + a
+    if e != round(e):
+        raise NeurodecorrError(f"eta={eta}: the on-chip rate must be a power of two")
+    plan = FixedLearningPlan(F=F, a=a, b=b, k=k, T=T, e=int(e), rng_seed=rng_seed)
+    plan.check()
+    return plan
+
+
+def x_code(v: np.ndarray, plan: FixedLearningPlan) -> np.ndarray:
+    """Signed 7-bit code of the state, ``clip(⌊v·2^(b−F)⌋, −63, 63)`` (−64 sends 0: no spike)."""
+    return np.clip(shift_floor(v, plan.b - plan.F), -63, 63)
+
+
+def y_code(r: np.ndarray, plan: FixedLearningPlan) -> np.ndarray:
+    """Signed 7-bit code of the recurrent current ``(A x̄)_i``."""
+    return np.clip(shift_floor(r, plan.b - plan.F), -OFFSET, OFFSET - 1)
+
+
+def neuron_step(phase: int, v: np.ndarray, x: np.ndarray, r: np.ndarray,
+                plan: FixedLearningPlan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One step of the learning neuron: ``(v, payload, y2)`` (see the module docstring)."""
+    if phase == 0:
+        return v, 2 * (x_code(v, plan) + OFFSET), y_code(r, plan) + OFFSET
+    if phase != 1:
+        v = saturate(v + shift_floor(x - r, -plan.k))
+    return v, v, y_code(r, plan) + OFFSET
+
+
+def _decay(trace: np.ndarray, tau: int, steps: int, random: float) -> np.ndarray:
+    """Lava's stochastic trace decay (``_decay_trace``), ``steps`` times with one random number."""
+    for _ in range(steps):
+        value = np.exp(-1 / tau) * trace
+        trace = (np.floor(value) + (random < value % 1).astype(int)).astype(int)
+    return trace
+
+
+def engine_update(w: np.ndarray, x1: np.ndarray, y2: np.ndarray, plan: FixedLearningPlan,
+                  random: float) -> np.ndarray:
+    """Lava's bit-approximate weight update for ``dw = 2^e·u0·(x1−64)·(y2−64)`` (one epoch).
+
+    ``LearningRuleApplierBitApprox.apply`` then ``_stochastic_round_synaptic_variable`` and
+    ``clip_weights``; ``random`` is the epoch's shared number (0.5 rounds to nearest).
+    """
+    prod = (y2[:, None] - OFFSET) * (x1[None, :] - OFFSET)
+    prod = np.left_shift(np.right_shift(prod, 3), plan.e + 7)
+    prod = np.clip(prod, -ACC_MAX - 2, ACC_MAX)
+    acc = np.clip((w.astype(np.int64) << ACC_SHIFT) + prod, -ACC_MAX - 2, ACC_MAX)
+    scaled = acc / 2**ACC_SHIFT  # 2^(15 − 8): the weight's 8 magnitude bits in the accumulator
+    rounded = np.floor(scaled) + (random < scaled % 1).astype(int)
+    w_new = (rounded * 2**ACC_SHIFT).astype(np.int64) >> ACC_SHIFT
+    return np.clip(w_new, W_MIN, W_MAX)
+
+
+@dataclass
+class FixedLearningRun:
+    """Weights after every sample and the codes the engine saw."""
+
+    weights: np.ndarray  # (N + 1, n, n), the initial weights first
+    x1: np.ndarray  # (N, n)
+    y2: np.ndarray  # (N, n)
+
+
+def _randoms(seed: int, count: int) -> np.ndarray:
+    return np.random.default_rng(seed).random(count)
+
+
+def emulate(w0: np.ndarray, X_int: np.ndarray, plan: FixedLearningPlan,
+            stochastic: bool = True) -> FixedLearningRun:
+    """Bit-true numpy model of :func:`neurodecorr.lava.learning.learn_on_chip_fixed`.
+
+    Parameters
+    ----------
+    w0 : ndarray of int, shape (n, n)
+        Initial weights (even, as Lava's mixed-sign ``Dense`` truncates them once).
+    X_int : ndarray of int, shape (N, n)
+        Input samples with ``F`` fractional bits; sample ``s`` drives steps ``sT+1 … (s+1)T``.
+    stochastic : bool
+        Lava's shared-random stochastic rounding (True) or rounding to nearest.
+    """
+    plan.check()
+    X_int = np.asarray(X_int, dtype=np.int64)
+    N, n = X_int.shape
+    T = plan.T
+    steps = N * T
+    # one trace-decay number per step, advanced twice per step (x: seed, y: seed + 2)
+    rx = _randoms(plan.rng_seed, 2 * steps + 1)
+    ry = _randoms(plan.rng_seed + 2, 2 * steps + 1)
+    rsr = _randoms(SR_SEED, N + 1)
+    w = np.asarray(w0, dtype=np.int64).copy()
+    weights = [w.copy()]
+    v = np.zeros(n, dtype=np.int64)
+    a_buff = np.zeros(n, dtype=np.int64)
+    xs, ys = [], []
+    for t in range(1, steps + 1):
+        x = X_int[(t - 1) // T]
+        v, payload, y2 = neuron_step(t % T, v, x, a_buff, plan)
+        # Dense: sends last step's sum, then sums this step's payload (flooring weight_exp)
+        a_buff = shift_floor(w @ payload, -plan.a)
+        if t % T == 0:
+            # OVERWRITE: x1 = round(payload / 2); the code is the epoch's last payload
+            x1 = payload // 2
+            x1_u = _decay(x1, X1_TAU, T, rx[2 * t])
+            y2_u = _decay(y2, Y_TAU, T, ry[2 * t])
+            random = rsr[t // T] if stochastic else 0.5
+            w = engine_update(w, x1_u, y2_u, plan, random)
+            weights.append(w.copy())
+            xs.append(x1_u)
+            ys.append(y2_u)
+    return FixedLearningRun(weights=np.array(weights), x1=np.array(xs), y2=np.array(ys))
