@@ -68,7 +68,9 @@ class FixedLearningPlan:
     ``F``: fractional bits of ``x̄`` and ``x`` in the neuron; ``a``: fractional bits of the
     weights (``A = w·2^−a``); ``b``: fractional bits of the 7-bit codes; ``k``: Euler step
     ``2^−k``; ``T``: steps per sample (one learning epoch); ``e``: the rule's exponent;
-    ``rng_seed``: the learning rule's trace seed.
+    ``rng_seed``: the learning rule's trace seed; ``c``: fractional bits of the gain code
+    ``q_γ = round((1 − 1/g)·2^c)``; ``p``: fractional bits of the power payloads;
+    ``gain``: whether the rule contains the gain term.
     """
 
     F: int = 12
@@ -78,6 +80,9 @@ class FixedLearningPlan:
     T: int = 16
     e: int = -7
     rng_seed: int = 0
+    c: int = 9
+    p: int = 6
+    gain: bool = True
 
     @property
     def eta(self) -> float:
@@ -85,14 +90,23 @@ class FixedLearningPlan:
         return 2.0 ** (self.e - 3 + 2 * self.b - self.a)
 
     @property
+    def e_gain(self) -> int:
+        """Exponent of the gain term: ``⌊−w·q_γ / 32⌋·2^e_gain`` must be ``−w·q_γ·2^−c``."""
+        return 5 - self.c
+
+    @property
     def rule(self) -> str:
         """The rule string for ``Loihi3FLearningRule``."""
-        return f"2^{self.e} * u0 * (x1 - {OFFSET}) * (y2 - {OFFSET})"
+        hebb = f"2^{self.e} * u0 * (x1 - {OFFSET}) * (y2 - {OFFSET})"
+        if not self.gain:
+            return hebb
+        return f"{hebb} - 2^{self.e_gain} * u0 * w * (y3 - {OFFSET})"
 
     def check(self) -> None:
         """Refuse scales Lava's engine cannot represent."""
-        if not -7 <= self.e <= 8:
-            raise NeurodecorrError(f"learning exponent e={self.e}: Lava's engine needs -7..8")
+        for name, e in (("e", self.e), ("5 - c", self.e_gain)):
+            if not -7 <= e <= 8:
+                raise NeurodecorrError(f"learning exponent {name}={e}: Lava's engine needs -7..8")
         if not 3 <= self.T < 2**EPOCH_TIME_BITS:
             raise NeurodecorrError(f"steps per sample T={self.T}: the within-epoch time has "
                                    f"{EPOCH_TIME_BITS} bits (3..63)")
@@ -101,12 +115,12 @@ class FixedLearningPlan:
 
 
 def plan_for(eta: float, T: int = 16, F: int = 12, a: int = 6, b: int = 4, k: int = 1,
-             rng_seed: int = 0) -> FixedLearningPlan:
+             rng_seed: int = 0, gain: bool = True) -> FixedLearningPlan:
     """The plan whose rule realises ``eta`` (a power of two) at the given scales."""
     e = math.log2(eta) + 3 - 2 * b + a
     if e != round(e):
         raise NeurodecorrError(f"eta={eta}: the on-chip rate must be a power of two")
-    plan = FixedLearningPlan(F=F, a=a, b=b, k=k, T=T, e=int(e), rng_seed=rng_seed)
+    plan = FixedLearningPlan(F=F, a=a, b=b, k=k, T=T, e=int(e), rng_seed=rng_seed, gain=gain)
     plan.check()
     return plan
 
@@ -131,6 +145,26 @@ def neuron_step(phase: int, v: np.ndarray, x: np.ndarray, r: np.ndarray,
     return v, v, y_code(r, plan) + OFFSET
 
 
+def power(v: np.ndarray, plan: FixedLearningPlan) -> np.ndarray:
+    """A neuron's power payload ``(⌊v·2^(p−F)⌋)²`` (24-bit saturated) for the gain register."""
+    return saturate(np.square(shift_floor(v, plan.p - plan.F)))
+
+
+def gain_code(p_x: int, p_xbar: int, plan: FixedLearningPlan) -> int:
+    """The per-layer gain register: ``q_γ = clip(round((1 − 1/g)·2^c), −64, 63)``.
+
+    ``g = ‖x‖ / (‖x̄‖ (1 − η‖x̄‖²))`` is :func:`neurodecorr.core.linear.power_gain` of one sample
+    after the update (``x̄' = (I − η x̄x̄ᵀ) x̄``), from the layer-wide sums ``p_x = Σ x_i²`` and
+    ``p_xbar = Σ x̄_i²`` in units of ``2^−2p``. Division and square root happen in this one
+    register, not in the neurons; 0 when the layer is silent.
+    """
+    shrink = 1.0 - plan.eta * p_xbar * 2.0 ** (-2 * plan.p)
+    if p_x <= 0 or p_xbar <= 0 or shrink <= 0:
+        return 0
+    inv_gain = math.sqrt(p_xbar / p_x) * shrink
+    return int(np.clip(round((1.0 - inv_gain) * 2**plan.c), -OFFSET, OFFSET - 1))
+
+
 def _decay(trace: np.ndarray, tau: int, steps: int, random: float) -> np.ndarray:
     """Lava's stochastic trace decay (``_decay_trace``), ``steps`` times with one random number."""
     for _ in range(steps):
@@ -139,17 +173,28 @@ def _decay(trace: np.ndarray, tau: int, steps: int, random: float) -> np.ndarray
     return trace
 
 
-def engine_update(w: np.ndarray, x1: np.ndarray, y2: np.ndarray, plan: FixedLearningPlan,
-                  random: float) -> np.ndarray:
-    """Lava's bit-approximate weight update for ``dw = 2^e·u0·(x1−64)·(y2−64)`` (one epoch).
+def _product(values: np.ndarray, widths: int, e: int) -> np.ndarray:
+    """One product of Lava's ``LearningRuleApplierBitApprox``: shift to the accumulator, clip."""
+    shifted = np.left_shift(np.right_shift(values, max(0, widths + 4 - 15)), e + 7)
+    return np.clip(shifted, -ACC_MAX - 2, ACC_MAX)
 
-    ``LearningRuleApplierBitApprox.apply`` then ``_stochastic_round_synaptic_variable`` and
-    ``clip_weights``; ``random`` is the epoch's shared number (0.5 rounds to nearest).
+
+def engine_update(w: np.ndarray, x1: np.ndarray, y2: np.ndarray, y3: np.ndarray,
+                  plan: FixedLearningPlan, random: float) -> np.ndarray:
+    """Lava's bit-approximate update for ``plan.rule`` (one epoch).
+
+    ``dw = 2^e·u0·(x1−64)·(y2−64) − 2^(5−c)·u0·w·(y3−64)``, evaluated as
+    ``LearningRuleApplierBitApprox.apply`` (factors 7 or 9 bits, 4-bit mantissa, products
+    shifted into the 16-bit accumulator and clipped one after the other), then
+    ``_stochastic_round_synaptic_variable`` and ``clip_weights``; ``random`` is the epoch's
+    shared number (0.5 rounds to nearest).
     """
-    prod = (y2[:, None] - OFFSET) * (x1[None, :] - OFFSET)
-    prod = np.left_shift(np.right_shift(prod, 3), plan.e + 7)
-    prod = np.clip(prod, -ACC_MAX - 2, ACC_MAX)
-    acc = np.clip((w.astype(np.int64) << ACC_SHIFT) + prod, -ACC_MAX - 2, ACC_MAX)
+    w = w.astype(np.int64)
+    hebb = _product((y2[:, None] - OFFSET) * (x1[None, :] - OFFSET), 14, plan.e)
+    acc = np.clip((w << ACC_SHIFT) + hebb, -ACC_MAX - 2, ACC_MAX)
+    if plan.gain:
+        shrink = _product(-(w * (y3[:, None] - OFFSET)), 16, plan.e_gain)
+        acc = np.clip(acc + shrink, -ACC_MAX - 2, ACC_MAX)
     scaled = acc / 2**ACC_SHIFT  # 2^(15 − 8): the weight's 8 magnitude bits in the accumulator
     rounded = np.floor(scaled) + (random < scaled % 1).astype(int)
     w_new = (rounded * 2**ACC_SHIFT).astype(np.int64) >> ACC_SHIFT
@@ -163,6 +208,7 @@ class FixedLearningRun:
     weights: np.ndarray  # (N + 1, n, n), the initial weights first
     x1: np.ndarray  # (N, n)
     y2: np.ndarray  # (N, n)
+    gain_code: np.ndarray  # (N,), q_γ the engine saw (after its trace decay)
 
 
 def _randoms(seed: int, count: int) -> np.ndarray:
@@ -195,20 +241,25 @@ def emulate(w0: np.ndarray, X_int: np.ndarray, plan: FixedLearningPlan,
     weights = [w.copy()]
     v = np.zeros(n, dtype=np.int64)
     a_buff = np.zeros(n, dtype=np.int64)
-    xs, ys = [], []
+    gamma = 0  # the register's value, one step late (it sends before it receives)
+    xs, ys, gs = [], [], []
     for t in range(1, steps + 1):
         x = X_int[(t - 1) // T]
+        y3 = np.full(n, gamma + OFFSET, dtype=np.int64)
         v, payload, y2 = neuron_step(t % T, v, x, a_buff, plan)
+        gamma = gain_code(int(power(x, plan).sum()), int(power(v, plan).sum()), plan)
         # Dense: sends last step's sum, then sums this step's payload (flooring weight_exp)
         a_buff = shift_floor(w @ payload, -plan.a)
         if t % T == 0:
             # OVERWRITE: x1 = round(payload / 2); the code is the epoch's last payload
-            x1 = payload // 2
-            x1_u = _decay(x1, X1_TAU, T, rx[2 * t])
+            x1_u = _decay(payload // 2, X1_TAU, T, rx[2 * t])
             y2_u = _decay(y2, Y_TAU, T, ry[2 * t])
+            y3_u = _decay(y3, Y_TAU, T, ry[2 * t])
             random = rsr[t // T] if stochastic else 0.5
-            w = engine_update(w, x1_u, y2_u, plan, random)
+            w = engine_update(w, x1_u, y2_u, y3_u, plan, random)
             weights.append(w.copy())
             xs.append(x1_u)
             ys.append(y2_u)
-    return FixedLearningRun(weights=np.array(weights), x1=np.array(xs), y2=np.array(ys))
+            gs.append(y3_u[0] - OFFSET)
+    return FixedLearningRun(weights=np.array(weights), x1=np.array(xs), y2=np.array(ys),
+                            gain_code=np.array(gs))

@@ -26,7 +26,7 @@ quantity; it is not part of the on-chip rule (on a chip it is a global gain cont
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -153,7 +153,7 @@ def learn_on_chip_fixed(w0: np.ndarray, X_int: np.ndarray, plan, progress=None
 
     from neurodecorr.lava.fixed_learning import X1_TAU
     from neurodecorr.lava.procs.models import MODELS
-    from neurodecorr.lava.procs.process import LearningNeuron
+    from neurodecorr.lava.procs.process import GainRegister, LearningNeuron
 
     plan.check()
     X_int = np.atleast_2d(np.asarray(X_int, dtype=np.int64))
@@ -164,8 +164,12 @@ def learn_on_chip_fixed(w0: np.ndarray, X_int: np.ndarray, plan, progress=None
     dense = LearningDense(weights=np.asarray(w0, dtype=np.int32), weight_exp=-plan.a,
                           num_message_bits=24, learning_rule=rule,
                           graded_spike_cfg=GradedSpikeCfg.OVERWRITE)
-    neuron = LearningNeuron(shape=n, F=plan.F, a=plan.a, b=plan.b, k=plan.k, T=plan.T)
+    neuron = LearningNeuron(shape=n, plan=asdict(plan))
+    register = GainRegister(shape=n, plan=asdict(plan))
     source.s_out.connect(neuron.a_in)
+    neuron.s_out_px.connect(register.px_in)
+    neuron.s_out_pv.connect(register.pv_in)
+    register.gain_out.connect(neuron.gain_in)
     neuron.s_out.connect(dense.s_in)
     dense.a_out.connect(neuron.a_rec)
     neuron.s_out_bap.connect(dense.s_in_bap)

@@ -20,8 +20,14 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 from neurodecorr.core.network import activate
 from neurodecorr.lava.fixed import activate_int, decay, mul_shift, saturate, shift_floor
-from neurodecorr.lava.fixed_learning import FixedLearningPlan, neuron_step
-from neurodecorr.lava.procs.process import Integrator, LateralLayer, LearningNeuron
+from neurodecorr.lava.fixed_learning import (
+    OFFSET,
+    FixedLearningPlan,
+    gain_code,
+    neuron_step,
+    power,
+)
+from neurodecorr.lava.procs.process import GainRegister, Integrator, LateralLayer, LearningNeuron
 
 
 class _Recorder:
@@ -170,7 +176,10 @@ class PyLearningNeuronFixed(PyLoihiProcessModel):
 
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
     a_rec: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
+    gain_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=7)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
+    s_out_px: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
+    s_out_pv: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
     s_out_y1: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=7)
     s_out_y2: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=7)
     s_out_y3: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=7)
@@ -178,22 +187,43 @@ class PyLearningNeuronFixed(PyLoihiProcessModel):
     v: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
 
     def run_spk(self) -> None:
-        p = self.proc_params
-        plan = FixedLearningPlan(F=p["F"], a=p["a"], b=p["b"], k=p["k"], T=p["T"])
+        plan = FixedLearningPlan(**self.proc_params["plan"])
         x = self.a_in.recv().astype(np.int64)
         r = self.a_rec.recv().astype(np.int64)
+        y3 = self.gain_in.recv().astype(np.int64) + OFFSET
         self.v, payload, y2 = neuron_step(self.time_step % plan.T, self.v, x, r, plan)
         zeros = np.zeros_like(self.v)
         self.s_out.send(payload)
+        self.s_out_px.send(power(x, plan))
+        self.s_out_pv.send(power(self.v, plan))
         self.s_out_y1.send(zeros)
         self.s_out_y2.send(y2)
-        self.s_out_y3.send(zeros)
+        self.s_out_y3.send(y3)
         self.s_out_bap.send(zeros.astype(bool))
+
+
+@implements(proc=GainRegister, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyGainRegisterFixed(PyLoihiProcessModel):
+    """Sends the gain code it holds, then computes the next from the layer's power sums."""
+
+    px_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
+    pv_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
+    gain_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=7)
+    gamma: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=7)
+
+    def run_spk(self) -> None:
+        plan = FixedLearningPlan(**self.proc_params["plan"])
+        self.gain_out.send(np.full(self.proc_params["shape"], self.gamma[0], dtype=np.int64))
+        p_x = int(self.px_in.recv().astype(np.int64).sum())
+        p_xbar = int(self.pv_in.recv().astype(np.int64).sum())
+        self.gamma = np.array([gain_code(p_x, p_xbar, plan)], dtype=np.int64)
 
 
 #: process -> model, per precision tag (pinned: discovery would execute unrelated modules)
 MODELS = {
     "floating_pt": {LateralLayer: PyLateralLayerFloat, Integrator: PyIntegratorFloat},
     "fixed_pt": {LateralLayer: PyLateralLayerFixed, Integrator: PyIntegratorFixed,
-                 LearningNeuron: PyLearningNeuronFixed},
+                 LearningNeuron: PyLearningNeuronFixed, GainRegister: PyGainRegisterFixed},
 }

@@ -127,17 +127,44 @@ class LearningNeuron(AbstractProcess):
     ----------
     shape : int
         Number of neurons.
-    F, a, b, k, T : int
-        The scales of :class:`neurodecorr.lava.fixed_learning.FixedLearningPlan`.
+    plan : dict
+        The fields of :class:`neurodecorr.lava.fixed_learning.FixedLearningPlan`.
+
+    It also sends its power payloads ``x_i²`` and ``x̄_i²`` to the :class:`GainRegister` and
+    forwards the register's gain code on ``y3``.
     """
 
-    def __init__(self, *, shape: int, F: int, a: int, b: int, k: int, T: int) -> None:
-        super().__init__(shape=shape, F=F, a=a, b=b, k=k, T=T)
+    def __init__(self, *, shape: int, plan: dict) -> None:
+        super().__init__(shape=shape, plan=plan)
         self.a_in = InPort(shape=(shape,))
         self.a_rec = InPort(shape=(shape,))
+        self.gain_in = InPort(shape=(shape,))
         self.s_out = OutPort(shape=(shape,))
+        self.s_out_px = OutPort(shape=(shape,))
+        self.s_out_pv = OutPort(shape=(shape,))
         self.s_out_y1 = OutPort(shape=(shape,))
         self.s_out_y2 = OutPort(shape=(shape,))
         self.s_out_y3 = OutPort(shape=(shape,))
         self.s_out_bap = OutPort(shape=(shape,))
         self.v = Var(shape=(shape,), init=0)
+
+
+class GainRegister(AbstractProcess):
+    """The per-layer scalar register of the gain ``g``: sums the layer's power payloads and
+    broadcasts the gain code ``q_γ`` (``neurodecorr.lava.fixed_learning.gain_code``), one step
+    late (it sends before it receives, like ``Dense``).
+
+    Parameters
+    ----------
+    shape : int
+        Number of neurons of the layer.
+    plan : dict
+        The fields of :class:`neurodecorr.lava.fixed_learning.FixedLearningPlan`.
+    """
+
+    def __init__(self, *, shape: int, plan: dict) -> None:
+        super().__init__(shape=shape, plan=plan)
+        self.px_in = InPort(shape=(shape,))
+        self.pv_in = InPort(shape=(shape,))
+        self.gain_out = OutPort(shape=(shape,))
+        self.gamma = Var(shape=(1,), init=0)
