@@ -100,18 +100,20 @@ class FixedLearningPlan:
         hebb = f"2^{self.e} * u0 * (x1 - {OFFSET}) * (y2 - {OFFSET})"
         if not self.gain:
             return hebb
-        return f"{hebb} - 2^{self.e_gain} * u0 * w * (y3 - {OFFSET})"
+        # the engine floors the gain product (−½ unit on average): add ½ unit back
+        return (f"{hebb} - 2^{self.e_gain} * u0 * w * (y3 - {OFFSET})"
+                f" + 2^{self.e_gain - 1} * u0")
 
     def check(self) -> None:
         """Refuse scales Lava's engine cannot represent."""
-        for name, e in (("e", self.e), ("5 - c", self.e_gain)):
+        for name, e in (("e", self.e), ("4 - c", self.e_gain - 1)):
             if not -7 <= e <= 8:
                 raise NeurodecorrError(f"learning exponent {name}={e}: Lava's engine needs -7..8")
         if not 3 <= self.T < 2**EPOCH_TIME_BITS:
             raise NeurodecorrError(f"steps per sample T={self.T}: the within-epoch time has "
                                    f"{EPOCH_TIME_BITS} bits (3..63)")
-        if self.b > self.F:
-            raise NeurodecorrError("code bits b must not exceed the state's fractional bits F")
+        if self.b >= self.F:
+            raise NeurodecorrError("code bits b must be below the state's fractional bits F")
 
 
 def plan_for(eta: float, T: int = 16, F: int = 12, a: int = 6, b: int = 4, k: int = 1,
@@ -125,24 +127,35 @@ def plan_for(eta: float, T: int = 16, F: int = 12, a: int = 6, b: int = 4, k: in
     return plan
 
 
+def _round_shift(v: np.ndarray, plan: FixedLearningPlan) -> np.ndarray:
+    """``v·2^(b−F)`` rounded half up (add half an LSB, then floor): unbiased codes, since a
+    floor's −½ LSB bias would add a constant to every product the rule accumulates."""
+    return shift_floor(np.asarray(v, dtype=np.int64) + (1 << (plan.F - plan.b - 1)),
+                       plan.b - plan.F)
+
+
 def x_code(v: np.ndarray, plan: FixedLearningPlan) -> np.ndarray:
-    """Signed 7-bit code of the state, ``clip(⌊v·2^(b−F)⌋, −63, 63)`` (−64 sends 0: no spike)."""
-    return np.clip(shift_floor(v, plan.b - plan.F), -63, 63)
+    """Signed 7-bit code of the state, ``clip(round(v·2^(b−F)), −63, 63)`` (−64 sends 0)."""
+    return np.clip(_round_shift(v, plan), -63, 63)
 
 
 def y_code(r: np.ndarray, plan: FixedLearningPlan) -> np.ndarray:
     """Signed 7-bit code of the recurrent current ``(A x̄)_i``."""
-    return np.clip(shift_floor(r, plan.b - plan.F), -OFFSET, OFFSET - 1)
+    return np.clip(_round_shift(r, plan), -OFFSET, OFFSET - 1)
 
 
 def neuron_step(phase: int, v: np.ndarray, x: np.ndarray, r: np.ndarray,
-                plan: FixedLearningPlan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One step of the learning neuron: ``(v, payload, y2)`` (see the module docstring)."""
+                plan: FixedLearningPlan) -> tuple[np.ndarray, np.ndarray]:
+    """One step of the learning neuron: ``(v, payload)`` (see the module docstring).
+
+    On phase 0 the neuron also sends ``y2 = y_code(r) + 64`` (elsewhere ``64``, a zero code:
+    the engine reads only the epoch's last ``y2``).
+    """
     if phase == 0:
-        return v, 2 * (x_code(v, plan) + OFFSET), y_code(r, plan) + OFFSET
+        return v, 2 * (x_code(v, plan) + OFFSET)
     if phase != 1:
         v = saturate(v + shift_floor(x - r, -plan.k))
-    return v, v, y_code(r, plan) + OFFSET
+    return v, v
 
 
 def power(v: np.ndarray, plan: FixedLearningPlan) -> np.ndarray:
@@ -166,10 +179,17 @@ def gain_code(p_x: int, p_xbar: int, plan: FixedLearningPlan) -> int:
 
 
 def _decay(trace: np.ndarray, tau: int, steps: int, random: float) -> np.ndarray:
-    """Lava's stochastic trace decay (``_decay_trace``), ``steps`` times with one random number."""
+    """Lava's stochastic trace decay (``_decay_trace``), ``steps`` times with one random number.
+
+    The number is the same for every step of the epoch, so once a step leaves the traces
+    unchanged every later step does too.
+    """
     for _ in range(steps):
         value = np.exp(-1 / tau) * trace
-        trace = (np.floor(value) + (random < value % 1).astype(int)).astype(int)
+        decayed = (np.floor(value) + (random < value % 1).astype(int)).astype(int)
+        if np.array_equal(decayed, trace):
+            break
+        trace = decayed
     return trace
 
 
@@ -195,6 +215,8 @@ def engine_update(w: np.ndarray, x1: np.ndarray, y2: np.ndarray, y3: np.ndarray,
     if plan.gain:
         shrink = _product(-(w * (y3[:, None] - OFFSET)), 16, plan.e_gain)
         acc = np.clip(acc + shrink, -ACC_MAX - 2, ACC_MAX)
+        half = _product(np.ones_like(w), 0, plan.e_gain - 1)
+        acc = np.clip(acc + half, -ACC_MAX - 2, ACC_MAX)
     scaled = acc / 2**ACC_SHIFT  # 2^(15 − 8): the weight's 8 magnitude bits in the accumulator
     rounded = np.floor(scaled) + (random < scaled % 1).astype(int)
     w_new = (rounded * 2**ACC_SHIFT).astype(np.int64) >> ACC_SHIFT
@@ -215,8 +237,11 @@ def _randoms(seed: int, count: int) -> np.ndarray:
     return np.random.default_rng(seed).random(count)
 
 
+ROUNDINGS = ("lava", "independent", "nearest")
+
+
 def emulate(w0: np.ndarray, X_int: np.ndarray, plan: FixedLearningPlan,
-            stochastic: bool = True) -> FixedLearningRun:
+            rounding: str = "lava", seed: int = 0) -> FixedLearningRun:
     """Bit-true numpy model of :func:`neurodecorr.lava.learning.learn_on_chip_fixed`.
 
     Parameters
@@ -225,10 +250,15 @@ def emulate(w0: np.ndarray, X_int: np.ndarray, plan: FixedLearningPlan,
         Initial weights (even, as Lava's mixed-sign ``Dense`` truncates them once).
     X_int : ndarray of int, shape (N, n)
         Input samples with ``F`` fractional bits; sample ``s`` drives steps ``sT+1 … (s+1)T``.
-    stochastic : bool
-        Lava's shared-random stochastic rounding (True) or rounding to nearest.
+    rounding : {"lava", "independent", "nearest"}
+        ``lava``: Lava's stochastic rounding, one random number per epoch shared by every
+        synapse (the Lava run equals this); ``independent``: one number per synapse (from
+        ``seed``; not what Lava 0.10 does); ``nearest``: no stochastic rounding.
     """
     plan.check()
+    if rounding not in ROUNDINGS:
+        raise NeurodecorrError(f"rounding {rounding!r}: expected one of {', '.join(ROUNDINGS)}")
+    per_synapse = np.random.default_rng(seed)
     X_int = np.asarray(X_int, dtype=np.int64)
     N, n = X_int.shape
     T = plan.T
@@ -241,21 +271,26 @@ def emulate(w0: np.ndarray, X_int: np.ndarray, plan: FixedLearningPlan,
     weights = [w.copy()]
     v = np.zeros(n, dtype=np.int64)
     a_buff = np.zeros(n, dtype=np.int64)
-    gamma = 0  # the register's value, one step late (it sends before it receives)
+    gamma = 0
     xs, ys, gs = [], [], []
     for t in range(1, steps + 1):
         x = X_int[(t - 1) // T]
-        y3 = np.full(n, gamma + OFFSET, dtype=np.int64)
-        v, payload, y2 = neuron_step(t % T, v, x, a_buff, plan)
-        gamma = gain_code(int(power(x, plan).sum()), int(power(v, plan).sum()), plan)
+        phase = t % T
+        v, payload = neuron_step(phase, v, x, a_buff, plan)
+        if phase == T - 1:
+            # the register's code reaches the engine one step later, on the epoch's last y3
+            gamma = gain_code(int(power(x, plan).sum()), int(power(v, plan).sum()), plan)
+        y2 = y_code(a_buff, plan) + OFFSET if phase == 0 else None
         # Dense: sends last step's sum, then sums this step's payload (flooring weight_exp)
         a_buff = shift_floor(w @ payload, -plan.a)
-        if t % T == 0:
+        if phase == 0:
             # OVERWRITE: x1 = round(payload / 2); the code is the epoch's last payload
             x1_u = _decay(payload // 2, X1_TAU, T, rx[2 * t])
             y2_u = _decay(y2, Y_TAU, T, ry[2 * t])
-            y3_u = _decay(y3, Y_TAU, T, ry[2 * t])
-            random = rsr[t // T] if stochastic else 0.5
+            y3_u = _decay(np.full(n, gamma + OFFSET), Y_TAU, T, ry[2 * t])
+            random = {"lava": rsr[t // T], "nearest": 0.5}.get(rounding)
+            if random is None:
+                random = per_synapse.random(w.shape)
             w = engine_update(w, x1_u, y2_u, y3_u, plan, random)
             weights.append(w.copy())
             xs.append(x1_u)
@@ -263,3 +298,60 @@ def emulate(w0: np.ndarray, X_int: np.ndarray, plan: FixedLearningPlan,
             gs.append(y3_u[0] - OFFSET)
     return FixedLearningRun(weights=np.array(weights), x1=np.array(xs), y2=np.array(ys),
                             gain_code=np.array(gs))
+
+
+@dataclass
+class LearningComparison:
+    """Off-diagonal correlation RMS of ``x̄ = A⁻¹x`` on held-out samples, along a training run."""
+
+    samples: np.ndarray  # sample counts at which the matrices were evaluated
+    float_rule: np.ndarray  # the float local rule (exact x̄, gain included)
+    fixed: dict  # rounding -> scores of the integer rule (``lava`` is what Lava runs)
+    input_rms: float  # of x itself
+    float_matrix: np.ndarray
+    fixed_matrix: np.ndarray
+
+
+def correlated_stream(n: int, N: int, rho: float, seed: int) -> np.ndarray:
+    """``N`` samples of ``n`` unit-variance inputs with pairwise correlation ``rho``."""
+    C = (1.0 - rho) * np.eye(n) + rho * np.ones((n, n))
+    z = np.random.default_rng(seed).standard_normal((N, n))
+    return z @ np.linalg.cholesky(C).T
+
+
+def compare_training(plan: FixedLearningPlan, X: np.ndarray, X_test: np.ndarray,
+                     every: int = 100) -> LearningComparison:
+    """Train ``A`` from ``I`` on the stream ``X`` three ways and follow decorrelation.
+
+    The float rule is :func:`neurodecorr.core.inverse.first_order_update` (``ahmad``, gain
+    included) sample by sample with the exact ``x̄ = A⁻¹x``; the integer rule is
+    :func:`emulate` (equal to the Lava run) with each of :data:`ROUNDINGS`, its
+    ``A = w·2^−a``. Each matrix is scored by :func:`neurodecorr.core.metrics.offdiag_corr_rms`
+    of ``A⁻¹ X_test`` every ``every`` samples.
+    """
+    from neurodecorr.core.inverse import first_order_update
+    from neurodecorr.core.metrics import offdiag_corr_rms
+    from neurodecorr.core.rules import DecorrelationConfig
+
+    n = X.shape[1]
+    cfg = DecorrelationConfig(rule="ahmad", eta=plan.eta)
+    w0 = (np.eye(n, dtype=np.int64) << plan.a)
+    X_int = np.round(X * 2**plan.F).astype(np.int64)
+    runs = {r: emulate(w0, X_int, plan, r) for r in ROUNDINGS}
+    checkpoints = np.arange(0, X.shape[0] + 1, every)
+
+    def score(A):
+        return offdiag_corr_rms(np.linalg.solve(A, X_test.T).T)
+
+    A = np.eye(n)
+    float_scores = [score(A)]
+    for s, x in enumerate(X, start=1):
+        xbar = np.linalg.solve(A, x)
+        A, _ = first_order_update(A, x[None, :], xbar[None, :], cfg)
+        if s % every == 0:
+            float_scores.append(score(A))
+    fixed = {r: np.array([score(run.weights[c] * 2.0**-plan.a) for c in checkpoints])
+             for r, run in runs.items()}
+    return LearningComparison(samples=checkpoints, float_rule=np.array(float_scores),
+                              fixed=fixed, input_rms=offdiag_corr_rms(X_test), float_matrix=A,
+                              fixed_matrix=runs["lava"].weights[-1] * 2.0**-plan.a)

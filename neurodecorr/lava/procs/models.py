@@ -26,6 +26,7 @@ from neurodecorr.lava.fixed_learning import (
     gain_code,
     neuron_step,
     power,
+    y_code,
 )
 from neurodecorr.lava.procs.process import GainRegister, Integrator, LateralLayer, LearningNeuron
 
@@ -191,8 +192,10 @@ class PyLearningNeuronFixed(PyLoihiProcessModel):
         x = self.a_in.recv().astype(np.int64)
         r = self.a_rec.recv().astype(np.int64)
         y3 = self.gain_in.recv().astype(np.int64) + OFFSET
-        self.v, payload, y2 = neuron_step(self.time_step % plan.T, self.v, x, r, plan)
+        phase = self.time_step % plan.T
+        self.v, payload = neuron_step(phase, self.v, x, r, plan)
         zeros = np.zeros_like(self.v)
+        y2 = y_code(r, plan) + OFFSET if phase == 0 else zeros + OFFSET
         self.s_out.send(payload)
         self.s_out_px.send(power(x, plan))
         self.s_out_pv.send(power(self.v, plan))
