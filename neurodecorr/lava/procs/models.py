@@ -113,11 +113,15 @@ class PyLateralLayerFixed(PyLoihiProcessModel, _Recorder):
 @requires(CPU)
 @tag("floating_pt")
 class PyIntegratorFloat(PyLoihiProcessModel, _Recorder):
-    """``v ← v − d∘v + a_in + a_rec``; sends ``v`` and the trace ``y2 = −a_rec/α · y2_scale``."""
+    """``v ← v − d∘v + a_in + a_rec``; sends ``v``, the traces ``y2 = −a_rec/α · y2_scale`` and
+    ``y3 = γ · y3_scale`` (the gain register's ``γ``), and its powers ``(a_in/α)²`` and ``v²``."""
 
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
     a_rec: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    gain_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    s_out_px: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    s_out_pv: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
     s_out_y1: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
     s_out_y2: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
     s_out_y3: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
@@ -129,12 +133,16 @@ class PyIntegratorFloat(PyLoihiProcessModel, _Recorder):
     def run_spk(self) -> None:
         p = self.proc_params
         a_rec = self.a_rec.recv()
-        self.v = self.v - self.decay * self.v + self.a_in.recv() + a_rec
+        a_in = self.a_in.recv()
+        gamma = self.gain_in.recv()
+        self.v = self.v - self.decay * self.v + a_in + a_rec
         zeros = np.zeros_like(self.v)
         self.s_out.send(self.v)
+        self.s_out_px.send(np.square(a_in / p["alpha"]))
+        self.s_out_pv.send(np.square(self.v))
         self.s_out_y1.send(zeros)
         self.s_out_y2.send(-a_rec / p["alpha"] * p["y2_scale"])
-        self.s_out_y3.send(zeros)
+        self.s_out_y3.send(gamma * p["y3_scale"])
         self.s_out_bap.send(zeros.astype(bool))
         self._record(self.v)
 
@@ -152,7 +160,10 @@ class PyIntegratorFixed(PyLoihiProcessModel, _Recorder):
 
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
     a_rec: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
+    gain_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=7)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
+    s_out_px: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
+    s_out_pv: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
     s_out_y1: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=7)
     s_out_y2: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=7)
     s_out_y3: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=7)
@@ -224,9 +235,31 @@ class PyGainRegisterFixed(PyLoihiProcessModel):
         self.gamma = np.array([gain_code(p_x, p_xbar, plan)], dtype=np.int64)
 
 
+@implements(proc=GainRegister, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyGainRegisterFloat(PyLoihiProcessModel):
+    """``γ = 1 − 1/g``, ``g = ‖x‖ / (‖x̄‖ (1 − η‖x̄‖²))`` from the layer's power sums; sends the
+    value it holds, then computes the next (one step late, like ``Dense``)."""
+
+    px_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    pv_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    gain_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    gamma: np.ndarray = LavaPyType(np.ndarray, float)
+
+    def run_spk(self) -> None:
+        self.gain_out.send(np.full(self.proc_params["shape"], self.gamma[0]))
+        p_x = float(self.px_in.recv().sum())
+        p_xbar = float(self.pv_in.recv().sum())
+        eta = self.proc_params["plan"]["eta"]
+        inv_gain = np.sqrt(p_xbar / p_x) * (1.0 - eta * p_xbar) if p_x > 0 else 1.0
+        self.gamma = np.array([1.0 - inv_gain])
+
+
 #: process -> model, per precision tag (pinned: discovery would execute unrelated modules)
 MODELS = {
-    "floating_pt": {LateralLayer: PyLateralLayerFloat, Integrator: PyIntegratorFloat},
+    "floating_pt": {LateralLayer: PyLateralLayerFloat, Integrator: PyIntegratorFloat,
+                    GainRegister: PyGainRegisterFloat},
     "fixed_pt": {LateralLayer: PyLateralLayerFixed, Integrator: PyIntegratorFixed,
                  LearningNeuron: PyLearningNeuronFixed, GainRegister: PyGainRegisterFixed},
 }
