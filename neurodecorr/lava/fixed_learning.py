@@ -305,7 +305,7 @@ class LearningComparison:
     """Off-diagonal correlation RMS of ``x̄ = A⁻¹x`` on held-out samples, along a training run."""
 
     samples: np.ndarray  # sample counts at which the matrices were evaluated
-    float_rule: np.ndarray  # the float local rule (exact x̄, gain included)
+    float_rule: np.ndarray  # the float local rule (exact x̄, gain as in the plan)
     fixed: dict  # rounding -> scores of the integer rule (``lava`` is what Lava runs)
     input_rms: float  # of x itself
     float_matrix: np.ndarray
@@ -323,9 +323,9 @@ def compare_training(plan: FixedLearningPlan, X: np.ndarray, X_test: np.ndarray,
                      every: int = 100) -> LearningComparison:
     """Train ``A`` from ``I`` on the stream ``X`` three ways and follow decorrelation.
 
-    The float rule is :func:`neurodecorr.core.inverse.first_order_update` (``ahmad``, gain
-    included) sample by sample with the exact ``x̄ = A⁻¹x``; the integer rule is
-    :func:`emulate` (equal to the Lava run) with each of :data:`ROUNDINGS`, its
+    The float rule is :func:`neurodecorr.core.inverse.first_order_update` (``ahmad``, its gain
+    undone when ``plan.gain`` is False) sample by sample with the exact ``x̄ = A⁻¹x``; the
+    integer rule is :func:`emulate` (equal to the Lava run) with each of :data:`ROUNDINGS`, its
     ``A = w·2^−a``. Each matrix is scored by :func:`neurodecorr.core.metrics.offdiag_corr_rms`
     of ``A⁻¹ X_test`` every ``every`` samples.
     """
@@ -347,7 +347,8 @@ def compare_training(plan: FixedLearningPlan, X: np.ndarray, X_test: np.ndarray,
     float_scores = [score(A)]
     for s, x in enumerate(X, start=1):
         xbar = np.linalg.solve(A, x)
-        A, _ = first_order_update(A, x[None, :], xbar[None, :], cfg)
+        A_new, g = first_order_update(A, x[None, :], xbar[None, :], cfg)
+        A = A_new if plan.gain else g * A_new  # the same rule as the integer one
         if s % every == 0:
             float_scores.append(score(A))
     fixed = {r: np.array([score(run.weights[c] * 2.0**-plan.a) for c in checkpoints])

@@ -108,6 +108,24 @@ def test_training_run_reaches_decorrelation_like_the_float_rule():
     assert lava_late < 0.35 * cmp.input_rms
 
 
+def test_without_stochastic_rounding_learning_freezes():
+    """At η = 2⁻¹⁰ with 3-bit codes the Hebbian change per sample is ~0.01 of a weight step."""
+    plan = fl.plan_for(2.0**-10, T=16, b=3, gain=False)
+    X = fl.correlated_stream(4, 1000, 0.6, 1)
+    X_test = fl.correlated_stream(4, 2000, 0.6, 2)
+    run = fl.emulate(np.eye(4, dtype=np.int64) << plan.a,
+                     np.round(X * 2**plan.F).astype(np.int64), plan, "nearest")
+    q = np.abs((run.x1 - fl.OFFSET)[:, None, :] * (run.y2 - fl.OFFSET)[:, :, None])
+    # rounding to nearest keeps w unless ⌊q_x q_y / 8⌋·2^e reaches half an LSB: q_x q_y ≥ 512
+    grew = np.diff(run.weights, axis=0) != 0
+    assert not np.any(grew & (q < 512))
+    assert np.mean(q < 512) > 0.99
+    cmp = fl.compare_training(plan, X, X_test, every=500)
+    assert cmp.fixed["nearest"][-1] > 0.85 * cmp.input_rms  # frozen
+    assert cmp.fixed["lava"][-1] < 0.5 * cmp.input_rms  # stochastic rounding learns
+    assert cmp.fixed["lava"][-1] < cmp.float_rule[-1] + 0.1
+
+
 def test_plan_refuses_what_the_engine_cannot_express():
     with pytest.raises(NeurodecorrError, match="power of two"):
         fl.plan_for(1e-3)
