@@ -29,8 +29,8 @@ if __name__ == "__main__":
     parser.add_argument("--steps", type=int, default=16)
     parser.add_argument("--no-gain", action="store_true")
     args = parser.parse_args()
-    plan = dataclasses.replace(fl.plan_for(2.0**args.log2_eta, T=args.steps, b=args.code_bits,
-                                           gain=not args.no_gain), c=8)
+    plan = fl.plan_for(2.0**args.log2_eta, T=args.steps, b=args.code_bits,
+                       gain=not args.no_gain)
     X = fl.correlated_stream(4, args.samples, 0.6, 1)
     X_test = fl.correlated_stream(4, 2000, 0.6, 2)
     cmp = fl.compare_training(plan, X, X_test, every=args.every)

@@ -80,7 +80,7 @@ class FixedLearningPlan:
     T: int = 16
     e: int = -7
     rng_seed: int = 0
-    c: int = 9
+    c: int = 8
     p: int = 6
     gain: bool = True
 

@@ -73,7 +73,7 @@ def test_engine_update_equals_lavas_applier():
 
 def test_rule_realises_eta_and_the_gain():
     """Expected per-epoch change (average over the shared random number) against float ΔA."""
-    plan = dataclasses.replace(fl.plan_for(2.0**-8), c=8)
+    plan = fl.plan_for(2.0**-8)
     rng = np.random.default_rng(11)
     n = 4
     w = rng.integers(-100, 100, (n, n))
@@ -93,7 +93,7 @@ def test_rule_realises_eta_and_the_gain():
 
 
 def test_training_run_reaches_decorrelation_like_the_float_rule():
-    plan = dataclasses.replace(fl.plan_for(2.0**-8, T=16), c=8)
+    plan = fl.plan_for(2.0**-8, T=16)
     X = fl.correlated_stream(4, 1500, 0.6, 1)
     X_test = fl.correlated_stream(4, 2000, 0.6, 2)
     cmp = fl.compare_training(plan, X, X_test, every=150)
