@@ -327,7 +327,7 @@ def compare_training(plan: FixedLearningPlan, X: np.ndarray, X_test: np.ndarray,
     undone when ``plan.gain`` is False) sample by sample with the exact ``x̄ = A⁻¹x``; the
     integer rule is :func:`emulate` (equal to the Lava run) with each of :data:`ROUNDINGS`, its
     ``A = w·2^−a``. Each matrix is scored by :func:`neurodecorr.core.metrics.offdiag_corr_rms`
-    of ``A⁻¹ X_test`` every ``every`` samples.
+    of ``A⁻¹ X_test`` every ``every`` samples (NaN where ``A`` is singular).
     """
     from neurodecorr.core.inverse import first_order_update
     from neurodecorr.core.metrics import offdiag_corr_rms
@@ -341,7 +341,10 @@ def compare_training(plan: FixedLearningPlan, X: np.ndarray, X_test: np.ndarray,
     checkpoints = np.arange(0, X.shape[0] + 1, every)
 
     def score(A):
-        return offdiag_corr_rms(np.linalg.solve(A, X_test.T).T)
+        try:
+            return offdiag_corr_rms(np.linalg.solve(A, X_test.T).T)
+        except np.linalg.LinAlgError:  # a run that collapsed (all weights saturated)
+            return float("nan")
 
     A = np.eye(n)
     float_scores = [score(A)]
