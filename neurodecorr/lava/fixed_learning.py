@@ -63,26 +63,28 @@ SR_SEED = 2
 
 @dataclass(frozen=True)
 class FixedLearningPlan:
-    """Integer scales of the on-chip rule.
-
-    ``F``: fractional bits of ``x̄`` and ``x`` in the neuron; ``a``: fractional bits of the
-    weights (``A = w·2^−a``); ``b``: fractional bits of the 7-bit codes; ``k``: Euler step
-    ``2^−k``; ``T``: steps per sample (one learning epoch); ``e``: the rule's exponent;
-    ``rng_seed``: the learning rule's trace seed; ``c``: fractional bits of the gain code
-    ``q_γ = round((1 − 1/g)·2^c)``; ``p``: fractional bits of the power payloads;
-    ``gain``: whether the rule contains the gain term.
-    """
+    """Integer scales of the on-chip rule."""
 
     F: int = 12
+    """fractional bits of ``x̄`` and ``x`` in the neuron"""
     a: int = 6
+    """fractional bits of the weights, ``A = w·2^−a``"""
     b: int = 4
+    """fractional bits of the 7-bit codes"""
     k: int = 1
+    """Euler step ``2^−k``"""
     T: int = 16
+    """steps per sample: one learning epoch"""
     e: int = -7
+    """the Hebbian term's exponent"""
     rng_seed: int = 0
+    """the learning rule's trace seed"""
     c: int = 8
+    """fractional bits of the gain code ``q_γ = round((1 − 1/g)·2^c)``"""
     p: int = 6
+    """fractional bits of the power payloads"""
     gain: bool = True
+    """whether the rule contains the gain term"""
 
     @property
     def eta(self) -> float:

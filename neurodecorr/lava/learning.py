@@ -77,6 +77,20 @@ def reference_stream(A0: np.ndarray, X: np.ndarray, eta: float, gain: bool = Tru
     return A
 
 
+def _connect_learning(neuron, dense, register) -> None:
+    """Wire a neuron population, its recurrent ``LearningDense`` and the gain register (or None)."""
+    neuron.s_out.connect(dense.s_in)
+    dense.a_out.connect(neuron.a_rec)
+    neuron.s_out_bap.connect(dense.s_in_bap)
+    neuron.s_out_y1.connect(dense.s_in_y1)
+    neuron.s_out_y2.connect(dense.s_in_y2)
+    neuron.s_out_y3.connect(dense.s_in_y3)
+    if register is not None:
+        neuron.s_out_px.connect(register.px_in)
+        neuron.s_out_pv.connect(register.pv_in)
+        register.gain_out.connect(neuron.gain_in)
+
+
 def learn_on_chip(A0: np.ndarray, X: np.ndarray, eta: float, tol: float = 1e-10,
                   progress=None, gain: bool = True) -> OnChipLearning:
     """Stream the rows of ``X`` through the Loihi mapping and learn ``A`` with ``LearningDense``.
@@ -115,19 +129,9 @@ def learn_on_chip(A0: np.ndarray, X: np.ndarray, eta: float, tol: float = 1e-10,
                           learning_rule=rule, graded_spike_cfg=GradedSpikeCfg.OVERWRITE)
     neuron = Integrator(shape=n, alpha=alpha, y2_scale=2.0 * alpha * eta * y2_gain,
                         y3_scale=y2_gain)
-    if gain:
-        register = GainRegister(shape=n, plan={"eta": eta})
-        neuron.s_out_px.connect(register.px_in)
-        neuron.s_out_pv.connect(register.pv_in)
-        register.gain_out.connect(neuron.gain_in)
     source.s_out.connect(d_in.s_in)
     d_in.a_out.connect(neuron.a_in)
-    neuron.s_out.connect(d_rec.s_in)
-    d_rec.a_out.connect(neuron.a_rec)
-    neuron.s_out_bap.connect(d_rec.s_in_bap)
-    neuron.s_out_y1.connect(d_rec.s_in_y1)
-    neuron.s_out_y2.connect(d_rec.s_in_y2)
-    neuron.s_out_y3.connect(d_rec.s_in_y3)
+    _connect_learning(neuron, d_rec, GainRegister(shape=n, plan={"eta": eta}) if gain else None)
     with lava_session(source, "floating_pt", MODELS["floating_pt"]) as session:
         session.run(X.shape[0] * T, progress)
         w = np.asarray(d_rec.weights.get(), dtype=np.float64)
@@ -182,17 +186,8 @@ def learn_on_chip_fixed(w0: np.ndarray, X_int: np.ndarray, plan, progress=None
                           num_message_bits=24, learning_rule=rule,
                           graded_spike_cfg=GradedSpikeCfg.OVERWRITE)
     neuron = LearningNeuron(shape=n, plan=asdict(plan))
-    register = GainRegister(shape=n, plan=asdict(plan))
     source.s_out.connect(neuron.a_in)
-    neuron.s_out_px.connect(register.px_in)
-    neuron.s_out_pv.connect(register.pv_in)
-    register.gain_out.connect(neuron.gain_in)
-    neuron.s_out.connect(dense.s_in)
-    dense.a_out.connect(neuron.a_rec)
-    neuron.s_out_bap.connect(dense.s_in_bap)
-    neuron.s_out_y1.connect(dense.s_in_y1)
-    neuron.s_out_y2.connect(dense.s_in_y2)
-    neuron.s_out_y3.connect(dense.s_in_y3)
+    _connect_learning(neuron, dense, GainRegister(shape=n, plan=asdict(plan)))
     with lava_session(source, "fixed_pt", MODELS["fixed_pt"]) as session:
         session.run(X_int.shape[0] * plan.T, progress)
         weights = np.asarray(dense.weights.get()).astype(np.int64)

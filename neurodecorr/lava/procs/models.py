@@ -109,6 +109,23 @@ class PyLateralLayerFixed(PyLoihiProcessModel, _Recorder):
         self._record(self.xbar)
 
 
+class _FixedNeuronPorts:
+    """Ports and state shared by the integer integrator and learning neuron (same names as
+    their processes: inputs, graded output, powers for the gain register, learning traces)."""
+
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
+    a_rec: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
+    gain_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=7)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
+    s_out_px: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
+    s_out_pv: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
+    s_out_y1: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=7)
+    s_out_y2: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=7)
+    s_out_y3: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=7)
+    s_out_bap: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool)
+    v: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
+
+
 @implements(proc=Integrator, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("floating_pt")
@@ -150,7 +167,7 @@ class PyIntegratorFloat(PyLoihiProcessModel, _Recorder):
 @implements(proc=Integrator, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("fixed_pt")
-class PyIntegratorFixed(PyLoihiProcessModel, _Recorder):
+class PyIntegratorFixed(_FixedNeuronPorts, PyLoihiProcessModel, _Recorder):
     """Integer integrator ``v ← sat(decay(v, d) + sat(a_in + ⌊a_rec · 2^−rec_shift⌋))``.
 
     ``decay`` rounds toward zero like Lava's LIF; the recurrent ``Dense`` applies at most the
@@ -158,17 +175,6 @@ class PyIntegratorFixed(PyLoihiProcessModel, _Recorder):
     they are one flooring shift. No learning traces (fixed-point learning is not modelled).
     """
 
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
-    a_rec: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
-    gain_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=7)
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
-    s_out_px: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
-    s_out_pv: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
-    s_out_y1: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=7)
-    s_out_y2: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=7)
-    s_out_y3: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=7)
-    s_out_bap: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool)
-    v: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
     decay: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=12)
     record: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
 
@@ -183,20 +189,9 @@ class PyIntegratorFixed(PyLoihiProcessModel, _Recorder):
 @implements(proc=LearningNeuron, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("fixed_pt")
-class PyLearningNeuronFixed(PyLoihiProcessModel):
+class PyLearningNeuronFixed(_FixedNeuronPorts, PyLoihiProcessModel):
     """Integer learning neuron; one step is ``neurodecorr.lava.fixed_learning.neuron_step``."""
 
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
-    a_rec: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
-    gain_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=7)
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
-    s_out_px: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
-    s_out_pv: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
-    s_out_y1: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=7)
-    s_out_y2: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=7)
-    s_out_y3: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=7)
-    s_out_bap: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool)
-    v: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
 
     def run_spk(self) -> None:
         plan = FixedLearningPlan(**self.proc_params["plan"])
