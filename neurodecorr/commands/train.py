@@ -69,7 +69,8 @@ def _check_output(path: str | None, what: str) -> None:
 @click.option("--lr", type=float, default=1e-3, show_default=True,
               help="Adam learning rate of the forward weights.")
 @click.option("--decor-lr", type=float, default=1e-3, show_default=True,
-              help="η of the decorrelators; eta·<|x|²> must stay below 1.")
+              help="η of the decorrelators; a step whose η·<|x|²> would reach 1 runs with "
+                   "η = 0.5/<|x|²> (counted in the history).")
 @click.option("--decor-batch-fraction", type=float, default=1.0, show_default=True,
               help="Fraction of each batch used to estimate the input correlations.")
 @click.option("--decor-centre/--no-decor-centre", default=False, show_default=True,

@@ -9,6 +9,8 @@ Rows of every data matrix are samples, so a batch transforms as ``X̄ = X Mᵀ``
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from neurodecorr.core.rules import DecorrelationConfig
@@ -17,6 +19,9 @@ from neurodecorr.errors import NeurodecorrError
 #: η·⟨‖x‖²⟩ at or above this is refused: the update (I − ηC) then over-shoots along the
 #: dominant direction of strongly correlated data (λ_max ≈ tr C = ⟨‖x̄‖²⟩).
 STABILITY_LIMIT = 1.0
+
+#: When a batch would break the limit, that step runs with ``η = SAFE_FRACTION / ⟨‖x‖²⟩``.
+SAFE_FRACTION = 0.5
 
 
 def subsample_rows(n_rows: int, fraction: float) -> int:
@@ -38,6 +43,17 @@ def check_stability(X: np.ndarray, eta: float, what: str = "eta") -> float:
             f"unstable; use eta < {STABILITY_LIMIT / max(s / eta, 1e-300):.3g}"
         )
     return s
+
+
+def stable_eta(eta: float, mean_sq_norm: float) -> float:
+    """``η`` for one step: unchanged while ``η·⟨‖x‖²⟩ < 1``, else ``SAFE_FRACTION / ⟨‖x‖²⟩``.
+
+    Training runs shrink η on the rare batch whose power would make ``(I − ηC)`` over-shoot
+    instead of aborting part-way; callers count the shrunk steps and report them.
+    """
+    if eta * mean_sq_norm < STABILITY_LIMIT:
+        return eta
+    return SAFE_FRACTION / mean_sq_norm
 
 
 def decorrelation_matrix(Xbar: np.ndarray, config: DecorrelationConfig) -> np.ndarray:
@@ -119,11 +135,14 @@ class LinearDecorrelator:
         """``X̄ = X Mᵀ``."""
         return X @ self.M.T
 
-    def update(self, X: np.ndarray) -> None:
-        """Update the running mean (if centring) and then ``M`` from the batch ``X``."""
+    def update(self, X: np.ndarray, eta: float | None = None) -> None:
+        """Update the running mean (if centring) and then ``M`` from the batch ``X``.
+
+        ``eta`` overrides the configured η for this step (see :func:`stable_eta`)."""
         if self.mean is not None:
             m = self.config.momentum
             self.mean = (1.0 - m) * self.mean + m * X.mean(axis=0)
-        self.M, self.last_gain = linear_update(self.M, X, self.config, mean=self.mean)
+        config = self.config if eta is None else replace(self.config, eta=eta)
+        self.M, self.last_gain = linear_update(self.M, X, config, mean=self.mean)
         if not np.all(np.isfinite(self.M)):
             raise NeurodecorrError("decorrelation diverged (non-finite M); reduce eta")

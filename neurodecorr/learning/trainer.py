@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurodecorr.core.linear import check_stability
+from neurodecorr.core.linear import stable_eta
 from neurodecorr.data.base import Dataset
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.learning.adam import Adam
@@ -29,7 +29,7 @@ from neurodecorr.learning.loss import accuracy, cross_entropy
 from neurodecorr.learning.model import MLP, ForwardEngine
 from neurodecorr.learning.rules import make_rule
 
-HISTORY_KEYS = ("epoch", "train_acc", "test_acc", "train_loss", "wall_s")
+HISTORY_KEYS = ("epoch", "train_acc", "test_acc", "train_loss", "wall_s", "decor_eta_shrunk")
 
 
 @dataclass
@@ -65,6 +65,8 @@ class Trainer:
         self.adam = Adam(self.parameters, lr=config.lr)
         self.epoch = 0
         self.history: list[dict] = []
+        #: decorrelator steps of the current epoch whose η was shrunk (see ``stable_eta``)
+        self.eta_shrunk = 0
 
     @property
     def parameters(self) -> list[np.ndarray]:
@@ -78,11 +80,12 @@ class Trainer:
         return accuracy(logits, y), float(np.mean(cross_entropy(logits, y)))
 
     def _update_decorrelators(self, inputs: list[np.ndarray]) -> None:
-        for i, (dec, x) in enumerate(zip(self.model.decorrelators, inputs, strict=True)):
+        for dec, x in zip(self.model.decorrelators, inputs, strict=True):
             if dec is None:
                 continue
-            check_stability(x, dec.config.eta, what=f"decor_lr (layer {i} input)")
-            dec.update(x)
+            eta = stable_eta(dec.config.eta, float(np.mean(np.sum(np.square(x), axis=1))))
+            self.eta_shrunk += eta != dec.config.eta
+            dec.update(x, eta=eta)
 
     def apply_updates(self, grads: list[np.ndarray], trace) -> None:
         """One batch's updates: Adam on the forward parameters, then the decorrelators.
@@ -95,6 +98,7 @@ class Trainer:
         """One pass over the shuffled training set; returns and records the history row."""
         cb = callbacks or EpochCallbacks()
         t0 = time.perf_counter()
+        self.eta_shrunk = 0
         X, y = self.dataset.x_train, self.dataset.y_train
         order = self.rng.permutation(len(X))
         bs = self.config.batch_size
@@ -115,7 +119,8 @@ class Trainer:
             raise NeurodecorrError(f"training diverged in epoch {self.epoch} (non-finite loss); "
                                    f"reduce --lr or --decor-lr")
         row = {"epoch": self.epoch, "train_acc": train_acc, "test_acc": test_acc,
-               "train_loss": train_loss, "wall_s": time.perf_counter() - t0}
+               "train_loss": train_loss, "wall_s": time.perf_counter() - t0,
+               "decor_eta_shrunk": int(self.eta_shrunk)}
         self.history.append(row)
         if cb.on_epoch is not None:
             cb.on_epoch(row)
