@@ -17,8 +17,10 @@ from neurodecorr.core.linear import (
 )
 from neurodecorr.core.metrics import (
     correlation_matrix,
+    cosine,
     covariance_condition,
     decorrelation_report,
+    feedback_alignment_invariant,
     mean_abs_offdiag_corr,
     natural_gradient_alignment,
     offdiag_corr_rms,
@@ -29,8 +31,9 @@ from neurodecorr.core.rules import RULES, DecorrelationConfig
 
 __all__ = [
     "RULES", "DecorrelationConfig", "InverseDecorrelator", "Layer", "LinearDecorrelator",
-    "Network", "Trace", "activate", "check_stability", "correlation_matrix", "covariance_condition",
-    "decorrelation_matrix", "decorrelation_report", "first_order_update",
+    "Network", "Trace", "activate", "check_stability", "correlation_matrix", "cosine",
+    "covariance_condition", "decorrelation_matrix", "decorrelation_report",
+    "feedback_alignment_invariant", "first_order_update",
     "first_order_update_nodewise", "linear_update", "mean_abs_offdiag_corr",
     "natural_gradient_alignment", "offdiag_corr_rms", "power_gain", "power_ratio",
     "sherman_morrison_update", "sherman_morrison_update_nodewise", "stability_number",
