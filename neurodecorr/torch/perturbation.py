@@ -26,8 +26,8 @@ from neurodecorr.torch.layers import DecorConv2d, DecorLinear
 PERTURBATION_RULES = ("np", "anp")
 
 
-def _record(layers, on: bool) -> None:
-    for layer in layers:
+def _record(layers, flags: list[bool]) -> None:
+    for layer, on in zip(layers, flags, strict=True):
         layer.record = on
 
 
@@ -55,7 +55,8 @@ def perturbation_gradients(layers: list[DecorLinear | DecorConv2d],
                            losses: Callable[[torch.Tensor], torch.Tensor], sigma: float,
                            rule: str = "np",
                            noise: Callable[[tuple[int, ...]], torch.Tensor] | None = None,
-                           generator: torch.Generator | None = None) -> torch.Tensor:
+                           generator: torch.Generator | None = None
+                           ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Estimate and assign the gradients of ``layers`` by one clean and one noisy pass.
 
     Parameters
@@ -75,18 +76,23 @@ def perturbation_gradients(layers: list[DecorLinear | DecorConv2d],
 
     Returns
     -------
-    Tensor
+    logits : Tensor
         The clean logits.
+    deltas : list of Tensor
+        The estimated errors ``δ_l`` at every layer's pre-activation.
     """
     if rule not in PERTURBATION_RULES:
         raise NeurodecorrError(f"rule: unknown '{rule}'; choose one of: "
                                f"{', '.join(PERTURBATION_RULES)}")
+    recording = [layer.record for layer in layers]
     with torch.no_grad():
-        _record(layers, True)
+        _record(layers, [True] * len(layers))
         try:
             clean_logits = run()
-            inputs = [layer.last_input for layer in layers]
-            clean_z = [layer.last_z for layer in layers]
+            clean = [(layer.last_input, layer.last_xbar, layer.last_z)
+                     for layer in layers]
+            inputs = [c[0] for c in clean]
+            clean_z = [c[2] for c in clean]
             z0 = clean_z[0]
             draw = noise or (lambda shape: torch.randn(shape, generator=generator,
                                                        dtype=z0.dtype, device=z0.device))
@@ -96,10 +102,13 @@ def perturbation_gradients(layers: list[DecorLinear | DecorConv2d],
                 layer.noise, layer.passive = xi, True
             noisy_logits = run()
             noisy_z = [layer.last_z for layer in layers]
+            # the records of the clean pass are what the decorrelators learn from
+            for layer, (x_in, xbar, z) in zip(layers, clean, strict=True):
+                layer.last_input, layer.last_xbar, layer.last_z = x_in, xbar, z
         finally:
             for layer in layers:
                 layer.noise, layer.passive = None, False
-            _record(layers, False)
+            _record(layers, recording)
         n = clean_logits.shape[0]
         dloss = losses(noisy_logits) - losses(clean_logits)
         if rule == "np":
@@ -110,6 +119,7 @@ def perturbation_gradients(layers: list[DecorLinear | DecorConv2d],
             sq_norm = sum(torch.sum(torch.square(s.reshape(n, -1)), 1) for s in signals)
             n_nodes = sum(s[0].numel() for s in signals)
             coef = dloss * n_nodes / sq_norm / n
-        for layer, x_in, s in zip(layers, inputs, signals, strict=True):
-            local_gradients(layer, x_in, coef.view(-1, *([1] * (s.dim() - 1))) * s)
-    return clean_logits
+        deltas = [coef.view(-1, *([1] * (s.dim() - 1))) * s for s in signals]
+        for layer, x_in, delta in zip(layers, inputs, deltas, strict=True):
+            local_gradients(layer, x_in, delta)
+    return clean_logits, deltas
