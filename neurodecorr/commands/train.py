@@ -102,12 +102,28 @@ def _check_output(path: str | None, what: str) -> None:
                    "path; comma-separated for one per layer). Default with --device: ideal.")
 @click.option("--batch-interval", "batch_interval_s", type=float, default=1e-3,
               show_default=True, help="With a chip: physical seconds between batches (drift).")
+@click.option("--engine", type=click.Choice(("numpy", "torch")), default="numpy",
+              show_default=True, help="numpy (the float64 reference) or torch (CPU or CUDA).")
+@click.option("--torch-device", type=click.Choice(("auto", "cpu", "cuda")), default="auto",
+              show_default=True, help="torch engine: where it runs (auto: CUDA when present).")
+@click.option("--dtype", type=click.Choice(("float32", "float64")), default="float32",
+              show_default=True, help="torch engine: floating-point type.")
+@click.option("--conv", default="", help="torch engine: channels of 3×3 stride-2 convolutions "
+              "before the dense layers, e.g. 32,64 (image data).")
+@click.option("--decor-forward-demean", is_flag=True,
+              help="torch engine: subtract a running mean before every decorrelator.")
+@click.option("--diagnostics", is_flag=True,
+              help="Per layer and epoch: cosine to the BP gradient, natural-gradient "
+                   "alignment, FA invariant drift (in the JSON).")
+@click.option("--diagnostics-plot", type=click.Path(dir_okay=False),
+              help="Draw the diagnostics against epochs (PNG); implies --diagnostics.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Show progress bars (only on a terminal).")
 def command(dataset, data_dir, algorithm, decorrelation, hidden, epochs, batch_size, lr,
             decor_lr, decor_batch_fraction, decor_centre, decor_kappa, sigma, feedback_scale,
             fa_through_decorrelation, negative_slope, seed, checkpoint, resume, json_path,
-            plot_path, device, circuit, batch_interval_s, progress) -> None:
+            plot_path, device, circuit, batch_interval_s, engine, torch_device, dtype, conv,
+            decor_forward_demean, diagnostics, diagnostics_plot, progress) -> None:
     """Train a dense network with BP, FA, sign-FA, DFA, NP or ANP.
 
     Every layer's input can be decorrelated (x̄ = M x, M ← g(I − ηC)M; Ahmad 2024). With the
@@ -132,10 +148,26 @@ def command(dataset, data_dir, algorithm, decorrelation, hidden, epochs, batch_s
         raise NeurodecorrError(f"--data-dir: applies only to {', '.join(NEEDS_DATA_DIR)}, "
                                f"not to {dataset}")
     for path, what in ((checkpoint, "--checkpoint"), (json_path, "--json"),
-                       (plot_path, "--plot")):
+                       (plot_path, "--plot"), (diagnostics_plot, "--diagnostics-plot")):
         _check_output(path, what)
+    diagnostics = diagnostics or diagnostics_plot is not None
+    torch_options = None
+    if engine == "torch":
+        from neurodecorr.torch.engine import TorchOptions
+
+        if device is not None or circuit is not None or checkpoint or resume:
+            raise NeurodecorrError("--engine torch: --device, --circuit, --checkpoint and "
+                                   "--resume need the numpy engine")
+        torch_options = TorchOptions(device=torch_device, dtype=dtype,
+                                     conv=parse_hidden(conv) if conv else (),
+                                     forward_demean=decor_forward_demean,
+                                     diagnostics=diagnostics)
+    elif conv or decor_forward_demean:
+        raise NeurodecorrError("--conv, --decor-forward-demean: need --engine torch")
 
     on_chip = device is not None or circuit is not None
+    if on_chip and diagnostics:
+        raise NeurodecorrError("--diagnostics: not available on a chip (--device, --circuit)")
     if on_chip and (checkpoint or resume):
         raise NeurodecorrError("--checkpoint/--resume: not supported with a chip (--device, "
                                "--circuit): the device state is not saved")
@@ -155,14 +187,28 @@ def command(dataset, data_dir, algorithm, decorrelation, hidden, epochs, batch_s
             if d is not None:
                 load_device(d)
     data = load_dataset(dataset, data_dir=data_dir) if data_dir else load_dataset(dataset)
+    hooks = []
     if on_chip:
         from neurodecorr.learning.chip_engine import ChipTrainer
 
         trainer = ChipTrainer(config, data, options)
+    elif torch_options is not None:
+        from neurodecorr.torch.engine import TorchTrainer
+
+        trainer = TorchTrainer(config, data, torch_options)
     else:
         trainer = (resume_trainer(checkpoint, config, data) if resume
                    else Trainer(config, data))
-    after_epoch = (lambda t: save_checkpoint(t, checkpoint)) if checkpoint else None
+        if diagnostics:
+            from neurodecorr.torch.adapter import NumpyDiagnostics
+
+            hooks.append(NumpyDiagnostics(trainer))
+    if checkpoint:
+        hooks.append(lambda t: save_checkpoint(t, checkpoint))
+
+    def after_epoch(t) -> None:
+        for hook in hooks:
+            hook(t)
     with _epoch_bars(epochs, trainer.epoch, progress and sys.stderr.isatty()) as callbacks:
         history = trainer.fit(callbacks, after_epoch)
 
@@ -170,17 +216,25 @@ def command(dataset, data_dir, algorithm, decorrelation, hidden, epochs, batch_s
     if json_path:
         files[json_path] = json_bytes({
             "command": "train", "config": config.to_dict(), "data_dir": data_dir,
-            "sizes": trainer.model.sizes, "n_train": len(data.x_train),
+            "engine": ({"name": "torch", **torch_options.to_dict(),
+                        "device_used": trainer.describe_device()} if torch_options
+                       else {"name": "numpy"}),
+            "sizes": trainer.sizes if torch_options else trainer.model.sizes,
+            "n_train": len(data.x_train),
             "n_test": len(data.x_test), "history": history,
             **({"chip": {"options": options.to_dict(), "layers": trainer.chip.describe(),
                          "costs": trainer.costs()}} if on_chip else {}),
         })
+    title = f"{dataset}: {algorithm}" + ("" if decorrelation == "none"
+                                         else f" + {decorrelation}")
+    if on_chip:
+        title += f" on chip ({options.circuit}" + (f", {device})" if device else ")")
     if plot_path:
-        title = f"{dataset}: {algorithm}" + ("" if decorrelation == "none"
-                                             else f" + {decorrelation}")
-        if on_chip:
-            title += f" on chip ({options.circuit}" + (f", {device})" if device else ")")
         files[plot_path] = history_figure_png(history, title)
+    if diagnostics_plot:
+        from neurodecorr.learning.diagnostics_plot import diagnostics_figure_png
+
+        files[diagnostics_plot] = diagnostics_figure_png(history, title)
     write_outputs(files)
     if history:
         last = history[-1]

@@ -53,3 +53,27 @@ def dense_net_from_numpy(trainer: Trainer, device: torch.device, dtype: torch.dt
     direct = (DirectFeedback([_tensor(B, device, dtype) for B in rule.feedback[:-1]])
               if config.algorithm == "dfa" else None)
     return DecorNet(layers, config.negative_slope, direct=direct)
+
+
+class NumpyDiagnostics:
+    """The torch diagnostics for a run of the numpy engine: after every epoch, the numpy
+    network and rule state are copied into a float64 torch network and measured."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        from neurodecorr.torch.diagnostics import Diagnostics
+        from neurodecorr.torch.engine import DIAGNOSTIC_ROWS
+
+        self.trainer = trainer
+        rows = min(DIAGNOSTIC_ROWS, len(trainer.dataset.x_train))
+        self.X = torch.as_tensor(trainer.dataset.x_train[:rows], dtype=torch.float64)
+        self.y = torch.as_tensor(trainer.dataset.y_train[:rows], dtype=torch.long)
+        self.diagnostics = Diagnostics(self._net(), self.X, self.y, trainer.config.algorithm,
+                                   trainer.config.sigma, trainer.config.seed)
+
+    def _net(self) -> DecorNet:
+        return dense_net_from_numpy(self.trainer, torch.device("cpu"), torch.float64)
+
+    def __call__(self, trainer: Trainer) -> None:
+        """Measure and put the rows into the last history row (an ``after_epoch`` hook)."""
+        self.diagnostics.net = self._net()
+        trainer.history[-1]["diagnostics"] = self.diagnostics.measure()
