@@ -26,8 +26,9 @@ def toy():
 @pytest.mark.parametrize("decorrelation", ["none", "ahmad", "dbp"])
 def test_float64_torch_engine_gives_the_numpy_engines_weights(toy, algorithm, decorrelation):
     cfg = TrainConfig(dataset="toy", algorithm=algorithm, decorrelation=decorrelation,
-                      hidden=(12, 8), epochs=2, batch_size=16, decor_lr=5e-3,
-                      decor_batch_fraction=0.5, sigma=1e-2)   # 2 epochs × 4 batches
+                      hidden=(12, 8), epochs=2, batch_size=8, decor_lr=5e-3,
+                      decor_batch_fraction=0.5, sigma=1e-2)   # 2 epochs × 8 batches
+    # batch 8: hidden layers (12, 8 outputs) form X̄, the 3-class output layer uses W M
     ref = Trainer(cfg, toy)
     ref_hist = ref.fit()
     eng = TorchTrainer(cfg, toy, TorchOptions(device="cpu", dtype="float64"))

@@ -53,10 +53,12 @@ def test_factored_and_formed_products_agree(rng):
     np.testing.assert_allclose(got.numpy(), want, rtol=0, atol=1e-14)
 
 
-def test_decor_linear_updates_in_forward_like_the_numpy_decorrelator(rng):
+@pytest.mark.parametrize("n_out", [3, 40])  # fused W M (3 < 32 rows) and formed X̄
+def test_decor_linear_updates_in_forward_like_the_numpy_decorrelator(rng, n_out):
     cfg = DecorrelationConfig(eta=2e-3, centre=True, batch_fraction=0.5)
     X = correlated_data(rng, 32, 8) + 1.0
-    layer = DecorLinear(8, 3, decorrelation=cfg, dtype=F64)
+    layer = DecorLinear(8, n_out, decorrelation=cfg, dtype=F64)
+    assert layer.fused(32) == (n_out < 32)
     ref = LinearDecorrelator(8, cfg)
     for _ in range(3):
         W, b, M = layer.weight.detach().numpy(), layer.bias.detach().numpy(), ref.M

@@ -103,7 +103,7 @@ def linear_update(M: np.ndarray, X: np.ndarray, config: DecorrelationConfig,
     -------
     M_new : ndarray
     gain : float
-        ``g`` (1 for rules without gain).
+        ``g`` (1 for rules without gain), measured on the same ``k`` rows as ``G``.
     """
     k = subsample_rows(X.shape[0], config.batch_fraction)
     Xs = X[:k] if mean is None else X[:k] - mean
@@ -114,7 +114,8 @@ def linear_update(M: np.ndarray, X: np.ndarray, config: DecorrelationConfig,
         step = M - config.eta * (Xbar_s.T @ (Xbar_s @ M)) / k
     else:
         step = M - config.eta * (decorrelation_matrix(Xbar_s, config) @ M)
-    gain = power_gain(X, X @ step.T) if config.uses_gain else 1.0
+    # the gain is measured on the same k rows: the whole update then costs O(k d²)
+    gain = power_gain(X[:k], X[:k] @ step.T) if config.uses_gain else 1.0
     return gain * step, gain
 
 

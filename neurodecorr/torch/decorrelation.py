@@ -8,9 +8,9 @@ beside the layer's own matrix products:
   CorrelationsRuinGD ``crgd/decor.py``, uses a 10 % subsample), and the states ``X̄_k`` are
   the forward pass's own outputs, not recomputed;
 - for ``ahmad`` with ``k < d/2``, ``G M = X̄_kᵀ (X̄_k M) / k`` (2kd² instead of d³ + kd²);
-- the gain ``g = sqrt(⟨‖x‖²⟩ / ⟨‖(I − ηG) x̄‖²⟩)`` uses ``X (I − ηG)ᵀMᵀ = X̄ − η X̄ G``
-  (``G`` is symmetric), and ``X̄ G = (X̄ X̄_kᵀ) X̄_k / k`` costs 2Nkd instead of the Nd² of a
-  second pass through ``M``.
+- the gain ``g = sqrt(⟨‖x‖²⟩ / ⟨‖(I − ηG) x̄‖²⟩)`` on the same ``k`` rows uses
+  ``X̄_k (I − ηG) = X̄_k − η X̄_k G`` (``G`` is symmetric) with ``X̄_k G = (X̄_k X̄_kᵀ) X̄_k / k``
+  (2k²d) instead of a second pass through ``M``.
 
 Rows are samples throughout.
 """
@@ -36,7 +36,7 @@ def _rule_matrix(S: torch.Tensor, config: DecorrelationConfig) -> torch.Tensor:
     return G
 
 
-def decorrelation_step(M: torch.Tensor, X: torch.Tensor, Xbar: torch.Tensor,
+def decorrelation_step(M: torch.Tensor, X: torch.Tensor, Xbar: torch.Tensor | None,
                        config: DecorrelationConfig, mean: torch.Tensor | None = None,
                        eta: float | torch.Tensor | None = None
                        ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -47,12 +47,12 @@ def decorrelation_step(M: torch.Tensor, X: torch.Tensor, Xbar: torch.Tensor,
     M : Tensor, shape (d, d)
     X : Tensor, shape (N, d)
         Inputs of the decorrelator (already demeaned when the forward pass demeans).
-    Xbar : Tensor, shape (N, d)
-        ``X Mᵀ`` as the forward pass computed it.
+    Xbar : Tensor, shape (N, d), or None
+        ``X Mᵀ`` as the forward pass computed it (at least its first ``k`` rows); ``None``
+        when the forward pass never formed it (a fused layer): then only ``k`` rows are formed.
     config : DecorrelationConfig
     mean : Tensor, shape (d,), optional
-        Running mean subtracted before estimating ``G`` (``config.centre``); the states are
-        then recomputed on the ``k`` subsampled rows.
+        Running mean subtracted before estimating ``G`` (``config.centre``).
     eta : float or 0-d Tensor, optional
         η of this step (default ``config.eta``), e.g. from :func:`step_eta`.
 
@@ -60,20 +60,24 @@ def decorrelation_step(M: torch.Tensor, X: torch.Tensor, Xbar: torch.Tensor,
     -------
     M_new : Tensor
     gain : 0-d Tensor
-        ``g`` (1 for rules without gain); a tensor, so that a GPU never waits for it.
+        ``g`` on the ``k`` rows (1 for rules without gain); a tensor, so that a GPU never
+        waits for it.
     """
     eta = config.eta if eta is None else eta
     k = subsample_rows(X.shape[0], config.batch_fraction)
-    S = Xbar[:k] if mean is None else (X[:k] - mean) @ M.T
+    Xk = X[:k]
+    states = Xk @ M.T if Xbar is None else Xbar[:k]
+    S = states if mean is None else (Xk - mean) @ M.T
     factored = config.rule == "ahmad" and k < M.shape[0] / 2
     G = None if factored else _rule_matrix(S, config)
     GM = S.T @ (S @ M) / k if factored else G @ M
     M_new = M - eta * GM
     if not config.uses_gain:
         return M_new, torch.ones((), dtype=M.dtype, device=M.device)
-    XbarG = (Xbar @ S.T) @ S / k if factored else Xbar @ G
-    p_out = torch.sum(torch.square(Xbar - eta * XbarG))
-    gain = torch.sqrt(torch.sum(torch.square(X)) / p_out)
+    # X_k ((I − ηG) M)ᵀ = states (I − ηG) = states − η·states·G, as G is symmetric
+    statesG = (states @ S.T) @ S / k if factored else states @ G
+    p_out = torch.sum(torch.square(states - eta * statesG))
+    gain = torch.sqrt(torch.sum(torch.square(Xk)) / p_out)
     return gain * M_new, gain
 
 

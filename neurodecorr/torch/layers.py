@@ -117,9 +117,10 @@ class _Decorrelated(nn.Module):
             mean = self.forward_mean
         return x - mean.view(1, -1, *([1] * (x.dim() - 2)))
 
-    def update_decorrelation(self, X: torch.Tensor, Xbar: torch.Tensor,
+    def update_decorrelation(self, X: torch.Tensor, Xbar: torch.Tensor | None,
                              config: DecorrelationConfig | None = None) -> None:
-        """One step of ``M`` from decorrelator inputs ``X`` and states ``X̄`` (rows = samples).
+        """One step of ``M`` from decorrelator inputs ``X`` and states ``X̄`` (rows = samples;
+        ``X̄`` may be ``None``, see :func:`~neurodecorr.torch.decorrelation.decorrelation_step`).
 
         ``config`` overrides the layer's settings for this step. The running mean of the
         estimate is updated first (``centre``); η is shrunk for this step when
@@ -181,16 +182,27 @@ class DecorLinear(_Decorrelated):
         x = self._demean(x)
         return x if self.M is None else x @ self.M.T
 
+    def fused(self, n_rows: int) -> bool:
+        """Multiply by ``W M`` (``out·in²``) rather than form ``X̄`` (``N·in²``): narrow layers."""
+        return self.M is not None and self.out_features < n_rows
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x_in = self._demean(x)
-        xbar = x_in if self.M is None else x_in @ self.M.T
         B = self.feedback_matrix()
-        z = (F.linear(xbar, self.weight, self.bias) if B is None
-             else linear_feedback(xbar, self.weight, self.bias, B))
+        if self.fused(x_in.shape[0]):
+            xbar, weight = None, self.weight @ self.M
+            B = None if B is None else B @ self.M
+            inputs = x_in
+        else:
+            xbar = x_in if self.M is None else x_in @ self.M.T
+            weight, inputs = self.weight, xbar
+        z = (F.linear(inputs, weight, self.bias) if B is None
+             else linear_feedback(inputs, weight, self.bias, B))
+        xbar = None if xbar is None else xbar.detach()
         if self.training and self.auto_update and not self.passive:
-            self.update_decorrelation(x_in.detach(), xbar.detach())
+            self.update_decorrelation(x_in.detach(), xbar)
         if self.record:
-            self.last_xbar = xbar.detach()
+            self.last_xbar = xbar
         return self._perturb(x_in, z)
 
     def update_from_record(self) -> None:
@@ -256,4 +268,4 @@ class DecorConv2d(_Decorrelated):
             return
         k = subsample_rows(x_in.shape[0], self.config.batch_fraction)
         P = self.patches(x_in[:k])
-        self.update_decorrelation(P, P @ self.M.T, replace(self.config, batch_fraction=1.0))
+        self.update_decorrelation(P, None, replace(self.config, batch_fraction=1.0))

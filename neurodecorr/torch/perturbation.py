@@ -36,8 +36,10 @@ def local_gradients(layer: DecorLinear | DecorConv2d, x_in: torch.Tensor,
     """Set ``layer.weight.grad = ∂(Σ δ·z)/∂W`` and the bias's, from its (demeaned) input."""
     with torch.no_grad():
         if isinstance(layer, DecorLinear):
-            xbar = x_in if layer.M is None else x_in @ layer.M.T
-            layer.weight.grad = delta.T @ xbar
+            if layer.fused(x_in.shape[0]):
+                layer.weight.grad = (delta.T @ x_in) @ layer.M.T
+            else:
+                layer.weight.grad = delta.T @ (x_in if layer.M is None else x_in @ layer.M.T)
             bias_grad = delta.sum(0)
         else:
             g = conv2d_weight(x_in, layer.weight.shape, delta, layer.stride, layer.padding,
