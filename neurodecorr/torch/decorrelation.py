@@ -70,15 +70,22 @@ def decorrelation_step(M: torch.Tensor, X: torch.Tensor, Xbar: torch.Tensor | No
     S = states if mean is None else (Xk - mean) @ M.T
     factored = config.rule == "ahmad" and k < M.shape[0] / 2
     G = None if factored else _rule_matrix(S, config)
-    GM = S.T @ (S @ M) / k if factored else G @ M
-    M_new = M - eta * GM
-    if not config.uses_gain:
-        return M_new, torch.ones((), dtype=M.dtype, device=M.device)
-    # X_k ((I − ηG) M)ᵀ = states (I − ηG) = states − η·states·G, as G is symmetric
-    statesG = (states @ S.T) @ S / k if factored else states @ G
-    p_out = torch.sum(torch.square(states - eta * statesG))
-    gain = torch.sqrt(torch.sum(torch.square(Xk)) / p_out)
-    return gain * M_new, gain
+    if config.uses_gain:
+        # X_k ((I − ηG) M)ᵀ = states (I − ηG) = states − η·states·G, as G is symmetric
+        statesG = (states @ S.T) @ S / k if factored else states @ G
+        p_out = torch.sum(torch.square(states - eta * statesG))
+        gain = torch.sqrt(torch.sum(torch.square(Xk)) / p_out)
+    else:
+        gain = torch.ones((), dtype=M.dtype, device=M.device)
+    # g (M − η G M) in one fused multiply-add: M (d² values) is read once and written once;
+    # on a GPU g stays a tensor (no synchronisation) and costs one more pass
+    beta = float(gain) if M.device.type == "cpu" else 1.0
+    left = S * (eta / k) if factored else G * eta
+    right = S @ M if factored else M
+    M_new = torch.addmm(M, left.T if factored else left, right, beta=beta, alpha=-beta)
+    if M.device.type != "cpu":
+        M_new.mul_(gain)
+    return M_new, gain
 
 
 def step_eta(X: torch.Tensor, eta: float) -> tuple[torch.Tensor, torch.Tensor]:
