@@ -67,7 +67,7 @@ def run(config: TrainConfig, options: TorchOptions, data: Dataset,
         nonlocal wall
         row = t.history[-1]
         row["val_acc"] = row.pop("test_acc")
-        wall += row["wall_s"]
+        wall += t.epoch_wall_s[-1]
         row["wall_total_s"] = wall
         if test is not None:
             row["test_acc"] = t.evaluate(*test)[0]

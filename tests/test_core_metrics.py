@@ -109,18 +109,18 @@ def _fa_drift(lr, time, seed=4):
     y = rng.integers(0, 3, 64)
     trainer = Trainer(TrainConfig(algorithm="fa", hidden=(8,), negative_slope=0.2),
                       Dataset("toy", X, y, X, y, 3))
-    model, B = trainer.model, trainer.rule.feedback[1]
+    lower, upper = trainer.network.layers
+    B = trainer.rule.feedback[1]
 
     def invariant():
-        return feedback_alignment_invariant(model.weights[0], model.biases[0],
-                                            model.weights[1], B)
+        return feedback_alignment_invariant(lower.weight, lower.bias, upper.weight, B)
 
-    start, incoming0 = invariant(), 0.5 * np.sum(model.weights[0]**2, 1)
+    start, incoming0 = invariant(), 0.5 * np.sum(lower.weight**2, 1)
     for _ in range(int(round(time / lr))):
-        grads, _ = trainer.rule.gradients(model, X, y, trainer.rng)
+        grads, _ = trainer.rule.gradients(trainer.network, trainer.backend, X, y, trainer.rng)
         for p, g in zip(trainer.parameters, grads, strict=True):
             p -= lr * g
-    moved = np.abs(0.5 * np.sum(model.weights[0]**2, 1) - incoming0)
+    moved = np.abs(0.5 * np.sum(lower.weight**2, 1) - incoming0)
     return np.max(np.abs(invariant() - start)), np.max(moved)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from tests.test_data_loaders import _write_cifar  # noqa: E402
+from tests.test_data_cifar import _write_binary, _write_python  # noqa: E402
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "reproduce_cifar.py"
 
@@ -48,12 +48,14 @@ def _check(doc, datasets, networks, out):
     assert pngs == sorted(f"reproduction_cifar_{d}_{n}.png" for d in datasets for n in networks)
 
 
-@pytest.mark.parametrize("name, networks", [("cifar10", ("dense", "conv")),
-                                            ("cifar100", ("conv",))])
-def test_reproduction_runs_end_to_end_on_cifar_format_fixtures(tmp_path, name, networks):
+@pytest.mark.parametrize("name, networks, writer", [
+    ("cifar10", ("dense", "conv"), _write_python),   # python batches
+    ("cifar100", ("conv",), _write_binary),          # the binary format
+])
+def test_reproduction_runs_end_to_end_on_cifar_format_fixtures(tmp_path, name, networks, writer):
     folder = tmp_path / name
     folder.mkdir()
-    _write_cifar(folder, name, n_per_batch=10 if name == "cifar10" else 50)
+    writer(folder, name, n=10 if name == "cifar10" else 50)
     out = tmp_path / "out"
     rc = _script().main([
         f"--{name}", str(folder), "--networks", ",".join(networks), "--hidden", "1x8",

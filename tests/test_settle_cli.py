@@ -34,7 +34,7 @@ def test_settle_writes_the_fixed_point_and_a_report(files, method):
     assert report["n"] == 6 and report["batch"] == 4 and report["converged"] is True
     assert report["residual_max"] < 1e-11 and report["steps"] >= 1
     assert 0 < report["settling_time_mean_s"] <= report["settling_time_max_s"]
-    assert report["wall_time_s"] > 0 and report["method"].startswith(method)
+    assert "wall_time_s" not in report and report["method"].startswith(method)
 
 
 def test_settle_float32_and_vector_input(files):

@@ -25,7 +25,7 @@ def toy():
 @pytest.mark.parametrize("algorithm", ["bp", "fa", "signfa", "dfa", "np", "anp"])
 @pytest.mark.parametrize("decorrelation", ["none", "ahmad", "dbp"])
 def test_float64_torch_engine_gives_the_numpy_engines_weights(toy, algorithm, decorrelation):
-    cfg = TrainConfig(dataset="toy", algorithm=algorithm, decorrelation=decorrelation,
+    cfg = TrainConfig(dataset="synthetic", algorithm=algorithm, decorrelation=decorrelation,
                       hidden=(12, 8), epochs=2, batch_size=8, decor_lr=5e-3,
                       decor_batch_fraction=0.5, sigma=1e-2)   # 2 epochs × 8 batches
     # batch 8: hidden layers (12, 8 outputs) form X̄, the 3-class output layer uses W M
@@ -34,18 +34,18 @@ def test_float64_torch_engine_gives_the_numpy_engines_weights(toy, algorithm, de
     eng = TorchTrainer(cfg, toy, TorchOptions(device="cpu", dtype="float64"))
     hist = eng.fit()
     weights, biases, Ms = eng.numpy_state()
-    for i in range(3):
-        np.testing.assert_allclose(weights[i], ref.model.weights[i], rtol=0, atol=1e-6)
-        np.testing.assert_allclose(biases[i], ref.model.biases[i], rtol=0, atol=1e-6)
+    for i, layer in enumerate(ref.network.layers):
+        np.testing.assert_allclose(weights[i], layer.weight, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(biases[i], layer.bias, rtol=0, atol=1e-6)
         if decorrelation != "none":
-            np.testing.assert_allclose(Ms[i], ref.model.decorrelators[i].M, rtol=0, atol=1e-6)
+            np.testing.assert_allclose(Ms[i], layer.decorrelation, rtol=0, atol=1e-6)
     for a, b in zip(hist, ref_hist, strict=True):
         assert a["train_acc"] == b["train_acc"]
         assert a["train_loss"] == pytest.approx(b["train_loss"], abs=1e-9)
 
 
 def test_float32_engine_repeats_itself_and_follows_float64(toy):
-    cfg = TrainConfig(dataset="toy", algorithm="fa", decorrelation="ahmad", hidden=(12,),
+    cfg = TrainConfig(dataset="synthetic", algorithm="fa", decorrelation="ahmad", hidden=(12,),
                       epochs=2, batch_size=16)
     a = TorchTrainer(cfg, toy, TorchOptions(device="cpu")).fit()
     b = TorchTrainer(cfg, toy, TorchOptions(device="cpu")).fit()
@@ -56,7 +56,7 @@ def test_float32_engine_repeats_itself_and_follows_float64(toy):
 
 
 def test_unstable_eta_is_shrunk_and_counted_like_the_numpy_engine(toy):
-    cfg = TrainConfig(dataset="toy", decorrelation="ahmad", hidden=(12,), epochs=1,
+    cfg = TrainConfig(dataset="synthetic", decorrelation="ahmad", hidden=(12,), epochs=1,
                       batch_size=16, decor_lr=0.5)
     row = TorchTrainer(cfg, toy, TorchOptions(device="cpu", dtype="float64")).fit()[0]
     assert row["decor_eta_shrunk"] == Trainer(cfg, toy).fit()[0]["decor_eta_shrunk"] > 0

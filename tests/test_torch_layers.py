@@ -107,16 +107,17 @@ def _numpy_trainer(algorithm, decorrelate=True, seed=3):
                       hidden=(9, 6), batch_size=16, sigma=1e-2)
     trainer = Trainer(cfg, data)
     if decorrelate:
-        for dec in trainer.model.decorrelators:
-            n = dec.M.shape[0]
-            dec.M = np.eye(n) + 0.3 * rng.standard_normal((n, n)) / np.sqrt(n)
+        for layer in trainer.network.layers:
+            n = layer.n_in
+            layer.decorrelation = np.eye(n) + 0.3 * rng.standard_normal((n, n)) / np.sqrt(n)
     return trainer, X[:16], y[:16]
 
 
 @pytest.mark.parametrize("algorithm", ["bp", "fa", "signfa", "dfa"])
 def test_autograd_rules_give_the_numpy_rules_gradients(algorithm):
     trainer, X, y = _numpy_trainer(algorithm)
-    want, _ = trainer.rule.gradients(trainer.model, X, y, trainer.rng)
+    want, _ = trainer.rule.gradients(trainer.network, trainer.backend, X, y,
+                                    trainer.rng)
     net = dense_net_from_numpy(trainer, torch.device("cpu"), F64)
     logits = net(_t(X))
     torch.nn.functional.cross_entropy(logits, torch.as_tensor(y)).backward()
@@ -129,7 +130,8 @@ def test_autograd_rules_give_the_numpy_rules_gradients(algorithm):
 def test_perturbation_rules_give_the_numpy_rules_gradients_with_the_same_noise(algorithm):
     trainer, X, y = _numpy_trainer(algorithm)
     state = trainer.rng.bit_generator.state
-    want, _ = trainer.rule.gradients(trainer.model, X, y, trainer.rng)
+    want, _ = trainer.rule.gradients(trainer.network, trainer.backend, X, y,
+                                    trainer.rng)
     trainer.rng.bit_generator.state = state
     net = dense_net_from_numpy(trainer, torch.device("cpu"), F64)
     xt, yt = _t(X), torch.as_tensor(y)
@@ -245,5 +247,5 @@ def test_conv_perturbation_gradient_matches_the_patch_sum(rng):
 def test_dense_torch_network_forward_is_the_numpy_forward():
     trainer, X, _ = _numpy_trainer("bp")
     net = dense_net_from_numpy(trainer, torch.device("cpu"), F64)
-    np.testing.assert_allclose(net(_t(X)).detach().numpy(), trainer.model.forward(X).logits,
+    np.testing.assert_allclose(net(_t(X)).detach().numpy(), trainer.forward(X).logits,
                                atol=1e-13)

@@ -18,7 +18,7 @@ from neurodecorr.circuits import (
 )
 from neurodecorr.circuits.field import DTYPES
 from neurodecorr.errors import NeurodecorrError
-from neurodecorr.io import check_output_folder, json_bytes, load_array, npy_bytes, write_outputs
+from neurodecorr.io import check_outputs, json_bytes, load_array, npy_bytes, write_outputs
 
 
 def _choice(value: str, allowed, what: str) -> str:
@@ -113,9 +113,8 @@ def command(matrix_path, input_path, out_path, method, solver, tau_s, dt_s, tol,
                                f"A of shape {A.shape}")
     if X.size == 0:
         raise NeurodecorrError(f"--input: {input_path} holds no samples")
-    for path, what in ((out_path, "--out"), (json_path, "--json")):
-        if path:
-            check_output_folder(path, what)
+    check_outputs({"--out": out_path, "--json": json_path},
+                  inputs={"--matrix": matrix_path, "--input": input_path})
     if circuit is not None:
         _settle_circuit(circuit, A, X, out_path, json_path, device=device, age_s=age_s, seed=seed,
                         dtype=dtype, matrix_path=matrix_path, input_path=input_path)
@@ -150,8 +149,7 @@ def command(matrix_path, input_path, out_path, method, solver, tau_s, dt_s, tol,
                   "age_s": age_s if device else None,
                   "drift_compensation": drift_compensation if device else None,
                   "device_counters": dict(reader.counters) if reader else None,
-                  **result.summary(),
-                  "wall_time_s": wall_s}
+                  **result.summary()}
         files[json_path] = json_bytes(report)
     write_outputs(files)
     s = result.summary()
@@ -188,8 +186,7 @@ def _settle_circuit(name, A, X, out_path, json_path, *, device, age_s, seed, dty
             "noise_std": lat.noise_std, "rail": lat.rail, "tol": lat.settle_tol,
             "dtype": dtype, "seed": seed, "age_s": age_s,
             "device_counters": dict(array.crossbar.counters),
-            "integration_steps": int(array.node_updates), **result.summary(),
-            "wall_time_s": wall_s})
+            "integration_steps": int(array.node_updates), **result.summary()})
     write_outputs(files)
     s = result.summary()
     print(f"settle ({result.method}, circuit {config.name}): {s['steps']} steps, t = "

@@ -36,7 +36,11 @@ def stability_number(X: np.ndarray, eta: float) -> float:
 
 def check_stability(X: np.ndarray, eta: float, what: str = "eta") -> float:
     """Refuse ``η`` when ``η·⟨‖x‖²⟩ ≥ 1``; return the stability number otherwise."""
-    s = stability_number(X, eta)
+    with np.errstate(over="ignore"):
+        s = stability_number(X, eta)
+    if not np.isfinite(s):  # no eta helps: the data themselves are out of range
+        raise NeurodecorrError(f"{what}: the inputs' mean squared norm <|x|^2> overflows "
+                               f"float64; rescale the inputs")
     if s >= STABILITY_LIMIT:
         raise NeurodecorrError(
             f"{what}: eta·<|x|^2> = {s:.3g} >= {STABILITY_LIMIT:g}, the decorrelation update is "
@@ -140,10 +144,26 @@ class LinearDecorrelator:
         """Update the running mean (if centring) and then ``M`` from the batch ``X``.
 
         ``eta`` overrides the configured η for this step (see :func:`stable_eta`)."""
-        if self.mean is not None:
-            m = self.config.momentum
-            self.mean = (1.0 - m) * self.mean + m * X.mean(axis=0)
-        config = self.config if eta is None else replace(self.config, eta=eta)
-        self.M, self.last_gain = linear_update(self.M, X, config, mean=self.mean)
-        if not np.all(np.isfinite(self.M)):
-            raise NeurodecorrError("decorrelation diverged (non-finite M); reduce eta")
+        self.M, self.mean, self.last_gain = decorrelator_step(self.M, X, self.config, self.mean,
+                                                              eta)
+
+
+def decorrelator_step(M: np.ndarray, X: np.ndarray, config: DecorrelationConfig,
+                      mean: np.ndarray | None = None, eta: float | None = None
+                      ) -> tuple[np.ndarray, np.ndarray | None, float]:
+    """One training step of a decorrelator whose state is ``M`` (and, when centring, ``mean``).
+
+    The running mean moves first, ``mean ← (1 − m) mean + m ⟨x⟩`` (momentum ``m``, as in the
+    paper's code), then ``M ← g (I − η G) M`` (:func:`linear_update`) on the centred batch.
+    ``eta`` overrides the configured η for this step (see :func:`stable_eta`).
+    Returns the new ``M``, the new mean (``None`` without centring) and the gain ``g``.
+    """
+    if mean is not None:
+        m = config.momentum
+        mean = (1.0 - m) * mean + m * X.mean(axis=0)
+    if eta is not None:
+        config = replace(config, eta=eta)
+    M, gain = linear_update(M, X, config, mean=mean)
+    if not np.all(np.isfinite(M)):
+        raise NeurodecorrError("decorrelation diverged (non-finite M); reduce eta")
+    return M, mean, gain

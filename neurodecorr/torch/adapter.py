@@ -29,13 +29,13 @@ def _tensor(a: np.ndarray, device: torch.device, dtype: torch.dtype) -> torch.Te
 def dense_net_from_numpy(trainer: Trainer, device: torch.device, dtype: torch.dtype,
                          forward_demean: bool = False) -> DecorNet:
     """A :class:`DecorNet` holding a copy of ``trainer``'s current network and rule state."""
-    config, model, rule = trainer.config, trainer.model, trainer.rule
+    config, rule = trainer.config, trainer.rule
     if config.algorithm in ("fa", "signfa") and not config.fa_through_decorrelation:
         raise NeurodecorrError("--fa-skip-decorrelation: not available on the torch engine")
     feedback = LAYER_FEEDBACK[config.algorithm]
     layers = []
-    for i, (W, b, dec) in enumerate(zip(model.weights, model.biases, model.decorrelators,
-                                        strict=True)):
+    for i, source in enumerate(trainer.network.layers):
+        W, b, M = source.weight, source.bias, source.decorrelation
         layer = DecorLinear(W.shape[1], W.shape[0], decorrelation=config.decorrelation_config(),
                             forward_demean=forward_demean, feedback=feedback,
                             feedback_scale=config.feedback_scale, auto_update=False,
@@ -43,8 +43,10 @@ def dense_net_from_numpy(trainer: Trainer, device: torch.device, dtype: torch.dt
         with torch.no_grad():
             layer.weight.copy_(_tensor(W, device, dtype))
             layer.bias.copy_(_tensor(b, device, dtype))
-            if dec is not None:
-                layer.M = _tensor(dec.M, device, dtype)
+            if M is not None:
+                layer.M = _tensor(M, device, dtype)
+            if trainer.decor_means[i] is not None:
+                layer.estimate_mean = _tensor(trainer.decor_means[i], device, dtype)
             if feedback == "fa":
                 layer.B = _tensor(rule.feedback[i], device, dtype)
             if feedback == "signfa":

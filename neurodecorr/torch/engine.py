@@ -150,6 +150,9 @@ class TorchTrainer:
         self.y_train = torch.as_tensor(dataset.y_train, dtype=torch.long, device=self.device)
         self.epoch = 0
         self.history: list[dict] = []
+        #: training seconds of every epoch and in all (not in the history: not a result)
+        self.epoch_wall_s: list[float] = []
+        self.wall_s = 0.0
         self.diagnostics = None
         if self.options.diagnostics:
             rows = min(DIAGNOSTIC_ROWS, len(dataset.x_train))
@@ -224,7 +227,8 @@ class TorchTrainer:
             if cb.on_batch is not None:
                 cb.on_batch(k + 1, n_batches)
         self._sync()
-        wall = time.perf_counter() - t0
+        self.epoch_wall_s.append(time.perf_counter() - t0)
+        self.wall_s += self.epoch_wall_s[-1]
         self.epoch += 1
         train_acc, train_loss = self.evaluate(self.x_train, self.dataset.y_train)
         test_acc, _ = self.evaluate(self.dataset.x_test, self.dataset.y_test)
@@ -232,7 +236,7 @@ class TorchTrainer:
             raise NeurodecorrError(f"training diverged in epoch {self.epoch} (non-finite loss); "
                                    f"reduce --lr or --decor-lr")
         row = {"epoch": self.epoch, "train_acc": train_acc, "test_acc": test_acc,
-               "train_loss": train_loss, "wall_s": wall,
+               "train_loss": train_loss,
                "decor_eta_shrunk": int(sum(int(layer.eta_shrunk) for layer in self.layers))}
         if self.diagnostics is not None:
             row["diagnostics"] = self.diagnostics.measure()

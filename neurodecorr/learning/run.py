@@ -1,0 +1,141 @@
+"""One training run as the ``train`` command asks for it: checks, data, trainer, outputs.
+
+:class:`TrainRun` holds every choice of a run beyond the :class:`TrainConfig` (data folder,
+checkpoint and resumption, chip, output files) and validates them on construction, before any
+data is read or any epoch is trained. :func:`run_training` carries the run out and writes its
+outputs all at once (nothing is written when anything fails).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from neurodecorr.data import NEEDS_DATA_DIR, load_dataset
+from neurodecorr.errors import NeurodecorrError
+from neurodecorr.io import check_outputs, input_file, json_bytes, write_outputs
+from neurodecorr.learning.checkpoint import resume_trainer, save_checkpoint
+from neurodecorr.learning.config import TrainConfig
+from neurodecorr.learning.trainer import EpochCallbacks, Trainer
+
+if TYPE_CHECKING:
+    from neurodecorr.learning.chip_trainer import ChipOptions
+
+
+@dataclass(frozen=True)
+class TrainRun:
+    """A training run: its configuration and everything around it.
+
+    Attributes
+    ----------
+    config : TrainConfig
+    data_dir : str, optional
+        Folder of the CIFAR batch files (``cifar10``, ``cifar100`` only).
+    checkpoint : str, optional
+        ``.npz`` written after every epoch (software runs only).
+    resume : bool
+        Continue from ``checkpoint``.
+    chip : ChipOptions, optional
+        Train on a simulated chip (:mod:`neurodecorr.learning.chip_trainer`).
+    json_path, plot_path : str, optional
+        History and configuration as JSON; learning curves as PNG.
+    """
+
+    config: TrainConfig
+    data_dir: str | None = None
+    checkpoint: str | None = None
+    resume: bool = False
+    chip: ChipOptions | None = None
+    json_path: str | None = None
+    plot_path: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.resume and self.checkpoint is None:
+            raise NeurodecorrError("--resume needs --checkpoint PATH")
+        if self.resume:
+            input_file(self.checkpoint, "--checkpoint")
+        if self.data_dir is not None and self.config.dataset not in NEEDS_DATA_DIR:
+            raise NeurodecorrError(f"--data-dir: applies only to {', '.join(NEEDS_DATA_DIR)}, "
+                                   f"not to {self.config.dataset}")
+        check_outputs({"--checkpoint": self.checkpoint, "--json": self.json_path,
+                       "--plot": self.plot_path})
+        if self.chip is not None:
+            if self.checkpoint is not None:
+                raise NeurodecorrError("--checkpoint/--resume: not supported with a chip "
+                                       "(--device, --circuit): the device state is not saved")
+            self.chip.check(self.config)
+
+    def title(self) -> str:
+        """The learning curves' title: data set, rule, decorrelation, chip."""
+        c = self.config
+        title = f"{c.dataset}: {c.algorithm}" + ("" if c.decorrelation == "none"
+                                                 else f" + {c.decorrelation}")
+        if self.chip is not None:
+            device = f", {self.chip.device}" if self.chip.device else ""
+            title += f" on chip ({self.chip.circuit}{device})"
+        return title
+
+
+class RunExtension(Protocol):
+    """What a higher layer (the torch engine, diagnostics) adds to a run without this module
+    importing it: its own trainer, an after-epoch hook, report fields and output files."""
+
+    def make_trainer(self, run: TrainRun, data) -> Any | None:
+        """A trainer with :class:`Trainer`'s ``fit``/``history``/``sizes``, or ``None``."""
+
+    def after_epoch(self, trainer) -> None: ...
+
+    def report(self, trainer) -> dict: ...
+
+    def files(self, trainer, title: str) -> dict[str, bytes]: ...
+
+
+def _trainer(run: TrainRun, data) -> Trainer:
+    if run.chip is not None:
+        from neurodecorr.learning.chip_trainer import ChipTrainer
+
+        return ChipTrainer(run.config, data, run.chip)
+    if run.resume:
+        return resume_trainer(run.checkpoint, run.config, data)
+    return Trainer(run.config, data)
+
+
+def run_training(run: TrainRun, callbacks: EpochCallbacks | None = None,
+                 extension: RunExtension | None = None) -> Trainer:
+    """Load the data, train (resuming if asked), checkpoint every epoch, write the outputs.
+
+    Returns the trainer; its ``history`` holds one row per epoch."""
+    kwargs = {"data_dir": run.data_dir} if run.data_dir else {}
+    data = load_dataset(run.config.dataset, **kwargs)
+    trainer = (extension and extension.make_trainer(run, data)) or _trainer(run, data)
+    hooks: list[Callable] = [extension.after_epoch] if extension else []
+    if run.checkpoint:
+        hooks.append(lambda t: save_checkpoint(t, run.checkpoint))
+
+    def after_epoch(t) -> None:
+        for hook in hooks:
+            hook(t)
+    if callbacks is not None and callbacks.on_start is not None:
+        callbacks.on_start(trainer.epoch, run.config.epochs)
+    trainer.fit(callbacks, after_epoch)
+
+    files: dict[str, bytes] = {}
+    if run.json_path:
+        report = {"command": "train", "config": run.config.to_dict(), "data_dir": run.data_dir,
+                  "sizes": trainer.sizes, "n_train": len(data.x_train),
+                  "n_test": len(data.x_test), "history": trainer.history}
+        if run.chip is not None:
+            report["chip"] = {"options": run.chip.to_dict(), "layers": trainer.chip.describe(),
+                              "costs": trainer.costs()}
+        if extension:
+            report.update(extension.report(trainer))
+        files[run.json_path] = json_bytes(report)
+    if run.plot_path:
+        from neurodecorr.learning.plot import history_figure_png
+
+        files[run.plot_path] = history_figure_png(trainer.history, run.title())
+    if extension:
+        files.update(extension.files(trainer, run.title()))
+    write_outputs(files)
+    return trainer
