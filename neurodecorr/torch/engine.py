@@ -16,7 +16,6 @@ Deterministic for a seed: on the CPU always; on CUDA cuDNN is put in determinist
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -245,14 +244,8 @@ class TorchTrainer:
             cb.on_epoch(row)
         return row
 
-    def fit(self, callbacks: EpochCallbacks | None = None,
-            after_epoch: Callable[[TorchTrainer], None] | None = None) -> list[dict]:
-        """Train until ``config.epochs`` epochs are done."""
-        while self.epoch < self.config.epochs:
-            self.train_epoch(callbacks)
-            if after_epoch is not None:
-                after_epoch(self)
-        return self.history
+    #: the numpy trainer's loop over epochs (it only calls ``train_epoch``)
+    fit = Trainer.fit
 
     def numpy_state(self) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray | None]]:
         """Weights, biases and decorrelating matrices as float64 numpy arrays."""
