@@ -77,8 +77,11 @@ class _Decorrelated(nn.Module):
                              if feedback == "fa" else None)
         rms = float(torch.sqrt(torch.mean(self.weight.detach() ** 2)))
         self.sign_scale = feedback_scale * rms if feedback == "signfa" else None
-        self.last_gain = torch.ones((), **factory)
-        self.eta_shrunk = torch.zeros((), dtype=torch.long, device=factory.get("device"))
+        # buffers, so that ``.to(device)`` moves them with the layer; not saved in state dicts
+        self.register_buffer("last_gain", torch.ones((), **factory), persistent=False)
+        self.register_buffer("eta_shrunk", torch.zeros((), dtype=torch.long,
+                                                       device=factory.get("device")),
+                             persistent=False)
         #: added to ``z`` when set (node perturbation)
         self.noise: torch.Tensor | None = None
         #: when true, the forward pass keeps ``last_input`` (after demeaning) and ``last_z``
