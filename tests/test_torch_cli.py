@@ -58,9 +58,19 @@ def test_conv_network_trains_on_image_data(tmp_path):
     (["--conv", "8"], "need --engine torch"),
     (["--engine", "torch", "--conv", "8", "--dataset", "mnist1d"], "needs image data"),
     (["--engine", "torch", "--checkpoint", "ck.npz"], "need the numpy engine"),
+    (["--engine", "torch", "--dtype", "float16"], "--dtype"),
 ])
 def test_engine_option_errors_are_one_line(tmp_path, monkeypatch, capsys, extra, message):
     monkeypatch.chdir(tmp_path)
     assert main([*BASE, *extra]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_asking_for_cuda_without_a_gpu_is_a_one_line_error(capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is present")
+    assert main([*BASE, "--engine", "torch", "--torch-device", "cuda"]) == 2
+    assert "--torch-device: cuda asked for" in capsys.readouterr().err

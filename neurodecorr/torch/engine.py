@@ -130,6 +130,8 @@ class TorchTrainer:
                  options: TorchOptions | None = None) -> None:
         self.config, self.dataset = config, dataset
         self.options = options or TorchOptions()
+        if self.options.device == "cuda" and not torch.cuda.is_available():
+            raise NeurodecorrError("--torch-device: cuda asked for, but no CUDA GPU is available")
         self.device = resolve_device(self.options.device)
         self.dtype = resolve_dtype(self.options.dtype)
         if self.device.type == "cuda":
