@@ -42,7 +42,8 @@ DIAGNOSTIC_ROWS = 1024
 
 @dataclass(frozen=True)
 class TorchOptions:
-    """Settings only the torch engine has.
+    """Settings only the torch engine has (the rest is the run's
+    :class:`~neurodecorr.learning.config.TrainConfig`, shared with the numpy engine).
 
     Attributes
     ----------
