@@ -78,7 +78,8 @@ from neurodecorr.progress import epoch_bars
 @click.option("--diagnostics-plot", type=click.Path(dir_okay=False),
               help="Draw the diagnostics against epochs (PNG); implies --diagnostics.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
-              help="Show progress bars (only on a terminal).")
+              help="Show progress bars on a terminal; off a terminal, or with --no-progress, "
+                   "print one line per epoch.")
 def command(hidden, data_dir, checkpoint, resume, json_path, plot_path, device, circuit,
             batch_interval_s, engine, torch_device, dtype, conv, decor_forward_demean,
             diagnostics, diagnostics_plot, progress, **settings) -> None:
