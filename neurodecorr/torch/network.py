@@ -1,7 +1,8 @@
 """Dense and convolutional stacks of decorrelated layers, trained by any of the six rules.
 
 ``z_l = layer_l(h_l)``, ``h_{l+1} = f(z_l)`` with a leaky ReLU ``f`` (identity after the last
-layer, whose ``z`` are the logits), as the numpy model of :mod:`neurodecorr.learning.model`.
+layer, whose ``z`` are the logits), as the numpy :class:`~neurodecorr.core.network.Network`
+(:mod:`neurodecorr.core.activation`).
 Convolutional layers (3×3, stride 2, padding 1) come first; their output is flattened for the
 dense layers. With DFA, every hidden output passes through a tap of :class:`DirectFeedback`.
 """
