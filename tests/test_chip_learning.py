@@ -101,6 +101,11 @@ def test_train_on_chip_reports_costs_and_learns(tmp_path):
     (["--circuit", "ideal,ideal,ideal"], "3 entries"),
     (["--device", "ideal", "--negative-slope", "0.2"], "slope"),
     (["--device", "ideal", "--batch-interval", "-1"], "batch interval"),
+    (["--device", "ideal", "--lr", "0.1"], "--lr is Adam's rate of software training"),
+    (["--device", "ideal", "--chip-lr", "0"], "--chip-lr: must be a positive number"),
+    (["--chip-lr", "0.1"], "--chip-lr applies to a chip only"),
+    (["--update", "ttv2"], "--update applies to a chip only"),
+    (["--device", "ideal", "--update", "adam"], "adam"),
 ])
 def test_chip_training_errors_are_one_line_exit_2(tmp_path, capsys, extra, message):
     out = tmp_path / "run.json"
@@ -162,3 +167,16 @@ def test_learning_reads_each_node_input_once_and_writes_once_per_sample(rng):
     c = chip.layers[0].lateral.crossbar.counters
     assert c["read_vectors"] - reads == 3  # k = round(0.6 · 5) samples used for C
     assert c["writes"] - writes == 3
+
+
+def test_train_with_an_update_algorithm_is_deterministic_and_counts_digital_work(tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        out = tmp_path / f"{name}.json"
+        rc = main([*BASE, "--algorithm", "fa", "--decorrelation", "ahmad", "--decor-lr", "1e-4",
+                   "--device", "ecram", "--update", "mixed-precision", "--json", str(out)])
+        assert rc == 0
+        runs.append(json.loads(out.read_text()))
+    assert runs[0]["history"] == runs[1]["history"]
+    train = runs[0]["chip"]["costs"]["per_training_sample"]
+    assert train["buffer_writes"] > 0 and train["digital_macs"] > 0

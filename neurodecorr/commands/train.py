@@ -57,7 +57,7 @@ from neurodecorr.progress import epoch_bars
 @click.option("--device", default=None,
               help="Train on a simulated chip whose arrays use this device preset (name or TOML "
                    "path; comma-separated for one per layer).")
-@click.option("--chip-lr", type=float, default=0.05, show_default=True,
+@click.option("--chip-lr", type=float, default=0.2, show_default=True,
               help="With a chip: the SGD step of the forward arrays (the chip has no Adam; "
                    "--lr does not apply).")
 @click.option("--update", type=click.Choice(UPDATES), default=None,

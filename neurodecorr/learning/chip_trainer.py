@@ -72,7 +72,7 @@ class ChipOptions:
     device: str | None = None
     batch_interval_s: float = 1e-3
     seed: int = 0
-    lr: float = 0.05
+    lr: float = 0.2
     update: str | None = None
 
     def __post_init__(self) -> None:
