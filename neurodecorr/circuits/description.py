@@ -40,32 +40,25 @@ ON_UNSTABLE = ("stop", "reprogram", "clamp")
 
 
 @dataclass(frozen=True)
-class _UpdateKeys(_Group):
+class _UpdateKeys(UpdateConfig, _Group):
     """How an array takes its updates: ``update`` (an algorithm of
     :mod:`neurodecorr.circuits.updates`) and that algorithm's parameters, the fields of
-    :class:`~neurodecorr.circuits.updates.UpdateConfig` under the same names."""
+    :class:`~neurodecorr.circuits.updates.UpdateConfig` under the same names, checked by the
+    table's ``validate`` (which names the file and table)."""
 
-    update: str = "sgd"
-    granularity: float = 0.0
-    transfer_every: int = 1
-    transfer_lr: float = 0.1
-    fast_lr: float = 1.0
-    gamma: float = 0.5
-    momentum: float = 0.0
-    chop_prob: float = 0.1
-    tail_weightening: float = 5.0
-    symmetry_pulses: int = 0
+    def __post_init__(self) -> None:
+        pass
 
     def update_config(self, algorithm: str | None = None) -> UpdateConfig:
         """The array's :class:`UpdateConfig`; ``algorithm`` overrides ``update``."""
-        keys = {f.name: getattr(self, f.name) for f in dataclasses.fields(_UpdateKeys)}
-        keys["algorithm"] = algorithm or keys.pop("update")
-        keys.pop("update", None)
+        keys = {f.name: getattr(self, f.name) for f in dataclasses.fields(UpdateConfig)}
+        if algorithm is not None:
+            keys["update"] = algorithm
         return UpdateConfig(**keys)
 
     def validate_update(self, where: str) -> None:
         try:
-            self.update_config()
+            self.check()
         except NeurodecorrError as exc:
             raise NeurodecorrError(f"{where} {exc}") from None
 

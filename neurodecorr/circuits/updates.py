@@ -71,8 +71,8 @@ class UpdateConfig:
 
     Attributes
     ----------
-    algorithm : str
-        One of :data:`UPDATES`.
+    update : str
+        The algorithm, one of :data:`UPDATES`.
     granularity : float
         Mixed precision: ``ε`` in weight units, rounded to whole device steps ``dw_min`` (at
         least one).
@@ -98,7 +98,7 @@ class UpdateConfig:
         (at most 20 000).
     """
 
-    algorithm: str = "sgd"
+    update: str = "sgd"
     granularity: float = 0.0
     transfer_every: int = 1
     transfer_lr: float = 0.1
@@ -110,8 +110,16 @@ class UpdateConfig:
     symmetry_pulses: int = 0
 
     def __post_init__(self) -> None:
+        self.check()
+
+    @property
+    def algorithm(self) -> str:
+        return self.update
+
+    def check(self) -> None:
+        """Refuse a value out of range with one line naming the key."""
         problems = {
-            "algorithm": (self.algorithm in UPDATES, f"must be one of {', '.join(UPDATES)}"),
+            "update": (self.update in UPDATES, f"must be one of {', '.join(UPDATES)}"),
             "granularity": (self.granularity >= 0, "must be >= 0 (0: the device's dw_min)"),
             "transfer_every": (self.transfer_every >= 1, "must be >= 1"),
             "transfer_lr": (self.transfer_lr > 0, "must be > 0"),
@@ -127,8 +135,7 @@ class UpdateConfig:
             if isinstance(value, float) and not math.isfinite(value):
                 ok, problem = False, "must be finite"
             if not ok:
-                name = "update" if key == "algorithm" else key
-                raise NeurodecorrError(f"{name}: {problem}; got {value!r}")
+                raise NeurodecorrError(f"{key}: {problem}; got {value!r}")
 
 
 def pulse_counts(crossbar, counts: np.ndarray, t_s: float, per_count: int = 1) -> None:
