@@ -56,7 +56,7 @@ def _quadratic(algorithm, device, steps=1500, seed=0):
     rng = np.random.default_rng(seed)
     target = rng.uniform(-0.4, 0.4, (3, 4))
     arr = make_array(device, np.zeros((3, 4)), np.random.default_rng([seed, 1]), 0.0, 1.0,
-                     UpdateConfig(algorithm))
+                     UpdateConfig(algorithm, transfer_columns=1))
     for _ in range(steps):
         x = rng.standard_normal(4)
         d = target @ x - arr.matvec(x, 0.0)
@@ -89,7 +89,8 @@ def test_updates_are_deterministic_for_a_seed(algorithm):
 
 def test_transfer_counts_digital_work():
     arr = make_array(SYMMETRIC, np.zeros((3, 4)), np.random.default_rng(0), 0.0, 1.0,
-                     UpdateConfig("ttv2", transfer_every=2, symmetry_pulses=1))
+                     UpdateConfig("ttv2", transfer_every=2, symmetry_pulses=1,
+                                  transfer_columns=1))
     arr.update(np.ones((1, 4)), np.ones((1, 3)), 0.1, 0.0)
     assert arr.counters["buffer_writes"] == 0
     arr.update(np.ones((1, 4)), np.ones((1, 3)), 0.1, 0.0)

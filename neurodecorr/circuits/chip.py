@@ -51,7 +51,8 @@ class ChipLayer:
     def __init__(self, layer: Layer, circuit: CircuitConfig, rng: np.random.Generator,
                  t_program_s: float = 0.0, lateral_device: str | None = None,
                  forward_device: str | None = None, is_output: bool = False,
-                 dtype: object = np.float64, update: str | None = None) -> None:
+                 dtype: object = np.float64, update: str | None = None,
+                 drift_compensation: str = "none", headroom: float | None = None) -> None:
         from neurodecorr.devices import load_device
 
         self.circuit = circuit
@@ -77,12 +78,12 @@ class ChipLayer:
             A = np.linalg.inv(np.asarray(layer.decorrelation, dtype=np.float64))
             self.lateral = LateralArray(circuit.lateral, A, load_device(self.lateral_device_name),
                                         r_lat, t_program_s, dtype,
-                                        circuit.lateral.update_config(update))
+                                        circuit.lateral.update_config(update), drift_compensation)
         Wb = np.hstack([layer.weight, layer.bias[:, None]]).astype(np.float64)
-        scale = circuit.forward.weight_headroom * float(np.max(np.abs(Wb)))
+        scale = (headroom or circuit.forward.weight_headroom) * float(np.max(np.abs(Wb)))
         self.forward = make_array(load_device(self.forward_device_name), Wb, r_fwd, t_program_s,
                                   scale if scale > 0 else None,
-                                  circuit.forward.update_config(update))
+                                  circuit.forward.update_config(update), drift_compensation)
         self.n_in, self.n_out = layer.weight.shape[1], layer.weight.shape[0]
 
     @property
@@ -159,6 +160,11 @@ class Chip:
     update : str, optional
         Update algorithm of every array (:mod:`~neurodecorr.circuits.updates`), overriding
         the circuits' ``update`` keys.
+    drift_compensation : {"none", "global", "column"}
+        Digital drift compensation of every array (:class:`~neurodecorr.devices.Crossbar`).
+    headroom : float, optional
+        Overrides every forward crossbar's ``weight_headroom`` (inference deployment: the
+        weight mapped to G_max is ``headroom · max|W|``).
     rng : numpy.random.Generator or int
         Every physical random draw (mismatch, programming, reads, writes, noise).
     t_start_s : float
@@ -171,7 +177,8 @@ class Chip:
 
     def __init__(self, network: Network, rng=0, *, t_start_s: float = 0.0,
                  settle_tol: float | None = None, dtype: object = np.float64,
-                 update: str | None = None) -> None:
+                 update: str | None = None, drift_compensation: str = "none",
+                 headroom: float | None = None) -> None:
         network.validate()
         self.network = network
         self.hardware = network.hardware or Hardware()
@@ -183,7 +190,8 @@ class Chip:
         self.clock_s = float(t_start_s)
         self.settle_tol = settle_tol
         last = network.n_layers - 1
-        self.layers = [ChipLayer(layer, c, r, self.clock_s, dl, df, i == last, dtype, update)
+        self.layers = [ChipLayer(layer, c, r, self.clock_s, dl, df, i == last, dtype, update,
+                                 drift_compensation, headroom)
                        for i, (layer, c, r, (_, dl, df)) in enumerate(
                            zip(network.layers, self.circuits, streams, specs, strict=True))]
         self.samples = 0

@@ -146,7 +146,7 @@ class LateralArray:
 
     def __init__(self, circuit: LateralCircuit, A: np.ndarray, device, rng: np.random.Generator,
                  t_program_s: float = 0.0, dtype: object = np.float64,
-                 update: UpdateConfig | None = None) -> None:
+                 update: UpdateConfig | None = None, drift_compensation: str = "none") -> None:
         A = np.asarray(A, dtype=np.float64)
         if A.ndim != 2 or A.shape[0] != A.shape[1]:
             raise NeurodecorrError(f"lateral matrix: must be square, got shape {A.shape}")
@@ -160,7 +160,7 @@ class LateralArray:
         self.dtype = np.dtype(dtype)
         scale = circuit.weight_headroom * float(np.max(np.abs(A)))
         self.crossbar = make_array(device, A, r_xbar, t_program_s, scale if scale > 0 else None,
-                                   update or circuit.update_config())
+                                   update or circuit.update_config(), drift_compensation)
         self.gain = 1.0
         #: the digital copy: the last matrix ``Ã`` and gain that passed the stability check
         self.copy = (A.copy(), 1.0)

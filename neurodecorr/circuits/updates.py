@@ -20,8 +20,9 @@ like a :class:`~neurodecorr.devices.Crossbar` and takes updates ``ΔW = lr Σ_k 
     Two arrays, a fast ``A`` (programmed at zero) that takes the gradient pulses and a slow
     ``C`` holding the weights; reads see ``W = γ (A − r) + C`` (``gamma``; aihwkit's default is
     0, ours 0.5 for ``tiki-taka`` and ``ttv2``, see :class:`UpdateConfig`).
-    Every ``transfer_every`` updates one column ``j`` of ``A`` (cycling) is read with a one-hot
-    input, ``v = A e_j`` (a noisy analogue read), and moved into ``C``:
+    Every ``transfer_every`` updates ``transfer_columns`` columns ``j`` of ``A`` (cycling; all by
+    default) are read with one-hot inputs, ``v = A e_j`` (noisy analogue reads), and moved into
+    ``C``:
 
     * ``tiki-taka`` (Gokmen & Haensch 2020, Front. Neurosci. 14:103; aihwkit
       ``TransferCompound``): ``C ← C + transfer_lr (v − r_j) e_jᵀ`` by a stochastic pulse train,
@@ -96,6 +97,10 @@ class UpdateConfig:
     symmetry_pulses : int
         Tiki-Taka, TTv2: up/down pulse pairs of the symmetry-point calibration; 0: ``3/dw_min``
         (at most 20 000).
+    transfer_columns : int
+        Transfer algorithms: columns of ``A`` read per transfer (cycling); 0: all of them, one
+        sweep per transfer. aihwkit reads one column per sample (``transfer_every = 1``,
+        ``units_in_mbatch = False``), about one sweep per mini-batch for our layer sizes.
     """
 
     update: str = "sgd"
@@ -108,6 +113,7 @@ class UpdateConfig:
     chop_prob: float = 0.1
     tail_weightening: float = 5.0
     symmetry_pulses: int = 0
+    transfer_columns: int = 0
 
     def __post_init__(self) -> None:
         self.check()
@@ -129,6 +135,7 @@ class UpdateConfig:
             "chop_prob": (0 < self.chop_prob <= 1, "must lie in (0, 1]"),
             "tail_weightening": (self.tail_weightening > 0, "must be > 0"),
             "symmetry_pulses": (self.symmetry_pulses >= 0, "must be >= 0"),
+            "transfer_columns": (self.transfer_columns >= 0, "must be >= 0 (0: all)"),
         }
         for key, (ok, problem) in problems.items():
             value = getattr(self, key)
@@ -167,19 +174,20 @@ class AnalogArray:
     rng : numpy.random.Generator
     t_program_s : float
     weight_scale : float, optional
-        As :class:`~neurodecorr.devices.Crossbar`.
+    drift_compensation : str
+        As :class:`~neurodecorr.devices.Crossbar` (the array holding the weights).
     config : UpdateConfig
     """
 
     def __init__(self, device, weights: np.ndarray, rng: np.random.Generator,
                  t_program_s: float = 0.0, weight_scale: float | None = None,
-                 config: UpdateConfig | None = None) -> None:
+                 config: UpdateConfig | None = None, drift_compensation: str = "none") -> None:
         from neurodecorr.devices import Crossbar
 
         self.update_config = config or UpdateConfig()
         r_main, self._rng = rng.spawn(2)
         self.crossbar = Crossbar(device, weights, r_main, t_program_s=t_program_s,
-                                 weight_scale=weight_scale)
+                                 weight_scale=weight_scale, drift_compensation=drift_compensation)
         self.digital = dict.fromkeys(DIGITAL_EVENTS, 0)
         self.n_updates = 0
 
@@ -239,7 +247,7 @@ class AnalogArray:
 
         old = self.crossbar
         self.crossbar = Crossbar(old.config, weights, self._rng.spawn(1)[0], t_program_s=t_s,
-                                 weight_scale=old.scale)
+                                 weight_scale=old.scale, drift_compensation=old.compensation)
         for k, v in old.counters.items():
             self.crossbar.counters[k] += v
 
@@ -282,10 +290,11 @@ class TransferArray(AnalogArray):
     """The transfer algorithms: fast ``A``, slow ``C`` (the weights), digital buffer ``H``."""
 
     def __init__(self, device, weights, rng, t_program_s=0.0, weight_scale=None,
-                 config: UpdateConfig | None = None) -> None:
+                 config: UpdateConfig | None = None, drift_compensation: str = "none") -> None:
         from neurodecorr.devices import Crossbar
 
-        super().__init__(device, weights, rng, t_program_s, weight_scale, config)
+        super().__init__(device, weights, rng, t_program_s, weight_scale, config,
+                         drift_compensation)
         cfg = self.update_config
         r_fast, self._rng_chop = self._rng.spawn(2)
         self.fast = Crossbar(device, np.zeros(self.shape), r_fast, t_program_s=t_program_s,
@@ -299,8 +308,8 @@ class TransferArray(AnalogArray):
         self._mean = np.zeros(self.shape)
         self._switched = np.zeros(n_in, dtype=bool)
         self._period = max(math.ceil(1.0 / cfg.chop_prob), 2)
-        self.gamma = cfg.gamma if cfg.algorithm in ("tiki-taka", "ttv2") else 0.0
-        if cfg.algorithm in ("tiki-taka", "ttv2"):
+        self.gamma = cfg.gamma if cfg.update in ("tiki-taka", "ttv2") else 0.0
+        if cfg.update in ("tiki-taka", "ttv2"):
             self._calibrate_symmetry_point(t_program_s)
 
     def arrays(self) -> list:
@@ -335,7 +344,7 @@ class TransferArray(AnalogArray):
 
     def update(self, xs, ds, lr, t_s):
         cfg = self.update_config
-        chopped = cfg.algorithm in ("chopped-ttv2", "agad")
+        chopped = cfg.update in ("chopped-ttv2", "agad")
         for x, d in zip(np.atleast_2d(xs), np.atleast_2d(ds), strict=True):
             self.fast.write_rank1(x * self.chopper if chopped else x, d, lr * cfg.fast_lr, t_s)
         self.n_updates += 1
@@ -343,7 +352,17 @@ class TransferArray(AnalogArray):
             self.transfer(t_s)
 
     def transfer(self, t_s: float) -> None:
-        """Read one column of ``A`` and move it towards ``C`` (see the module docstring)."""
+        """Read ``transfer_columns`` columns of ``A`` (cycling) and move them towards ``C``
+        (see the module docstring); the pulse counts of a sweep go to ``C`` together."""
+        cfg = self.update_config
+        n_cols = cfg.transfer_columns or self.shape[1]
+        counts = np.zeros(self.shape)
+        for _ in range(n_cols):
+            self._transfer_column(t_s, counts)
+        if counts.any():
+            pulse_counts(self.crossbar, counts, t_s)
+
+    def _transfer_column(self, t_s: float, counts: np.ndarray) -> None:
         cfg = self.update_config
         j = self.column
         self.column = (j + 1) % self.shape[1]
@@ -351,12 +370,12 @@ class TransferArray(AnalogArray):
         e[j] = 1.0
         v = np.asarray(self.fast.matvec(e, t_s), dtype=np.float64)
         n_out = self.shape[0]
-        if cfg.algorithm == "tiki-taka":
+        if cfg.update == "tiki-taka":
             self.crossbar.write_rank1(e, v - self.reference[:, j], cfg.transfer_lr, t_s)
             return
-        if cfg.algorithm == "agad":
+        if cfg.update == "agad":
             signal = self._dynamic_reference(j, v)
-        elif cfg.algorithm == "chopped-ttv2":
+        elif cfg.update == "chopped-ttv2":
             signal = self.chopper[j] * v
         else:
             signal = v - self.reference[:, j]
@@ -370,13 +389,10 @@ class TransferArray(AnalogArray):
         self.digital["buffer_reads"] += n_out
         self.digital["buffer_writes"] += n_out
         self.transfers += 1
-        if cfg.algorithm == "chopped-ttv2" and self._rng_chop.random() < cfg.chop_prob:
+        if cfg.update == "chopped-ttv2" and self._rng_chop.random() < cfg.chop_prob:
             self.chopper[j] = -self.chopper[j]
-        if fired.any() and not (cfg.algorithm == "agad" and self.transfers <= self._period
-                                * self.shape[1]):
-            counts = np.zeros(self.shape)
+        if not (cfg.update == "agad" and self.transfers <= self._period * self.shape[1]):
             counts[:, j] = steps
-            pulse_counts(self.crossbar, counts, t_s)
 
     def _dynamic_reference(self, j: int, v: np.ndarray) -> np.ndarray:
         """AGAD: chopped signal against the reference tracked from ``A``'s reads."""
@@ -400,10 +416,10 @@ class TransferArray(AnalogArray):
 
 
 def make_array(device, weights: np.ndarray, rng: np.random.Generator, t_program_s: float = 0.0,
-               weight_scale: float | None = None, config: UpdateConfig | None = None
-               ) -> AnalogArray:
-    """The :class:`AnalogArray` of ``config.algorithm`` holding ``weights`` on ``device``."""
+               weight_scale: float | None = None, config: UpdateConfig | None = None,
+               drift_compensation: str = "none") -> AnalogArray:
+    """The :class:`AnalogArray` of ``config.update`` holding ``weights`` on ``device``."""
     config = config or UpdateConfig()
-    cls = {"sgd": AnalogArray, "mixed-precision": MixedPrecisionArray}.get(config.algorithm,
+    cls = {"sgd": AnalogArray, "mixed-precision": MixedPrecisionArray}.get(config.update,
                                                                            TransferArray)
-    return cls(device, weights, rng, t_program_s, weight_scale, config)
+    return cls(device, weights, rng, t_program_s, weight_scale, config, drift_compensation)

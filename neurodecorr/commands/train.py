@@ -66,12 +66,15 @@ from neurodecorr.progress import epoch_bars
 @click.option("--circuit", default=None,
               help="Train on a simulated chip built from this circuit description (name or "
                    "path; comma-separated for one per layer). Default with --device: ideal.")
+@click.option("--save-network", type=click.Path(dir_okay=False),
+              help="Write the trained network (.npz; a chip run: what its arrays hold) for "
+                   "`neurodecorr evaluate` and export-lava.")
 @click.option("--batch-interval", "batch_interval_s", type=float, default=1e-3,
               show_default=True, help="With a chip: physical seconds between batches (drift).")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Show progress bars (only on a terminal).")
 def command(hidden, data_dir, checkpoint, resume, json_path, plot_path, device, circuit,
-            chip_lr, update, batch_interval_s, progress, **settings) -> None:
+            chip_lr, update, save_network, batch_interval_s, progress, **settings) -> None:
     """Train a dense network with BP, FA, sign-FA, DFA, NP or ANP.
 
     Every layer's input can be decorrelated (x̄ = M x, M ← g(I − ηC)M; Ahmad 2024). With the
@@ -98,7 +101,7 @@ def command(hidden, data_dir, checkpoint, resume, json_path, plot_path, device, 
             raise NeurodecorrError(f"--{name.replace('_', '-')} applies to a chip only "
                                    f"(--device or --circuit)")
     run = TrainRun(config, data_dir=data_dir, checkpoint=checkpoint, resume=resume, chip=chip,
-                   json_path=json_path, plot_path=plot_path)
+                   json_path=json_path, plot_path=plot_path, save_network=save_network)
     with epoch_bars(progress) as callbacks:
         trainer = run_training(run, callbacks)
     history = trainer.history
