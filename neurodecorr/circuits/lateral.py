@@ -262,7 +262,8 @@ class LateralArray:
         ``reprogram`` programs the array and the gain register from the digital copy (the last
         stable ``Ã``, ``G``); ``clamp`` programs the largest stable part of the offending
         write, ``Ã_copy + s (Ã − Ã_copy)`` with ``s`` halved from 1/2 until stable (the copy
-        itself at worst). Returns the offending eigenvalue, or ``None`` when stable.
+        itself at worst); a matrix that programming noise leaves unstable stops the run.
+        Returns the offending eigenvalue, or ``None`` when stable.
         """
         mu = self.least_stable(t_s)
         if mu.real > 0:
@@ -283,6 +284,9 @@ class LateralArray:
         self.crossbar.reprogram(target, t_s)
         self.gain = gain
         self.responses += 1
+        again = self.least_stable(t_s)
+        if again.real <= 0:  # programming noise left the re-programmed matrix unstable
+            raise LateralUnstable(again)
         return mu
 
     def _stable(self, A: np.ndarray) -> bool:
