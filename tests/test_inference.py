@@ -69,3 +69,11 @@ def test_evaluate_errors_are_one_line(saved, capsys, extra, message):
                  *extra]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_a_saved_chip_network_exports_to_lava(saved, tmp_path):
+    """The network a chip run saves is a network file export-lava reads (the data set named,
+    as the file has no training header)."""
+    out = tmp_path / "lava"
+    assert main(["export-lava", str(saved), "--out", str(out), "--dataset", "digits"]) == 0
+    assert any(out.iterdir())
