@@ -193,6 +193,14 @@ class AnalogArray:
 
     # -- reading: the crossbar holding the weights ------------------------------------------
 
+    def __getattr__(self, name: str):
+        """Everything else a reader asks of a crossbar (``noisy``, ``time_dependent``, ...)
+        is the weight array's: the array stays a drop-in :class:`~neurodecorr.devices.Crossbar`
+        as the device model grows."""
+        if name == "crossbar":
+            raise AttributeError(name)
+        return getattr(self.crossbar, name)
+
     @property
     def config(self):
         return self.crossbar.config
