@@ -219,8 +219,8 @@ class CircuitConfig:
     def __post_init__(self) -> None:
         """Validate on construction, wherever the config comes from (a file, ``replace``, code).
 
-        Each group validated itself when it was made (:class:`~neurodecorr.devices.config._Group`);
-        here: the strings, and that every group is one."""
+        The circuit groups leave their checks to this method, so that every error names the
+        circuit: the strings, every group's type, its numbers finite, its ranges."""
         where = self.path or self.name or "circuit"
         for key in ("name", "description", "source", "path"):
             if not isinstance(getattr(self, key), str):
@@ -232,6 +232,16 @@ class CircuitConfig:
             if type(value) is not group:
                 raise NeurodecorrError(f"{where}: [{group.table}] must be a {group.__name__}, "
                                        f"got {type(value).__name__}")
+            for f in dataclasses.fields(value):
+                number = getattr(value, f.name)
+                if str(f.type) == "float" and not (isinstance(number, int | float)
+                                                   and np.isfinite(number)):
+                    raise NeurodecorrError(f"{where}: [{group.table}] {f.name}: expected a "
+                                           f"finite number, got {number!r}")
+            try:
+                value.validate(f"[{group.table}]", set())
+            except NeurodecorrError as exc:
+                raise NeurodecorrError(f"{where}: {exc}") from None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "description": self.description,
