@@ -1,0 +1,1 @@
+"""The lateral circuit as a SPICE netlist, and its check against ngspice."""
