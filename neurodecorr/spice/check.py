@@ -49,8 +49,10 @@ class SpiceCheck:
         The uniform grid of the ODE transient.
     xbar_spice, xbar_ode : ndarray, shape (T, n)
         ngspice's states (interpolated onto the grid) and the corrected ODE's.
-    t_spice_s : ndarray
+    t_spice_s : ndarray, shape (T_spice,)
         ngspice's own time points.
+    xbar_spice_native : ndarray, shape (T_spice, n)
+        ngspice's states at its own time points.
     xbar_model : ndarray, shape (n,)
         The settled state of the simulator's own model of the description.
     predicted_offset : ndarray, shape (n,)
@@ -77,6 +79,7 @@ class SpiceCheck:
     xbar_spice: np.ndarray
     xbar_ode: np.ndarray
     t_spice_s: np.ndarray
+    xbar_spice_native: np.ndarray
     xbar_model: np.ndarray
     predicted_offset: np.ndarray
     transient_error: float
@@ -259,7 +262,7 @@ def spice_check(c: SpiceCircuit, executable: str = "ngspice", settle_tol: float 
                          else None)
     return SpiceCheck(
         circuit=c, t_s=grid, xbar_spice=X_grid, xbar_ode=X_ode, t_spice_s=t_sp,
-        xbar_model=xbar_model, predicted_offset=offset,
+        xbar_spice_native=X_sp, xbar_model=xbar_model, predicted_offset=offset,
         transient_error=float(np.max(np.abs(X_grid - X_ode)) / span),
         settled_error=_relative(final_sp - final_ode, final_ode),
         settled_error_model=_relative(final_sp - xbar_model, xbar_model),

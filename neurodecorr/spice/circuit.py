@@ -44,7 +44,6 @@ over ``g_clamp = CLAMP_GAIN/R_i`` (≈ 1e-5 of the rail).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -186,90 +185,3 @@ def horizon(rates_per_s: np.ndarray, settle_tol: float, settle_window_s: float) 
     if settle_window_s > 0:
         return float(settle_window_s)
     return default_max_time(max(settle_tol, 1e-6), slowest)
-
-
-def from_lateral_array(array, x: np.ndarray, t_s: float = 0.0, t_stop_s: float | None = None,
-                       about: dict | None = None) -> SpiceCircuit:
-    """The components a :class:`~neurodecorr.circuits.lateral.LateralArray` was drawn with.
-
-    Parameters
-    ----------
-    array : LateralArray
-        Its per-node ``R_i``, ``C_i`` and crossbar, as drawn from its generator.
-    x : ndarray, shape (n,)
-        One input sample; the nodes hold ``G·x`` with the array's gain register ``G``.
-    t_s : float
-        Physical time at which the conductances are read: the programming time (programming
-        error, levels and stuck devices; no drift or 1/f noise yet).
-    t_stop_s : float, optional
-        End of the transient; default the settle horizon of :func:`horizon`.
-    about : dict, optional
-        Provenance written into the netlist header.
-    """
-    from neurodecorr.devices.mapping import to_weights
-
-    x = np.asarray(x, dtype=np.float64)
-    if x.shape != (array.n,):
-        raise NeurodecorrError(f"input: one sample of {array.n} values expected, got shape "
-                               f"{x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise NeurodecorrError("input: contains NaN or infinite values")
-    lat = array.circuit
-    xbar = array.crossbar
-    g_pos, g_neg = xbar.conductances(t_s)
-    zero = np.zeros(xbar.shape)
-    R = np.asarray(array.R_i_ohm, dtype=np.float64)
-    # to_weights is linear: the weight each device contributes alone, times the array's scale
-    G_pos = xbar.scale * to_weights(g_pos, zero, xbar.config.mapping) / R[:, None]
-    G_neg = xbar.scale * to_weights(np.broadcast_to(g_neg, xbar.shape), zero,
-                                    xbar.config.mapping) / R[:, None]
-    gain = lat.opamp_gain if lat.opamp_gain > 0 else IDEAL_OPAMP_GAIN
-    circuit = SpiceCircuit(
-        R_ohm=R, C_F=np.asarray(array.C_i_F, dtype=np.float64), G_pos_S=G_pos, G_neg_S=G_neg,
-        x=array.gain * x, opamp_gain=float(gain), opamp_pole_Hz=float(lat.opamp_pole_Hz),
-        rail_V=float(lat.rail_V), volts_per_unit=float(lat.volts_per_unit),
-        model_leak=float(lat.leak), t_stop_s=math.inf, about=dict(about or {}))
-    if t_stop_s is None:
-        t_stop_s = horizon(circuit.rates_per_s(), lat.settle_tol, lat.settle_window_s)
-    if not (math.isfinite(t_stop_s) and t_stop_s > 0):
-        raise NeurodecorrError(f"t_stop: must be a positive time in seconds, got {t_stop_s}")
-    return dataclasses.replace(circuit, t_stop_s=float(t_stop_s))
-
-
-def draw_from_matrix(config, A: np.ndarray, x: np.ndarray, seed: int,
-                     t_stop_s: float | None = None) -> SpiceCircuit:
-    """Draw the lateral circuit of ``config`` holding ``A`` from ``seed``.
-
-    The same draws as ``LateralArray(config.lateral, A, device, numpy.random.default_rng(seed))``:
-    the simulator built that way holds exactly this circuit.
-    """
-    from neurodecorr.circuits.lateral import LateralArray
-    from neurodecorr.devices import load_device
-
-    lat = config.lateral
-    array = LateralArray(lat, A, load_device(lat.device), np.random.default_rng(seed))
-    about = {"source": "matrix", "circuit": config.name, "device": lat.device, "seed": seed}
-    return from_lateral_array(array, x, 0.0, t_stop_s, about)
-
-
-def draw_from_network(network, layer: int, config, x: np.ndarray, seed: int,
-                      t_stop_s: float | None = None) -> SpiceCircuit:
-    """Draw the lateral circuit of layer ``layer`` of ``Chip(network, config, seed)``.
-
-    Every layer runs on ``config``; the chip draws each layer's mismatch and programming from
-    its own stream of ``seed``, so the netlist is the layer of that chip, programmed at t = 0.
-    """
-    from neurodecorr.circuits.chip import Chip
-
-    L = len(network.layers)
-    if not 0 <= layer < L:
-        raise NeurodecorrError(f"--layer: {layer} is out of range; the network has {L} layers "
-                               f"(0 to {L - 1})")
-    chip = Chip(network, [config] * L, seed)
-    array = chip.layers[layer].lateral
-    if array is None:
-        raise NeurodecorrError(f"--layer: layer {layer} has no decorrelation, so no lateral "
-                               "circuit")
-    about = {"source": f"network layer {layer}", "circuit": config.name,
-             "device": config.lateral.device, "seed": seed}
-    return from_lateral_array(array, x, chip.clock_s, t_stop_s, about)
