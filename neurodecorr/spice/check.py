@@ -189,7 +189,10 @@ def settled_model(field) -> np.ndarray:
 
 
 def settling_time(t_s: np.ndarray, X: np.ndarray, tol: float) -> float:
-    """Time after which ``max_i |X_i(t) − X_i(T)| ≤ tol · max_i |X_i(T)|`` (NaN: never)."""
+    """Time after which ``max_i |X_i(t) − X_i(T)| ≤ tol · max_i |X_i(T)|``.
+
+    NaN when that happens only in the last sampling interval (not settled within the horizon).
+    """
     final = X[-1]
     scale = float(np.max(np.abs(final))) or 1.0
     err = np.max(np.abs(X - final), axis=1) / scale
@@ -197,7 +200,8 @@ def settling_time(t_s: np.ndarray, X: np.ndarray, tol: float) -> float:
     if outside.size == 0:
         return float(t_s[0])
     k = int(outside[-1])
-    if k >= t_s.size - 1:
+    if k >= t_s.size - 2:
+        # still moving in the last interval: the end state is not a settled one
         return math.nan
     # linear crossing of tol between the last sample outside and the next (inside) one
     frac = (err[k] - tol) / (err[k] - err[k + 1])
