@@ -24,7 +24,7 @@ def plot_check(check, title: str = "") -> bytes:
     for i in range(check.circuit.n):
         colour = colours(i % 10)
         top.plot(check.t_spice_s * 1e6, check.xbar_spice_native[:, i], color=colour, lw=1.6,
-                 label="ngspice" if i == 0 else None)
+                 label="ngspice (one colour per node)" if i == 0 else None)
         top.plot(t_us, check.xbar_ode[:, i], color="black", lw=0.9, ls="--",
                  label="ODE (finite-gain corrected)" if i == 0 else None)
         bottom.plot(t_us, (check.xbar_spice[:, i] - check.xbar_ode[:, i]) / span, color=colour,
@@ -34,10 +34,10 @@ def plot_check(check, title: str = "") -> bytes:
         for r in (rail, -rail):
             top.axhline(r, color="grey", lw=0.8, ls=":")
     top.set_ylabel("state x̄_i")
-    top.legend(loc="best", fontsize=8)
-    top.set_title(title or f"{check.circuit.n} nodes: transient error "
-                  f"{check.transient_error:.2g} of the range, settled error "
-                  f"{check.settled_error:.2g}", fontsize=10)
+    top.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2, fontsize=8, frameon=False)
+    fig.suptitle(title or f"{check.circuit.n} nodes: transient error "
+                 f"{check.transient_error:.2g} of the range, settled error "
+                 f"{check.settled_error:.2g}", fontsize=10)
     bottom.set_ylabel("(ngspice − ODE) / range")
     bottom.set_xlabel("time (µs)")
     bottom.axhline(0.0, color="grey", lw=0.6)
