@@ -312,3 +312,11 @@ def test_low_gain_offset_needs_the_correction(tmp_path):
     assert check.settled_error_model > 5e-3
     assert check.settled_error <= 1e-3 and check.offset_error <= 1e-3
     assert check.transient_error <= 1e-2
+
+
+def test_netlist_saves_every_node_in_short_lines(tmp_path):
+    A, x = _problem(40, 4)
+    text = write_netlist(draw_from_matrix(_circuit_file(tmp_path), A, x, seed=0))
+    saves = [ln for ln in text.splitlines() if ln.startswith(".save")]
+    assert len(saves) == 3 and all(len(ln) < 200 for ln in saves)
+    assert " ".join(saves).count("v(o") == 40 and "v(o40)" in saves[-1]

@@ -37,6 +37,8 @@ GRID_POINTS = 500
 #: Euler step times the fastest rate: the transient's discretisation error is below
 #: 0.2 · this (of the state's range), far inside the 1 % the check asks for
 EULER_H = 2e-3
+#: refuse a transient that would need more Euler steps than this (minutes of work)
+MAX_EULER_STEPS = 5e6
 
 
 @dataclass
@@ -162,6 +164,11 @@ def ode_transient(field, times_s: np.ndarray, y0: np.ndarray) -> np.ndarray:
     U = field.reader.U
     fastest = float(np.max(np.abs(field.eigenvalues))) / field.tau_s
     dt_target = EULER_H / fastest
+    total = float(times_s[-1] - times_s[0]) / dt_target
+    if total > MAX_EULER_STEPS:
+        raise NeurodecorrError(f"ODE transient: {total:.3g} Euler steps for a horizon of "
+                               f"{times_s[-1]:.4g} s (the fastest mode needs dt = "
+                               f"{dt_target:.3g} s); give a shorter --t-stop")
     Y = np.ascontiguousarray(np.asarray(y0, dtype=U.dtype).reshape(U.shape))
     out = np.zeros((times_s.size, U.shape[1]))
     out[0] = Y[0]
