@@ -117,6 +117,34 @@ def test_drawn_components_are_the_lateral_arrays(tmp_path):
     assert not np.allclose(other.tau_s, c.tau_s)
 
 
+REFERENCE_DEVICE = """kind = "device"
+name = "reference-scheme"
+periphery = "periphery-ideal"
+[mapping]
+scheme = "reference"
+g_min_uS = 2.0
+g_max_uS = 30.0
+[programming]
+noise_poly_uS = [0.3]
+"""
+
+
+@needs_ngspice
+def test_reference_scheme_pairs_each_device_with_its_rows_reference(tmp_path):
+    (tmp_path / "ref.toml").write_text(REFERENCE_DEVICE)
+    A, x = _problem(5, 9)
+    config = _circuit_file(tmp_path, mismatch=0.02, device=str(tmp_path / "ref.toml"))
+    c = draw_from_matrix(config, A, x, seed=2)
+    array = LateralArray(config.lateral, A, load_device(str(tmp_path / "ref.toml")),
+                         np.random.default_rng(2))
+    np.testing.assert_allclose(c.matrix, array.effective_matrix(0.0), rtol=1e-12, atol=1e-14)
+    # every weight has both devices conducting (the reference sits mid-range)
+    assert np.all(c.G_pos_S > 0) and np.all(c.G_neg_S > 0)
+    check = spice_check(c)
+    assert check.settled_error <= 1e-3 and check.transient_error <= 1e-2
+    assert check.fixed_point_error <= 1e-5
+
+
 def test_finite_gain_offset_is_the_difference_of_the_two_fixed_points():
     from neurodecorr.spice.circuit import SpiceCircuit
 
