@@ -33,6 +33,10 @@ def from_lateral_array(array, x: np.ndarray, t_s: float = 0.0, t_stop_s: float |
         End of the transient; default the settle horizon of :func:`horizon`.
     about : dict, optional
         Provenance written into the netlist header.
+
+    Reading the conductances advances the crossbar's 1/f noise stream (by a zero-variance draw
+    at the programming time): draw from an array built for the purpose, as the functions
+    below do, not from one a simulation goes on with.
     """
     from neurodecorr.devices.mapping import to_weights
 
