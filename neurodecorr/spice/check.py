@@ -125,7 +125,7 @@ class SpiceCheck:
             ("transient error (of the state's range)", f"{self.transient_error:.3g}"),
             ("settled error (finite-gain corrected)", f"{self.settled_error:.3g}"),
             ("settled error (ODE as modelled, uncorrected)", f"{self.settled_error_model:.3g}"),
-            ("  of which the closed form leaves", f"{self.offset_error:.3g}"),
+            ("  minus the closed-form offset", f"{self.offset_error:.3g}"),
             ("settled error against (A + Lambda)^-1 x", fp),
             (f"settling time to {self.settle_tol:g}, ngspice", _time(self.settling_time_spice_s)),
             (f"settling time to {self.settle_tol:g}, ODE", _time(self.settling_time_ode_s)),
