@@ -316,6 +316,9 @@ def test_spice_check_command_writes_table_json_and_plot(tmp_path, capsys):
     (["--matrix", "{p}/X.npy"], "--matrix"),
     (["--matrix", "{p}/A.npy", "--circuit", "nosuch"], "unknown circuit"),
     (["--matrix", "{p}/A.npy", "--ngspice", "{p}/no-ngspice"], "ngspice"),
+    (["--matrix", "{p}/A.npy", "--seed", "-1"], "--seed"),
+    (["--matrix", "{p}/A.npy", "--t-stop", "0"], "--t-stop"),
+    (["--network", "{p}/A.npy", "--layer", "0"], "A.npy"),
 ])
 def test_spice_check_user_errors_are_one_line_and_write_nothing(tmp_path, capsys, args,
                                                                  message):

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 
 import click
 
-from neurodecorr.commands.spice_options import circuit_options
 from neurodecorr.io import check_output_folder, write_outputs
+from neurodecorr.spice.draw import with_draw_options
 
 
 @click.command(name="export-spice")
-@circuit_options
+@partial(with_draw_options, option=click.option)
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
               help="Where to write the netlist (.cir).")
 def command(matrix_path, network_path, layer, circuit, input_path, sample, seed, t_stop_s,

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import click
 
-from neurodecorr.commands.spice_options import circuit_options
 from neurodecorr.io import check_output_folder, json_bytes, write_outputs
+from neurodecorr.spice.draw import with_draw_options
 
 
 @click.command(name="spice-check")
-@circuit_options
+@partial(with_draw_options, option=click.option)
 @click.option("--ngspice", "executable", default="ngspice", show_default=True,
               help="The ngspice executable (a name on PATH or a path).")
 @click.option("--settle-tol", type=click.FloatRange(0, 1, min_open=True, max_open=True),

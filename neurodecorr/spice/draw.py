@@ -107,6 +107,33 @@ def draw_from_network(network, layer: int, config, x: np.ndarray, seed: int,
     return from_lateral_array(array, x, chip.clock_s, t_stop_s, about)
 
 
+#: The command-line options of :func:`draw`, shared by ``export-spice`` and ``spice-check``:
+#: (flags, keyword arguments of ``click.option``), plain types only; :func:`draw` validates.
+DRAW_OPTIONS: tuple[tuple[tuple[str, ...], dict], ...] = (
+    (("--matrix", "matrix_path"), {"help": "Lateral matrix A (n, n) as .npy."}),
+    (("--network", "network_path"),
+     {"help": "A network .npz; with --layer, that layer's lateral circuit."}),
+    (("--layer",), {"type": int, "help": "With --network: the layer (0-based)."}),
+    (("--circuit",), {"help": "Circuit description, name or TOML path (default: the network's "
+                              "own, else rc-opamp)."}),
+    (("--input", "input_path"),
+     {"required": True, "help": "Input x as .npy: one sample (n,) or a batch (batch, n)."}),
+    (("--sample",), {"type": int, "default": 0, "show_default": True,
+                     "help": "Which row of a batch --input to hold on the nodes."}),
+    (("--seed",), {"type": int, "default": 0, "show_default": True,
+                   "help": "Seed of the mismatch and the device programming."}),
+    (("--t-stop", "t_stop_s"), {"type": float, "help": "End of the transient in seconds "
+                                                       "(default: the settle horizon)."}),
+)
+
+
+def with_draw_options(command, option):
+    """``command`` with every :data:`DRAW_OPTIONS` added by ``option`` (``click.option``)."""
+    for flags, kwargs in reversed(DRAW_OPTIONS):
+        command = option(*flags, **kwargs)(command)
+    return command
+
+
 def draw(circuit: str | None, *, matrix_path: str | None = None,
          network_path: str | None = None, layer: int | None = None, input_path: str,
          sample: int = 0, seed: int = 0, t_stop_s: float | None = None) -> SpiceCircuit:
@@ -125,6 +152,10 @@ def draw(circuit: str | None, *, matrix_path: str | None = None,
     from neurodecorr.core.network import Network
     from neurodecorr.io import load_array
 
+    if seed < 0:
+        raise NeurodecorrError(f"--seed: must be >= 0, got {seed}")
+    if t_stop_s is not None and not (math.isfinite(t_stop_s) and t_stop_s > 0):
+        raise NeurodecorrError(f"--t-stop: must be a positive time in seconds, got {t_stop_s}")
     if (matrix_path is None) == (network_path is None):
         raise NeurodecorrError("give exactly one of --matrix and --network")
     if network_path is not None and layer is None:
