@@ -27,7 +27,7 @@ from neurodecorr.core.metrics import offdiag_corr_rms
 from neurodecorr.data import load_dataset
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.io import json_bytes, write_outputs
-from neurodecorr.learning.chip_engine import ChipOptions, ChipTrainer, SGDTrainer
+from neurodecorr.learning.chip_trainer import ChipOptions, ChipTrainer, SGDTrainer
 from neurodecorr.learning.config import TrainConfig
 
 ASSETS = Path(__file__).resolve().parents[1] / "docs" / "assets"
@@ -36,12 +36,12 @@ ASSETS = Path(__file__).resolve().parents[1] / "docs" / "assets"
 def decorrelation_reached(trainer, X: np.ndarray) -> tuple[list[float], list[float]]:
     """Off-diagonal correlation RMS per layer on the rows of ``X``: of the settled states x̄ as
     the chip delivers them (read and circuit noise included, which itself decorrelates), and of
-    ``x Mᵀ`` with the learned matrix ``M`` (the model's, i.e. the chip's noiseless effective
+    ``x Mᵀ`` with the learned matrix ``M`` (the network's, i.e. the chip's noiseless effective
     ``G·Ã⁻¹``) applied to the layer inputs of the same pass."""
-    trace = trainer.model.forward(X)
+    trace = trainer.forward(X)
     through = [offdiag_corr_rms(xbar) for xbar in trace.xbar]
-    learned = [offdiag_corr_rms(x @ dec.M.T) for x, dec in
-               zip(trace.x, trainer.model.decorrelators, strict=True)]
+    learned = [offdiag_corr_rms(trainer.network.decorrelate(i, x))
+               for i, x in enumerate(trace.x)]
     return through, learned
 
 
@@ -70,8 +70,8 @@ def run(name: str, trainer, probe: np.ndarray, progress, task) -> dict:
         out["offdiag_corr_rms"], out["offdiag_corr_rms_learned_M"] = decorrelation_reached(
             trainer, probe)
     except NeurodecorrError:
-        out["offdiag_corr_rms"] = [float("nan")] * trainer.model.n_layers
-        out["offdiag_corr_rms_learned_M"] = [float("nan")] * trainer.model.n_layers
+        out["offdiag_corr_rms"] = [float("nan")] * trainer.network.n_layers
+        out["offdiag_corr_rms_learned_M"] = [float("nan")] * trainer.network.n_layers
     if isinstance(trainer, ChipTrainer):
         out["costs"] = trainer.costs()
         out["layers"] = trainer.chip.describe()
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             results.append(r)
     plain = SGDTrainer(TrainConfig(**{**config.to_dict(), "decorrelation": "none",
                                       "hidden": (args.hidden,)}), data)
-    input_corr = [offdiag_corr_rms(x) for x in plain.model.forward(probe).x]
+    input_corr = [offdiag_corr_rms(x) for x in plain.forward(probe).x]
     rows = []
     for r in results:
         costs = r.get("costs", {}).get("per_training_sample", {})

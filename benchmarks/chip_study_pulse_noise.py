@@ -40,7 +40,7 @@ import numpy as np
 from neurodecorr.data import load_dataset
 from neurodecorr.devices import Crossbar, load_device
 from neurodecorr.io import json_bytes, write_outputs
-from neurodecorr.learning.chip_engine import SGDTrainer
+from neurodecorr.learning.chip_trainer import SGDTrainer
 from neurodecorr.learning.config import TrainConfig
 
 ASSETS = Path(__file__).resolve().parents[1] / "docs" / "assets"
@@ -56,12 +56,12 @@ def record_writes(args) -> list[list[tuple[np.ndarray, np.ndarray]]]:
                          hidden=(args.hidden,), epochs=1, batch_size=args.batch_size, lr=args.lr,
                          decor_lr=args.decor_lr, seed=args.seed)
     trainer = SGDTrainer(config, data)
-    batches: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in trainer.model.weights]
+    batches: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in trainer.network.layers]
     update = trainer._update_decorrelators
 
     def recording(inputs):
-        for i, (x, dec) in enumerate(zip(inputs, trainer.model.decorrelators, strict=True)):
-            batches[i].append((x.copy(), dec.transform(x)))
+        for i, x in enumerate(inputs):
+            batches[i].append((x.copy(), trainer.network.decorrelate(i, x)))
         update(inputs)
 
     trainer._update_decorrelators = recording

@@ -5,9 +5,9 @@ Each layer's input is decorrelated, ``x̄ = M x``, with ``M`` learned by
 a recurrent lateral circuit settles under ``τ dx̄/dt = x − A x̄`` to ``x̄ = M x``.
 """
 
-from neurodecorr.core.network import Layer, Network
+from neurodecorr.core.network import Hardware, Layer, Network
 from neurodecorr.errors import NeurodecorrError
 
 __version__ = "0.1.0"
 
-__all__ = ["Layer", "Network", "NeurodecorrError", "__version__"]
+__all__ = ["Hardware", "Layer", "Network", "NeurodecorrError", "__version__"]

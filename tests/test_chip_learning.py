@@ -10,11 +10,11 @@ import pytest
 from neurodecorr.circuits.chip import Chip
 from neurodecorr.cli import main
 from neurodecorr.core.inverse import first_order_update
-from neurodecorr.core.network import Layer, Network
+from neurodecorr.core.network import Hardware, Layer, Network
 from neurodecorr.core.rules import DecorrelationConfig
 from neurodecorr.data import load_dataset
 from neurodecorr.data.base import Dataset
-from neurodecorr.learning.chip_engine import ChipOptions, ChipTrainer
+from neurodecorr.learning.chip_trainer import ChipOptions, ChipTrainer
 from neurodecorr.learning.config import TrainConfig
 
 
@@ -32,7 +32,7 @@ def test_pulsed_lateral_update_is_the_local_rule_in_expectation(rng):
     eta, reps = 0.05, 300
     deltas, gains = [], []
     for r in range(reps):
-        chip = Chip(net, "ideal", rng=[7, r], settle_tol=1e-12)
+        chip = Chip(net, rng=[7, r], settle_tol=1e-12)
         lat = chip.layers[0].lateral
         A0 = lat.crossbar.effective_weights(0.0)
         xbar = chip.decorrelate(0, X)
@@ -58,7 +58,7 @@ def test_forward_writes_are_sgd_in_expectation(rng):
     lr, reps = 0.2, 300  # K = lr·max|x|·max|d|/dw_min stays below BL_max = 31
     got = []
     for r in range(reps):
-        chip = Chip(net, "ideal", rng=[8, r])
+        chip = Chip(net, rng=[8, r])
         fwd = chip.layers[0].forward
         before = fwd.effective_weights(0.0)
         chip.write_forward(0, dW, db, lr)
@@ -131,24 +131,28 @@ def _tiny(n_train=128, n_test=32):
 
 @pytest.mark.parametrize("algorithm", ["bp", "signfa", "dfa", "np"])
 def test_every_rule_trains_through_the_chip_arrays(algorithm):
-    """The model the rule sees is the chip: after each batch its W, b, M are the arrays'."""
+    """The network the rule sees is the chip: after each batch its W, b, M are the arrays'."""
     config = TrainConfig(dataset="digits", algorithm=algorithm, decorrelation="ahmad",
                          hidden=(6,), epochs=1, batch_size=64, lr=0.1, decor_lr=1e-4,
                          sigma=1e-2)
     trainer = ChipTrainer(config, _tiny(), ChipOptions(device="ecram", seed=3))
-    W0 = [W.copy() for W in trainer.model.weights]
+    W0 = [layer.weight.copy() for layer in trainer.network.layers]
+    assert trainer.backend is trainer.chip
+    assert trainer.network.hardware == Hardware(circuit="ideal", lateral_device="ecram",
+                                                forward_device="ecram")
     trainer.train_epoch()
-    for i, layer in enumerate(trainer.chip.layers):
+    for i, (layer, net_layer) in enumerate(zip(trainer.chip.layers, trainer.network.layers,
+                                               strict=True)):
         W, b, M = layer.effective(trainer.chip.clock_s)
-        np.testing.assert_array_equal(trainer.model.weights[i], W)
-        np.testing.assert_array_equal(trainer.model.biases[i], b)
-        np.testing.assert_allclose(trainer.model.decorrelators[i].M, M)
-        assert not np.allclose(trainer.model.weights[i], W0[i])
+        np.testing.assert_array_equal(net_layer.weight, W)
+        np.testing.assert_array_equal(net_layer.bias, b)
+        np.testing.assert_allclose(net_layer.decorrelation, M)
+        assert not np.allclose(net_layer.weight, W0[i])
 
 
 def test_learning_reads_each_node_input_once_and_writes_once_per_sample(rng):
     net = _network(rng)
-    chip = Chip(net, "ideal", rng=9)
+    chip = Chip(net, rng=9)
     xbar = chip.decorrelate(0, rng.standard_normal((5, 4)))
     c = chip.layers[0].lateral.crossbar.counters
     reads, writes = c["read_vectors"], c["writes"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -82,3 +84,20 @@ def test_device_path_is_relative_to_the_circuit_file(tmp_path):
     p.write_text("[forward]\ndevice = 'mine.toml'\n")
     c = load_circuit(str(p))
     assert c.forward.device == str(tmp_path / "mine.toml")
+
+
+@pytest.mark.parametrize("change,match", [
+    (lambda c: {"lateral": replace(c.lateral, R_ohm=-1.0)}, r"\[lateral\] R_ohm: must be positive"),
+    (lambda c: {"lateral": replace(c.lateral, settle_tol=float("nan"))},
+     r"\[lateral\] settle_tol: expected a finite number"),
+    (lambda c: {"activation": replace(c.activation, kind="tanh")}, r"\[activation\] kind"),
+    (lambda c: {"forward": replace(c.forward, tile_size=-2)}, r"\[forward\] tile_size"),
+    (lambda c: {"energy": c.lateral}, r"\[energy\] must be a EnergyModel"),
+    (lambda c: {"name": ""}, "name: must not be empty"),
+])
+def test_configs_validate_on_construction_not_only_from_toml(change, match):
+    """A config built in code (``dataclasses.replace`` of a shipped one) is checked like a file."""
+    config = load_circuit("rc-opamp")
+    assert replace(config) == config
+    with pytest.raises(NeurodecorrError, match=match):
+        replace(config, **change(config))

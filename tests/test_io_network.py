@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neurodecorr.core import Layer, Network
+from neurodecorr.core import Hardware, Layer, Network
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.io import write_outputs
 
@@ -15,7 +15,7 @@ def _net(rng):
         Layer(rng.normal(size=(5, 4)), rng.normal(size=5),
               np.eye(4) + 0.1 * rng.normal(size=(4, 4))),
         Layer(rng.normal(size=(3, 5)), np.zeros(3), None, activation="identity"),
-    ], device="pcm", metadata={"trained_by": "test"})
+    ], hardware=Hardware.on("rc-opamp", "pcm"), metadata={"trained_by": "test"})
 
 
 def test_network_roundtrip_and_forward(tmp_path, rng):
@@ -25,7 +25,8 @@ def test_network_roundtrip_and_forward(tmp_path, rng):
     loaded = Network.load(path)
     X = rng.normal(size=(7, 4))
     np.testing.assert_array_equal(loaded.forward(X), net.forward(X))
-    assert loaded.device == "pcm" and loaded.metadata == {"trained_by": "test"}
+    assert loaded.metadata == {"trained_by": "test"}
+    assert loaded.hardware == net.hardware == Hardware(("rc-opamp",), ("pcm",), ("pcm",))
     # independent forward: explicit formula
     l0, l1 = net.layers
     h = X @ l0.decorrelation.T @ l0.weight.T + l0.bias
@@ -40,6 +41,20 @@ def test_network_validation_names_the_layer(rng):
                  Layer(rng.normal(size=(3, 6)), np.zeros(3))])
     with pytest.raises(NeurodecorrError, match="NaN"):
         Network([Layer(np.full((2, 2), np.nan), np.zeros(2))])
+    with pytest.raises(NeurodecorrError, match="forward device: 2 entries for a network of 1"):
+        Network([Layer(np.eye(2), np.zeros(2))], hardware=Hardware(forward_device="pcm,ecram"))
+    with pytest.raises(NeurodecorrError, match="circuit: empty name"):
+        Hardware(circuit="ideal,")
+
+
+def test_saved_hardware_is_what_the_chip_builds(tmp_path, rng):
+    from neurodecorr.circuits.chip import Chip
+
+    path = tmp_path / "net.npz"
+    _net(rng).save(path)
+    layers = Chip(Network.load(path), rng=0).describe()
+    assert [(x["circuit"], x["lateral_device"], x["forward_device"]) for x in layers] == [
+        ("rc-opamp", "pcm", "pcm"), ("rc-opamp", None, "pcm")]
 
 
 def test_load_rejects_foreign_files(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -50,7 +51,7 @@ def test_decorrelation_whitens_the_first_layer_input_during_training():
                       decor_lr=5e-3, batch_size=32)
     tr = Trainer(cfg, data)
     tr.fit()
-    xbar = tr.model.decorrelators[0].transform(data.x_train)
+    xbar = tr.network.decorrelate(0, data.x_train)
     corr = np.corrcoef(data.x_train.T)
     corr_bar = np.corrcoef(xbar.T)
     off = ~np.eye(16, dtype=bool)
@@ -75,8 +76,8 @@ def test_resuming_repeats_the_uninterrupted_run_exactly(tmp_path, digits, algori
     assert _strip_wall(resumed.history) == _strip_wall(full.history)
     for a, b in zip(resumed.parameters, full.parameters, strict=True):
         np.testing.assert_array_equal(a, b)
-    for da, db in zip(resumed.model.decorrelators, full.model.decorrelators, strict=True):
-        np.testing.assert_array_equal(da.M, db.M)
+    for la, lb in zip(resumed.network.layers, full.network.layers, strict=True):
+        np.testing.assert_array_equal(la.decorrelation, lb.decorrelation)
 
 
 def test_checkpoint_is_a_loadable_network_with_a_versioned_state(tmp_path, digits):
@@ -87,7 +88,7 @@ def test_checkpoint_is_a_loadable_network_with_a_versioned_state(tmp_path, digit
     path = tmp_path / "ck.npz"
     save_checkpoint(tr, path)
     net = Network.load(path)
-    np.testing.assert_allclose(net.forward(digits.x_test), tr.model.logits(digits.x_test),
+    np.testing.assert_allclose(net.forward(digits.x_test), tr.forward(digits.x_test).logits,
                                rtol=1e-12, atol=1e-12)
     assert net.layers[0].decorrelation is not None
     _, state, _ = read_checkpoint(path)
@@ -106,7 +107,7 @@ def test_resume_refuses_other_settings_and_foreign_files(tmp_path, digits):
     with pytest.raises(NeurodecorrError, match=r"different settings: lr"):
         resume_trainer(path, TrainConfig(dataset="digits", hidden=(8,), lr=1e-2), digits)
     plain = tmp_path / "net.npz"
-    tr.model.to_network().save(plain)
+    tr.network.save(plain)
     with pytest.raises(NeurodecorrError, match="not a training checkpoint"):
         resume_trainer(plain, cfg, digits)
 
@@ -121,6 +122,24 @@ def test_config_validation_and_hidden_parsing():
         TrainConfig(algorithm="hebb")
     with pytest.raises(NeurodecorrError, match="eta"):
         TrainConfig(decorrelation="ahmad", decor_lr=-1)
+
+
+@pytest.mark.parametrize("change,match", [
+    ({"epochs": 1.5}, "epochs: expected an integer"),
+    ({"lr": float("nan")}, "lr: expected a finite number"),
+    ({"hidden": 5}, "hidden: expected a sequence of integers"),
+    ({"decor_centre": 1}, "decor_centre: expected true or false"),
+    ({"dataset": "imagenet"}, "dataset: unknown 'imagenet'"),
+    # checked even without decorrelation: a config is valid or not whatever else it says
+    ({"decor_batch_fraction": 3.0}, r"decor_batch_fraction \(the decorrelators' batch_fraction"),
+    ({"decor_kappa": -0.5}, "decor_kappa"),
+    ({"batch_size": 0}, "batch_size: must be at least 1"),
+])
+def test_train_config_validates_on_construction_however_it_is_made(change, match):
+    config = TrainConfig()
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(NeurodecorrError, match=match):
+        replace(config, **change)
 
 
 def test_an_unstable_decorrelation_rate_is_refused(digits):

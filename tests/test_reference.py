@@ -12,6 +12,7 @@ from neurodecorr.core import (
     DecorrelationConfig,
     Layer,
     Network,
+    NumpyBackend,
     first_order_update,
     linear_update,
     sherman_morrison_update,
@@ -88,6 +89,12 @@ def test_network_forward_agrees(rng, device):
     np.testing.assert_allclose(ref.forward(net, X, device=device), want, rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(ref.forward(net, X, device=device, lateral=True), want,
                                rtol=1e-10, atol=1e-11)
+    # the torch backend's trace equals the numpy backend's, field by field
+    numpy_trace = NumpyBackend().forward(net, X)
+    torch_trace = ref.TorchReference(device=device).forward(net, X)
+    for name in ("x", "xbar", "z"):
+        for a, b in zip(getattr(torch_trace, name), getattr(numpy_trace, name), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
 
 
 def test_float32_reference_close_to_float64(rng):

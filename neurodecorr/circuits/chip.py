@@ -27,26 +27,10 @@ import numpy as np
 from neurodecorr.circuits.costs import EVENTS, array_events, energy_of
 from neurodecorr.circuits.description import CircuitConfig, load_circuit
 from neurodecorr.circuits.lateral import LateralArray
-from neurodecorr.core.network import Layer, Network, Trace
+from neurodecorr.core.activation import activate, slope_below_zero
+from neurodecorr.core.forward import Trace, run_layers
+from neurodecorr.core.network import Hardware, Layer, Network
 from neurodecorr.errors import NeurodecorrError
-
-
-def _slope(kind: str, negative_slope: float) -> float:
-    return {"relu": 0.0, "identity": 1.0}.get(kind, negative_slope)
-
-
-def resolve_per_layer(value: str | list | tuple | None, n_layers: int, what: str) -> list:
-    """``"a"`` → ``[a]*L``; ``"a,b"`` or a list → one entry per layer (must be ``L`` long)."""
-    if value is None:
-        return [None] * n_layers
-    items = list(value) if isinstance(value, list | tuple) else [
-        s.strip() for s in str(value).split(",")]
-    if len(items) == 1:
-        return items * n_layers
-    if len(items) != n_layers:
-        raise NeurodecorrError(f"{what}: {len(items)} entries for a network of {n_layers} "
-                               f"layers; give one for all layers or one per layer")
-    return items
 
 
 class ChipLayer:
@@ -74,16 +58,16 @@ class ChipLayer:
         self.dtype = np.dtype(dtype)
         act = circuit.activation
         if is_output:
-            self.slope, self.rail = 1.0, None
+            self.activation, self.negative_slope, self.rail = "identity", 0.01, None
         else:
-            self.slope = _slope(act.kind, act.negative_slope)
+            self.activation, self.negative_slope = act.kind, act.negative_slope
             self.rail = (act.rail_V / circuit.lateral.volts_per_unit) if act.rail_V > 0 else None
-            net_slope = _slope(layer.activation, layer.negative_slope)
-            if abs(net_slope - self.slope) > 1e-12:
+            if abs(layer.slope - self.slope) > 1e-12:
                 raise NeurodecorrError(
                     f"circuit '{circuit.name}': activation {act.kind} (slope below zero "
                     f"{self.slope:g}) differs from the network's {layer.activation} (slope "
-                    f"{net_slope:g}); set the circuit's [activation] or --negative-slope to match")
+                    f"{layer.slope:g}); set the circuit's [activation] or --negative-slope to "
+                    f"match")
         r_lat, r_fwd = rng.spawn(2)
         self.lateral_device_name = lateral_device or circuit.lateral.device
         self.forward_device_name = forward_device or circuit.forward.device
@@ -97,6 +81,11 @@ class ChipLayer:
         self.forward = Crossbar(load_device(self.forward_device_name), Wb, r_fwd,
                                 t_program_s=t_program_s, weight_scale=scale if scale > 0 else None)
         self.n_in, self.n_out = layer.weight.shape[1], layer.weight.shape[0]
+
+    @property
+    def slope(self) -> float:
+        """The activation circuit's slope below zero (1 on the linear output layer)."""
+        return slope_below_zero(self.activation, self.negative_slope)
 
     def decorrelate(self, X: np.ndarray, t_s: float, tol: float | None = None
                     ) -> tuple[np.ndarray, float]:
@@ -114,11 +103,7 @@ class ChipLayer:
 
     def activate(self, Z: np.ndarray) -> np.ndarray:
         """The activation circuit: ``f(z)`` clipped to its rails (identity on the output)."""
-        H = Z if self.slope == 1.0 else np.where(Z > 0, Z, self.slope * Z)
-        return self.clip(H)
-
-    def clip(self, H: np.ndarray) -> np.ndarray:
-        """The activation circuit's rails (the signal handed to the next layer)."""
+        H = activate(Z, self.activation, self.negative_slope)
         return H if self.rail is None else np.clip(H, -self.rail, self.rail)
 
     def effective(self, t_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -157,99 +142,107 @@ class ChipLayer:
 
 
 class Chip:
-    """A network as a chip of lateral circuits, crossbars and activation circuits.
+    """A network as a chip of lateral circuits, crossbars and activation circuits: a backend.
+
+    The chip is built and programmed from ``network`` and its :class:`Hardware`
+    (``network.hardware``; ideal circuits when it has none). Afterwards the devices hold the
+    state: :meth:`forward` reads them, the write methods change them, and :meth:`read_back`
+    stores what they hold into the network.
 
     Parameters
     ----------
     network : Network
-        Weights, biases, decorrelation matrices and activations to program.
-    circuits : CircuitConfig, name, or a list of them (one per layer)
+        Weights, biases, decorrelation matrices and activations to program, and the hardware.
     rng : numpy.random.Generator or int
         Every physical random draw (mismatch, programming, reads, writes, noise).
-    lateral_devices, forward_devices : str or list, optional
-        Device presets overriding the circuits' (one for all layers, or one per layer).
     t_start_s : float
         Physical time of programming; the clock starts there.
     settle_tol : float, optional
         Overrides every circuit's ``settle_tol`` (e.g. a tight tolerance for comparisons).
     """
 
-    def __init__(self, network: Network, circuits, rng, *, lateral_devices=None,
-                 forward_devices=None, t_start_s: float = 0.0, settle_tol: float | None = None,
-                 dtype: object = np.float64) -> None:
+    name = "chip"
+
+    def __init__(self, network: Network, rng=0, *, t_start_s: float = 0.0,
+                 settle_tol: float | None = None, dtype: object = np.float64) -> None:
         network.validate()
-        L = len(network.layers)
-        specs = resolve_per_layer(circuits if circuits is not None else "ideal", L, "circuit")
-        self.circuits = [c if isinstance(c, CircuitConfig) else load_circuit(c) for c in specs]
-        lat = resolve_per_layer(lateral_devices, L, "lateral device")
-        fwd = resolve_per_layer(forward_devices, L, "forward device")
+        self.network = network
+        self.hardware = network.hardware or Hardware()
+        specs = self.hardware.per_layer(network.n_layers)
+        self.circuits = [load_circuit(c) for c, _, _ in specs]
         if not isinstance(rng, np.random.Generator):
             rng = np.random.default_rng(rng)
-        streams = rng.spawn(L)
+        streams = rng.spawn(network.n_layers)
         self.clock_s = float(t_start_s)
         self.settle_tol = settle_tol
-        self.layers = [ChipLayer(layer, c, r, self.clock_s, dl, df, i == L - 1, dtype)
-                       for i, (layer, c, r, dl, df) in enumerate(
-                           zip(network.layers, self.circuits, streams, lat, fwd, strict=True))]
+        last = network.n_layers - 1
+        self.layers = [ChipLayer(layer, c, r, self.clock_s, dl, df, i == last, dtype)
+                       for i, (layer, c, r, (_, dl, df)) in enumerate(
+                           zip(network.layers, self.circuits, streams, specs, strict=True))]
         self.samples = 0
 
     @property
     def n_layers(self) -> int:
         return len(self.layers)
 
-    def input_of(self, index: int, H: np.ndarray) -> np.ndarray:
-        """The input layer ``index`` receives: the previous activation circuit's clipped output."""
-        return H if index == 0 else self.layers[index - 1].clip(H)
-
     def decorrelate(self, index: int, X: np.ndarray) -> np.ndarray:
         """Settle layer ``index``'s lateral circuit on its input; advances the clock."""
-        if index == 0:
-            self.samples += int(np.atleast_2d(X).shape[0])
-        Xbar, t = self.layers[index].decorrelate(self.input_of(index, X), self.clock_s,
-                                                 self.settle_tol)
+        Xbar, t = self.layers[index].decorrelate(X, self.clock_s, self.settle_tol)
         self.clock_s += t
         return Xbar
 
     def project(self, index: int, Xbar: np.ndarray) -> np.ndarray:
+        """``z = W x̄ + b`` read through layer ``index``'s forward crossbar."""
         return self.layers[index].project(Xbar, self.clock_s)
 
-    def forward(self, X: np.ndarray) -> Trace:
-        """Input → [settle → crossbar → activation] × L → logits, for the rows of ``X``."""
-        xs, xbars, zs = [], [], []
-        h = np.atleast_2d(np.asarray(X, dtype=np.float64))
-        for i, layer in enumerate(self.layers):
-            xbar = self.decorrelate(i, h)
-            z = self.project(i, xbar)
-            xs.append(self.input_of(i, h))
-            xbars.append(xbar)
-            zs.append(z)
-            h = layer.activate(z)
-        return Trace(xs, xbars, zs)
+    def activate(self, index: int, Z: np.ndarray) -> np.ndarray:
+        """Layer ``index``'s activation circuit, clipped to its rails."""
+        return self.layers[index].activate(Z)
 
-    def logits(self, X: np.ndarray, chunk: int = 4096) -> np.ndarray:
-        return np.concatenate([self.forward(X[i:i + chunk]).logits
-                               for i in range(0, len(X), chunk)])
+    def forward(self, network: Network, X: np.ndarray,
+                noise: list[np.ndarray] | None = None) -> Trace:
+        """Input → [settle → crossbar (+ noise) → activation circuit] × L, for the rows of ``X``.
+
+        ``network`` must be the network this chip was programmed from: the pass reads the
+        devices, not the network's arrays.
+        """
+        if network is not self.network:
+            raise NeurodecorrError("chip: this network was not programmed into the chip; build "
+                                   "a Chip from it first")
+        self.samples += int(np.atleast_2d(X).shape[0])
+        return run_layers(self, self.n_layers, X, noise)
 
     def learn_lateral(self, index: int, X: np.ndarray, Xbar: np.ndarray, eta: float,
                       batch_fraction: float = 1.0) -> float:
-        """On-chip step of layer ``index``'s lateral matrix (see :meth:`LateralArray.learn`)."""
+        """On-chip step of layer ``index``'s lateral matrix (see :meth:`LateralArray.learn`).
+
+        ``X`` and ``Xbar`` are the layer's input and settled state of a pass (a trace's ``x``
+        and ``xbar``)."""
         lat = self.layers[index].lateral
         if lat is None:
             raise NeurodecorrError(f"layer {index} has no lateral circuit")
-        return lat.learn(self.input_of(index, X), Xbar, self.clock_s, eta, batch_fraction)
+        return lat.learn(X, Xbar, self.clock_s, eta, batch_fraction)
 
     def write_forward(self, index: int, dW: np.ndarray, db: np.ndarray, lr: float) -> int:
         return self.layers[index].write_forward(dW, db, lr, self.clock_s)
 
+    def read_back(self, network: Network) -> None:
+        """Store the arrays' effective ``W``, ``b`` and ``M = G·Ã⁻¹`` into ``network`` in place.
+
+        After the chip's writes this keeps the network what the chip holds now: the digital
+        backward pass of a learning rule reads it."""
+        for layer, chip_layer in zip(network.layers, self.layers, strict=True):
+            W, b, M = chip_layer.effective(self.clock_s)
+            layer.weight[...] = W
+            layer.bias[...] = b
+            if M is not None:
+                layer.decorrelation[...] = M
+
     def to_network(self) -> Network:
-        """The network the chip holds now (effective weights, ``M = G·Ã⁻¹``)."""
-        layers = []
-        for layer in self.layers:
-            W, b, M = layer.effective(self.clock_s)
-            kind = "identity" if layer.is_output else "leaky_relu"
-            layers.append(Layer(weight=W, bias=b, decorrelation=M, activation=kind,
-                                negative_slope=layer.slope if not layer.is_output else 0.01))
-        return Network(layers=layers)
+        """A copy of the network as the chip holds it now (effective weights, ``M = G·Ã⁻¹``)."""
+        network = self.network.copy()
+        self.read_back(network)
+        return network
 
     def totals(self) -> dict[str, float]:
         """Event counts over the chip's life, summed over layers, plus energy (J)."""

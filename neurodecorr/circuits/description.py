@@ -21,6 +21,7 @@ The lateral circuit is one integrating node per input line (an op-amp integrator
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -191,6 +192,30 @@ class CircuitConfig:
     energy: EnergyModel = field(default_factory=EnergyModel)
     path: str = ""
 
+    def __post_init__(self) -> None:
+        """Validate on construction, wherever the config comes from (a file, ``replace``, code):
+        the name and every group, with a one-line error naming the table and key."""
+        where = self.path or self.name or "circuit"
+        for key in ("name", "description", "source", "path"):
+            if not isinstance(getattr(self, key), str):
+                raise NeurodecorrError(f"{where}: {key}: expected a string")
+        if not self.name:
+            raise NeurodecorrError(f"{where}: name: must not be empty")
+        for group in GROUPS:
+            value = getattr(self, group.table)
+            if type(value) is not group:
+                raise NeurodecorrError(f"{where}: [{group.table}] must be a {group.__name__}, "
+                                       f"got {type(value).__name__}")
+            for f in dataclasses.fields(value):
+                if str(f.type) == "float" and not (isinstance(getattr(value, f.name), int | float)
+                                                   and np.isfinite(getattr(value, f.name))):
+                    raise NeurodecorrError(f"{where}: [{group.table}] {f.name}: expected a "
+                                           f"finite number, got {getattr(value, f.name)!r}")
+            try:
+                value.validate(f"[{group.table}]", set())
+            except NeurodecorrError as exc:
+                raise NeurodecorrError(f"{where}: {exc}") from None
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "description": self.description,
                                "source": self.source}
@@ -237,8 +262,6 @@ def load_circuit(name_or_path: str) -> CircuitConfig:
 
 def _check_devices(config: CircuitConfig, folder: Path) -> None:
     """Every device a circuit names must load (a preset name, or a path relative to the file)."""
-    import dataclasses
-
     from neurodecorr.devices import load_device
 
     for group in (config.lateral, config.forward):

@@ -4,54 +4,13 @@ decorrelation of every layer's input, and write its history, checkpoint and lear
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
-from pathlib import Path
 
 import click
 
-from neurodecorr.data import LOADERS, NEEDS_DATA_DIR, load_dataset
-from neurodecorr.errors import NeurodecorrError
-from neurodecorr.io import check_output_folder, json_bytes, write_outputs
-from neurodecorr.learning.checkpoint import resume_trainer, save_checkpoint
+from neurodecorr.data import LOADERS
 from neurodecorr.learning.config import ALGORITHMS, DECORRELATIONS, TrainConfig, parse_hidden
-from neurodecorr.learning.plot import history_figure_png
-from neurodecorr.learning.trainer import EpochCallbacks, Trainer
-
-
-@contextmanager
-def _epoch_bars(total_epochs: int, done: int, enabled: bool):
-    """Rich bars on stderr: one over epochs, one over the current epoch's batches."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), TextColumn("{task.fields[info]}"),
-                  console=Console(stderr=True), transient=True,
-                  disable=not enabled) as progress:
-        epochs = progress.add_task("epochs", total=total_epochs, completed=done, info="")
-        batches = progress.add_task(f"epoch {done + 1}", total=None, info="")
-
-        def on_batch(k: int, n: int) -> None:
-            progress.update(batches, completed=k, total=n)
-
-        def on_epoch(row: dict) -> None:
-            info = (f"train {100 * row['train_acc']:.1f}%  test {100 * row['test_acc']:.1f}%  "
-                    f"loss {row['train_loss']:.3f}")
-            progress.update(epochs, completed=row["epoch"], info=info)
-            progress.reset(batches, description=f"epoch {row['epoch'] + 1}")
-
-        yield EpochCallbacks(on_batch=on_batch, on_epoch=on_epoch)
-
-
-def _check_output(path: str | None, what: str) -> None:
-    if path is not None:
-        check_output_folder(path, what)
+from neurodecorr.learning.run import TrainRun, run_training
+from neurodecorr.progress import epoch_bars
 
 
 @click.command(name="train")
@@ -103,10 +62,8 @@ def _check_output(path: str | None, what: str) -> None:
               show_default=True, help="With a chip: physical seconds between batches (drift).")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Show progress bars (only on a terminal).")
-def command(dataset, data_dir, algorithm, decorrelation, hidden, epochs, batch_size, lr,
-            decor_lr, decor_batch_fraction, decor_centre, decor_kappa, sigma, feedback_scale,
-            fa_through_decorrelation, negative_slope, seed, checkpoint, resume, json_path,
-            plot_path, device, circuit, batch_interval_s, progress) -> None:
+def command(hidden, data_dir, checkpoint, resume, json_path, plot_path, device, circuit,
+            batch_interval_s, progress, **settings) -> None:
     """Train a dense network with BP, FA, sign-FA, DFA, NP or ANP.
 
     Every layer's input can be decorrelated (x̄ = M x, M ← g(I − ηC)M; Ahmad 2024). With the
@@ -116,73 +73,20 @@ def command(dataset, data_dir, algorithm, decorrelation, hidden, epochs, batch_s
     circuits and reads the crossbars, the lateral matrices learn on-chip by pulses (local rule,
     decorrelation ahmad) and the forward weights by SGD pulses (see docs/chip.md).
     """
-    config = TrainConfig(dataset=dataset, algorithm=algorithm, decorrelation=decorrelation,
-                         hidden=parse_hidden(hidden), epochs=epochs, batch_size=batch_size,
-                         lr=lr, decor_lr=decor_lr, decor_batch_fraction=decor_batch_fraction,
-                         decor_centre=decor_centre, decor_kappa=decor_kappa, sigma=sigma,
-                         feedback_scale=feedback_scale,
-                         fa_through_decorrelation=fa_through_decorrelation,
-                         negative_slope=negative_slope, seed=seed)
-    if resume and checkpoint is None:
-        raise NeurodecorrError("--resume needs --checkpoint PATH")
-    if resume and not Path(checkpoint).is_file():
-        raise NeurodecorrError(f"--checkpoint: no such file to resume from: {checkpoint}")
-    if data_dir is not None and dataset not in NEEDS_DATA_DIR:
-        raise NeurodecorrError(f"--data-dir: applies only to {', '.join(NEEDS_DATA_DIR)}, "
-                               f"not to {dataset}")
-    for path, what in ((checkpoint, "--checkpoint"), (json_path, "--json"),
-                       (plot_path, "--plot")):
-        _check_output(path, what)
+    config = TrainConfig(hidden=parse_hidden(hidden), **settings)
+    chip = None
+    if device is not None or circuit is not None:
+        from neurodecorr.learning.chip_trainer import ChipOptions
 
-    on_chip = device is not None or circuit is not None
-    if on_chip and (checkpoint or resume):
-        raise NeurodecorrError("--checkpoint/--resume: not supported with a chip (--device, "
-                               "--circuit): the device state is not saved")
-    options = None
-    if on_chip:
-        from neurodecorr.circuits.chip import resolve_per_layer
-        from neurodecorr.circuits.description import load_circuit
-        from neurodecorr.devices import load_device
-        from neurodecorr.learning.chip_engine import ChipOptions
-
-        options = ChipOptions(circuit=circuit or "ideal", device=device,
-                              batch_interval_s=batch_interval_s, seed=seed)
-        n_layers = len(config.hidden) + 1
-        for c in resolve_per_layer(options.circuit, n_layers, "--circuit"):
-            load_circuit(c)
-        for d in resolve_per_layer(device, n_layers, "--device"):
-            if d is not None:
-                load_device(d)
-    data = load_dataset(dataset, data_dir=data_dir) if data_dir else load_dataset(dataset)
-    if on_chip:
-        from neurodecorr.learning.chip_engine import ChipTrainer
-
-        trainer = ChipTrainer(config, data, options)
-    else:
-        trainer = (resume_trainer(checkpoint, config, data) if resume
-                   else Trainer(config, data))
-    after_epoch = (lambda t: save_checkpoint(t, checkpoint)) if checkpoint else None
-    with _epoch_bars(epochs, trainer.epoch, progress and sys.stderr.isatty()) as callbacks:
-        history = trainer.fit(callbacks, after_epoch)
-
-    files: dict[str, bytes] = {}
-    if json_path:
-        files[json_path] = json_bytes({
-            "command": "train", "config": config.to_dict(), "data_dir": data_dir,
-            "sizes": trainer.model.sizes, "n_train": len(data.x_train),
-            "n_test": len(data.x_test), "history": history,
-            **({"chip": {"options": options.to_dict(), "layers": trainer.chip.describe(),
-                         "costs": trainer.costs()}} if on_chip else {}),
-        })
-    if plot_path:
-        title = f"{dataset}: {algorithm}" + ("" if decorrelation == "none"
-                                             else f" + {decorrelation}")
-        if on_chip:
-            title += f" on chip ({options.circuit}" + (f", {device})" if device else ")")
-        files[plot_path] = history_figure_png(history, title)
-    write_outputs(files)
+        chip = ChipOptions(circuit=circuit or "ideal", device=device,
+                           batch_interval_s=batch_interval_s, seed=config.seed)
+    run = TrainRun(config, data_dir=data_dir, checkpoint=checkpoint, resume=resume, chip=chip,
+                   json_path=json_path, plot_path=plot_path)
+    with epoch_bars(progress) as callbacks:
+        history = run_training(run, callbacks).history
     if history:
         last = history[-1]
-        print(f"{algorithm} ({decorrelation}) on {dataset}: epoch {last['epoch']}, train "
+        print(f"{config.algorithm} ({config.decorrelation}) on {config.dataset}: epoch "
+              f"{last['epoch']}, train "
               f"{100 * last['train_acc']:.1f}%, test {100 * last['test_acc']:.1f}%, best test "
               f"{100 * max(r['test_acc'] for r in history):.1f}%", file=sys.stderr)

@@ -1,5 +1,7 @@
 """The mathematics of decorrelation: linear and inverse forms, rules, metrics, the network."""
 
+from neurodecorr.core.activation import ACTIVATIONS, activate, derivative, slope_below_zero
+from neurodecorr.core.forward import Backend, LayerOps, NumpyBackend, Trace, run_layers
 from neurodecorr.core.inverse import (
     InverseDecorrelator,
     first_order_update,
@@ -24,12 +26,14 @@ from neurodecorr.core.metrics import (
     offdiag_corr_rms,
     power_ratio,
 )
-from neurodecorr.core.network import Layer, Network, Trace, activate
+from neurodecorr.core.network import Hardware, Layer, Network
 from neurodecorr.core.rules import RULES, DecorrelationConfig
 
 __all__ = [
-    "RULES", "DecorrelationConfig", "InverseDecorrelator", "Layer", "LinearDecorrelator",
-    "Network", "Trace", "activate", "check_stability", "correlation_matrix", "covariance_condition",
+    "ACTIVATIONS", "RULES", "Backend", "DecorrelationConfig", "Hardware", "InverseDecorrelator",
+    "Layer", "LayerOps", "LinearDecorrelator", "Network", "NumpyBackend", "Trace", "activate",
+    "check_stability", "correlation_matrix", "covariance_condition", "derivative", "run_layers",
+    "slope_below_zero",
     "decorrelation_matrix", "decorrelation_report", "first_order_update",
     "first_order_update_nodewise", "linear_update", "mean_abs_offdiag_corr",
     "natural_gradient_alignment", "offdiag_corr_rms", "power_gain", "power_ratio",

@@ -121,9 +121,22 @@ class LinearDecorrelator:
 
     def update(self, X: np.ndarray) -> None:
         """Update the running mean (if centring) and then ``M`` from the batch ``X``."""
-        if self.mean is not None:
-            m = self.config.momentum
-            self.mean = (1.0 - m) * self.mean + m * X.mean(axis=0)
-        self.M, self.last_gain = linear_update(self.M, X, self.config, mean=self.mean)
-        if not np.all(np.isfinite(self.M)):
-            raise NeurodecorrError("decorrelation diverged (non-finite M); reduce eta")
+        self.M, self.mean, self.last_gain = decorrelator_step(self.M, X, self.config, self.mean)
+
+
+def decorrelator_step(M: np.ndarray, X: np.ndarray, config: DecorrelationConfig,
+                      mean: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, np.ndarray | None, float]:
+    """One training step of a decorrelator whose state is ``M`` (and, when centring, ``mean``).
+
+    The running mean moves first, ``mean ← (1 − m) mean + m ⟨x⟩`` (momentum ``m``, as in the
+    paper's code), then ``M ← g (I − η G) M`` (:func:`linear_update`) on the centred batch.
+    Returns the new ``M``, the new mean (``None`` without centring) and the gain ``g``.
+    """
+    if mean is not None:
+        m = config.momentum
+        mean = (1.0 - m) * mean + m * X.mean(axis=0)
+    M, gain = linear_update(M, X, config, mean=mean)
+    if not np.all(np.isfinite(M)):
+        raise NeurodecorrError("decorrelation diverged (non-finite M); reduce eta")
+    return M, mean, gain

@@ -1,13 +1,26 @@
 """A network as plain data: the one description every backend consumes.
 
-A :class:`Network` is a stack of :class:`Layer` objects. Layer ``l`` receives ``x``, decorrelates
-it, ``x̄ = M x`` (on a chip: the lateral circuit settles to ``x̄ = A⁻¹ x`` with ``A = M⁻¹``
-stored as conductances), then applies its forward weights and activation,
-``h = f(W x̄ + b)``. The last layer's activation is ``identity``: its outputs are logits.
+A :class:`Network` is a stack of :class:`Layer` objects plus, optionally, the :class:`Hardware`
+it runs on. Layer ``l`` receives ``x``, decorrelates it, ``x̄ = M x`` (on a chip: the lateral
+circuit settles to ``x̄ = A⁻¹ x`` with ``A = M⁻¹`` stored as conductances), then applies its
+forward weights and activation, ``h = f(W x̄ + b)`` (:mod:`neurodecorr.core.activation`). The
+last layer's activation is ``identity``: its outputs are logits.
 
-The numpy/numba simulator, the torch reference and the Lava bridge all read this same object,
-so comparisons between them are like for like. It is saved as an ``.npz`` archive with a schema
-version and a JSON header; nothing is ever pickled.
+What a network holds, and nothing else:
+
+========================  ==========================================================
+``layers[l].weight``      ``W``, shape (n_out, n_in)
+``layers[l].bias``        ``b``, shape (n_out,)
+``layers[l].decorrelation``  the decorrelator's state ``M``, shape (n_in, n_in), or ``None``
+``layers[l].activation``  ``identity``, ``relu`` or ``leaky_relu`` (+ ``negative_slope``)
+``hardware``              :class:`Hardware` (circuits and devices per layer), or ``None``
+``metadata``              JSON-ready facts about its origin (e.g. the training config)
+========================  ==========================================================
+
+Backends (:mod:`neurodecorr.core.forward`: exact numpy; :class:`neurodecorr.circuits.chip.Chip`;
+the torch reference) compute forward passes of it; learning (:mod:`neurodecorr.learning`) updates
+its arrays in place. It is saved as an ``.npz`` archive with a schema version and a JSON header;
+nothing is ever pickled.
 """
 
 from __future__ import annotations
@@ -19,40 +32,75 @@ from typing import Any
 
 import numpy as np
 
+from neurodecorr.core.activation import ACTIVATIONS, activate, derivative, slope_below_zero
+from neurodecorr.core.forward import NumpyBackend
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.io import npz_bytes, write_outputs
 
 SCHEMA_VERSION = 1
-ACTIVATIONS = ("identity", "relu", "leaky_relu")
 
 
-def activate(z: np.ndarray, name: str, negative_slope: float = 0.01) -> np.ndarray:
-    """Apply an activation: ``identity``, ``relu`` or ``leaky_relu`` (slope below zero)."""
-    if name == "identity":
-        return z
-    if name == "relu":
-        return np.maximum(z, 0.0)
-    if name == "leaky_relu":
-        return np.where(z > 0, z, negative_slope * z)
-    raise NeurodecorrError(f"unknown activation '{name}'; choose one of: {', '.join(ACTIVATIONS)}")
+def _names(value: str | list | tuple | None, what: str) -> tuple[str, ...] | None:
+    """``"a"`` → ``("a",)``, ``"a,b"`` or a list → one entry each; ``None`` stays ``None``."""
+    if value is None:
+        return None
+    items = list(value) if isinstance(value, list | tuple) else str(value).split(",")
+    names = tuple(str(s).strip() for s in items)
+    if not names or not all(names):
+        raise NeurodecorrError(f"{what}: empty name in {value!r}")
+    return names
 
 
-@dataclass
-class Trace:
-    """Everything one forward pass computed, per layer ``l``, whatever backend computed it.
+@dataclass(frozen=True)
+class Hardware:
+    """The chip a network runs on, as the chip backend (:class:`~neurodecorr.circuits.chip.Chip`)
+    reads it.
 
-    ``x[l]`` is the layer's input, ``xbar[l]`` its decorrelated input (``M x[l]``, or the settled
-    state of the lateral circuit on a chip), ``z[l]`` its pre-activation (noise included on a
-    perturbed pass); ``z[-1]`` are the logits. Learning rules only see a trace.
+    Each field holds one name (or TOML path) for every layer, or one per layer; a comma-separated
+    string is split into entries.
+
+    Attributes
+    ----------
+    circuit : tuple of str
+        Circuit descriptions (:mod:`neurodecorr.circuits.description`).
+    lateral_device, forward_device : tuple of str, optional
+        Device presets (:mod:`neurodecorr.devices`) of the lateral and forward arrays, overriding
+        the circuits' own; ``None`` keeps the circuits'.
     """
 
-    x: list[np.ndarray]
-    xbar: list[np.ndarray]
-    z: list[np.ndarray]
+    circuit: tuple[str, ...] = ("ideal",)
+    lateral_device: tuple[str, ...] | None = None
+    forward_device: tuple[str, ...] | None = None
 
-    @property
-    def logits(self) -> np.ndarray:
-        return self.z[-1]
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "circuit", _names(self.circuit, "circuit") or ("ideal",))
+        for name in ("lateral_device", "forward_device"):
+            object.__setattr__(self, name, _names(getattr(self, name), name.replace("_", " ")))
+
+    @classmethod
+    def on(cls, circuit: str | None = None, device: str | None = None) -> Hardware:
+        """Circuits ``circuit`` (default ``ideal``) with ``device`` on every array."""
+        return cls(circuit=circuit or "ideal", lateral_device=device, forward_device=device)
+
+    def per_layer(self, n_layers: int) -> list[tuple[str, str | None, str | None]]:
+        """``(circuit, lateral device, forward device)`` of each of ``n_layers`` layers."""
+        columns = []
+        for name in ("circuit", "lateral_device", "forward_device"):
+            items = getattr(self, name)
+            if items is None:
+                items = (None,)
+            if len(items) == 1:
+                items = items * n_layers
+            if len(items) != n_layers:
+                raise NeurodecorrError(f"{name.replace('_', ' ')}: {len(items)} entries for a "
+                                       f"network of {n_layers} layers; give one for all layers "
+                                       f"or one per layer")
+            columns.append(items)
+        return list(zip(*columns, strict=True))
+
+    def to_dict(self) -> dict:
+        return {name: None if getattr(self, name) is None else list(getattr(self, name))
+                for name in ("circuit", "lateral_device", "forward_device")}
 
 
 @dataclass
@@ -68,7 +116,7 @@ class Layer:
     decorrelation : ndarray, shape (n_in, n_in), or None
         ``M`` with ``x̄ = M x``; ``None`` means no decorrelation (``M = I``).
     activation : str
-        ``identity``, ``relu`` or ``leaky_relu``.
+        ``identity``, ``relu`` or ``leaky_relu`` (:mod:`neurodecorr.core.activation`).
     negative_slope : float
         Slope of ``leaky_relu`` below zero.
     """
@@ -88,6 +136,19 @@ class Layer:
         return self.weight.shape[0]
 
     @property
+    def slope(self) -> float:
+        """The activation's slope below zero (1 for ``identity``, 0 for ``relu``)."""
+        return slope_below_zero(self.activation, self.negative_slope)
+
+    def activate(self, z: np.ndarray) -> np.ndarray:
+        """``f(z)``."""
+        return activate(z, self.activation, self.negative_slope)
+
+    def derivative(self, z: np.ndarray) -> np.ndarray:
+        """``f′(z)``."""
+        return derivative(z, self.activation, self.negative_slope)
+
+    @property
     def lateral(self) -> np.ndarray:
         """``A = M⁻¹``, what a chip stores as conductances (identity without decorrelation)."""
         if self.decorrelation is None:
@@ -97,19 +158,44 @@ class Layer:
 
 @dataclass
 class Network:
-    """A feed-forward stack of decorrelated layers plus the chip configuration it runs on.
+    """A feed-forward stack of decorrelated layers plus the hardware it runs on.
 
-    ``device`` and ``circuit`` name a device preset and a circuit description (names or paths,
-    see :mod:`neurodecorr.devices` and :mod:`neurodecorr.circuits`); ``None`` means ideal.
+    The exact operations of its layers (:class:`~neurodecorr.core.forward.LayerOps`) are its
+    methods; :class:`~neurodecorr.core.forward.NumpyBackend` runs them. ``hardware`` is ``None``
+    for a network that only runs in software (the chip backend then builds ideal circuits).
     """
 
     layers: list[Layer]
-    device: str | None = None
-    circuit: str | None = None
+    hardware: Hardware | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.validate()
+
+    @classmethod
+    def dense(cls, sizes: list[int], rng: np.random.Generator, decorrelated: bool = False,
+              negative_slope: float = 0.01, hardware: Hardware | None = None) -> Network:
+        """A freshly initialised dense network ``sizes = [n_in, hidden..., n_out]``.
+
+        Weights and biases start as in PyTorch's ``nn.Linear``, ``W, b ~ U(−1/√n_in, 1/√n_in)``,
+        drawn layer by layer (``W_0, b_0, W_1, ...``) from ``rng``; hidden layers use a leaky
+        ReLU, the output layer is linear. With ``decorrelated`` every ``M`` starts at the
+        identity, so switching decorrelation on does not change the network's function.
+        """
+        layers = []
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+            bound = 1.0 / np.sqrt(n_in)
+            W = rng.uniform(-bound, bound, size=(n_out, n_in))
+            b = rng.uniform(-bound, bound, size=n_out)
+            layers.append(Layer(weight=W, bias=b,
+                                decorrelation=np.eye(n_in) if decorrelated else None,
+                                activation="identity" if i == len(sizes) - 2 else "leaky_relu",
+                                negative_slope=negative_slope))
+        return cls(layers=layers, hardware=hardware)
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.layers)
 
     @property
     def sizes(self) -> list[int]:
@@ -140,9 +226,25 @@ class Network:
             for name, arr in (("weight", w), ("bias", layer.bias), ("decorrelation", m)):
                 if arr is not None and not np.all(np.isfinite(arr)):
                     raise NeurodecorrError(f"layer {i}: {name} contains NaN or infinite values")
+        if self.hardware is not None:
+            self.hardware.per_layer(len(self.layers))
+
+    def decorrelate(self, index: int, X: np.ndarray) -> np.ndarray:
+        """``X̄ = X Mᵀ`` (``X`` itself without decorrelation)."""
+        M = self.layers[index].decorrelation
+        return X if M is None else X @ M.T
+
+    def project(self, index: int, Xbar: np.ndarray) -> np.ndarray:
+        """``Z = X̄ Wᵀ + b``."""
+        layer = self.layers[index]
+        return Xbar @ layer.weight.T + layer.bias
+
+    def activate(self, index: int, Z: np.ndarray) -> np.ndarray:
+        """``f(Z)`` of layer ``index``."""
+        return self.layers[index].activate(Z)
 
     def forward(self, x: np.ndarray, return_hidden: bool = False):
-        """Exact forward pass in float64: ``x̄ = M x``, ``h = f(W x̄ + b)`` per layer.
+        """Exact outputs ``f(z)`` of the last layer (float64; the logits for a linear output).
 
         Parameters
         ----------
@@ -150,23 +252,26 @@ class Network:
         return_hidden : bool
             Also return the list of decorrelated inputs ``x̄`` of every layer.
         """
-        h = np.atleast_2d(np.asarray(x, dtype=np.float64))
-        xbars = []
-        for layer in self.layers:
-            xbar = h if layer.decorrelation is None else h @ layer.decorrelation.T
-            xbars.append(xbar)
-            h = activate(xbar @ layer.weight.T + layer.bias, layer.activation,
-                         layer.negative_slope)
+        trace = NumpyBackend().forward(self, x)
+        h = self.activate(self.n_layers - 1, trace.z[-1])
         out = h if np.ndim(x) > 1 else h[0]
-        return (out, xbars) if return_hidden else out
+        return (out, trace.xbar) if return_hidden else out
+
+    def copy(self) -> Network:
+        """An independent copy (arrays copied)."""
+        return Network(layers=[Layer(layer.weight.copy(), layer.bias.copy(),
+                                     None if layer.decorrelation is None
+                                     else layer.decorrelation.copy(),
+                                     layer.activation, layer.negative_slope)
+                               for layer in self.layers],
+                       hardware=self.hardware, metadata=json.loads(json.dumps(self.metadata)))
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The ``.npz`` payload: arrays per layer plus a JSON header."""
         header = {
             "schema_version": SCHEMA_VERSION,
             "kind": "neurodecorr.network",
-            "device": self.device,
-            "circuit": self.circuit,
+            "hardware": None if self.hardware is None else self.hardware.to_dict(),
             "metadata": self.metadata,
             "layers": [
                 {"activation": layer.activation, "negative_slope": layer.negative_slope,
@@ -235,7 +340,12 @@ class Network:
             except (TypeError, ValueError) as exc:
                 raise NeurodecorrError(f"{source}: layer {i}: {exc}") from None
         try:
-            return cls(layers=layers, device=header.get("device"), circuit=header.get("circuit"),
-                       metadata=header.get("metadata", {}))
+            hw = header.get("hardware")
+            if hw is not None and not isinstance(hw, dict):
+                raise NeurodecorrError("header field 'hardware' must be a table")
+            hardware = None if hw is None else Hardware(**hw)
+            return cls(layers=layers, hardware=hardware, metadata=header.get("metadata", {}))
+        except TypeError as exc:
+            raise NeurodecorrError(f"{source}: header field 'hardware': {exc}") from None
         except NeurodecorrError as exc:
             raise NeurodecorrError(f"{source}: {exc}") from None

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 
 import numpy as np
 
+from neurodecorr.core.forward import Backend
 from neurodecorr.core.network import Network
 from neurodecorr.data.base import Dataset
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.learning.config import TrainConfig
-from neurodecorr.learning.model import ForwardEngine
 from neurodecorr.learning.trainer import Trainer
 
 CHECKPOINT_SCHEMA_VERSION = 1
@@ -26,7 +27,7 @@ CHECKPOINT_SCHEMA_VERSION = 1
 
 def save_checkpoint(trainer: Trainer, path: str | os.PathLike) -> None:
     """Write the trainer's network and state to ``path`` atomically."""
-    network = trainer.model.to_network(metadata={"train_config": trainer.config.to_dict()})
+    network = replace(trainer.network, metadata={"train_config": trainer.config.to_dict()})
     extra = trainer.state_arrays()
     state = json.loads(str(extra["train_state"]))
     state["schema_version"] = CHECKPOINT_SCHEMA_VERSION
@@ -55,7 +56,7 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[Network, dict, dict[str, n
 
 
 def resume_trainer(path: str | os.PathLike, config: TrainConfig, dataset: Dataset,
-                   engine: ForwardEngine | None = None) -> Trainer:
+                   backend: Backend | None = None) -> Trainer:
     """A trainer in exactly the state saved at ``path``, to continue until ``config.epochs``.
 
     The checkpoint's configuration must equal ``config`` in every field except ``epochs``;
@@ -69,20 +70,19 @@ def resume_trainer(path: str | os.PathLike, config: TrainConfig, dataset: Datase
                             for k in differ)
         raise NeurodecorrError(f"{path}: checkpoint was trained with different settings: "
                                f"{details}")
-    trainer = Trainer(config, dataset, engine)
-    model = trainer.model
-    if network.sizes != model.sizes:
+    trainer = Trainer(config, dataset, backend)
+    if network.sizes != trainer.network.sizes:
         raise NeurodecorrError(f"{path}: network sizes {network.sizes} do not match the data "
-                               f"and --hidden ({model.sizes})")
+                               f"and --hidden ({trainer.network.sizes})")
     try:
-        for i, layer in enumerate(network.layers):
-            model.weights[i][...] = layer.weight
-            model.biases[i][...] = layer.bias
-            dec = model.decorrelators[i]
-            if dec is not None:
-                dec.M = np.array(layer.decorrelation, dtype=np.float64)
-                if dec.mean is not None:
-                    dec.mean = np.array(arrays[f"decor_mean{i}"], dtype=np.float64)
+        for i, (saved_layer, layer) in enumerate(zip(network.layers, trainer.network.layers,
+                                                     strict=True)):
+            layer.weight[...] = saved_layer.weight
+            layer.bias[...] = saved_layer.bias
+            if layer.decorrelation is not None:
+                layer.decorrelation = np.array(saved_layer.decorrelation, dtype=np.float64)
+            if trainer.decor_means[i] is not None:
+                trainer.decor_means[i] = np.array(arrays[f"decor_mean{i}"], dtype=np.float64)
         for i in range(len(trainer.adam.m)):
             trainer.adam.m[i][...] = arrays[f"adam_m{i}"]
             trainer.adam.v[i][...] = arrays[f"adam_v{i}"]

@@ -1,14 +1,46 @@
-"""The settings of one training run, validated once, written into every result and checkpoint."""
+"""The settings of one training run, validated on construction, written into every result and
+checkpoint."""
 
 from __future__ import annotations
 
+import math
+import numbers
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 
 from neurodecorr.core.rules import RULES, DecorrelationConfig
+from neurodecorr.data import LOADERS
 from neurodecorr.errors import NeurodecorrError
 
 ALGORITHMS = ("bp", "fa", "signfa", "dfa", "np", "anp")
 DECORRELATIONS = ("none", *RULES)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_types(config: TrainConfig) -> None:
+    """Every field has its annotated type (numbers finite), with a one-line error naming it."""
+    hidden = config.hidden
+    if (isinstance(hidden, str) or not isinstance(hidden, Iterable)
+            or not all(_is_int(h) for h in hidden)):
+        raise NeurodecorrError(f"hidden: expected a sequence of integers, got {hidden!r}")
+    for f in fields(config):
+        value = getattr(config, f.name)
+        ok, expected = {
+            "str": (isinstance(value, str), "a string"),
+            "bool": (isinstance(value, bool), "true or false"),
+            "int": (_is_int(value), "an integer"),
+            "float": (_is_number(value) and math.isfinite(value), "a finite number"),
+            "tuple[int, ...]": (True, ""),
+        }[str(f.type)]
+        if not ok:
+            raise NeurodecorrError(f"{f.name}: expected {expected}, got {value!r}")
 
 
 def parse_hidden(text: str) -> tuple[int, ...]:
@@ -89,7 +121,12 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        """Validate every field, however the config was made (CLI, JSON, ``replace``, code)."""
+        _check_types(self)
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if self.dataset not in LOADERS:
+            raise NeurodecorrError(f"dataset: unknown '{self.dataset}'; choose one of: "
+                                   f"{', '.join(LOADERS)}")
         if self.algorithm not in ALGORITHMS:
             raise NeurodecorrError(f"algorithm: unknown '{self.algorithm}'; choose one of: "
                                    f"{', '.join(ALGORITHMS)}")
@@ -97,7 +134,7 @@ class TrainConfig:
             raise NeurodecorrError(f"decorrelation: unknown '{self.decorrelation}'; choose one "
                                    f"of: {', '.join(DECORRELATIONS)}")
         for name in ("epochs", "batch_size"):
-            if int(getattr(self, name)) < 1:
+            if getattr(self, name) < 1:
                 raise NeurodecorrError(f"{name}: must be at least 1, got {getattr(self, name)}")
         for name in ("lr", "sigma", "feedback_scale"):
             if not (getattr(self, name) > 0):
@@ -108,16 +145,25 @@ class TrainConfig:
             raise NeurodecorrError(f"hidden: widths must be positive, got {self.hidden}")
         if self.seed < 0:
             raise NeurodecorrError(f"seed: must be >= 0, got {self.seed}")
-        self.decorrelation_config()
+        try:
+            self._decorrelator("ahmad")
+        except NeurodecorrError as exc:
+            field_name, _, problem = str(exc).partition(": ")
+            ours = {"eta": "decor_lr", "kappa": "decor_kappa",
+                    "batch_fraction": "decor_batch_fraction"}.get(field_name, field_name)
+            raise NeurodecorrError(f"{ours} (the decorrelators' {field_name}): {problem}"
+                                   ) from None
+
+    def _decorrelator(self, rule: str) -> DecorrelationConfig:
+        return DecorrelationConfig(rule=rule, eta=self.decor_lr, kappa=self.decor_kappa,
+                                   batch_fraction=self.decor_batch_fraction,
+                                   centre=self.decor_centre)
 
     def decorrelation_config(self) -> DecorrelationConfig | None:
         """The decorrelators' settings, or ``None`` without decorrelation."""
         if self.decorrelation == "none":
             return None
-        return DecorrelationConfig(rule=self.decorrelation, eta=self.decor_lr,
-                                   kappa=self.decor_kappa,
-                                   batch_fraction=self.decor_batch_fraction,
-                                   centre=self.decor_centre)
+        return self._decorrelator(self.decorrelation)
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -1,5 +1,11 @@
 """The training loop: batches, rule, Adam, decorrelators, evaluation, exact resumption.
 
+A :class:`Trainer` trains one :class:`~neurodecorr.core.network.Network` on one backend (the
+exact :class:`~neurodecorr.core.forward.NumpyBackend` by default; a chip in
+:mod:`neurodecorr.learning.chip_trainer`). The network holds every learned array (``W``, ``b``,
+``M``); the trainer holds what only learning needs: Adam's moments, the decorrelators' running
+means, the rule's fixed matrices and the random stream.
+
 Per batch: the rule computes (estimated) gradients from a clean pass (plus a noisy one for
 node perturbation); Adam updates every ``W_l`` and ``b_l``; then every decorrelator takes one
 step ``M ← g(I − η G)M`` on the inputs ``x_l`` it saw in the clean pass (the order of the
@@ -20,13 +26,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurodecorr.core.linear import check_stability
+from neurodecorr.core.forward import Backend, NumpyBackend, Trace, logits_in_chunks
+from neurodecorr.core.linear import check_stability, decorrelator_step
+from neurodecorr.core.network import Network
 from neurodecorr.data.base import Dataset
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.learning.adam import Adam
 from neurodecorr.learning.config import TrainConfig
 from neurodecorr.learning.loss import accuracy, cross_entropy
-from neurodecorr.learning.model import MLP, ForwardEngine
 from neurodecorr.learning.rules import make_rule
 
 HISTORY_KEYS = ("epoch", "train_acc", "test_acc", "train_loss", "wall_s")
@@ -34,10 +41,14 @@ HISTORY_KEYS = ("epoch", "train_acc", "test_acc", "train_loss", "wall_s")
 
 @dataclass
 class EpochCallbacks:
-    """Optional hooks for progress display: called per batch and after every epoch."""
+    """Optional hooks for progress display.
+
+    ``on_start(epochs_done, epochs_total)`` before training, ``on_batch(k, n_batches)`` after
+    every batch, ``on_epoch(history_row)`` after every epoch."""
 
     on_batch: Callable[[int, int], None] | None = None
     on_epoch: Callable[[dict], None] | None = None
+    on_start: Callable[[int, int], None] | None = None
 
 
 class Trainer:
@@ -47,47 +58,63 @@ class Trainer:
     ----------
     config : TrainConfig
     dataset : Dataset
-    engine : ForwardEngine, optional
-        How ``x̄ = M x`` and ``W x̄`` are computed (exact by default).
+    backend : Backend, optional
+        What computes the forward passes (exact numpy by default).
+
+    Attributes
+    ----------
+    network : Network
+        The network being trained: ``[n_features, *hidden, n_classes]``, initialised by
+        :meth:`Network.dense` from the seed's initialisation stream; its arrays are updated in
+        place.
     """
 
     def __init__(self, config: TrainConfig, dataset: Dataset,
-                 engine: ForwardEngine | None = None) -> None:
+                 backend: Backend | None = None) -> None:
         self.config = config
         self.dataset = dataset
         init_seq, train_seq = np.random.SeedSequence(config.seed).spawn(2)
         init_rng = np.random.Generator(np.random.PCG64(init_seq))
         self.rng = np.random.Generator(np.random.PCG64(train_seq))
         sizes = [dataset.n_features, *config.hidden, dataset.n_classes]
-        self.model = MLP(sizes, config.decorrelation_config(), config.negative_slope, init_rng,
-                         engine)
-        self.rule = make_rule(config, self.model, init_rng)
+        self.decorrelation = config.decorrelation_config()
+        self.network = Network.dense(sizes, init_rng, decorrelated=self.decorrelation is not None,
+                                     negative_slope=config.negative_slope)
+        self.backend = backend or NumpyBackend()
+        self.rule = make_rule(config, self.network, init_rng)
         self.adam = Adam(self.parameters, lr=config.lr)
+        centre = self.decorrelation is not None and self.decorrelation.centre
+        #: running means of the decorrelators' inputs (centring only)
+        self.decor_means = [np.zeros(n) if centre else None for n in sizes[:-1]]
         self.epoch = 0
         self.history: list[dict] = []
 
     @property
     def parameters(self) -> list[np.ndarray]:
-        """``[W_0, b_0, W_1, b_1, ...]``: the arrays Adam updates in place."""
-        return [p for W, b in zip(self.model.weights, self.model.biases, strict=True)
-                for p in (W, b)]
+        """``[W_0, b_0, W_1, b_1, ...]``: the network's arrays Adam updates in place."""
+        return [p for layer in self.network.layers for p in (layer.weight, layer.bias)]
+
+    def forward(self, X: np.ndarray) -> Trace:
+        """A clean pass of the network on the backend."""
+        return self.backend.forward(self.network, X)
 
     def evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         """Accuracy and mean cross-entropy of clean passes."""
-        logits = self.model.logits(X)
+        logits = logits_in_chunks(self.backend, self.network, X)
         return accuracy(logits, y), float(np.mean(cross_entropy(logits, y)))
 
     def _update_decorrelators(self, inputs: list[np.ndarray]) -> None:
-        for i, (dec, x) in enumerate(zip(self.model.decorrelators, inputs, strict=True)):
-            if dec is None:
+        for i, (layer, x) in enumerate(zip(self.network.layers, inputs, strict=True)):
+            if layer.decorrelation is None:
                 continue
-            check_stability(x, dec.config.eta, what=f"decor_lr (layer {i} input)")
-            dec.update(x)
+            check_stability(x, self.decorrelation.eta, what=f"decor_lr (layer {i} input)")
+            layer.decorrelation, self.decor_means[i], _ = decorrelator_step(
+                layer.decorrelation, x, self.decorrelation, self.decor_means[i])
 
-    def apply_updates(self, grads: list[np.ndarray], trace) -> None:
+    def apply_updates(self, grads: list[np.ndarray], trace: Trace) -> None:
         """One batch's updates: Adam on the forward parameters, then the decorrelators.
 
-        The hook a hardware trainer overrides (:mod:`neurodecorr.learning.chip_engine`)."""
+        The hook a hardware trainer overrides (:mod:`neurodecorr.learning.chip_trainer`)."""
         self.adam.step(grads)
         self._update_decorrelators(trace.x)
 
@@ -101,7 +128,8 @@ class Trainer:
         n_batches = -(-len(X) // bs)
         for k in range(n_batches):
             idx = order[k * bs:(k + 1) * bs]
-            grads, trace = self.rule.gradients(self.model, X[idx], y[idx], self.rng)
+            grads, trace = self.rule.gradients(self.network, self.backend, X[idx], y[idx],
+                                               self.rng)
             if not all(np.all(np.isfinite(g)) for g in grads):
                 raise NeurodecorrError(f"training diverged in epoch {self.epoch + 1} "
                                        f"(non-finite update); reduce --lr or --decor-lr")
@@ -144,9 +172,9 @@ class Trainer:
         for i, (m, v) in enumerate(zip(self.adam.m, self.adam.v, strict=True)):
             arrays[f"adam_m{i}"] = m
             arrays[f"adam_v{i}"] = v
-        for i, dec in enumerate(self.model.decorrelators):
-            if dec is not None and dec.mean is not None:
-                arrays[f"decor_mean{i}"] = dec.mean
+        for i, mean in enumerate(self.decor_means):
+            if mean is not None:
+                arrays[f"decor_mean{i}"] = mean
         for name, arr in self.rule.state_arrays().items():
             arrays[f"rule_{name}"] = arr
         return arrays

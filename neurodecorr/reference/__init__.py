@@ -13,9 +13,10 @@ from neurodecorr.reference.decorrelation import (
     transform,
 )
 from neurodecorr.reference.device import describe_device, resolve_device, resolve_dtype
-from neurodecorr.reference.network import forward
+from neurodecorr.reference.network import TorchReference, forward
 
 __all__ = [
-    "describe_device", "first_order_update", "fixed_point", "forward", "linear_update",
-    "resolve_device", "resolve_dtype", "rule_matrix", "sherman_morrison_update", "transform",
+    "TorchReference", "describe_device", "first_order_update", "fixed_point", "forward",
+    "linear_update", "resolve_device", "resolve_dtype", "rule_matrix", "sherman_morrison_update",
+    "transform",
 ]

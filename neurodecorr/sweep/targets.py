@@ -1,6 +1,8 @@
 """What the sweep needs to know about each command it can run.
 
-A point runs the real command. The sweep fills in, per point, the files that the command writes
+A point runs the real command (in its own interpreter, :mod:`neurodecorr.sweep.point`). The sweep
+reads the command's options from the command's own module, never through the CLI, so nothing
+below the CLI imports it. The sweep fills in, per point, the files that the command writes
 (in a temporary folder that is removed afterwards; only the metrics of ``--json`` are kept) and,
 where the point gives ``n`` and ``batch``, the inputs it draws from its seed
 (:mod:`neurodecorr.sweep.synthetic`). Everything else about the command's options is read from
@@ -14,7 +16,6 @@ from dataclasses import dataclass, field
 
 import click
 
-from neurodecorr.cli import COMMANDS
 from neurodecorr.errors import NeurodecorrError
 
 #: Spec keys that ask for drawn inputs instead of files.
@@ -29,6 +30,8 @@ class Target:
     ----------
     name : str
         The subcommand.
+    module : str
+        The module that defines the subcommand's click ``command``.
     outputs : dict
         Option -> file name in the point's temporary folder, for every file the command must
         write besides ``--json``.
@@ -41,17 +44,19 @@ class Target:
     """
 
     name: str
+    module: str
     outputs: dict[str, str] = field(default_factory=dict)
     drawn: dict[str, str] = field(default_factory=dict)
     refused: tuple[str, ...] = ()
 
 
 TARGETS: dict[str, Target] = {
-    "decorrelate": Target("decorrelate", outputs={"--out-matrix": "matrix.npy"},
-                          drawn={"--input": "inputs"}),
-    "settle": Target("settle", outputs={"--out": "xbar.npy"},
+    "decorrelate": Target("decorrelate", "neurodecorr.commands.decorrelate",
+                          outputs={"--out-matrix": "matrix.npy"}, drawn={"--input": "inputs"}),
+    "settle": Target("settle", "neurodecorr.commands.settle", outputs={"--out": "xbar.npy"},
                      drawn={"--matrix": "lateral", "--input": "inputs"}),
-    "train": Target("train", refused=("--checkpoint", "--plot", "--resume")),
+    "train": Target("train", "neurodecorr.commands.train",
+                    refused=("--checkpoint", "--plot", "--resume")),
 }
 
 #: The option through which every command writes its metrics.
@@ -60,7 +65,7 @@ JSON_OPTION = "--json"
 
 def click_command(name: str) -> click.Command:
     """Import the click object of a subcommand (refusing one that is not installed)."""
-    module_name = COMMANDS[name][0]
+    module_name = TARGETS[name].module
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurodecorr.core.network import Network
 from neurodecorr.learning.config import TrainConfig
-from neurodecorr.learning.model import MLP
 from neurodecorr.learning.rules.backprop import Backprop
 from neurodecorr.learning.rules.base import LearningRule, backpropagate, weight_gradients
 from neurodecorr.learning.rules.feedback import (
@@ -16,19 +16,19 @@ from neurodecorr.learning.rules.feedback import (
 from neurodecorr.learning.rules.perturbation import ActivityNodePerturbation, NodePerturbation
 
 
-def make_rule(config: TrainConfig, model: MLP, rng: np.random.Generator) -> LearningRule:
+def make_rule(config: TrainConfig, network: Network, rng: np.random.Generator) -> LearningRule:
     """The rule named by ``config.algorithm``; ``rng`` draws any fixed feedback matrices."""
     name = config.algorithm
     if name == "bp":
         return Backprop()
     if name == "fa":
-        return FeedbackAlignment(model, rng, config.feedback_scale,
+        return FeedbackAlignment(network, rng, config.feedback_scale,
                                  config.fa_through_decorrelation)
     if name == "signfa":
-        return SignFeedbackAlignment(model, config.feedback_scale,
+        return SignFeedbackAlignment(network, config.feedback_scale,
                                      config.fa_through_decorrelation)
     if name == "dfa":
-        return DirectFeedbackAlignment(model, rng, config.feedback_scale)
+        return DirectFeedbackAlignment(network, rng, config.feedback_scale)
     if name == "np":
         return NodePerturbation(config.sigma)
     return ActivityNodePerturbation(config.sigma)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurodecorr.learning.model import MLP, Trace
+from neurodecorr.core.forward import Backend, Trace
+from neurodecorr.core.network import Network
 from neurodecorr.learning.rules.base import LearningRule, backpropagate, weight_gradients
 
 
@@ -13,8 +14,9 @@ class Backprop(LearningRule):
 
     name = "bp"
 
-    def gradients(self, model: MLP, X: np.ndarray, y: np.ndarray,
+    def gradients(self, network: Network, backend: Backend, X: np.ndarray, y: np.ndarray,
                   rng: np.random.Generator) -> tuple[list[np.ndarray], Trace]:
-        trace = model.forward(X)
-        deltas = backpropagate(model, trace, y, model.weights, through_decorrelation=True)
+        trace = backend.forward(network, X)
+        weights = [layer.weight for layer in network.layers]
+        deltas = backpropagate(network, trace, y, weights, through_decorrelation=True)
         return weight_gradients(deltas, trace), trace

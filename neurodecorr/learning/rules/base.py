@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurodecorr.core.forward import Backend, Trace
+from neurodecorr.core.network import Network
 from neurodecorr.learning.loss import cross_entropy_grad
-from neurodecorr.learning.model import MLP, Trace, leaky_relu_grad
 
 
 class LearningRule:
     """A rule turns a batch into updates ``∂L/∂W_l``, ``∂L/∂b_l`` (or estimates of them).
 
-    Gradients are returned in the order ``[W_0, b_0, W_1, b_1, ...]`` for Adam, together with
-    the clean forward pass (its layer inputs train the decorrelators). Fixed random matrices a
-    rule draws at construction are its state, saved in checkpoints.
+    A rule runs the batch through ``backend.forward(network, X)`` (the exact numpy pass, a chip,
+    ...) and reads the network's ``W`` and ``M`` for its backward pass. Gradients are returned
+    in the order ``[W_0, b_0, W_1, b_1, ...]`` for Adam, together with the clean forward pass
+    (its layer inputs train the decorrelators). Fixed random matrices a rule draws at
+    construction are its state, saved in checkpoints.
     """
 
     name = ""
 
-    def gradients(self, model: MLP, X: np.ndarray, y: np.ndarray,
+    def gradients(self, network: Network, backend: Backend, X: np.ndarray, y: np.ndarray,
                   rng: np.random.Generator) -> tuple[list[np.ndarray], Trace]:
         raise NotImplementedError
 
@@ -38,7 +41,7 @@ def weight_gradients(deltas: list[np.ndarray], trace: Trace) -> list[np.ndarray]
     return grads
 
 
-def backpropagate(model: MLP, trace: Trace, y: np.ndarray, feedback: list[np.ndarray],
+def backpropagate(network: Network, trace: Trace, y: np.ndarray, feedback: list[np.ndarray],
                   through_decorrelation: bool = True) -> list[np.ndarray]:
     """Errors ``δ_l`` of every layer, sent back layer by layer through ``feedback``.
 
@@ -50,11 +53,11 @@ def backpropagate(model: MLP, trace: Trace, y: np.ndarray, feedback: list[np.nda
     """
     delta = cross_entropy_grad(trace.logits, y)
     deltas = [delta]
-    for i in range(model.n_layers - 1, 0, -1):
+    for i in range(network.n_layers - 1, 0, -1):
         g = delta @ feedback[i]
-        dec = model.decorrelators[i]
-        if dec is not None and through_decorrelation:
-            g = g @ dec.M
-        delta = g * leaky_relu_grad(trace.z[i - 1], model.slope(i - 1))
+        M = network.layers[i].decorrelation
+        if M is not None and through_decorrelation:
+            g = g @ M
+        delta = g * network.layers[i - 1].derivative(trace.z[i - 1])
         deltas.append(delta)
     return deltas[::-1]

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurodecorr.core.forward import Backend, Trace
+from neurodecorr.core.network import Network
 from neurodecorr.learning.loss import cross_entropy_grad
-from neurodecorr.learning.model import MLP, Trace, leaky_relu_grad
 from neurodecorr.learning.rules.base import LearningRule, backpropagate, weight_gradients
 
 
@@ -43,15 +44,16 @@ class FeedbackAlignment(_FixedFeedback):
 
     name = "fa"
 
-    def __init__(self, model: MLP, rng: np.random.Generator, scale: float = 1.0,
+    def __init__(self, network: Network, rng: np.random.Generator, scale: float = 1.0,
                  through_decorrelation: bool = True) -> None:
-        self.feedback = [kaiming_uniform(W.shape, scale, rng) for W in model.weights]
+        self.feedback = [kaiming_uniform(layer.weight.shape, scale, rng)
+                         for layer in network.layers]
         self.through_decorrelation = through_decorrelation
 
-    def gradients(self, model: MLP, X: np.ndarray, y: np.ndarray,
+    def gradients(self, network: Network, backend: Backend, X: np.ndarray, y: np.ndarray,
                   rng: np.random.Generator) -> tuple[list[np.ndarray], Trace]:
-        trace = model.forward(X)
-        deltas = backpropagate(model, trace, y, self.feedback, self.through_decorrelation)
+        trace = backend.forward(network, X)
+        deltas = backpropagate(network, trace, y, self.feedback, self.through_decorrelation)
         return weight_gradients(deltas, trace), trace
 
 
@@ -65,15 +67,18 @@ class SignFeedbackAlignment(LearningRule):
 
     name = "signfa"
 
-    def __init__(self, model: MLP, scale: float = 1.0, through_decorrelation: bool = True) -> None:
-        self.scales = [scale * float(np.sqrt(np.mean(np.square(W)))) for W in model.weights]
+    def __init__(self, network: Network, scale: float = 1.0,
+                 through_decorrelation: bool = True) -> None:
+        self.scales = [scale * float(np.sqrt(np.mean(np.square(layer.weight))))
+                       for layer in network.layers]
         self.through_decorrelation = through_decorrelation
 
-    def gradients(self, model: MLP, X: np.ndarray, y: np.ndarray,
+    def gradients(self, network: Network, backend: Backend, X: np.ndarray, y: np.ndarray,
                   rng: np.random.Generator) -> tuple[list[np.ndarray], Trace]:
-        trace = model.forward(X)
-        feedback = [s * np.sign(W) for s, W in zip(self.scales, model.weights, strict=True)]
-        deltas = backpropagate(model, trace, y, feedback, self.through_decorrelation)
+        trace = backend.forward(network, X)
+        feedback = [s * np.sign(layer.weight)
+                    for s, layer in zip(self.scales, network.layers, strict=True)]
+        deltas = backpropagate(network, trace, y, feedback, self.through_decorrelation)
         return weight_gradients(deltas, trace), trace
 
     def state_arrays(self) -> dict[str, np.ndarray]:
@@ -93,15 +98,15 @@ class DirectFeedbackAlignment(_FixedFeedback):
 
     name = "dfa"
 
-    def __init__(self, model: MLP, rng: np.random.Generator, scale: float = 1.0) -> None:
-        n_classes = model.sizes[-1]
-        self.feedback = [kaiming_uniform((n_classes, n), scale, rng) for n in model.sizes[1:]]
+    def __init__(self, network: Network, rng: np.random.Generator, scale: float = 1.0) -> None:
+        n_classes = network.sizes[-1]
+        self.feedback = [kaiming_uniform((n_classes, n), scale, rng) for n in network.sizes[1:]]
 
-    def gradients(self, model: MLP, X: np.ndarray, y: np.ndarray,
+    def gradients(self, network: Network, backend: Backend, X: np.ndarray, y: np.ndarray,
                   rng: np.random.Generator) -> tuple[list[np.ndarray], Trace]:
-        trace = model.forward(X)
+        trace = backend.forward(network, X)
         e = cross_entropy_grad(trace.logits, y)
-        deltas = [(e @ self.feedback[i]) * leaky_relu_grad(trace.z[i], model.slope(i))
-                  for i in range(model.n_layers - 1)]
+        deltas = [(e @ self.feedback[i]) * network.layers[i].derivative(trace.z[i])
+                  for i in range(network.n_layers - 1)]
         deltas.append(e)
         return weight_gradients(deltas, trace), trace

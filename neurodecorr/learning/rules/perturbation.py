@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurodecorr.core.forward import Backend, Trace
+from neurodecorr.core.network import Network
 from neurodecorr.learning.loss import cross_entropy
-from neurodecorr.learning.model import MLP, Trace
 from neurodecorr.learning.rules.base import LearningRule, weight_gradients
 
 
@@ -19,11 +20,11 @@ class _Perturbation(LearningRule):
     def __init__(self, sigma: float) -> None:
         self.sigma = float(sigma)
 
-    def _passes(self, model: MLP, X: np.ndarray, y: np.ndarray, rng: np.random.Generator
-                ) -> tuple[Trace, Trace, list[np.ndarray], np.ndarray]:
-        clean = model.forward(X)
-        noise = [self.sigma * rng.standard_normal((len(X), n)) for n in model.sizes[1:]]
-        noisy = model.forward(X, noise=noise)
+    def _passes(self, network: Network, backend: Backend, X: np.ndarray, y: np.ndarray,
+                rng: np.random.Generator) -> tuple[Trace, Trace, list[np.ndarray], np.ndarray]:
+        clean = backend.forward(network, X)
+        noise = [self.sigma * rng.standard_normal((len(X), n)) for n in network.sizes[1:]]
+        noisy = backend.forward(network, X, noise=noise)
         dloss = cross_entropy(noisy.logits, y) - cross_entropy(clean.logits, y)
         return clean, noisy, noise, dloss
 
@@ -38,9 +39,9 @@ class NodePerturbation(_Perturbation):
 
     name = "np"
 
-    def gradients(self, model: MLP, X: np.ndarray, y: np.ndarray,
+    def gradients(self, network: Network, backend: Backend, X: np.ndarray, y: np.ndarray,
                   rng: np.random.Generator) -> tuple[list[np.ndarray], Trace]:
-        clean, _, noise, dloss = self._passes(model, X, y, rng)
+        clean, _, noise, dloss = self._passes(network, backend, X, y, rng)
         coef = (-dloss)[:, None] / self.sigma ** 2 / len(X)
         deltas = [coef * (-xi) for xi in noise]
         return weight_gradients(deltas, clean), clean
@@ -60,12 +61,12 @@ class ActivityNodePerturbation(_Perturbation):
 
     name = "anp"
 
-    def gradients(self, model: MLP, X: np.ndarray, y: np.ndarray,
+    def gradients(self, network: Network, backend: Backend, X: np.ndarray, y: np.ndarray,
                   rng: np.random.Generator) -> tuple[list[np.ndarray], Trace]:
-        clean, noisy, _, dloss = self._passes(model, X, y, rng)
+        clean, noisy, _, dloss = self._passes(network, backend, X, y, rng)
         da = [zn - zc for zn, zc in zip(noisy.z, clean.z, strict=True)]
         sq_norm = sum(np.sum(np.square(d), axis=1) for d in da)
-        n_nodes = sum(model.sizes[1:])
+        n_nodes = sum(network.sizes[1:])
         coef = (dloss * n_nodes / sq_norm)[:, None] / len(X)
         deltas = [coef * d for d in da]
         return weight_gradients(deltas, clean), clean

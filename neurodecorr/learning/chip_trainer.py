@@ -1,9 +1,10 @@
 """Training with the chip in the loop: every forward pass and every update goes through the chip.
 
-:class:`ChipEngine` routes the two physical operations of :class:`~neurodecorr.learning.model.MLP`
-to a :class:`~neurodecorr.circuits.chip.Chip`: ``x̄ = M x`` is the settled state of the layer's
-lateral circuit, ``W x̄ + b`` a read of its forward crossbar. :class:`ChipTrainer` is the
-:class:`~neurodecorr.learning.trainer.Trainer` whose updates are written into the devices:
+:class:`ChipTrainer` is the :class:`~neurodecorr.learning.trainer.Trainer` whose backend is a
+:class:`~neurodecorr.circuits.chip.Chip` programmed from the trainer's network and its
+:class:`~neurodecorr.core.network.Hardware`: ``x̄ = M x`` is the settled state of the layer's
+lateral circuit, ``W x̄ + b`` a read of its forward crossbar. Its updates are written into the
+devices:
 
 * forward weights: the rule's update (BP, FA, sign-FA, DFA, NP, ANP) is applied as plain SGD,
   ``[W | b] ← [W | b] − lr [∂W | ∂b]``, by stochastic rank-1 pulse trains
@@ -12,9 +13,11 @@ lateral circuit, ``W x̄ + b`` a read of its forward crossbar. :class:`ChipTrain
 * lateral matrices: the local first-order Sherman–Morrison rule, one pulse train per sample,
   with the global gain in a digital register (:meth:`LateralArray.learn`); rule ``ahmad`` only.
 
-What stays digital: the rule's error signals and its backward pass (it uses the noiseless
-effective ``W`` and ``M`` of the arrays, synchronised into the model after every batch), the
-SVD that factorises the batch update, the gain register and its computation, the loss.
+After the writes of every batch the chip reads its arrays back into the network
+(:meth:`Chip.read_back`), so the network is always what the chip holds. What stays digital: the
+rule's error signals and its backward pass (it uses the network, i.e. the noiseless effective
+``W`` and ``M`` of the arrays), the SVD that factorises the batch update, the gain register and
+its computation, the loss.
 
 :class:`SGDTrainer` is the software network trained the same way (SGD on the forward weights,
 the linear-form decorrelator of the learning module): the reference a chip run is compared with.
@@ -28,10 +31,11 @@ import numpy as np
 
 from neurodecorr.circuits.chip import Chip
 from neurodecorr.circuits.costs import difference, per_sample
+from neurodecorr.core.forward import Trace
+from neurodecorr.core.network import Hardware
 from neurodecorr.data.base import Dataset
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.learning.config import TrainConfig
-from neurodecorr.learning.model import ForwardEngine
 from neurodecorr.learning.trainer import Trainer
 
 
@@ -62,21 +66,25 @@ class ChipOptions:
         if not (np.isfinite(self.batch_interval_s) and self.batch_interval_s >= 0):
             raise NeurodecorrError(f"batch interval: must be >= 0 s, got {self.batch_interval_s}")
 
+    @property
+    def hardware(self) -> Hardware:
+        """The circuits and devices the network is given (``device`` on every array)."""
+        return Hardware.on(self.circuit, self.device)
+
+    def check(self, config: TrainConfig) -> None:
+        """Refuse, before any work, a configuration the chip cannot train and any circuit or
+        device that does not load."""
+        from neurodecorr.circuits.description import load_circuit
+        from neurodecorr.devices import load_device
+
+        _check_config(config)
+        for circuit, lateral, forward in self.hardware.per_layer(len(config.hidden) + 1):
+            load_circuit(circuit)
+            for device in {lateral, forward} - {None}:
+                load_device(device)
+
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-class ChipEngine(ForwardEngine):
-    """``decorrelate`` settles the chip's lateral circuit; ``project`` reads its crossbar."""
-
-    def __init__(self, chip: Chip) -> None:
-        self.chip = chip
-
-    def decorrelate(self, index, decorrelator, X):
-        return self.chip.decorrelate(index, X)
-
-    def project(self, index, W, b, Xbar):
-        return self.chip.project(index, Xbar)
 
 
 def _check_config(config: TrainConfig) -> None:
@@ -91,43 +99,32 @@ class ChipTrainer(Trainer):
     """A :class:`Trainer` whose network is a simulated chip (see the module docstring).
 
     The software initialisation (weights, feedback matrices, data order) is the same as the
-    software trainer's for the same seed; the chip is programmed with it.
+    software trainer's for the same seed; the chip is programmed with it, and the network then
+    holds what the devices hold after programming.
     """
 
     def __init__(self, config: TrainConfig, dataset: Dataset, options: ChipOptions) -> None:
         _check_config(config)
         super().__init__(config, dataset)
         self.options = options
-        rng = np.random.default_rng([options.seed, 0xC41])
-        self.chip = Chip(self.model.to_network(), options.circuit, rng,
-                         lateral_devices=options.device, forward_devices=options.device)
-        self.model.engine = ChipEngine(self.chip)
+        self.network.hardware = options.hardware
+        self.chip = Chip(self.network, np.random.default_rng([options.seed, 0xC41]))
+        self.backend = self.chip
+        self.chip.read_back(self.network)
         self.inference = {"samples": 0.0}
         self.trained_samples = 0
-        self._sync()
 
-    def _sync(self) -> None:
-        """Copy the arrays' effective W, b and M into the model, for the digital backward pass."""
-        for i, layer in enumerate(self.chip.layers):
-            W, b, M = layer.effective(self.chip.clock_s)
-            self.model.weights[i][...] = W
-            self.model.biases[i][...] = b
-            dec = self.model.decorrelators[i]
-            if dec is not None and M is not None:
-                dec.M = M
-                dec.last_gain = layer.lateral.last_gain
-
-    def apply_updates(self, grads: list[np.ndarray], trace) -> None:
+    def apply_updates(self, grads: list[np.ndarray], trace: Trace) -> None:
         chip = self.chip
         self.trained_samples += len(trace.x[0])
         for i in range(chip.n_layers):
             chip.write_forward(i, grads[2 * i], grads[2 * i + 1], self.config.lr)
-        for i, dec in enumerate(self.model.decorrelators):
-            if dec is not None:
+        for i, layer in enumerate(self.network.layers):
+            if layer.decorrelation is not None:
                 chip.learn_lateral(i, trace.x[i], trace.xbar[i], self.config.decor_lr,
                                    self.config.decor_batch_fraction)
         chip.clock_s += self.options.batch_interval_s
-        self._sync()
+        chip.read_back(self.network)
 
     def evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         before = self.chip.totals()
@@ -162,7 +159,7 @@ class ChipTrainer(Trainer):
 class SGDTrainer(Trainer):
     """The software network trained with plain SGD (the chip's optimiser) instead of Adam."""
 
-    def apply_updates(self, grads: list[np.ndarray], trace) -> None:
+    def apply_updates(self, grads: list[np.ndarray], trace: Trace) -> None:
         for p, g in zip(self.parameters, grads, strict=True):
             p -= self.config.lr * g
         self._update_decorrelators(trace.x)

@@ -1,0 +1,119 @@
+"""One training run as the ``train`` command asks for it: checks, data, trainer, outputs.
+
+:class:`TrainRun` holds every choice of a run beyond the :class:`TrainConfig` (data folder,
+checkpoint and resumption, chip, output files) and validates them on construction, before any
+data is read or any epoch is trained. :func:`run_training` carries the run out and writes its
+outputs all at once (nothing is written when anything fails).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from neurodecorr.data import NEEDS_DATA_DIR, load_dataset
+from neurodecorr.errors import NeurodecorrError
+from neurodecorr.io import check_output_folder, json_bytes, write_outputs
+from neurodecorr.learning.checkpoint import resume_trainer, save_checkpoint
+from neurodecorr.learning.config import TrainConfig
+from neurodecorr.learning.trainer import EpochCallbacks, Trainer
+
+if TYPE_CHECKING:
+    from neurodecorr.learning.chip_trainer import ChipOptions
+
+
+@dataclass(frozen=True)
+class TrainRun:
+    """A training run: its configuration and everything around it.
+
+    Attributes
+    ----------
+    config : TrainConfig
+    data_dir : str, optional
+        Folder of the CIFAR batch files (``cifar10``, ``cifar100`` only).
+    checkpoint : str, optional
+        ``.npz`` written after every epoch (software runs only).
+    resume : bool
+        Continue from ``checkpoint``.
+    chip : ChipOptions, optional
+        Train on a simulated chip (:mod:`neurodecorr.learning.chip_trainer`).
+    json_path, plot_path : str, optional
+        History and configuration as JSON; learning curves as PNG.
+    """
+
+    config: TrainConfig
+    data_dir: str | None = None
+    checkpoint: str | None = None
+    resume: bool = False
+    chip: ChipOptions | None = None
+    json_path: str | None = None
+    plot_path: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.resume and self.checkpoint is None:
+            raise NeurodecorrError("--resume needs --checkpoint PATH")
+        if self.resume and not Path(self.checkpoint).is_file():
+            raise NeurodecorrError(f"--checkpoint: no such file to resume from: "
+                                   f"{self.checkpoint}")
+        if self.data_dir is not None and self.config.dataset not in NEEDS_DATA_DIR:
+            raise NeurodecorrError(f"--data-dir: applies only to {', '.join(NEEDS_DATA_DIR)}, "
+                                   f"not to {self.config.dataset}")
+        for path, what in ((self.checkpoint, "--checkpoint"), (self.json_path, "--json"),
+                           (self.plot_path, "--plot")):
+            if path is not None:
+                check_output_folder(path, what)
+        if self.chip is not None:
+            if self.checkpoint is not None:
+                raise NeurodecorrError("--checkpoint/--resume: not supported with a chip "
+                                       "(--device, --circuit): the device state is not saved")
+            self.chip.check(self.config)
+
+    def title(self) -> str:
+        """The learning curves' title: data set, rule, decorrelation, chip."""
+        c = self.config
+        title = f"{c.dataset}: {c.algorithm}" + ("" if c.decorrelation == "none"
+                                                 else f" + {c.decorrelation}")
+        if self.chip is not None:
+            device = f", {self.chip.device}" if self.chip.device else ""
+            title += f" on chip ({self.chip.circuit}{device})"
+        return title
+
+
+def _trainer(run: TrainRun, data) -> Trainer:
+    if run.chip is not None:
+        from neurodecorr.learning.chip_trainer import ChipTrainer
+
+        return ChipTrainer(run.config, data, run.chip)
+    if run.resume:
+        return resume_trainer(run.checkpoint, run.config, data)
+    return Trainer(run.config, data)
+
+
+def run_training(run: TrainRun, callbacks: EpochCallbacks | None = None) -> Trainer:
+    """Load the data, train (resuming if asked), checkpoint every epoch, write the outputs.
+
+    Returns the trainer; its ``history`` holds one row per epoch."""
+    kwargs = {"data_dir": run.data_dir} if run.data_dir else {}
+    data = load_dataset(run.config.dataset, **kwargs)
+    trainer = _trainer(run, data)
+    after_epoch = (lambda t: save_checkpoint(t, run.checkpoint)) if run.checkpoint else None
+    if callbacks is not None and callbacks.on_start is not None:
+        callbacks.on_start(trainer.epoch, run.config.epochs)
+    trainer.fit(callbacks, after_epoch)
+
+    files: dict[str, bytes] = {}
+    if run.json_path:
+        report = {"command": "train", "config": run.config.to_dict(), "data_dir": run.data_dir,
+                  "sizes": trainer.network.sizes, "n_train": len(data.x_train),
+                  "n_test": len(data.x_test), "history": trainer.history}
+        if run.chip is not None:
+            report["chip"] = {"options": run.chip.to_dict(), "layers": trainer.chip.describe(),
+                              "costs": trainer.costs()}
+        files[run.json_path] = json_bytes(report)
+    if run.plot_path:
+        from neurodecorr.learning.plot import history_figure_png
+
+        files[run.plot_path] = history_figure_png(trainer.history, run.title())
+    write_outputs(files)
+    return trainer

@@ -1,0 +1,80 @@
+"""The layers of the package point one way (docs/architecture.md), read from the source itself."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "neurodecorr"
+
+#: Each top-level module or package of neurodecorr and its layer: a module may import only
+#: modules of a lower layer (or its own package). The diagram in docs/architecture.md.
+LAYERS = {
+    "errors": 0,
+    "io": 1, "resources": 1,
+    "core": 2, "data": 2,
+    "__init__": 3, "devices": 3, "reference": 3, "ode": 3,
+    "circuits": 4,
+    "learning": 5,
+    "lava": 6, "torch": 6, "spice": 6,
+    "bench": 7, "sweep": 7, "progress": 7,
+    "commands": 8,
+    "cli": 9,
+    "__main__": 10,
+}
+
+
+def _imports() -> list[tuple[str, str, str]]:
+    """(file, importing module, imported module) for every neurodecorr import in the package."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([node.module] if isinstance(node, ast.ImportFrom) and node.module and
+                     node.level == 0 else
+                     [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            found += [(str(path.relative_to(PACKAGE.parent)), module, n) for n in names
+                      if n == "neurodecorr" or n.startswith("neurodecorr.")]
+    return found
+
+
+def _top(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def test_every_part_of_the_package_has_a_layer():
+    tops = {p.stem if p.is_file() else p.name for p in PACKAGE.iterdir()
+            if (p.suffix == ".py" or (p / "__init__.py").is_file())}
+    assert tops <= set(LAYERS), f"add {sorted(tops - set(LAYERS))} to LAYERS and the docs"
+
+
+def test_imports_point_down_the_layers_only():
+    wrong = [f"{file}: {a} imports {b}" for file, a, b in _imports()
+             if _top(a) != _top(b) and LAYERS[_top(b)] >= LAYERS[_top(a)]]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_command_imports_another():
+    wrong = [f"{file}: imports {b}" for file, a, b in _imports()
+             if a.startswith("neurodecorr.commands.") and b.startswith("neurodecorr.commands.")]
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("module", ["neurodecorr.sweep", "neurodecorr.learning",
+                                    "neurodecorr.circuits.chip"])
+def test_the_library_runs_without_loading_the_cli(module):
+    code = f"import sys, {module}; assert 'neurodecorr.cli' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=PACKAGE.parent)
+
+
+def test_the_sweep_runs_the_commands_the_cli_runs():
+    from neurodecorr.cli import COMMANDS
+    from neurodecorr.sweep.targets import TARGETS
+
+    for name, target in TARGETS.items():
+        assert target.module == COMMANDS[name][0]
