@@ -18,7 +18,7 @@ from scipy.linalg import expm
 from neurodecorr.circuits.description import load_circuit
 from neurodecorr.circuits.lateral import LateralArray
 from neurodecorr.cli import main
-from neurodecorr.core.network import Layer, Network
+from neurodecorr.core.network import Hardware, Layer, Network
 from neurodecorr.devices import load_device
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.spice import (
@@ -242,14 +242,14 @@ def test_op_amp_pole_is_accounted_for_to_first_order(tmp_path):
 
 # -- a layer of a network -------------------------------------------------------------------
 
-def _network(tmp_path):
+def _network(tmp_path, hardware=None):
     rng = np.random.default_rng(5)
     A0, _ = _problem(5, 5)
     layers = [Layer(weight=rng.standard_normal((4, 5)), bias=np.zeros(4),
                     decorrelation=np.linalg.inv(A0)),
               Layer(weight=rng.standard_normal((3, 4)), bias=np.zeros(3), decorrelation=None,
                     activation="identity")]
-    net = Network(layers=layers)
+    net = Network(layers=layers, hardware=hardware)
     net.save(tmp_path / "net.npz")
     return net, A0
 
@@ -257,18 +257,20 @@ def _network(tmp_path):
 def test_network_layer_is_the_chips_lateral_circuit(tmp_path):
     from neurodecorr.circuits.chip import Chip
 
-    net, A0 = _network(tmp_path)
-    config = _circuit_file(tmp_path, mismatch=0.02, device="pcm")
+    _circuit_file(tmp_path, mismatch=0.02, device="pcm")
+    net, A0 = _network(tmp_path, Hardware.on(str(tmp_path / "test.toml")))
     x = np.linspace(-1, 1, 5)
-    c = draw_from_network(net, 0, config, x, seed=4)
-    chip_array = Chip(net, [config, config], 4).layers[0].lateral
+    c = draw_from_network(net, 0, x, seed=4)
+    assert c.about["device"] == "pcm"
+    chip_array = Chip(net, 4).layers[0].lateral
     np.testing.assert_allclose(c.tau_s, chip_array.tau_i_s, rtol=1e-15)
     np.testing.assert_allclose(c.matrix, chip_array.effective_matrix(0.0), rtol=1e-12,
                                atol=1e-14)
+    assert np.std(c.tau_s) > 0  # the network's own circuit, with mismatch
     with pytest.raises(NeurodecorrError, match="no decorrelation"):
-        draw_from_network(net, 1, config, np.ones(4), seed=4)
+        draw_from_network(net, 1, np.ones(4), seed=4)
     with pytest.raises(NeurodecorrError, match="out of range"):
-        draw_from_network(net, 2, config, x, seed=4)
+        draw_from_network(net, 2, x, seed=4)
 
 
 # -- the commands ---------------------------------------------------------------------------

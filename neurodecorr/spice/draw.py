@@ -84,12 +84,13 @@ def draw_from_matrix(config, A: np.ndarray, x: np.ndarray, seed: int,
     return from_lateral_array(array, x, 0.0, t_stop_s, about)
 
 
-def draw_from_network(network, layer: int, config, x: np.ndarray, seed: int,
+def draw_from_network(network, layer: int, x: np.ndarray, seed: int,
                       t_stop_s: float | None = None) -> SpiceCircuit:
-    """Draw the lateral circuit of layer ``layer`` of ``Chip(network, config, seed)``.
+    """Draw the lateral circuit of layer ``layer`` of ``Chip(network, seed)``.
 
-    Every layer runs on ``config``; the chip draws each layer's mismatch and programming from
-    its own stream of ``seed``, so the netlist is the layer of that chip, programmed at t = 0.
+    The chip builds every layer from ``network.hardware`` (circuits and devices; ideal circuits
+    without one) and draws each layer's mismatch and programming from its own stream of
+    ``seed``, so the netlist is that chip's layer, programmed at its start time.
     """
     from neurodecorr.circuits.chip import Chip
 
@@ -97,14 +98,14 @@ def draw_from_network(network, layer: int, config, x: np.ndarray, seed: int,
     if not 0 <= layer < L:
         raise NeurodecorrError(f"--layer: {layer} is out of range; the network has {L} layers "
                                f"(0 to {L - 1})")
-    chip = Chip(network, [config] * L, seed)
-    array = chip.layers[layer].lateral
-    if array is None:
+    chip = Chip(network, seed)
+    chip_layer = chip.layers[layer]
+    if chip_layer.lateral is None:
         raise NeurodecorrError(f"--layer: layer {layer} has no decorrelation, so no lateral "
                                "circuit")
-    about = {"source": f"network layer {layer}", "circuit": config.name,
-             "device": config.lateral.device, "seed": seed}
-    return from_lateral_array(array, x, chip.clock_s, t_stop_s, about)
+    about = {"source": f"network layer {layer}", "circuit": chip_layer.circuit.name,
+             "device": chip_layer.lateral_device_name, "seed": seed}
+    return from_lateral_array(chip_layer.lateral, x, chip.clock_s, t_stop_s, about)
 
 
 #: The command-line options of :func:`draw`, shared by ``export-spice`` and ``spice-check``:
@@ -142,14 +143,15 @@ def draw(circuit: str | None, *, matrix_path: str | None = None,
     Parameters
     ----------
     circuit : str or None
-        Circuit description (name or TOML path); None: the network's own, else ``rc-opamp``.
+        Circuit description (name or TOML path) of every layer; None: the network's own
+        hardware, else ``rc-opamp``.
     matrix_path, network_path : str
         Exactly one: a lateral matrix ``A`` (.npy) or a network (.npz) with ``layer``.
     input_path : str
         The input: one sample (n,) or a batch (batch, n) of which row ``sample`` is taken.
     """
     from neurodecorr.circuits.description import load_circuit
-    from neurodecorr.core.network import Network
+    from neurodecorr.core.network import Hardware, Network
     from neurodecorr.io import load_array
 
     if seed < 0:
@@ -180,8 +182,10 @@ def draw(circuit: str | None, *, matrix_path: str | None = None,
                                    f"shape {A.shape}")
         return draw_from_matrix(load_circuit(circuit or "rc-opamp"), A, X, seed, t_stop_s)
     network = Network.load(network_path)
-    config = load_circuit(circuit or network.circuit or "rc-opamp")
+    if circuit is not None or network.hardware is None:
+        # every layer on this circuit, with the circuit's own devices
+        network = dataclasses.replace(network, hardware=Hardware.on(circuit or "rc-opamp"))
     if 0 <= layer < len(network.layers) and X.shape != (network.layers[layer].n_in,):
         raise NeurodecorrError(f"--input: a sample of {X.size} values for layer {layer} of "
                                f"{network.layers[layer].n_in} inputs")
-    return draw_from_network(network, layer, config, X, seed, t_stop_s)
+    return draw_from_network(network, layer, X, seed, t_stop_s)
