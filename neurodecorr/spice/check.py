@@ -145,13 +145,14 @@ def _circuit_field(A: np.ndarray, tau_i_s: np.ndarray, leak: float, rail: float 
                    x: np.ndarray):
     """The simulator's lateral circuit: per-node time constants, leak and rails around ``A``
     (as :meth:`neurodecorr.circuits.lateral.LateralArray.field` builds it, with an ideal read)."""
-    from neurodecorr.circuits import IdealReader, LateralField
+    from neurodecorr.circuits import LateralField
     from neurodecorr.circuits.lateral import CircuitReader
 
     tau = float(np.mean(tau_i_s))
     rate = tau / tau_i_s
     U = np.ascontiguousarray((rate * x)[None, :])
-    reader = CircuitReader(IdealReader(np.ascontiguousarray(A)), rate, leak, rail, U)
+    ideal = LateralField(np.ascontiguousarray(A)).reader  # the exact product A x̄
+    reader = CircuitReader(ideal, rate, leak, rail, U)
     return LateralField(reader.matrix(0.0), tau_s=tau, reader=reader)
 
 

@@ -174,14 +174,12 @@ class SpiceCircuit:
 
 
 def horizon(rates_per_s: np.ndarray, settle_tol: float, settle_window_s: float) -> float:
-    """The settle horizon: the description's window, else ``5·ln(1/tol)/min Re μ`` (as
-    :func:`neurodecorr.circuits.settling.default_max_time`)."""
-    from neurodecorr.circuits.settling import default_max_time
-
+    """The transient's end: the description's ``settle_window_s``, else ``5·ln(1/tol)/min Re μ``
+    (five times the time the slowest mode needs to shrink by ``tol``; ``tol ≥ 1e-6``)."""
     slowest = float(np.min(rates_per_s.real))
     if not slowest > 0:
         raise NeurodecorrError(f"lateral circuit is unstable: a mode has rate {slowest:.4g}/s "
                                "(needs a positive real part to settle)")
     if settle_window_s > 0:
         return float(settle_window_s)
-    return default_max_time(max(settle_tol, 1e-6), slowest)
+    return 5.0 * math.log(1.0 / max(settle_tol, 1e-6)) / slowest
