@@ -111,14 +111,17 @@ def draw_from_network(network, layer: int, x: np.ndarray, seed: int,
 #: The command-line options of :func:`draw`, shared by ``export-spice`` and ``spice-check``:
 #: (flags, keyword arguments of ``click.option``), plain types only; :func:`draw` validates.
 DRAW_OPTIONS: tuple[tuple[tuple[str, ...], dict], ...] = (
-    (("--matrix", "matrix_path"), {"help": "Lateral matrix A (n, n) as .npy."}),
+    (("--matrix", "matrix_path"),
+     {"metavar": "FILE", "help": "Lateral matrix A (n, n) as .npy."}),
     (("--network", "network_path"),
-     {"help": "A network .npz; with --layer, that layer's lateral circuit."}),
+     {"metavar": "FILE", "help": "A network .npz; with --layer, that layer's lateral circuit."}),
     (("--layer",), {"type": int, "help": "With --network: the layer (0-based)."}),
-    (("--circuit",), {"help": "Circuit description, name or TOML path (default: the network's "
-                              "own, else rc-opamp)."}),
+    (("--circuit",),
+     {"metavar": "NAME|FILE", "help": "Circuit description of every layer (default: the "
+                                      "network's own hardware, else rc-opamp)."}),
     (("--input", "input_path"),
-     {"required": True, "help": "Input x as .npy: one sample (n,) or a batch (batch, n)."}),
+     {"required": True, "metavar": "FILE",
+      "help": "Input x as .npy: one sample (n,) or a batch (batch, n)."}),
     (("--sample",), {"type": int, "default": 0, "show_default": True,
                      "help": "Which row of a batch --input to hold on the nodes."}),
     (("--seed",), {"type": int, "default": 0, "show_default": True,
