@@ -4,12 +4,24 @@ Subcommands live one per module in :mod:`neurodecorr.commands` and are imported 
 called, so ``neurodecorr --help`` stays fast and a missing optional dependency (Lava) affects
 only the command that needs it. Every command raises :class:`~neurodecorr.errors.NeurodecorrError`
 for user errors; :func:`main` prints it as one line on stderr and returns 2.
+
+:func:`main` is also where the process-wide promises of docs/reliability.md are kept, once for
+every command: float options refuse NaN and infinity, warnings are held back until the command
+succeeds (a failed command prints its one error line and nothing before it), SIGTERM unwinds
+like Ctrl-C so that cleanup runs, and a closed stdout (``neurodecorr devices list | head -1``)
+ends the command quietly with status 0.
 """
 
 from __future__ import annotations
 
 import importlib
+import math
+import os
+import signal
 import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 
 import click
@@ -41,8 +53,91 @@ def _package_version() -> str:
         return "unknown"
 
 
+class _Finite:
+    """Mixin for click's float types: refuse NaN and infinity, which compare false with every
+    bound and so pass any ``FloatRange``."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if number is not None and not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+class FiniteFloat(_Finite, click.types.FloatParamType):
+    """A float option that must be finite."""
+
+
+class FiniteFloatRange(_Finite, click.FloatRange):
+    """A bounded float option that must be finite."""
+
+
+def require_finite_floats(command: click.Command) -> click.Command:
+    """Make every float option of ``command`` (and its subcommands) refuse NaN and infinity."""
+    for param in command.params:
+        if type(param.type) is click.types.FloatParamType:
+            param.type = FiniteFloat()
+        elif type(param.type) is click.FloatRange:
+            finite = FiniteFloatRange.__new__(FiniteFloatRange)
+            finite.__dict__.update(param.type.__dict__)
+            param.type = finite
+    for sub in getattr(command, "commands", {}).values():
+        require_finite_floats(sub)
+    return command
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every ``finally`` and cleanup handler runs."""
+
+
+@contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield  # someone (a test runner, an embedding program) has its own handler
+        return
+    pid = os.getpid()
+
+    def handler(signum, frame):
+        if os.getpid() != pid:  # a forked child (Lava, multiprocessing): die as by default
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        raise Terminated
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: signals cannot be handled here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _stdout_closed() -> int:
+    """The reader of stdout went away (``| head``): stop quietly, as ``cat`` and ``ls`` do."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush must not fail
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+class _StdoutClosed(Exception):
+    """A broken pipe on stdout, carried past click (which would turn it into exit status 1)."""
+
+
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported on first use."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            raise _StdoutClosed from exc
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -57,7 +152,7 @@ class LazyGroup(click.Group):
             if exc.name == module_name:
                 raise click.UsageError(f"command '{cmd_name}' is not available yet") from None
             raise
-        return module.command
+        return require_finite_floats(module.command)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
@@ -73,15 +168,24 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit status (2 for any user error, with no traceback)."""
+    held: list[warnings.WarningMessage] = []
     try:
-        result = cli.main(args=argv, prog_name="neurodecorr", standalone_mode=False)
+        with _sigterm_unwinds(), warnings.catch_warnings(record=True) as held:
+            result = cli.main(args=argv, prog_name="neurodecorr", standalone_mode=False)
+            sys.stdout.flush()
+    except (BrokenPipeError, _StdoutClosed):
+        return _stdout_closed()
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
         # One line, like every other user error (click's usage block would add two more).
         print(f"neurodecorr: error: {exc.format_message()}", file=sys.stderr)
         return exc.exit_code
-    except click.exceptions.Abort:
+    except (Terminated, click.exceptions.Abort) as exc:
+        # click turns Ctrl-C into Abort; SIGTERM is told apart by what it was raised from
+        if isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated):
+            print("neurodecorr: terminated", file=sys.stderr)
+            return 143
         print("neurodecorr: aborted", file=sys.stderr)
         return 130
     except KeyboardInterrupt:
@@ -90,4 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     except NeurodecorrError as exc:
         print(f"neurodecorr: error: {exc}", file=sys.stderr)
         return 2
+    # The command succeeded: now its warnings may be shown (a failed one shows only its error).
+    for w in held:
+        warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     return result if isinstance(result, int) else 0

@@ -321,6 +321,7 @@ def test_spice_check_command_writes_table_json_and_plot(tmp_path, capsys):
     (["--matrix", "{p}/A.npy", "--seed", "-1"], "--seed"),
     (["--matrix", "{p}/A.npy", "--t-stop", "0"], "--t-stop"),
     (["--network", "{p}/A.npy", "--layer", "0"], "A.npy"),
+    (["--matrix", "{p}/A.npy", "--plot", "{p}/c.json"], "--json"),
 ])
 def test_spice_check_user_errors_are_one_line_and_write_nothing(tmp_path, capsys, args,
                                                                  message):
@@ -353,3 +354,13 @@ def test_netlist_saves_every_node_in_short_lines(tmp_path):
     saves = [ln for ln in text.splitlines() if ln.startswith(".save")]
     assert len(saves) == 3 and all(len(ln) < 200 for ln in saves)
     assert " ".join(saves).count("v(o") == 40 and "v(o40)" in saves[-1]
+
+
+def test_export_spice_never_overwrites_its_input(tmp_path, capsys):
+    np.save(tmp_path / "A.npy", np.eye(3))
+    np.save(tmp_path / "X.npy", np.ones(3))
+    before = (tmp_path / "A.npy").read_bytes()
+    rc = main(["export-spice", "--matrix", str(tmp_path / "A.npy"), "--input",
+               str(tmp_path / "X.npy"), "--out", str(tmp_path / "A.npy")])
+    assert rc == 2 and "--matrix" in capsys.readouterr().err
+    assert (tmp_path / "A.npy").read_bytes() == before

@@ -76,32 +76,59 @@ eta = [{ETA_OK[0]}, {ETA_OK[1]}, {ETA_UNSTABLE}]
     assert image.ndim == 3 and image.shape[0] > 100
 
 
+_GATE = """
+import os, sys, time
+# Test hook (tests/test_sweep_run.py): the first two decorrelate points run, every later one
+# waits until the test opens the gate, so the sweep is stopped with exactly two rows done
+# however loaded the machine is. A waiting point whose worker is gone exits.
+argv = open("/proc/self/cmdline", "rb").read().split(b"\\0")
+gate = os.environ.get("ND_TEST_GATE")
+if gate and argv[1:4] == [b"-m", b"neurodecorr", b"decorrelate"]:
+    for slot in ("slot0", "slot1"):
+        try:
+            os.close(os.open(os.path.join(gate, slot), os.O_CREAT | os.O_EXCL))
+            break
+        except FileExistsError:
+            pass
+    else:
+        parent = os.getppid()
+        while not os.path.exists(os.path.join(gate, "open")):
+            if os.getppid() != parent:
+                sys.exit(1)
+            time.sleep(0.05)
+"""
+
+
 def test_stopped_sweep_resumes_without_losing_or_repeating_points(tmp_path):
     spec = _spec(tmp_path, """
 [sweep]
 command = "decorrelate"
-n = 24
-batch = 4000
-epochs = 12
-batch_size = 16
+n = 6
+batch = 200
+epochs = 1
 seed = [1, 2, 3, 4, 5, 6, 7, 8]
 """)
     total = len(load_spec(spec).points())
     out = tmp_path / "r.csv"
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    (gate / "sitecustomize.py").write_text(_GATE)
+    env = {**os.environ, "ND_TEST_GATE": str(gate),
+           "PYTHONPATH": os.pathsep.join([str(gate), *sys.path])}
     argv = [sys.executable, "-m", "neurodecorr", "sweep", str(spec), "--workers", "2",
             "--out", str(out)]
-    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 600  # only a guard against a hang: never reached normally
     while time.monotonic() < deadline and proc.poll() is None:
         if out.exists() and len(read_rows(out)[1]) >= 2:
             break
-        time.sleep(0.02)
+        time.sleep(0.05)
     os.kill(proc.pid, signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "stopped" in err
     header, first = read_rows(out)
-    assert 2 <= len(first) < total, "the sweep finished before it could be stopped"
+    assert len(first) == 2, "exactly the two ungated points ran"
     assert all(r["status"] == "ok" for r in first)
     # A machine dying mid-append would leave half a row; the resumed run must redo that point.
     text = out.read_text()
@@ -109,7 +136,8 @@ seed = [1, 2, 3, 4, 5, 6, 7, 8]
     out.write_text(text[: text.rindex(cut) + 5])
     kept = {r["key"]: r for r in first[:-1]}
 
-    rerun = subprocess.run(argv, stderr=subprocess.PIPE, text=True, timeout=300)
+    (gate / "open").touch()
+    rerun = subprocess.run(argv, stderr=subprocess.PIPE, text=True, timeout=300, env=env)
     assert rerun.returncode == 0, rerun.stderr
     assert f"ran {total - len(kept)}, skipped {len(kept)}" in rerun.stderr
     _, final = read_rows(out)

@@ -38,18 +38,24 @@ def wheel_env(tmp_path_factory) -> tuple[Path, Path]:
                               "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              capture_output=True, text=True, check=True).stdout.strip()
     Path(purelib, "borrowed_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # away from the source tree (on PYTHONPATH or as the current folder, its egg-info would
+    # look like an installed copy and pip would install nothing)
     install = subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
          "--no-index", "--quiet", str(wheel)],
-        capture_output=True, text=True, timeout=600)
+        capture_output=True, text=True, timeout=600, cwd=work, env=_without_source_tree())
     assert install.returncode == 0, install.stderr
     return wheel, python
 
 
+def _without_source_tree() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
 def _run(python: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    return subprocess.run([str(python), "-m", "neurodecorr", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run([str(python), "-m", "neurodecorr", *args], cwd=cwd,
+                          env=_without_source_tree(), capture_output=True, text=True,
+                          timeout=600)
 
 
 def test_wheel_holds_every_shipped_toml(wheel_env):
@@ -65,7 +71,8 @@ def test_installed_wheel_lists_and_runs_its_presets(wheel_env, tmp_path):
     where = _run(python, tmp_path, "--version")
     assert where.returncode == 0, where.stderr
     located = subprocess.run([str(python), "-c", "import neurodecorr; print(neurodecorr.__file__)"],
-                             cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+                             cwd=tmp_path, env=_without_source_tree(), capture_output=True,
+                             text=True, check=True).stdout
     assert str(ROOT) not in located, f"imported the source tree, not the wheel: {located}"
 
     devices = _run(python, tmp_path, "devices", "list")

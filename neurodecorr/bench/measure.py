@@ -5,10 +5,11 @@ timed alternately, best of ``repeats``, so load from other processes hits both a
 
 - ``gemm_fraction``: simulator throughput (Euler steps per second) ÷ the machine's own
   throughput for the product of one step (``np.matmul`` of the same shapes, dtype, buffers).
-- ``speedup_vs_solve_ivp``: time per sample of ``scipy.integrate.solve_ivp`` (RK45, one sample at
-  a time, stopped by a terminal event at the settling tolerance) ÷ that of the batched simulator
-  (its fastest noiseless method) at the same tolerance; both sides' achieved residuals and
-  errors against ``numpy.linalg.solve`` are reported.
+- ``speedup_vs_solve_ivp``: time per sample of scipy's RK45 (the solver class ``solve_ivp``
+  drives, through :class:`neurodecorr.ode.Adaptive`: one sample at a time, stopped at the first
+  step below the settling tolerance) ÷ that of the batched simulator (its fastest noiseless
+  method) at the same tolerance; both sides' achieved residuals and errors against
+  ``numpy.linalg.solve`` are reported.
 - ``device_overhead``: a settle reading A through a device preset ÷ the ideal settle, same steps.
 - ``speedup_vs_lava``: (samples × integration steps per second) of the simulator ÷ the same for
   the lateral layer in Lava's CPU simulation (:func:`neurodecorr.lava.speed.lateral_throughput`).
@@ -21,11 +22,9 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
-from neurodecorr.circuits import Euler, LateralField, SettleCriterion, settle
-from neurodecorr.circuits.stability import optimal_h
 from neurodecorr.errors import NeurodecorrError
+from neurodecorr.ode import Adaptive, Euler, LateralField, OptimalStep, SettleCriterion, settle
 
 
 def best_of(fn: Callable[[], object], repeats: int) -> float:
@@ -51,8 +50,8 @@ def alternate(a: Callable[[], object], b: Callable[[], object], repeats: int
 
 
 def euler_step_s(field: LateralField) -> float:
-    """The automatic Euler step (s): the one minimising the slowest mode's contraction."""
-    return optimal_h("euler", field.eigenvalues) * field.tau_s
+    """The automatic Euler step (s): the optimal controller's, as every settle takes it."""
+    return float(OptimalStep().plan(Euler(), field, SettleCriterion()).h[0]) * field.tau_s
 
 
 def fixed_steps(field: LateralField, X: np.ndarray, steps: int, dt_s: float
@@ -84,28 +83,16 @@ def relative_residual(A: np.ndarray, X: np.ndarray, Y: np.ndarray) -> np.ndarray
     return np.linalg.norm(X - Y @ A.T, axis=1) / np.linalg.norm(X, axis=1)
 
 
-def _solve_ivp_settle(A: np.ndarray, X: np.ndarray, tau_s: float, tol: float, horizon_s: float):
-    """solve_ivp RK45 from zero until ``max ‖x − A x̄‖/‖x‖ = tol`` (a terminal event).
+def _solve_ivp_settle(field: LateralField, X: np.ndarray, tol: float):
+    """scipy's RK45 from zero until ``max ‖x − A x̄‖/‖x‖ < tol``: :class:`~neurodecorr.ode.Adaptive`.
 
     ``X`` of shape (n,) is one sample; of shape (batch, n) it is integrated as one flattened
-    system. ``rtol = tol/10``: with looser tolerances RK45's own error keeps the residual above
-    ``tol`` and the event never fires (at rtol 1e-5 and 1e-3 it ran 6400 evaluations to the
-    horizon without reaching 1e-6 in our checks).
+    system. Its default ``rtol = tol/10``: with looser tolerances RK45's own error keeps the
+    residual above ``tol`` (at rtol 1e-5 and 1e-3 it ran 6400 evaluations to the horizon
+    without reaching 1e-6 in our checks).
     """
-    X2 = np.atleast_2d(X)
-    scale = np.linalg.norm(X2, axis=1)
-
-    def f(t, y):
-        return ((X2 - y.reshape(X2.shape) @ A.T) / tau_s).ravel()
-
-    def settled(t, y):
-        return float(np.max(np.linalg.norm(X2 - y.reshape(X2.shape) @ A.T, axis=1) / scale)) - tol
-
-    settled.terminal = True
-    sol = solve_ivp(f, (0.0, horizon_s), np.zeros(X2.size), method="RK45", events=settled,
-                    rtol=tol / 10, atol=tol / 10 * float(np.sqrt(np.mean(X2 * X2))))
-    y_end = sol.y_events[0][-1] if sol.t_events[0].size else sol.y[:, -1]
-    return y_end.reshape(X2.shape), sol.nfev
+    result = settle(field, X, Adaptive("RK45"), criterion=SettleCriterion(tol=tol))
+    return np.atleast_2d(result.y), result.nfev
 
 
 def speedup_vs_solve_ivp(field: LateralField, X: np.ndarray, tol: float, ivp_samples: int,
@@ -113,18 +100,17 @@ def speedup_vs_solve_ivp(field: LateralField, X: np.ndarray, tol: float, ivp_sam
                          batched: bool = False) -> dict:
     """Per-sample time of solve_ivp RK45 ÷ the batched simulator's, at the same tolerance.
 
-    solve_ivp integrates one sample at a time, as a user would, stopped by a terminal event at
-    ``‖x − A x̄‖/‖x‖ = tol``. Each simulator method settles the whole batch to the same
+    scipy's RK45 integrates one sample at a time, as a user would, stopped at the first step
+    with ``‖x − A x̄‖/‖x‖ < tol``. Each simulator method settles the whole batch to the same
     tolerance; the fastest gives ``speedup_vs_solve_ivp`` and all are reported. Both sides'
     achieved residuals (recomputed in float64) and errors against ``numpy.linalg.solve`` are
     reported, and the two are timed alternately, best of ``repeats``. With ``batched=True``
-    one solve_ivp call on the whole batch as a flattened system is timed too (informative).
+    one RK45 run on the whole batch as a flattened system is timed too (informative).
     """
     A = np.asarray(field.A, dtype=np.float64)
     X = np.asarray(X, dtype=np.float64)
     truth = np.linalg.solve(A, X.T).T
     criterion = SettleCriterion(tol=tol)
-    horizon = 200 * field.tau_s / float(np.min(field.eigenvalues.real))
     sims = {}
     for method in methods:
         result = settle(field, X, method, criterion=criterion)
@@ -138,7 +124,7 @@ def speedup_vs_solve_ivp(field: LateralField, X: np.ndarray, tol: float, ivp_sam
             t = best_of(lambda m=method: settle(field, X, m, criterion=criterion), 1) / len(X)
             sims[method]["per_sample_s"] = min(sims[method]["per_sample_s"], t)
         start = time.perf_counter()
-        sols = [_solve_ivp_settle(A, x, field.tau_s, tol, horizon) for x in X[:ivp_samples]]
+        sols = [_solve_ivp_settle(field, x, tol) for x in X[:ivp_samples]]
         ivp = min(ivp, (time.perf_counter() - start) / ivp_samples)
     best = min(sims, key=lambda m: sims[m]["per_sample_s"])
     ivp_y = np.concatenate([y for y, _ in sols])
@@ -154,7 +140,7 @@ def speedup_vs_solve_ivp(field: LateralField, X: np.ndarray, tol: float, ivp_sam
            "solve_ivp_nfev_mean": float(np.mean([nfev for _, nfev in sols]))}
     if batched:
         start = time.perf_counter()
-        flat_y, flat_nfev = _solve_ivp_settle(A, X, field.tau_s, tol, horizon)
+        flat_y, flat_nfev = _solve_ivp_settle(field, X, tol)
         flat_s = (time.perf_counter() - start) / len(X)
         out.update({"solve_ivp_batched_per_sample_s": flat_s,
                     "solve_ivp_batched_nfev": flat_nfev,

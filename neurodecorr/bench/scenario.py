@@ -55,12 +55,20 @@ def load_scenario(name_or_path: str) -> Scenario:
     if unknown:
         raise NeurodecorrError(f"{path}: unknown table '{sorted(unknown)[0]}'")
     head = data.get("scenario", {})
+    if not isinstance(head, dict) or not all(isinstance(head.get(k, ""), str)
+                                             for k in ("name", "description")):
+        raise NeurodecorrError(f"{path}: [scenario] must be a table whose name and description "
+                               f"are text")
+    if not isinstance(data.get("case", []), list):
+        raise NeurodecorrError(f"{path}: 'case' must be an array of tables ([[case]])")
     cases = []
     for i, raw in enumerate(data.get("case", [])):
         if not isinstance(raw, dict):
             raise NeurodecorrError(f"{path}: case {i} must be a table")
         raw = dict(raw)
         name = raw.pop("name", f"case{i}")
+        if not isinstance(name, str):
+            raise NeurodecorrError(f"{path}: case {i}: name must be text, got {name!r}")
         kind = raw.pop("kind", None)
         if kind not in CASE_KINDS:
             raise NeurodecorrError(f"{path}: case '{name}': kind must be one of "

@@ -1,29 +1,15 @@
-"""The circuit-level simulator of the recurrent lateral dynamics and its on-line learning loop.
+"""The lateral circuit of a chip layer and its on-line learning loop.
 
-``settle(field, x, method)`` integrates ``τ dx̄/dt = x − A x̄`` (plus optional leak, noise and
-device reads) to the fixed point ``x̄ = A⁻¹ x = M x``; :class:`OnlineLearner` interleaves settling
-with the node-local update of ``A``.
+The circuits package supplies the vector field — ideal, or read through devices with their
+non-idealities (:mod:`~neurodecorr.circuits.device`, :mod:`~neurodecorr.circuits.lateral`) — and
+settles it with :func:`neurodecorr.ode.settle`, re-exported here with the field, criterion,
+result and solvers a circuit user needs (controllers and the rest: :mod:`neurodecorr.ode`);
+:class:`~neurodecorr.circuits.online.OnlineLearner` interleaves settling with the node-local
+update of ``A``.
 """
 
-from neurodecorr.circuits.field import LateralField
-from neurodecorr.circuits.integrators import (
-    METHODS,
-    RK4,
-    SOLVERS,
-    Adaptive,
-    Euler,
-    EulerMaruyama,
-    Exact,
-    exact_solution,
-)
-from neurodecorr.circuits.readers import IdealReader
-from neurodecorr.circuits.settling import SettleCriterion
-from neurodecorr.circuits.simulate import make_integrator, settle
-from neurodecorr.circuits.solution import SettleResult
-from neurodecorr.circuits.stability import check_eigenvalues, max_stable_h, optimal_h
+from neurodecorr.ode import METHODS, LateralField, SettleCriterion, SettleResult, settle
+from neurodecorr.ode.solvers import RK4, Adaptive, Euler, EulerMaruyama, Exact
 
-__all__ = [
-    "METHODS", "RK4", "SOLVERS", "Adaptive", "Euler", "EulerMaruyama", "Exact", "IdealReader",
-    "LateralField", "SettleCriterion", "SettleResult", "check_eigenvalues", "exact_solution",
-    "make_integrator", "max_stable_h", "optimal_h", "settle",
-]
+__all__ = ["METHODS", "RK4", "Adaptive", "Euler", "EulerMaruyama", "Exact", "LateralField",
+           "SettleCriterion", "SettleResult", "settle"]

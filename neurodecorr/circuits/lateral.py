@@ -37,13 +37,17 @@ import math
 import numpy as np
 
 from neurodecorr.circuits.description import LateralCircuit
-from neurodecorr.circuits.field import LateralField
-from neurodecorr.circuits.integrators import Euler, EulerMaruyama
-from neurodecorr.circuits.settling import SettleCriterion
-from neurodecorr.circuits.simulate import settle
-from neurodecorr.circuits.solution import SettleResult
 from neurodecorr.core.linear import subsample_rows
 from neurodecorr.errors import NeurodecorrError
+from neurodecorr.ode import (
+    MAX_STEPS,
+    Euler,
+    EulerMaruyama,
+    LateralField,
+    SettleCriterion,
+    SettleResult,
+    settle,
+)
 
 
 class CrossbarProduct:
@@ -172,18 +176,24 @@ class LateralArray:
         return LateralField(reader.matrix(0.0), tau_s=self.circuit.tau_s, leak=0.0,
                             noise_std=self.circuit.noise_std, dtype=self.dtype, reader=reader)
 
-    def settle(self, X: np.ndarray, t_s: float, tol: float | None = None
+    def settle(self, X: np.ndarray, t_s: float, tol: float | None = None,
+               t_eval: np.ndarray | None = None, max_steps: int = MAX_STEPS
                ) -> tuple[np.ndarray, SettleResult]:
-        """Hold ``G·X`` on the nodes at time ``t_s`` and settle; returns ``x̄`` and the result."""
+        """Hold ``G·X`` on the nodes at time ``t_s`` and settle; returns ``x̄`` and the result.
+
+        ``t_eval`` keeps the trajectory (see :func:`neurodecorr.ode.settle`); ``max_steps`` is
+        the step budget (a ``settle_window_s`` beyond it is refused before the first step).
+        """
         X = np.atleast_2d(np.asarray(X, dtype=np.float64))
         U = self.gain * X
         field = self.field(U, t_s)
         c = self.circuit
         criterion = SettleCriterion(tol=c.settle_tol if tol is None else tol,
-                                    max_time_s=c.settle_window_s or None)
+                                    max_time_s=c.settle_window_s or None, max_steps=max_steps)
         dt = c.dt_s or None
         method = EulerMaruyama(dt_s=dt) if field.noise_std > 0 else Euler(dt_s=dt)
-        result = settle(field, field.reader.U, method, criterion=criterion, rng=self._rng_noise)
+        result = settle(field, field.reader.U, method, criterion=criterion, rng=self._rng_noise,
+                        t_eval=t_eval)
         if result.status < 0:
             raise NeurodecorrError(f"lateral circuit did not settle: {result.message}")
         self.node_updates += result.nsteps * X.shape[0] * self.n

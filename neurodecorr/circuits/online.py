@@ -18,12 +18,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neurodecorr.circuits import kernels
-from neurodecorr.circuits.field import LateralField
-from neurodecorr.circuits.integrators import Euler
-from neurodecorr.circuits.settling import SettleCriterion
-from neurodecorr.circuits.simulate import make_integrator, settle
-from neurodecorr.circuits.stability import check_eigenvalues
 from neurodecorr.core.inverse import (
     first_order_update,
     first_order_update_nodewise,
@@ -32,6 +26,17 @@ from neurodecorr.core.inverse import (
 )
 from neurodecorr.core.rules import DecorrelationConfig
 from neurodecorr.errors import NeurodecorrError
+from neurodecorr.ode import (
+    Euler,
+    LateralField,
+    OptimalStep,
+    SettleCriterion,
+    check_eigenvalues,
+    kernels,
+    make_method,
+    settle,
+)
+from neurodecorr.ode.horizon import plan_horizon
 
 UPDATES = ("first_order", "exact")
 
@@ -69,7 +74,7 @@ class OnlineLearner:
     A : array_like, optional
         Initial lateral matrix (default the identity, i.e. no decorrelation).
     update : {'first_order', 'exact'}
-    method : str or integrator
+    method : str or Solver
         How each settle is integrated (default Euler with the optimal step).
     criterion : SettleCriterion, optional
     tau_s, leak, dtype, reader_factory :
@@ -88,7 +93,7 @@ class OnlineLearner:
         if self.A.shape != (n, n):
             raise NeurodecorrError(f"A: expected shape ({n}, {n}), got {self.A.shape}")
         self.update = update
-        self.method = make_integrator(method)
+        self.solver, self.controller = make_method(method)
         self.criterion = criterion or SettleCriterion()
         self.tau_s, self.leak, self.dtype = tau_s, leak, dtype
         self.reader_factory = reader_factory
@@ -112,7 +117,8 @@ class OnlineLearner:
             X_in = np.vstack([X, self.mean])
         else:
             X_in = X
-        result = settle(self.field(), X_in, self.method, criterion=self.criterion)
+        result = settle(self.field(), X_in, self.solver, controller=self.controller,
+                        criterion=self.criterion)
         if not result.success:
             raise NeurodecorrError(f"on-line learning: update {len(self.history.gain) + 1} did "
                                    f"not settle: {result.message}")
@@ -169,10 +175,11 @@ def learn_online_nodewise(X: np.ndarray, config: DecorrelationConfig, *,
         Xb = np.ascontiguousarray(X[s:s + batch_size])
         fld = LateralField(A, tau_s=tau_s, leak=leak)
         check_eigenvalues(fld.eigenvalues)
-        dt, _, max_steps = euler.plan(fld, criterion)
+        cycle = OptimalStep().plan(euler, fld, criterion)
+        horizon = plan_horizon(fld, criterion, euler, cycle.h, cycle.rho)
         Y = np.zeros_like(Xb)
-        _, rel = kernels.settle_nodewise(A, Xb, Y, dt / tau_s, leak, criterion.tol,
-                                         criterion.check_every, max_steps)
+        _, rel = kernels.settle_nodewise(A, Xb, Y, float(cycle.h[0]), leak, criterion.tol,
+                                         criterion.check_every, horizon.max_steps)
         if not np.max(rel) < criterion.tol:
             raise NeurodecorrError(f"on-line learning: batch at row {s} did not settle")
         if update == "exact":

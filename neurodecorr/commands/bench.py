@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 from rich.console import Console
@@ -11,7 +10,7 @@ from rich.console import Console
 from neurodecorr.bench import load_scenario, run_scenario
 from neurodecorr.bench.plots import render_figures
 from neurodecorr.bench.report import print_table
-from neurodecorr.io import check_output_folder, json_bytes, write_outputs
+from neurodecorr.io import check_outputs, json_bytes, write_outputs
 from neurodecorr.progress import progress_bar
 
 
@@ -32,18 +31,14 @@ def command(scenario, reference, repeats, blas_threads, json_path, plot_dir) -> 
     """Benchmark the simulator against the exact reference: accuracy and speed."""
     spec = load_scenario(scenario)
     # outputs are checked before a long run, not after it
-    if json_path:
-        check_output_folder(json_path, "--json")
-    if plot_dir:
-        check_output_folder(plot_dir, "--plot")
+    check_outputs({"--json": json_path}, folders={"--plot": plot_dir})
     with progress_bar(len(spec.cases), f"bench {spec.name}") as advance:
         result = run_scenario(spec, reference=reference, repeats=repeats,
                               blas_threads=blas_threads or None,
                               on_case=lambda done, name: advance(int(done > 0), name))
     files = {json_path: json_bytes(result)} if json_path else {}
     if plot_dir:
-        Path(plot_dir).mkdir(parents=True, exist_ok=True)
         files.update(render_figures(result, plot_dir))
-    write_outputs(files)
+    write_outputs(files, make_folders=[plot_dir] if plot_dir else [])
     # Wide enough for the metric columns also when stdout is a file or a pipe.
     print_table(result, Console(file=sys.stdout, width=max(Console().width, 180)))

@@ -11,7 +11,7 @@ import numpy as np
 from neurodecorr.core.fit import FORMS, fit_decorrelator
 from neurodecorr.core.metrics import decorrelation_report
 from neurodecorr.core.rules import RULES, DecorrelationConfig
-from neurodecorr.io import check_output_folder, json_bytes, load_array, npy_bytes, write_outputs
+from neurodecorr.io import check_outputs, json_bytes, load_array, npy_bytes, write_outputs
 from neurodecorr.progress import progress_bar
 
 
@@ -43,9 +43,8 @@ def command(input_path, rule, form, eta, kappa, batch_fraction, centre, epochs, 
     The linear form learns M with M ← g (I − η G) M; the recurrent form learns A = M⁻¹ with the
     node-local rule A ← g⁻¹ (A + η A G) (Ahmad 2024). Same seed, same bytes out.
     """
-    for path, what in ((out_matrix, "--out-matrix"), (json_path, "--json")):
-        if path:
-            check_output_folder(path, what)
+    check_outputs({"--out-matrix": out_matrix, "--json": json_path},
+                  inputs={"--input": input_path})
     X = load_array(input_path, "--input", ndim=(2,)).astype(np.float64)
     config = DecorrelationConfig(rule=rule, eta=eta, kappa=kappa, batch_fraction=batch_fraction,
                                  centre=centre)

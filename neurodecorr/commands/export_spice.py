@@ -7,7 +7,7 @@ from functools import partial
 
 import click
 
-from neurodecorr.io import check_output_folder, write_outputs
+from neurodecorr.io import check_outputs, write_outputs
 from neurodecorr.spice.draw import with_draw_options
 
 
@@ -26,7 +26,8 @@ def command(matrix_path, network_path, layer, circuit, input_path, sample, seed,
     """
     from neurodecorr.spice import draw, write_netlist
 
-    check_output_folder(out_path, "--out")
+    check_outputs({"--out": out_path}, inputs={"--matrix": matrix_path,
+                                               "--network": network_path, "--input": input_path})
     c = draw(circuit, matrix_path=matrix_path, network_path=network_path, layer=layer,
              input_path=input_path, sample=sample, seed=seed, t_stop_s=t_stop_s)
     write_outputs({out_path: write_netlist(c).encode()})

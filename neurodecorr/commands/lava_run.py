@@ -11,7 +11,7 @@ import click
 from neurodecorr.commands.export_lava import CHECKPOINT, EXCHANGE, MANIFEST
 from neurodecorr.core.network import Network
 from neurodecorr.errors import NeurodecorrError
-from neurodecorr.io import write_json
+from neurodecorr.io import check_outputs, write_json
 
 
 def _check_dir(folder: Path) -> None:
@@ -51,6 +51,7 @@ def command(folder, dataset, samples, json_path) -> None:
     import_lava()  # fail fast, before loading data, when lava-nc is missing
     folder = Path(folder)
     _check_dir(folder)
+    check_outputs({"--json": json_path})
     if samples < 1:
         raise NeurodecorrError(f"--samples: must be at least 1, got {samples}")
     export = load_export(folder / EXCHANGE)

@@ -3,30 +3,11 @@
 from __future__ import annotations
 
 import sys
-import time
 
 import click
-import numpy as np
 
-from neurodecorr.circuits import (
-    METHODS,
-    SOLVERS,
-    LateralField,
-    SettleCriterion,
-    make_integrator,
-    settle,
-)
-from neurodecorr.circuits.field import DTYPES
-from neurodecorr.errors import NeurodecorrError
-from neurodecorr.io import check_output_folder, json_bytes, load_array, npy_bytes, write_outputs
-
-
-def _choice(value: str, allowed, what: str) -> str:
-    # validated here rather than by click.Choice so that a bad value is one line, exit 2
-    if value not in allowed:
-        raise NeurodecorrError(f"{what}: unknown value '{value}'; choose one of: "
-                               f"{', '.join(allowed)}")
-    return value
+from neurodecorr.circuits.settle_job import SettleJob, run_settle_job
+from neurodecorr.ode import DTYPES, MAX_STEPS, METHODS, SOLVERS
 
 
 @click.command(name="settle")
@@ -47,14 +28,18 @@ def _choice(value: str, allowed, what: str) -> str:
 @click.option("--tol", type=float, default=1e-6, show_default=True,
               help="Settled when max_i |x_i - A xbar_i| / |x_i| < tol.")
 @click.option("--max-time", "max_time_s", type=float, default=None,
-              help="Circuit-time limit in seconds (default from the spectrum of A).")
+              help="Circuit-time limit in seconds (default: a bound on the settling time "
+                   "that holds for non-normal A).")
+@click.option("--max-steps", type=click.IntRange(min=1), default=MAX_STEPS, show_default=True,
+              help="Step budget: work estimated beyond it is refused before the first step.")
 @click.option("--leak", type=float, default=0.0, show_default=True,
               help="Leak λ of every node, in units of 1/τ.")
 @click.option("--noise-std", type=float, default=0.0, show_default=True,
               help="RMS node noise (state units, at A = I); needs --method euler-maruyama.")
-@click.option("--check-every", type=int, default=8, show_default=True,
+@click.option("--check-every", type=click.IntRange(min=1), default=8, show_default=True,
               help="Fixed-step methods check the residual every this many steps.")
-@click.option("--dtype", default="float64", show_default=True, help="float32 or float64.")
+@click.option("--dtype", default="float64", show_default=True,
+              help=f"{' or '.join(DTYPES)}.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of the circuit noise.")
 @click.option("--device", default=None,
@@ -68,131 +53,35 @@ def _choice(value: str, allowed, what: str) -> str:
                    "mismatch, leak, rails, thermal noise and lateral device.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False),
               help="Write a JSON report (method, sizes, steps, settling times, residual).")
-def command(matrix_path, input_path, out_path, method, solver, tau_s, dt_s, tol, max_time_s,
-            leak, noise_std, check_every, dtype, seed, device, age_s, drift_compensation,
-            circuit, json_path) -> None:
+@click.option("--trajectory", "trajectory_path", type=click.Path(dir_okay=False),
+              help="Write the transient as .npz: t (m,), xbar (m, *X.shape), residual "
+                   "(m, batch).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False),
+              help="Write a PNG of x̄(t) and of the residual against time.")
+@click.option("--trajectory-points", type=int, default=201, show_default=True,
+              help="Times kept for --trajectory and --plot, evenly from 0 to the end.")
+def command(matrix_path, input_path, out_path, json_path, trajectory_path, plot_path,
+            **options) -> None:
     """Settle the lateral circuit with stored matrix A on the inputs X.
 
     Integrates τ dx̄/dt = x − A x̄ (Ahmad 2024, Appendix C, stable sign) from x̄ = 0 until every
     sample's relative residual is below --tol, and writes x̄ ≈ A⁻¹x. Refuses an unstable A, a
-    step beyond the stability limit, and mismatched or non-finite inputs.
+    step beyond the stability limit, work beyond the step budget, and mismatched or
+    non-finite inputs.
 
     With --device every product A x̄ is read through the crossbar at age --time plus the
     circuit time. A noisy device never settles below its noise floor: it is integrated to a
     fixed horizon (--max-time, or the default from the spectrum) and the residual is the one
     measured through the noisy read.
     """
-    if circuit is not None:
-        ctx = click.get_current_context()
-        flags = {p.name: p.opts[0] for p in ctx.command.params}
-        clash = [flags[name] for name in
-                 ("method", "solver", "tau_s", "dt_s", "leak", "noise_std", "check_every",
-                  "drift_compensation", "max_time_s", "tol")
-                 if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
-        if clash:
-            raise NeurodecorrError(f"--circuit: {', '.join(clash)} come from the circuit file "
-                                   f"(settle_tol, dt_s, settle_window_s, R_ohm, C_F, ...); set "
-                                   f"them there instead")
-    _choice(method, METHODS, "--method")
-    _choice(solver, SOLVERS, "--solver")
-    _choice(dtype, DTYPES, "--dtype")
-    _choice(drift_compensation, ("none", "global", "column"), "--drift-compensation")
-    if not (np.isfinite(age_s) and age_s >= 0):
-        raise NeurodecorrError(f"--time: must be a non-negative number of seconds, got {age_s}")
-    if age_s and device is None and circuit is None:
-        raise NeurodecorrError("--time: the age of a programmed array needs --device or --circuit")
-    for name, value in (("--tau", tau_s), ("--dt", dt_s), ("--max-time", max_time_s)):
-        if value is not None and not (np.isfinite(value) and value > 0):
-            raise NeurodecorrError(f"{name}: must be positive, got {value}")
-    A = load_array(matrix_path, "--matrix", ndim=(2,))
-    X = load_array(input_path, "--input", ndim=(1, 2))
-    if A.shape[0] != A.shape[1]:
-        raise NeurodecorrError(f"--matrix: {matrix_path} has shape {A.shape}; A must be square")
-    if X.shape[-1] != A.shape[0]:
-        raise NeurodecorrError(f"--input: {input_path} has shape {X.shape}, which does not match "
-                               f"A of shape {A.shape}")
-    if X.size == 0:
-        raise NeurodecorrError(f"--input: {input_path} holds no samples")
-    for path, what in ((out_path, "--out"), (json_path, "--json")):
-        if path:
-            check_output_folder(path, what)
-    if circuit is not None:
-        _settle_circuit(circuit, A, X, out_path, json_path, device=device, age_s=age_s, seed=seed,
-                        dtype=dtype, matrix_path=matrix_path, input_path=input_path)
-        return
-    options = {"adaptive": {"solver": solver}}.get(method, {})
-    if method in ("euler", "rk4", "euler-maruyama", "exact"):
-        options["dt_s"] = dt_s
-    elif dt_s is not None:
-        raise NeurodecorrError("--dt: the adaptive method chooses its own steps")
-    integrator = make_integrator(method, **options)
-    reader = None
-    if device is not None:
-        from neurodecorr.circuits.device import DeviceReader
-        from neurodecorr.devices import load_device
-
-        reader = DeviceReader(load_device(device), A, np.random.default_rng([seed, 1]),
-                              t_age_s=age_s, drift_compensation=drift_compensation)
-    field = LateralField(A, tau_s=tau_s, leak=leak, noise_std=noise_std, dtype=dtype,
-                         reader=reader)
-    criterion = SettleCriterion(tol=tol, max_time_s=max_time_s, check_every=check_every)
-    start = time.perf_counter()
-    result = settle(field, X, integrator, criterion=criterion, rng=np.random.default_rng(seed))
-    wall_s = time.perf_counter() - start
-    if result.status < 0:
-        raise NeurodecorrError(f"settle failed: {result.message}")
-    files = {out_path: npy_bytes(result.y)}
-    if json_path:
-        report = {"command": "settle", "matrix": str(matrix_path), "input": str(input_path),
-                  "n": int(A.shape[0]), "batch": int(X.shape[0]) if X.ndim == 2 else 1,
-                  "tau_s": tau_s, "dtype": dtype, "tol": tol, "leak": leak,
-                  "noise_std": noise_std, "seed": seed, "device": device,
-                  "age_s": age_s if device else None,
-                  "drift_compensation": drift_compensation if device else None,
-                  "device_counters": dict(reader.counters) if reader else None,
-                  **result.summary(),
-                  "wall_time_s": wall_s}
-        files[json_path] = json_bytes(report)
-    write_outputs(files)
-    s = result.summary()
-    print(f"settle ({result.method}): {s['steps']} steps, t = {s['t_final_s']:.4g} s, max "
-          f"residual {s['residual_max']:.3g}, {'settled' if result.success else 'NOT settled'} "
-          f"({wall_s:.3f} s wall)", file=sys.stderr)
-    if not result.success:
-        print(f"neurodecorr: warning: {result.message}", file=sys.stderr)
-
-
-def _settle_circuit(name, A, X, out_path, json_path, *, device, age_s, seed, dtype, matrix_path,
-                    input_path) -> None:
-    """Settle through a circuit description (Euler, or Euler–Maruyama when it is noisy)."""
-    import dataclasses
-
-    from neurodecorr.circuits.description import load_circuit
-    from neurodecorr.circuits.lateral import LateralArray
-    from neurodecorr.devices import load_device
-
-    config = load_circuit(name)
-    lat = config.lateral if device is None else dataclasses.replace(config.lateral, device=device)
-    array = LateralArray(lat, A, load_device(lat.device), np.random.default_rng([seed, 1]),
-                         dtype=dtype)
-    start = time.perf_counter()
-    Xbar, result = array.settle(np.atleast_2d(X), age_s)
-    wall_s = time.perf_counter() - start
-    files = {out_path: npy_bytes(Xbar.astype(dtype).reshape(X.shape))}
-    if json_path:
-        files[json_path] = json_bytes({
-            "command": "settle", "matrix": str(matrix_path), "input": str(input_path),
-            "n": int(A.shape[0]), "batch": int(X.shape[0]) if X.ndim == 2 else 1,
-            "circuit": config.name, "circuit_file": config.path, "device": lat.device,
-            "tau_s": lat.tau_s, "node_tau_s": array.tau_i_s.tolist(), "leak": lat.leak,
-            "noise_std": lat.noise_std, "rail": lat.rail, "tol": lat.settle_tol,
-            "dtype": dtype, "seed": seed, "age_s": age_s,
-            "device_counters": dict(array.crossbar.counters),
-            "integration_steps": int(array.node_updates), **result.summary(),
-            "wall_time_s": wall_s})
-    write_outputs(files)
-    s = result.summary()
-    print(f"settle ({result.method}, circuit {config.name}): {s['steps']} steps, t = "
-          f"{s['t_final_s']:.4g} s, max residual {s['residual_max']:.3g}, "
-          f"{'settled' if result.success else 'NOT settled'} ({wall_s:.3f} s wall)",
-          file=sys.stderr)
+    ctx = click.get_current_context()
+    given = frozenset(name for name in options
+                      if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE)
+    job = SettleJob(**options, given=given)
+    run = run_settle_job(job, matrix_path, input_path, out_path, json_path, trajectory_path,
+                         plot_path)
+    print(run.line, file=sys.stderr)
+    for warning in run.result.warnings:
+        print(f"neurodecorr: warning: {warning}", file=sys.stderr)
+    if not run.result.success:
+        print(f"neurodecorr: warning: {run.result.message}", file=sys.stderr)

@@ -6,7 +6,7 @@ from functools import partial
 
 import click
 
-from neurodecorr.io import check_output_folder, json_bytes, write_outputs
+from neurodecorr.io import check_outputs, json_bytes, write_outputs
 from neurodecorr.spice.draw import with_draw_options
 
 
@@ -34,10 +34,9 @@ def command(matrix_path, network_path, layer, circuit, input_path, sample, seed,
     """
     from neurodecorr.spice import draw, plot_check, spice_check, write_netlist
 
-    for path, what in ((json_path, "--json"), (plot_path, "--plot"),
-                       (netlist_path, "--netlist")):
-        if path:
-            check_output_folder(path, what)
+    check_outputs({"--json": json_path, "--plot": plot_path, "--netlist": netlist_path},
+                  inputs={"--matrix": matrix_path, "--network": network_path,
+                          "--input": input_path})
     c = draw(circuit, matrix_path=matrix_path, network_path=network_path, layer=layer,
              input_path=input_path, sample=sample, seed=seed, t_stop_s=t_stop_s)
     check = spice_check(c, executable, settle_tol)

@@ -7,7 +7,7 @@ import sys
 import click
 
 from neurodecorr.errors import NeurodecorrError
-from neurodecorr.io import check_output_folder
+from neurodecorr.io import check_outputs
 from neurodecorr.sweep import load_spec, plot_metric, read_rows, run_sweep
 
 
@@ -43,14 +43,13 @@ def command(spec_path, workers, scheduler, out, timeout_s, plot_path, plot_x, pl
     if timeout_s is not None and not timeout_s > 0:
         raise NeurodecorrError(f"--timeout-s: must be positive, got {timeout_s}")
     spec = load_spec(spec_path)
-    check_output_folder(out, "--out")
+    check_outputs({"--out": out, "--plot": plot_path}, inputs={"SPEC.toml": spec_path})
     if plot_path is None:
         for option, value in (("--plot-x", plot_x), ("--plot-y", plot_y),
                               ("--plot-group", plot_group)):
             if value is not None:
                 raise NeurodecorrError(f"{option}: given without --plot PNG")
     else:
-        check_output_folder(plot_path, "--plot")
         if plot_y is None:
             raise NeurodecorrError("--plot: needs --plot-y METRIC (a column of the results)")
         plot_x = (plot_x or (spec.swept or spec.names)[0]).replace("-", "_")

@@ -83,10 +83,12 @@ def command(hidden, data_dir, checkpoint, resume, json_path, plot_path, device, 
     run = TrainRun(config, data_dir=data_dir, checkpoint=checkpoint, resume=resume, chip=chip,
                    json_path=json_path, plot_path=plot_path)
     with epoch_bars(progress) as callbacks:
-        history = run_training(run, callbacks).history
+        trainer = run_training(run, callbacks)
+    history = trainer.history
     if history:
         last = history[-1]
         print(f"{config.algorithm} ({config.decorrelation}) on {config.dataset}: epoch "
               f"{last['epoch']}, train "
               f"{100 * last['train_acc']:.1f}%, test {100 * last['test_acc']:.1f}%, best test "
-              f"{100 * max(r['test_acc'] for r in history):.1f}%", file=sys.stderr)
+              f"{100 * max(r['test_acc'] for r in history):.1f}% ({trainer.wall_s:.1f} s)",
+              file=sys.stderr)

@@ -31,7 +31,11 @@ def stability_number(X: np.ndarray, eta: float) -> float:
 
 def check_stability(X: np.ndarray, eta: float, what: str = "eta") -> float:
     """Refuse ``η`` when ``η·⟨‖x‖²⟩ ≥ 1``; return the stability number otherwise."""
-    s = stability_number(X, eta)
+    with np.errstate(over="ignore"):
+        s = stability_number(X, eta)
+    if not np.isfinite(s):  # no eta helps: the data themselves are out of range
+        raise NeurodecorrError(f"{what}: the inputs' mean squared norm <|x|^2> overflows "
+                               f"float64; rescale the inputs")
     if s >= STABILITY_LIMIT:
         raise NeurodecorrError(
             f"{what}: eta·<|x|^2> = {s:.3g} >= {STABILITY_LIMIT:g}, the decorrelation update is "

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +36,7 @@ import numpy as np
 from neurodecorr.core.activation import ACTIVATIONS, activate, derivative, slope_below_zero
 from neurodecorr.core.forward import NumpyBackend
 from neurodecorr.errors import NeurodecorrError
-from neurodecorr.io import npz_bytes, write_outputs
+from neurodecorr.io import NpzArchive, npz_bytes, write_outputs
 
 SCHEMA_VERSION = 1
 
@@ -207,8 +208,9 @@ class Network:
             raise NeurodecorrError("network has no layers")
         for i, layer in enumerate(self.layers):
             w = layer.weight
-            if w.ndim != 2:
-                raise NeurodecorrError(f"layer {i}: weight must be 2-D, got shape {w.shape}")
+            if w.ndim != 2 or 0 in w.shape:
+                raise NeurodecorrError(f"layer {i}: weight must be 2-D and non-empty, got shape "
+                                       f"{w.shape}")
             if i > 0 and w.shape[1] != self.layers[i - 1].n_out:
                 raise NeurodecorrError(
                     f"layer {i}: weight has {w.shape[1]} inputs but layer {i - 1} has "
@@ -295,21 +297,15 @@ class Network:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Network:
-        """Read a network saved by :meth:`save`; any problem is a one-line error naming the file."""
-        try:
-            loaded = np.load(path, allow_pickle=False)
-            if not isinstance(loaded, np.lib.npyio.NpzFile):
-                raise NeurodecorrError(f"{path}: a single .npy array, not an .npz network")
-            with loaded as z:
-                arrays = {k: z[k] for k in z.files}
-        except FileNotFoundError:
-            raise NeurodecorrError(f"no such file: {path}") from None
-        except (ValueError, OSError, EOFError) as exc:
-            raise NeurodecorrError(f"{path}: not a readable .npz network ({exc})") from None
-        return cls.from_arrays(arrays, source=str(path))
+        """Read a network saved by :meth:`save`; any problem is a one-line error naming the file.
+
+        Only the header and the members it names are read (see :class:`NpzArchive`).
+        """
+        with NpzArchive(path, "network") as archive:
+            return cls.from_arrays(archive, source=archive.source)
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], source: str = "network") -> Network:
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], source: str = "network") -> Network:
         if "header" not in arrays:
             raise NeurodecorrError(f"{source}: not a neurodecorr network (no header)")
         try:

@@ -7,6 +7,10 @@ of ``A`` has a positive real part and ``α`` is small enough). For real eigenval
 ``[λ_min, λ_max]`` the best step is ``α* = 2/(λ_min + λ_max)``, giving
 ``ρ = (κ − 1)/(κ + 1)`` with ``κ = λ_max/λ_min`` (standard Richardson-iteration result, e.g.
 Saad, *Iterative Methods for Sparse Linear Systems*, 2nd ed., §4.2).
+
+The step is the simulator's: :class:`neurodecorr.ode.OptimalStep` for Euler, clipped to the
+fixed-point decay bound below (the contraction is a maximum of convex functions of ``α``, so
+the clipped optimum is the constrained one).
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 from neurodecorr.errors import NeurodecorrError
+from neurodecorr.ode import Euler, LateralField, OptimalStep, SettleCriterion
+from neurodecorr.ode.stability import spectral_radius
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,7 @@ class SettlingPlan:
 
 def contraction(A: np.ndarray, alpha: float) -> float:
     """``ρ(α) = max_k |1 − α λ_k(A)|``."""
-    return float(np.max(np.abs(1.0 - alpha * np.linalg.eigvals(A))))
+    return spectral_radius(Euler(), alpha, np.linalg.eigvals(A))
 
 
 def settling_plan(A: np.ndarray, tol: float = 1e-9, what: str = "lateral matrix",
@@ -54,9 +59,9 @@ def settling_plan(A: np.ndarray, tol: float = 1e-9, what: str = "lateral matrix"
             raise NeurodecorrError(f"{what}: Euler step {alpha:.6g} is outside (0, "
                                    f"{alpha_max:.6g}]")
     else:
-        res = minimize_scalar(lambda a: contraction(A, a), bounds=(0.0, alpha_max),
-                              method="bounded", options={"xatol": alpha_max * 1e-6})
-        alpha = float(res.x)
+        field = LateralField(A)
+        alpha = min(float(OptimalStep().plan(Euler(), field, SettleCriterion()).h[0]),
+                    alpha_max)
     rho = contraction(A, alpha)
     if not rho < 1.0:
         raise NeurodecorrError(f"{what}: Euler iteration does not contract (rho = {rho:.6g})")

@@ -9,12 +9,11 @@ outputs all at once (nothing is written when anything fails).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from neurodecorr.data import NEEDS_DATA_DIR, load_dataset
 from neurodecorr.errors import NeurodecorrError
-from neurodecorr.io import check_output_folder, json_bytes, write_outputs
+from neurodecorr.io import check_outputs, input_file, json_bytes, write_outputs
 from neurodecorr.learning.checkpoint import resume_trainer, save_checkpoint
 from neurodecorr.learning.config import TrainConfig
 from neurodecorr.learning.trainer import EpochCallbacks, Trainer
@@ -53,16 +52,13 @@ class TrainRun:
     def __post_init__(self) -> None:
         if self.resume and self.checkpoint is None:
             raise NeurodecorrError("--resume needs --checkpoint PATH")
-        if self.resume and not Path(self.checkpoint).is_file():
-            raise NeurodecorrError(f"--checkpoint: no such file to resume from: "
-                                   f"{self.checkpoint}")
+        if self.resume:
+            input_file(self.checkpoint, "--checkpoint")
         if self.data_dir is not None and self.config.dataset not in NEEDS_DATA_DIR:
             raise NeurodecorrError(f"--data-dir: applies only to {', '.join(NEEDS_DATA_DIR)}, "
                                    f"not to {self.config.dataset}")
-        for path, what in ((self.checkpoint, "--checkpoint"), (self.json_path, "--json"),
-                           (self.plot_path, "--plot")):
-            if path is not None:
-                check_output_folder(path, what)
+        check_outputs({"--checkpoint": self.checkpoint, "--json": self.json_path,
+                       "--plot": self.plot_path})
         if self.chip is not None:
             if self.checkpoint is not None:
                 raise NeurodecorrError("--checkpoint/--resume: not supported with a chip "

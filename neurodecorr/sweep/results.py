@@ -102,11 +102,15 @@ class ResultsFile:
             self.columns += new
             self._rewrite()
             return
-        with open(self.path, "a", newline="") as fh:
-            writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow([cells.get(c, "") for c in self.columns])
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            with open(self.path, "a", newline="") as fh:
+                writer = csv.writer(fh, lineterminator="\n")
+                writer.writerow([cells.get(c, "") for c in self.columns])
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise NeurodecorrError(f"--out: cannot append to {self.path} "
+                                   f"({(exc.strerror or str(exc)).lower()})") from None
 
     def _rewrite(self) -> None:
         buf = io.StringIO(newline="")

@@ -14,30 +14,33 @@ import math
 
 import numpy as np
 
-from neurodecorr.circuits import kernels
-from neurodecorr.circuits.integrators.base import FixedStepSolver
-from neurodecorr.circuits.integrators.euler import _EulerStepper
+from neurodecorr.ode import kernels
+from neurodecorr.ode.solvers.euler import Euler, EulerStepper
 
 
-class _EMStepper(_EulerStepper):
-    def __init__(self, field, X, Y, h, rng):
-        super().__init__(field, X, Y, h)
-        self.s = Y.dtype.type(field.noise_std * math.sqrt(2.0 * h))
+class EulerMaruyamaStepper(EulerStepper):
+    def __init__(self, field, X, Y, rng):
+        super().__init__(field, X, Y)
+        self.noise_std = field.noise_std
         self.Z = np.empty_like(Y)
         self.rng = rng
+        self._s = (None, None)
 
-    def step(self, t):
+    def advance(self, t, h):
         if not self.measured:
             self.measure(t)
         self.measured = False
+        if self._s[0] != h:
+            self._s = (h, self.Y.dtype.type(self.noise_std * math.sqrt(2.0 * h)))
         self.rng.standard_normal(out=self.Z, dtype=self.Z.dtype)
-        kernels.axpy2(self.Y, self.R, self.h, self.Z, self.s)
+        kernels.axpy2(self.Y, self.R, self.h(h), self.Z, self._s[1])
 
 
-class EulerMaruyama(FixedStepSolver):
-    """Euler–Maruyama with a fixed step (see module docstring)."""
+class EulerMaruyama(Euler):
+    """Euler–Maruyama (see module docstring): Euler's drift plus the noise increment."""
 
     name = "euler-maruyama"
+    stochastic = True
 
-    def stepper(self, field, X, Y, h, dt_s, rng):
-        return _EMStepper(field, X, Y, h, rng)
+    def init(self, field, X, Y, rng, t_end_s, tol):
+        return EulerMaruyamaStepper(field, X, Y, rng)

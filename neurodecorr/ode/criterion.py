@@ -2,7 +2,7 @@
 
 A sample has settled when its relative residual ``‖x_i − A x̄_i − λ x̄_i‖ / ‖x_i‖`` is below
 ``tol`` (absolute residual for a zero input); the batch has settled when every sample has.
-The residual is ``τ`` times the vector field, so the fixed-step integrators get it from the
+The residual is ``τ`` times the vector field, so the fixed-step solvers get it from the
 product they need for the step anyway.
 """
 
@@ -12,8 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurodecorr.circuits.solution import FAILED, SETTLED
 from neurodecorr.errors import NeurodecorrError
+from neurodecorr.ode.results import Result
+
+#: default step budget of one settle (diffrax's ``max_steps``; its default is 4096)
+MAX_STEPS = 100_000
 
 
 @dataclass(frozen=True)
@@ -25,19 +28,23 @@ class SettleCriterion:
     tol : float
         Relative residual below which a sample counts as settled.
     max_time_s : float or None
-        Circuit-time limit (s). None: five times the time the slowest mode of the discrete
-        iteration needs to shrink the residual by ``tol`` (see :func:`default_max_time`).
+        Circuit-time limit (s). None: a bound on the settling time that holds for non-normal
+        matrices (see :mod:`neurodecorr.ode.horizon`).
     check_every : int
-        Fixed-step methods measure the residual every this many steps; the per-sample settling
-        time is resolved to ``check_every · dt``.
+        Fixed-step solvers measure the residual every this many steps; the per-sample settling
+        time is resolved to ``check_every · dt``. The Chebyshev controller's cycle length.
     growth_limit : float
         Stop as diverged when the largest residual exceeds this multiple of its initial value.
+    max_steps : int
+        Step budget. A settle whose planned steps exceed it is refused before it starts,
+        naming the cause; a settle that reaches it stops with :attr:`Result.BUDGET`.
     """
 
     tol: float = 1e-6
     max_time_s: float | None = None
     check_every: int = 8
     growth_limit: float = 1e6
+    max_steps: int = MAX_STEPS
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.tol) and self.tol >= 0):
@@ -45,16 +52,12 @@ class SettleCriterion:
         if self.max_time_s is not None and not (np.isfinite(self.max_time_s)
                                                 and self.max_time_s > 0):
             raise NeurodecorrError(f"max_time: must be positive, got {self.max_time_s}")
-        if int(self.check_every) != self.check_every or self.check_every < 1:
-            raise NeurodecorrError(f"check_every: must be a positive integer, got "
-                                   f"{self.check_every}")
+        for name in ("check_every", "max_steps"):
+            value = getattr(self, name)
+            if int(value) != value or value < 1:
+                raise NeurodecorrError(f"{name}: must be a positive integer, got {value}")
         if not self.growth_limit > 1:
             raise NeurodecorrError(f"growth_limit: must exceed 1, got {self.growth_limit}")
-
-
-def default_max_time(tol: float, rate_per_s: float) -> float:
-    """``5 · ln(1/tol) / rate``: generous for non-normal transients, finite for tol = 0."""
-    return 5.0 * max(np.log(1.0 / max(tol, 1e-300)), 1.0) / rate_per_s
 
 
 class Monitor:
@@ -74,25 +77,32 @@ class Monitor:
         self.t_settle = np.full(X.shape[0], np.nan)
         self.residual = np.full(X.shape[0], np.inf)
         self.initial: float | None = None
-        self.message = ""
+        #: the numbers of the last check, for the result's message
+        self.values: dict = {"tol": criterion.tol}
 
-    def update(self, t: float, rsq: np.ndarray, stop_when_settled: bool = True) -> int | None:
-        """Record the squared residual norms measured at time ``t``; return a status to stop."""
-        r = np.sqrt(rsq) / self.scale
-        self.residual = r
-        worst = float(np.max(r)) if r.size else 0.0
+    @property
+    def worst(self) -> float:
+        return float(np.max(self.residual)) if self.residual.size else 0.0
+
+    def update(self, t: float, rsq: np.ndarray, stop_when_settled: bool = True
+               ) -> tuple[Result | None, np.ndarray]:
+        """Record the squared residual norms measured at ``t``.
+
+        Returns the result that ends the run (None to go on) and the mask of the samples that
+        settled at this check.
+        """
+        self.residual = np.sqrt(rsq) / self.scale
+        worst = self.worst
+        self.values.update(t=t, worst=worst)
+        newly = np.isnan(self.t_settle) & (self.residual < self.criterion.tol)
         if not np.isfinite(worst):
-            self.message = f"states became non-finite at t = {t:.4g} s"
-            return FAILED
-        newly = np.isnan(self.t_settle) & (r < self.criterion.tol)
+            return Result.NON_FINITE, newly & False
         self.t_settle[newly] = t
         if self.initial is None:
             self.initial = max(worst, self.criterion.tol, np.finfo(np.float64).tiny)
+            self.values["initial"] = self.initial
         elif worst > self.criterion.growth_limit * self.initial:
-            self.message = (f"diverged: residual grew from {self.initial:.3g} to {worst:.3g} "
-                            f"by t = {t:.4g} s")
-            return FAILED
+            return Result.DIVERGED, newly
         if stop_when_settled and worst < self.criterion.tol:
-            self.message = f"settled: max residual {worst:.3g} < tol {self.criterion.tol:.3g}"
-            return SETTLED
-        return None
+            return Result.SETTLED, newly
+        return None, newly

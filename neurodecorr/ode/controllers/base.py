@@ -1,0 +1,30 @@
+"""What a step-size controller returns: the steps of one cycle and its contraction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class StepCycle:
+    """Steps ``h_k = dt_k/τ`` repeated cyclically, and how a cycle contracts the residual.
+
+    Attributes
+    ----------
+    h : ndarray, shape (L,)
+        Dimensionless steps of one cycle (L = 1 for a constant step).
+    rho : float
+        ``max_μ |Π_k R(−h_k μ)|``: the asymptotic contraction of the residual per cycle.
+    check_every : int
+        Steps between residual checks.
+    """
+
+    h: np.ndarray
+    rho: float
+    check_every: int
+
+    def times(self, tau_s: float) -> np.ndarray:
+        """Start time of each step within a cycle, and the cycle's length, in seconds."""
+        return np.concatenate([[0.0], np.cumsum(self.h)]) * tau_s

@@ -1,0 +1,194 @@
+"""How far a settle may go: the default horizon, and the work estimated against the step budget.
+
+**Horizon.** The residual of the circuit is ``r(t) = e^{−S t/τ} r(0)`` (``S = A + λI``), and
+from ``x̄₀ = 0`` the relative residual starts at 1, so the circuit has settled to ``tol`` once
+``‖e^{−S t/τ}‖₂ ≤ tol``. For a normal ``S`` that is ``e^{−a t/τ}``, ``a = min Re μ``; a
+non-normal ``S`` can grow first, and a horizon from the spectrum alone can be far too short
+(for ``A = I + 0.05·(strictly upper ones)`` Euler's optimal step makes the spectral radius of
+the iteration zero, and the old rule stopped after one step). We use Van Loan's bound from a
+Schur form ``S = Q (D + N) Q*`` (Van Loan 1977, *SIAM J. Numer. Anal.* 14, 971, Thm 2;
+Golub & Van Loan, *Matrix Computations*, 4th ed., §9.3.2):
+
+    ‖e^{−S s}‖₂ ≤ e^{−a s} Σ_{k=0}^{n−1} (ν s)^k / k!,      ν = ‖N‖_F,
+
+with ν Henrici's departure from normality, computed from the spectrum the settle already has
+(:attr:`~neurodecorr.ode.term.LateralField.departure_from_normality`). Why this one: it holds
+for every matrix, it is exact for normal ones (ν = 0), and it costs nothing beyond the
+eigenvalues. The log-norm bound ``e^{−ω s}`` (ω the smallest eigenvalue of the symmetric part)
+is valid too but useless whenever that symmetric part is indefinite (``A = [[1, 4], [0, 1]]``:
+ω = −1, while the circuit settles); pseudospectral bounds are tighter but need an SVD at every
+point of a grid in the complex plane. Van Loan's bound grows pessimistic for large random
+matrices (its sum has n terms), so where it would lengthen the horizon the log-norm bound is
+computed too and the smaller of the two (both valid) is used (:func:`settle_time_bound`).
+The default horizon is the larger of twice that settling time and the earlier rule, five times
+the time the discrete iteration's asymptotic contraction needs (kept so that noisy circuits,
+integrated to the horizon, keep their horizon).
+
+**Budget.** Every settle has a step budget (``SettleCriterion.max_steps``). Before the first
+step the work is estimated: the steps an explicit time limit needs, or the steps the slowest
+mode needs to reach ``tol``. A settle that cannot fit is refused with a message naming the
+cause (the time limit, or the slowest mode and the eigenvalue spread); one whose default
+horizon alone exceeds the budget runs up to the budget and says so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import gammaln, logsumexp
+
+from neurodecorr.errors import NeurodecorrError
+
+#: multiple of the asymptotic settling time that is the horizon of a normal matrix
+ASYMPTOTIC_FACTOR = 5.0
+#: multiple of Van Loan's settling time that is the horizon of a non-normal matrix
+TRANSIENT_FACTOR = 2.0
+
+
+def transient_time(eigenvalues: np.ndarray, departure: float, tol: float) -> float:
+    """Smallest ``s = t/τ`` after which Van Loan's bound on ``‖e^{−S s}‖₂`` stays below ``tol``.
+
+    The log of the bound, ``f(s) = −a s + log Σ_{k<n} (ν s)^k/k!``, is concave in ``s`` (the
+    ratio of consecutive truncated exponential series decreases), and ``f(0) = 0 ≥ ln tol``,
+    so there is one crossing of ``ln tol``, found by bisection.
+    """
+    mu = np.asarray(eigenvalues)
+    a, n = float(np.min(mu.real)), mu.size
+    target = math.log(min(max(tol, 1e-300), 1.0))
+    if departure <= 0:
+        return -target / a
+    k = np.arange(n)
+
+    def log_bound(s: float) -> float:
+        return -a * s + float(logsumexp(k * math.log(departure * s) - gammaln(k + 1)))
+
+    hi = -target / a
+    while log_bound(hi) > target:
+        hi *= 2.0
+    lo = 0.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if log_bound(mid) > target else (lo, mid)
+    return hi
+
+
+def settle_time_bound(field, tol: float, enough: float) -> float:
+    """``s = t/τ`` after which ``‖e^{−S s}‖₂ ≤ tol``: the smaller of two valid bounds.
+
+    Van Loan's (:func:`transient_time`) holds for every matrix but grows pessimistic with the
+    departure from normality of a large random matrix (n = 256: horizons hundreds of times
+    too long, which a noisy circuit integrates in full). When it exceeds ``enough`` (the time
+    below which it would not move the horizon), the log-norm bound ``e^{−ω s}``, ω the
+    smallest eigenvalue of ``(S + Sᵀ)/2``, is tried as well; it holds when ω > 0. Both are
+    computed once per field and tolerance.
+    """
+    key = ("settle-time bound", tol)
+    if key not in field.plans:
+        s = transient_time(field.eigenvalues, field.departure_from_normality, tol)
+        if s > enough:
+            S = field.system_matrix
+            omega = float(np.linalg.eigvalsh((S + S.T) / 2.0)[0])
+            if omega > 0:
+                s = min(s, math.log(1.0 / min(max(tol, 1e-300), 1.0)) / omega)
+        field.plans[key] = s
+    return field.plans[key]
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """Where the settle loop stops: circuit time ``t_end_s`` or ``max_steps`` steps.
+
+    ``by_budget``: the budget, not the time limit, ends the run.
+    """
+
+    t_end_s: float
+    max_steps: int
+    by_budget: bool
+
+
+def _spectrum(field) -> str:
+    mu = field.eigenvalues
+    a = float(np.min(mu.real))
+    return (f"its slowest mode has Re μ = {a:.3g} (eigenvalue spread max|μ|/min Re μ = "
+            f"{float(np.max(np.abs(mu))) / a:.3g})")
+
+
+def plan_horizon(field, criterion, solver, cycle_h: np.ndarray | None, rho_cycle: float,
+                 label: str | None = None) -> Horizon:
+    """The time limit and step limit of a settle, after checking the work against the budget.
+
+    Parameters
+    ----------
+    field : LateralField
+    criterion : SettleCriterion
+    solver : Solver
+        Adaptive solvers estimate their own steps (``solver.estimate_steps``).
+    cycle_h : ndarray or None
+        The controller's steps ``h = dt/τ`` of one cycle; None for an adaptive solver.
+    rho_cycle : float
+        The contraction of the residual over one cycle (ignored for an adaptive solver).
+    label : str, optional
+        The method's name in messages.
+    """
+    tol, budget, tau = criterion.tol, criterion.max_steps, field.tau_s
+    label = label or solver.label
+    what = "A + leak*I" if field.leak else "A"
+    log_tol = max(math.log(1.0 / max(tol, 1e-300)), 1.0)
+    if cycle_h is None:
+        cycle_s, length = float("nan"), 1
+        rate = float(np.min(field.eigenvalues.real)) / tau
+    else:
+        cycle_s, length = float(np.sum(cycle_h)) * tau, len(cycle_h)
+        rate = -math.log(max(rho_cycle, 1e-300)) / cycle_s
+
+    def steps_to(t_s: float) -> float:
+        if cycle_h is None:
+            return solver.estimate_steps(field, t_s)
+        return length * math.ceil(t_s / cycle_s - 1e-9)
+
+    if criterion.max_time_s is not None:
+        t_end = criterion.max_time_s
+        need = steps_to(t_end)
+        if need > budget:
+            raise NeurodecorrError(
+                f"max_time: {t_end:.4g} s is about {need:.3g} {label} steps "
+                f"(tau = {tau:.3g} s), over the step budget max_steps = {budget}; shorten the "
+                f"time limit or raise max_steps")
+        return Horizon(t_end, budget if cycle_h is None else int(need), False)
+    settle_s = log_tol / rate
+    if not field.noisy and steps_to(settle_s) > budget:
+        raise NeurodecorrError(
+            f"{what}: {_spectrum(field)}; reaching tol {tol:.3g} takes about "
+            f"{steps_to(settle_s):.3g} {label} steps, over the step budget max_steps = "
+            f"{budget}; condition the matrix (a leak raises the slowest mode), loosen tol or "
+            f"raise max_steps")
+    transient_s = settle_time_bound(field, tol, ASYMPTOTIC_FACTOR / TRANSIENT_FACTOR
+                                    * settle_s / tau) * tau
+    t_end = max(ASYMPTOTIC_FACTOR * settle_s, TRANSIENT_FACTOR * transient_s)
+    need = steps_to(t_end)
+    if field.noisy and need > budget:
+        raise NeurodecorrError(
+            f"{what}: a noisy circuit is integrated to its horizon, {t_end:.4g} s here ("
+            f"{_spectrum(field)}), which is about {need:.3g} {label} steps, over the step "
+            f"budget max_steps = {budget}; set a shorter max_time or raise max_steps")
+    if cycle_h is None:
+        return Horizon(t_end, budget, False)
+    return Horizon(t_end, int(min(need, budget)), need > budget)
+
+
+def precision_warning(field, tol: float, eps: float) -> str | None:
+    """A warning when the dtype's rounding alone may keep the residual above ``tol``.
+
+    An iterate of ``S x̄ = x`` carries a rounding residual of about ``eps · ‖S‖ ‖x̄‖/‖x‖``,
+    up to ``eps · κ(S)``; the eigenvalue spread ``max|μ| / min|μ|`` stands in for κ (equal
+    for a normal ``S``, a lower bound otherwise).
+    """
+    mu = np.abs(field.eigenvalues)
+    spread = float(np.max(mu) / np.min(mu))
+    if spread * eps < tol:
+        return None
+    return (f"eigenvalue spread {spread:.3g} of the circuit matrix: rounding alone can leave a "
+            f"relative residual up to {spread * eps:.2g} (spread x eps), above tol {tol:.3g}; "
+            f"the settle may end at its time limit")

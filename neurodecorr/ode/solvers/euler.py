@@ -1,0 +1,66 @@
+"""Forward Euler: ``x̄ ← x̄ + h (x − A x̄ − λ x̄)``, ``h = dt/τ``.
+
+First order; one lateral product per step. Stable for ``h < 2 Re μ / |μ|²`` for every
+eigenvalue μ of ``A + λI``. The workhorse for settling: the error of the fixed point does not
+depend on the step (the iteration's fixed point is exactly ``(A + λI)⁻¹ x``), only the speed
+does, so any step-size controller may drive it (constant, optimal, Chebyshev cycle).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurodecorr.ode import kernels
+from neurodecorr.ode.solvers.base import Solver, Stepper
+
+
+class EulerStepper(Stepper):
+    """Euler's buffers; a measured residual is reused by the next step (no second read)."""
+
+    def __init__(self, field, X, Y):
+        super().__init__(Y)
+        self.field, self.X = field, X
+        self.leak = Y.dtype.type(field.leak)
+        self.P = np.empty_like(Y)
+        self.R = np.empty_like(Y)
+        self.rsq = np.empty(Y.shape[0])
+        self.measured = False
+        self._h = (None, None)
+
+    def h(self, h: float):
+        """``h`` in the working dtype (converted once per distinct step)."""
+        if self._h[0] != h:
+            self._h = (h, self.Y.dtype.type(h))
+        return self._h[1]
+
+    def measure(self, t):
+        self.field.reader.read(self.Y, t, self.P)
+        self.nfev += 1
+        kernels.residual(self.X, self.P, self.Y, self.leak, self.R, self.rsq)
+        self.measured = True
+        return self.rsq
+
+    def advance(self, t, h):
+        if self.measured:
+            kernels.axpy(self.Y, self.R, self.h(h))
+            self.measured = False
+            return
+        self.field.reader.read(self.Y, t, self.P)
+        self.nfev += 1
+        kernels.euler_step(self.Y, self.X, self.P, self.leak, self.h(h))
+
+
+class Euler(Solver):
+    """Forward Euler (see module docstring)."""
+
+    name = "euler"
+
+    def amplification(self, z):
+        return 1.0 + z
+
+    def stable_limits(self, eigenvalues):
+        mu = np.asarray(eigenvalues, dtype=np.complex128)
+        return 2.0 * mu.real / np.abs(mu) ** 2
+
+    def init(self, field, X, Y, rng, t_end_s, tol):
+        return EulerStepper(field, X, Y)
