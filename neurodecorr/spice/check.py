@@ -97,7 +97,7 @@ class SpiceCheck:
     wall_ode_s: float
 
     def summary(self) -> dict:
-        """Plain numbers for a JSON report."""
+        """Plain numbers for a JSON report (no wall times: the same circuit gives the same file)."""
         c = self.circuit
         return {
             "n": c.n, **c.about, "opamp_gain": c.opamp_gain, "opamp_pole_Hz": c.opamp_pole_Hz,
@@ -115,7 +115,6 @@ class SpiceCheck:
             "xbar_spice_final": self.xbar_spice[-1].tolist(),
             "xbar_ode_final": self.xbar_ode[-1].tolist(), "xbar_model": self.xbar_model.tolist(),
             "predicted_offset": self.predicted_offset.tolist(),
-            "wall_spice_s": self.wall_spice_s, "wall_ode_s": self.wall_ode_s,
         }
 
     def table(self) -> str:
