@@ -181,7 +181,7 @@ def _clipping_rail(A, x, fraction=0.7):
 
 
 @needs_ngspice
-@pytest.mark.parametrize("n", [2, 3, 5, 8, 16])
+@pytest.mark.parametrize("n", [2, 3, 4, 6, 8, 12, 16])
 @pytest.mark.parametrize("mismatch", [False, True])
 @pytest.mark.parametrize("rails", [False, True])
 def test_ngspice_agrees_with_the_ode(tmp_path, n, mismatch, rails):
