@@ -182,7 +182,9 @@ def speedup_vs_lava(n: int, batch: int, n_sub: int, repeats: int, seed: int,
 
     Our side is the batched simulator's steady state (200 Euler steps of the whole batch, in
     ``dtype``; Lava's floating-point model computes in float64).
-    Returns ``{"speedup_vs_lava": None, "lava": why}`` when the bridge cannot run.
+    ``speedup_vs_lava_by_batch`` gives the per-step figure at batch 1 (one sample, as Lava
+    runs) and 256, in float64 and float32. Returns ``{"speedup_vs_lava": None, "lava": why}``
+    when the bridge cannot run.
     """
     from neurodecorr.lava.speed import lateral_throughput
 
@@ -197,7 +199,14 @@ def speedup_vs_lava(n: int, batch: int, n_sub: int, repeats: int, seed: int,
     ours = simulator_throughput(LateralField(A, dtype=dtype), X, 200, repeats)
     lava_1 = float(per_step["samples_x_substeps_per_s"])
     lava_k = float(packed["samples_x_substeps_per_s"])
+    by_batch = {}
+    for b in (1, 256):
+        Xb = rng.standard_normal((b, n))
+        by_batch[str(b)] = {dt: simulator_throughput(LateralField(A, dtype=dt), Xb.astype(dt),
+                                                     200, repeats) / lava_1
+                            for dt in ("float64", "float32")}
     return {"speedup_vs_lava": ours / lava_1, "speedup_vs_lava_packed": ours / lava_k,
+            "speedup_vs_lava_by_batch": by_batch,
             "sim_samples_x_steps_per_s": ours, "lava_samples_x_steps_per_s": lava_1,
             "lava_packed_samples_x_steps_per_s": lava_k, "lava_n_sub": n_sub}
 

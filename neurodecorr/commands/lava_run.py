@@ -1,35 +1,8 @@
-"""``neurodecorr lava-run``: run an exported network in Lava and compare with the reference."""
+"""``neurodecorr lava-run``: run a Lava bundle and compare it with the reference and labels."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-from pathlib import Path
-
 import click
-
-from neurodecorr.commands.export_lava import CHECKPOINT, EXCHANGE, MANIFEST
-from neurodecorr.core.network import Network
-from neurodecorr.errors import NeurodecorrError
-from neurodecorr.io import check_outputs, write_json
-
-
-def _check_dir(folder: Path) -> None:
-    manifest_path = folder / MANIFEST
-    if not manifest_path.is_file():
-        raise NeurodecorrError(f"{folder}: no {MANIFEST}; run `neurodecorr export-lava` first")
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except json.JSONDecodeError:
-        raise NeurodecorrError(f"{manifest_path}: not valid JSON") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("files", {}), dict):
-        raise NeurodecorrError(f"{manifest_path}: not a neurodecorr export manifest")
-    for name, digest in manifest.get("files", {}).items():
-        path = folder / name
-        if not path.is_file():
-            raise NeurodecorrError(f"{path}: missing (listed in {MANIFEST})")
-        if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
-            raise NeurodecorrError(f"{path}: does not match its checksum in {MANIFEST}")
 
 
 @click.command(name="lava-run")
@@ -37,44 +10,39 @@ def _check_dir(folder: Path) -> None:
 @click.option("--dataset", required=True, help="Data set whose test samples are run.")
 @click.option("--samples", type=int, default=200, show_default=True,
               help="Number of test samples (the first N).")
+@click.option("--chunk-timeout", type=float, default=120.0, show_default=True,
+              help="Seconds a chunk of Lava steps may take before the run is killed.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False),
               help="Write the comparison as JSON.")
-def command(folder, dataset, samples, json_path) -> None:
-    """Run the export in FOLDER in Lava's CPU simulation and compare with the torch reference."""
-    from rich.progress import Progress
+def command(folder, dataset, samples, chunk_timeout, json_path) -> None:
+    """Run the bundle in FOLDER in Lava's CPU simulation; compare with the torch reference.
 
-    from neurodecorr.data import load_dataset
-    from neurodecorr.lava.compat import import_lava
-    from neurodecorr.lava.evaluate import evaluate
-    from neurodecorr.lava.exchange import load_export
+    Ctrl-C or SIGTERM stops Lava cleanly at the end of its chunk; a second one kills it.
+    """
+    from neurodecorr.io import check_outputs, write_json
+    from neurodecorr.lava.evaluate import evaluate_bundle
+    from neurodecorr.progress import progress_bar
 
-    import_lava()  # fail fast, before loading data, when lava-nc is missing
-    folder = Path(folder)
-    _check_dir(folder)
-    check_outputs({"--json": json_path})
-    if samples < 1:
-        raise NeurodecorrError(f"--samples: must be at least 1, got {samples}")
-    export = load_export(folder / EXCHANGE)
-    network = Network.load(folder / CHECKPOINT)
-    X = load_dataset(dataset).x_test
-    if X.shape[1] != export.n_in:
-        raise NeurodecorrError(f"--dataset: {dataset} has {X.shape[1]} features, the exported "
-                               f"network takes {export.n_in}")
-    if samples > X.shape[0]:
-        raise NeurodecorrError(f"--samples: {dataset} has only {X.shape[0]} test samples")
-    X = X[:samples]
-    total = samples * export.steps_per_sample + export.latency
-    with Progress(transient=True) as bar:
-        task = bar.add_task("Lava steps", total=total)
-        result = evaluate(network, export, X, progress=lambda n: bar.advance(task, n))
-    result["dataset"] = dataset
+    check_outputs({"--json": json_path}, inputs={"FOLDER": folder})
+    with progress_bar(None, "Lava steps") as advance:
+        seen = [0]
+
+        def progress(done: int, total: int) -> None:
+            advance(done - seen[0])
+            seen[0] = done
+
+        result = evaluate_bundle(folder, dataset, samples, chunk_timeout, progress)
     if json_path:
         write_json(json_path, result)
     line = (f"{result['samples']} samples, {result['steps']} Lava steps in "
             f"{result['wall_s']:.2f} s: max |err| {result['max_abs_err']:.3g}, "
             f"rel err {result['rel_err']:.3g}, argmax agreement "
-            f"{100 * result['argmax_agreement']:.1f} %")
+            f"{100 * result['argmax_agreement']:.1f} %, accuracy "
+            f"{100 * result['accuracy']:.1f} % (reference "
+            f"{100 * result['reference_accuracy']:.1f} %)")
     if "predicted_rms_err" in result:
         line += (f"; rms err {result['rms_err']:.3g} (predicted from bit widths "
                  f"{result['predicted_rms_err']:.3g})")
+    if not result["loihi_structure"]:
+        line += " [layer mapping: a CPU-only emulation, not deployable on Loihi]"
     click.echo(line)

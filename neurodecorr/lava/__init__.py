@@ -1,11 +1,14 @@
 """The Lava bridge: run neurodecorr networks in Intel's Lava (lava-nc 0.10.0) simulation.
 
 Nothing here imports Lava until a run needs it (:func:`neurodecorr.lava.compat.import_lava`
-applies the one Python 3.11 fix first). Export a network with :func:`export_network`, write and
-read the exchange file with :mod:`neurodecorr.lava.exchange`, run it with
-:func:`neurodecorr.lava.graph.run_export`, compare with the reference with
-:func:`neurodecorr.lava.evaluate.evaluate`, learn ``A`` on chip with
-:mod:`neurodecorr.lava.learning`, and time Lava with :mod:`neurodecorr.lava.speed`.
+applies the one Python 3.11 fix first). Export a network with :func:`export_network` (the
+``loihi`` mapping by default), write and read bundles with :mod:`neurodecorr.lava.bundle` (the
+exchange file: :mod:`neurodecorr.lava.exchange`, checked by :mod:`neurodecorr.lava.schema`),
+run it with :func:`neurodecorr.lava.graph.run_export` (in a supervised worker:
+:mod:`neurodecorr.lava.supervisor`), emulate a fixed-point run bit for bit with
+:mod:`neurodecorr.lava.emulate`, compare with the reference with
+:mod:`neurodecorr.lava.evaluate`, learn ``A`` on chip with :mod:`neurodecorr.lava.learning`,
+and time Lava with :mod:`neurodecorr.lava.speed`.
 """
 
 from neurodecorr.lava.compat import import_lava, lava_available

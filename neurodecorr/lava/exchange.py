@@ -11,7 +11,7 @@ Layout (lava-dl netx reads ``layer/<i>/{type, shape, weight, ...}``; we keep tha
   ``activation``; ``alpha`` in floating point; ``gain``/``gain_shift``, ``lateral_exp``,
   ``frac_bits`` and the per-neuron Euler ``step`` in fixed point, ...) and
   ``neurodecorr_integrator`` (``weight_in``, ``weight_rec`` like netx's ``dense_rec``,
-  ``decay``; ``alpha`` in floating point);
+  ``decay``; ``alpha`` in floating point, ``rec_shift`` in fixed point);
 - every field is a dataset, scalars included, as in netx files.
 
 :func:`load_export` rebuilds the :class:`~neurodecorr.lava.export.LavaExport` from which
@@ -27,11 +27,16 @@ import h5py
 import numpy as np
 
 from neurodecorr.errors import NeurodecorrError
+from neurodecorr.lava import schema
 from neurodecorr.lava.export import MAPPINGS, PRECISIONS, LavaExport
 
 FORMAT = "neurodecorr-lava"
-#: 2: full-range fixed point (per-row weight scales, input gains, per-stage frac_bits)
-VERSION = 2
+#: 2: full-range fixed point (per-row weight scales, input gains, per-stage frac_bits);
+#: 3: Loihi 2 widths (weight exponents >= -8 with the integrator's rec_shift, mantissas ±254,
+#: rounding toward zero), checked field by field
+VERSION = 3
+#: most layers a file may hold
+MAX_LAYERS = 1000
 #: in-memory layer type -> type written to the file
 FILE_TYPES = {"input": "input", "dense": "dense", "lateral": "neurodecorr_lateral",
               "integrator": "neurodecorr_integrator"}
@@ -69,8 +74,25 @@ def _value(ds: h5py.Dataset):
     return v.item() if isinstance(v, np.generic) else v
 
 
+def _attr(f: h5py.File, name: str, path) -> object:
+    if name not in f.attrs:
+        raise NeurodecorrError(f"{path}: missing root attribute '{name}'")
+    value = f.attrs[name]
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _int_attr(f: h5py.File, name: str, path, lo: int, hi: int) -> int:
+    value = np.asarray(_attr(f, name, path))
+    if value.shape != () or value.dtype.kind not in "iu" or not lo <= int(value) <= hi:
+        raise NeurodecorrError(f"{path}: attribute '{name}' must be an integer in [{lo}, {hi}]")
+    return int(value)
+
+
 def load_export(path: str | os.PathLike) -> LavaExport:
-    """Read an exchange file; any problem is a one-line error naming the file and field."""
+    """Read an exchange file and check all of it (:func:`neurodecorr.lava.schema.check_layers`).
+
+    Any problem is a one-line :class:`NeurodecorrError` naming the file, layer and field.
+    """
     try:
         f = h5py.File(path, "r")
     except FileNotFoundError:
@@ -80,31 +102,36 @@ def load_export(path: str | os.PathLike) -> LavaExport:
     with f:
         if f.attrs.get("format") != FORMAT:
             raise NeurodecorrError(f"{path}: not a neurodecorr Lava export (format attribute)")
-        if int(f.attrs.get("version", -1)) != VERSION:
-            raise NeurodecorrError(f"{path}: version {f.attrs.get('version')} is not supported")
-        precision, mapping = str(f.attrs["precision"]), str(f.attrs["mapping"])
+        version = f.attrs.get("version")
+        if not isinstance(version, (int, np.integer)) or int(version) != VERSION:
+            raise NeurodecorrError(f"{path}: version {version} is not supported (this "
+                                   f"neurodecorr reads version {VERSION}; export again)")
+        precision, mapping = str(_attr(f, "precision", path)), str(_attr(f, "mapping", path))
         if precision not in PRECISIONS or mapping not in MAPPINGS:
             raise NeurodecorrError(f"{path}: unknown precision '{precision}' or mapping "
                                    f"'{mapping}'")
-        if "layer" not in f:
-            raise NeurodecorrError(f"{path}: no 'layer' group")
+        steps = _int_attr(f, "steps_per_sample", path, 1, schema.MAX_STEPS)
+        frac_bits = _int_attr(f, "frac_bits", path, *schema.FRAC_RANGE)
+        group = f.get("layer")
+        if not isinstance(group, h5py.Group) or not 2 <= len(group) <= MAX_LAYERS:
+            raise NeurodecorrError(f"{path}: 'layer' must be a group of 2 to {MAX_LAYERS} layers")
         layers = []
-        for i in range(len(f["layer"])):
-            key = f"layer/{i}"
-            if key not in f or "type" not in f[key]:
-                raise NeurodecorrError(f"{path}: missing {key}/type")
-            file_type = _value(f[key]["type"])
+        for i in range(len(group)):
+            g = group.get(str(i))
+            if not isinstance(g, h5py.Group) or not isinstance(g.get("type"), h5py.Dataset):
+                raise NeurodecorrError(f"{path}: missing layer/{i}/type")
+            file_type = _value(g["type"])
             if file_type not in MEMORY_TYPES:
-                raise NeurodecorrError(f"{path}: {key}/type '{file_type}' is not supported")
+                raise NeurodecorrError(f"{path}: layer/{i}/type '{file_type}' is not supported")
             layer = {"type": MEMORY_TYPES[file_type]}
-            for name, ds in f[key].items():
+            for name, ds in g.items():
+                if not isinstance(ds, h5py.Dataset):
+                    raise NeurodecorrError(f"{path}: layer/{i}/{name} is not a dataset")
                 if name != "type":
                     layer[name] = _value(ds)
-            layer["shape"] = tuple(int(s) for s in np.atleast_1d(layer["shape"]))
             layers.append(layer)
-        if not layers or layers[0]["type"] != "input" or layers[-1]["type"] != "lateral":
-            raise NeurodecorrError(f"{path}: expected an input layer first and an output "
-                                   "stage last")
-        return LavaExport(layers=layers, precision=precision, mapping=mapping,
-                          steps_per_sample=int(f.attrs["steps_per_sample"]),
-                          frac_bits=int(f.attrs["frac_bits"]))
+    layers = schema.check_layers(layers, precision, mapping, str(path))
+    if precision == "float" and frac_bits != 0:
+        raise NeurodecorrError(f"{path}: attribute 'frac_bits' must be 0 in floating point")
+    return LavaExport(layers=layers, precision=precision, mapping=mapping,
+                      steps_per_sample=steps, frac_bits=frac_bits)

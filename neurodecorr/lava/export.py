@@ -2,15 +2,18 @@
 
 Two mappings of each decorrelated layer ``h = f(W A⁻¹ x + b)``:
 
-``layer`` (default)
-    ``lateral`` → ``dense`` per layer: one :class:`~neurodecorr.lava.procs.process.LateralLayer`
-    process per layer boundary (previous bias and activation, then the lateral dynamics with
-    ``n_sub`` Euler sub-steps per step) and Lava's ``Dense(W)`` with graded spikes.
-``loihi``
+``loihi`` (default)
     Loihi's own structure: a pass-through ``lateral`` stage for bias and activation, then an
     ``integrator`` (graded neuron ``v ← v − d∘v + a``) fed by ``Dense(I)`` (fixed point; the
     Euler step is in the stage's gain) or ``Dense(α·I)`` (float) and a recurrent
     ``Dense(−P·(A − diag A))`` / ``Dense(−α·A)``, one Euler step per Lava step, then ``dense``.
+``layer`` (a CPU-only emulation)
+    ``lateral`` → ``dense`` per layer: one :class:`~neurodecorr.lava.procs.process.LateralLayer`
+    process per layer boundary (previous bias and activation, then the lateral dynamics with
+    ``n_sub`` Euler sub-steps per step) and Lava's ``Dense(W)`` with graded spikes. A whole
+    ``lateral @ x̄`` product per sub-step inside one neuron process is not something a Loihi
+    neuron can do (it sees only its own state and synaptic input): this mapping runs in
+    Lava's CPU simulation only.
 
 The last stage adds the output bias and activation. In fixed point every stage has its own
 state scale ``2^F_l`` and every weight row its own full-range scale, undone by the receiving
@@ -30,7 +33,7 @@ from neurodecorr.lava import fixed
 from neurodecorr.lava.settling import settling_plan
 
 PRECISIONS = ("float", "fixed")
-MAPPINGS = ("layer", "loihi")
+MAPPINGS = ("loihi", "layer")
 #: Lava's run-configuration tag for each precision
 TAGS = {"float": "floating_pt", "fixed": "fixed_pt"}
 
@@ -129,8 +132,11 @@ def _fixed_lateral(A: np.ndarray, tol: float, what: str) -> tuple[fixed.FixedLat
     """Per-neuron steps ``p_i = κ/r_i`` with the largest mantissa-filling ``κ ≤ κ*``.
 
     If the row-scaled iteration does not contract (possible for a non-symmetric ``A``), one
-    step for all neurons (``r_i = max r``) is used instead.
+    step for all neurons (``r_i = max r``) is used instead. The contraction asked for is at
+    most the 24-bit state's relative resolution ``2^−23``: integer dynamics cannot settle any
+    closer (they end in a cycle of a few LSB), so further steps would buy nothing.
     """
+    tol = max(tol, 2.0 ** -(fixed.STATE_BITS - 1))
     rows = fixed.lateral_rows(A)
     try:
         best = settling_plan(A / rows[:, None], tol, what=what)
@@ -142,18 +148,21 @@ def _fixed_lateral(A: np.ndarray, tol: float, what: str) -> tuple[fixed.FixedLat
     return fixed.quantise_lateral(A, plan.alpha, rows), plan.n_total
 
 
-def _stage_fixed(*, bias, activation, slope, unit_in, peak, step=None, fl=None, n_sub=0
-                 ) -> dict:
+def _stage_fixed(*, bias, activation, slope, unit_in, peak, step=None, fl=None, n_sub=0,
+                 frac_max: int | None = None) -> dict:
     """A stage whose input ``a`` has the true value ``a_i · unit_in_i``.
 
     It computes ``z = (G∘a >> s) + B`` (``G·2^−s ≈ unit_in · 2^F · p``, ``B = p∘b·2^F``, so
     ``z`` is the drive ``p∘(true pre-activation)`` at scale ``2^F``), ``x = f(z)``, then, with
-    ``fl``, the lateral dynamics. ``peak`` bounds the stage's true values on calibration data.
+    ``fl``, the lateral dynamics. ``peak`` bounds the stage's true values on calibration data;
+    ``frac_max`` caps ``F`` so that the ``Dense`` it sends to keeps its exponent in range.
     """
     n = bias.shape[0]
     if step is None:
         step = fl.step if fl is not None else np.ones(n)
     F = fixed.choose_frac_bits(peak * max(1.0, float(np.max(step))))
+    if frac_max is not None:
+        F = min(F, frac_max)
     gain, gain_shift = fixed.quantise_gain(unit_in * 2.0**F * step)
     m, s = fixed.quantise_slope(slope if activation == "leaky_relu" else 0.0)
     st = {"type": "lateral", "shape": (n,), "activation": activation, "negative_slope": slope,
@@ -167,16 +176,45 @@ def _stage_fixed(*, bias, activation, slope, unit_in, peak, step=None, fl=None, 
     return st
 
 
-def _dense_fixed(W: np.ndarray, F_in: int, peak_rows: np.ndarray) -> tuple[dict, np.ndarray]:
-    """Full-range rows; the shift keeps the calibration peak of ``(W x̄)_i/σ_i`` in 24 bits.
+def _dense_exp(W: np.ndarray, peak_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Full-range rows and the fractional bits ``E`` at which ``(W x̄)_i/σ_i`` peaks in 24 bits.
 
-    Returns the layer and the true value of one unit of its output per row.
+    The ``Dense`` that sends from a stage at ``F`` has the exponent ``E − F``; Loihi allows no
+    exponent below −8, so the sending stage keeps ``F ≤ E + 8``.
     """
     mant, sigma = fixed.quantise_rows(W)
-    exp = fixed.choose_frac_bits(float(np.max(peak_rows / sigma))) - F_in
-    layer = {"type": "dense", "shape": (W.shape[0],), "weight": mant, "weight_exp": exp,
+    return mant, sigma, fixed.choose_frac_bits(float(np.max(peak_rows / sigma)))
+
+
+def _dense_fixed(mant: np.ndarray, sigma: np.ndarray, E: int, F_in: int, what: str
+                 ) -> tuple[dict, np.ndarray]:
+    """The ``Dense`` layer; returns it and the true value of one unit of its output per row."""
+    exp = E - F_in
+    _check_dense(mant, exp, what)
+    layer = {"type": "dense", "shape": (mant.shape[0],), "weight": mant, "weight_exp": exp,
              "row_scale": sigma}
     return layer, sigma * 2.0 ** (-F_in - exp)
+
+
+def _check_dense(mant: np.ndarray, exp: int, what: str) -> None:
+    lo, hi = fixed.WEIGHT_EXP_RANGE
+    if not lo <= exp <= hi:
+        raise NeurodecorrError(f"{what}: weight exponent {exp} outside Loihi's [{lo}, {hi}]")
+    if fixed.dense_bound(mant, exp) >= 2.0 ** (fixed.DENSE_MESSAGE_BITS - 1):
+        raise NeurodecorrError(f"{what}: a row's sum of 24-bit payloads can exceed Lava's "
+                               "32-bit Dense message; the layer is too wide for this export")
+
+
+def _integrator_fixed(fl: fixed.FixedLateral, n_settle: int, frac_bits: int, i: int) -> dict:
+    """Integrator fed by ``Dense(I)`` and the recurrent ``Dense(−Q)``; the part of ``Q``'s
+    exponent below −8 becomes the neuron's own flooring shift ``rec_shift``."""
+    n = fl.step.shape[0]
+    rec_exp = max(fl.lateral_exp, fixed.WEIGHT_EXP_RANGE[0])
+    _check_dense(fl.lateral, rec_exp, f"layer {i} lateral matrix")
+    return {"type": "integrator", "shape": (n,), "n_settle": n_settle, "frac_bits": frac_bits,
+            "step": fl.step, "weight_in": np.eye(n, dtype=np.int64), "weight_in_exp": 0,
+            "weight_rec": -fl.lateral, "weight_rec_exp": rec_exp,
+            "rec_shift": rec_exp - fl.lateral_exp, "decay": fl.leak}
 
 
 def _export_fixed(network: Network, mapping: str, tol: float, X: np.ndarray
@@ -191,8 +229,10 @@ def _export_fixed(network: Network, mapping: str, tol: float, X: np.ndarray
     n_settle = []
     for i, layer in enumerate(network.layers):
         xbar = xbars[i]
+        mant, sigma, E = _dense_exp(layer.weight, np.max(np.abs(xbar @ layer.weight.T), axis=0))
         kwargs = {"bias": bias, "activation": act, "slope": slope, "unit_in": unit_in,
-                  "peak": max(float(np.max(np.abs(z))), float(np.max(np.abs(xbar))))}
+                  "peak": max(float(np.max(np.abs(z))), float(np.max(np.abs(xbar)))),
+                  "frac_max": E - fixed.WEIGHT_EXP_RANGE[0]}
         if layer.decorrelation is None:
             st = _stage_fixed(**kwargs)
             layers.append(st)
@@ -206,13 +246,8 @@ def _export_fixed(network: Network, mapping: str, tol: float, X: np.ndarray
                 # the pass-through stage sends the drive p∘x; Dense(I) passes it on unchanged
                 st = _stage_fixed(step=fl.step, **kwargs)
                 layers.append(st)
-                layers.append({"type": "integrator", "shape": (layer.n_in,), "n_settle": n_sub,
-                               "frac_bits": st["frac_bits"], "step": fl.step,
-                               "weight_in": np.eye(layer.n_in, dtype=np.int64),
-                               "weight_in_exp": 0, "weight_rec": -fl.lateral,
-                               "weight_rec_exp": fl.lateral_exp, "decay": fl.leak})
-        peak_rows = np.max(np.abs(xbar @ layer.weight.T), axis=0)
-        dense, unit_in = _dense_fixed(layer.weight, st["frac_bits"], peak_rows)
+                layers.append(_integrator_fixed(fl, n_sub, st["frac_bits"], i))
+        dense, unit_in = _dense_fixed(mant, sigma, E, st["frac_bits"], f"layer {i} weights")
         layers.append(dense)
         z = xbar @ layer.weight.T + layer.bias
         bias, act, slope = layer.bias, layer.activation, layer.negative_slope
@@ -221,7 +256,7 @@ def _export_fixed(network: Network, mapping: str, tol: float, X: np.ndarray
     return layers, n_settle, F_src
 
 
-def export_network(network: Network, precision: str = "float", mapping: str = "layer",
+def export_network(network: Network, precision: str = "float", mapping: str = "loihi",
                    calibration: np.ndarray | None = None, tol: float = 1e-9) -> LavaExport:
     """Lay ``network`` out as Lava layers.
 
@@ -238,7 +273,7 @@ def export_network(network: Network, precision: str = "float", mapping: str = "l
     if precision not in PRECISIONS:
         raise NeurodecorrError(f"--precision: unknown '{precision}'; choose float or fixed")
     if mapping not in MAPPINGS:
-        raise NeurodecorrError(f"--mapping: unknown '{mapping}'; choose layer or loihi")
+        raise NeurodecorrError(f"--mapping: unknown '{mapping}'; choose loihi or layer")
     frac_bits = 0
     if precision == "fixed":
         if calibration is None:
@@ -248,10 +283,12 @@ def export_network(network: Network, precision: str = "float", mapping: str = "l
         layers, n_settle = _export_float(network, mapping, tol)
     exp = LavaExport(layers=layers, precision=precision, mapping=mapping, steps_per_sample=1,
                      frac_bits=frac_bits, info={"tol": tol})
-    # layer mapping: each step settles a layer fully, so one step per Dense plus one suffices;
-    # loihi mapping: one Euler step per Lava step, the integrators settle one after another.
-    settle = 0 if mapping == "layer" else sum(n_settle)
-    exp.steps_per_sample = exp.latency + settle + 2
+    # The last stage records each sample at the end of its window, shifted by the latency, so
+    # a window needs only the settling itself. layer mapping: every stage settles its layer
+    # within one step (n_sub sub-steps from the previous sample's state), so one step per
+    # sample. loihi mapping: one Euler step per Lava step; each integrator needs its n_settle
+    # steps once its input is final, so they settle one after another within the window.
+    exp.steps_per_sample = 1 if mapping == "layer" else sum(n_settle) or 1
     return exp
 
 
@@ -272,7 +309,8 @@ def prediction_stages(network: Network, export: LavaExport) -> list[dict]:
         if A is not None:
             st = lateral.pop(0)
             if st["type"] == "integrator":
-                leak, lat, e = st["decay"], -np.asarray(st["weight_rec"]), st["weight_rec_exp"]
+                leak, lat = st["decay"], -np.asarray(st["weight_rec"])
+                e = st["weight_rec_exp"] - st["rec_shift"]
             else:
                 leak, lat, e = st["leak"], st["lateral"], st["lateral_exp"]
             step = np.asarray(st["step"], dtype=np.float64)

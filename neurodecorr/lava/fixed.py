@@ -5,10 +5,17 @@ Encodings (Lava's bit-accurate models, ``lava/proc/dense/models.py``, ``lava/pro
 
 - state and graded payloads: signed 24-bit integers, saturated at ``[−2²³, 2²³ − 1]``; stage
   ``l`` holds ``value · 2^F_l`` with its own number of fractional bits ``F_l``;
-- synaptic weights: an 8-bit mixed-sign mantissa (even integers in ``[−256, 254]``: Lava drops the
-  lowest bit in mixed-sign mode) times ``2^weight_exp`` (a shift of the accumulated sum);
-- per-neuron multipliers (the input gain and the decay ``α A_ii``): 12 bits, applied as
-  ``(m · v) >> s`` like the decay of Lava's bit-accurate LIF, ``(v · (4096 − dv)) >> 12``;
+- synaptic weights: an 8-bit mantissa (even integers in ``[−254, 254]``: Lava drops the lowest
+  bit in mixed-sign mode, and −256 does not survive its inhibitory-mode clip) times
+  ``2^weight_exp`` with ``weight_exp`` in ``[−8, 7]`` (a flooring shift of the accumulated
+  sum, ``lava/proc/dense/models.py``); a larger right shift is split between the ``Dense``
+  (−8) and the receiving neuron (the rest, :func:`shift_floor`: two floors by powers of two
+  compose exactly into one);
+- the synaptic input a neuron receives: a 24-bit accumulator, saturated (:func:`saturate`);
+  the exporter checks that no ``Dense`` output can exceed Lava's 32-bit message;
+- per-neuron multipliers (the input gain and the decay ``α A_ii``): 12 bits, applied as a
+  24 × 12-bit product shifted right with rounding toward zero (:func:`mul_shift`), as Lava's
+  bit-accurate LIF applies its decay, ``sign(p)·(|p| >> 12)`` with ``p = v · (4096 − dv)``;
 - the leaky-ReLU slope: ``m · 2^−s`` with an 8-bit ``m``.
 
 Filling the ranges
@@ -46,8 +53,13 @@ LEAK_BITS = 12
 GAIN_BITS = 12
 SLOPE_BITS = 8
 STATE_MAX = 2 ** (STATE_BITS - 1) - 1
+STATE_MIN = -(2 ** (STATE_BITS - 1))
 #: largest mixed-sign mantissa after Lava's truncation of the lowest bit
 MANT_MAX = 2**WEIGHT_BITS - 2
+#: weight exponents a Loihi 2 ``Dense`` takes (Lava's tooling stays at or above −8)
+WEIGHT_EXP_RANGE = (-8, 7)
+#: bits of the message a Lava ``Dense`` sends (``a_out`` is int32)
+DENSE_MESSAGE_BITS = 32
 #: headroom over the calibration peak that the 24-bit state and payloads keep
 HEADROOM = 4.0
 
@@ -61,13 +73,15 @@ def quantise_rows(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rowmax = np.max(np.abs(w), axis=1)
     sigma = np.where(rowmax > 0, rowmax / MANT_MAX, 1.0)
     mant = 2 * np.round(w / (2.0 * sigma[:, None]))
-    return np.clip(mant, -(2**WEIGHT_BITS), MANT_MAX).astype(np.int64), sigma
+    return np.clip(mant, -MANT_MAX, MANT_MAX).astype(np.int64), sigma
 
 
 def quantise_gain(g: np.ndarray) -> tuple[np.ndarray, int]:
     """12-bit unsigned per-neuron multiplier: ``g ≈ G · 2^−s`` with ``max G ≤ 4095``."""
     gmax = float(np.max(g))
     s = math.floor(math.log2((2**GAIN_BITS - 1) / gmax))
+    if s < 0:
+        raise NeurodecorrError(f"input gain {gmax:.6g} does not fit a 12-bit multiplier")
     return np.round(np.asarray(g) * 2.0**s).astype(np.int64), s
 
 
@@ -139,11 +153,55 @@ def quantise_lateral(A: np.ndarray, kappa: float, rows: np.ndarray | None = None
         raise NeurodecorrError(f"lateral step κ = {kappa:.6g} makes a leak p_i·A_ii >= 1")
     leak = quantise_leak(np.diag(PA))
     off = PA - np.diag(np.diag(PA))
-    lateral = np.clip(2 * np.round(off / 2.0 ** (exp + 1)), -(2**WEIGHT_BITS),
+    lateral = np.clip(2 * np.round(off / 2.0 ** (exp + 1)), -MANT_MAX,
                       MANT_MAX).astype(np.int64)
     realised = (np.diag(leak / 2.0**LEAK_BITS) + lateral * 2.0**exp) / step[:, None]
     return FixedLateral(step=step, leak=leak, lateral=lateral, lateral_exp=exp,
                         realised=realised)
+
+
+# --- integer operations of the fixed-point models (shared by Lava's models and the emulation) ---
+
+def saturate(v: np.ndarray) -> np.ndarray:
+    """Clip to the 24-bit signed range of Loihi's state, accumulators and graded payloads."""
+    return np.clip(v, STATE_MIN, STATE_MAX)
+
+
+def shift_floor(v: np.ndarray, exp: int) -> np.ndarray:
+    """``v · 2^exp``: a left shift, or an arithmetic (flooring) right shift, as Lava's ``Dense``."""
+    v = np.asarray(v, dtype=np.int64)
+    return np.left_shift(v, exp) if exp >= 0 else np.right_shift(v, -exp)
+
+
+def mul_shift(v: np.ndarray, m: np.ndarray, s: int) -> np.ndarray:
+    """``(m · v) >> s`` rounded toward zero, saturated to 24 bits.
+
+    ``v`` is a 24-bit value and ``m`` a 12-bit multiplier, so the product needs 36 bits
+    (exact in int64); rounding toward zero is Lava's bit-accurate LIF decay,
+    ``np.sign(p) * np.right_shift(np.abs(p), 12)`` (``lava/proc/lif/models.py``).
+    """
+    p = np.asarray(v, dtype=np.int64) * np.asarray(m, dtype=np.int64)
+    return saturate(np.sign(p) * np.right_shift(np.abs(p), s))
+
+
+def decay(v: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """12-bit decay ``v · (4096 − d) / 4096`` rounded toward zero, as Lava's LIF decays ``v``."""
+    return mul_shift(v, 2**LEAK_BITS - np.asarray(d, dtype=np.int64), LEAK_BITS)
+
+
+def activate_int(z: np.ndarray, activation: str, slope_mant: int, slope_shift: int
+                 ) -> np.ndarray:
+    """Integer activation; the leaky slope is ``slope_mant · 2^−slope_shift`` (toward zero)."""
+    if activation == "identity":
+        return z
+    if activation == "relu":
+        return np.maximum(z, 0)
+    return np.where(z > 0, z, mul_shift(z, slope_mant, slope_shift))
+
+
+def dense_bound(weight: np.ndarray, exp: int) -> float:
+    """Largest ``|Dense output|`` for 24-bit payloads: ``max_i Σ_j |w_ij| · 2^23 · 2^exp``."""
+    return float(np.max(np.sum(np.abs(weight), axis=1))) * 2.0 ** (STATE_BITS - 1 + exp)
 
 
 def _deriv(z: np.ndarray, activation: str, slope: float) -> np.ndarray:

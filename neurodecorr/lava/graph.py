@@ -79,7 +79,8 @@ def build(export: LavaExport, X: np.ndarray) -> LavaNetwork:
             d_rec = _dense(Dense, {"weight": layer["weight_rec"],
                                    "weight_exp": layer["weight_rec_exp"]}, export.precision)
             neuron = Integrator(shape=int(layer["shape"][0]), alpha=float(layer.get("alpha", 1.0)),
-                                decay=np.asarray(layer["decay"]))
+                                decay=np.asarray(layer["decay"]),
+                                rec_shift=int(layer.get("rec_shift", 0)))
             out_port.connect(d_in.s_in)
             d_in.a_out.connect(neuron.a_in)
             neuron.s_out.connect(d_rec.s_in)

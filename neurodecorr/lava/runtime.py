@@ -4,9 +4,12 @@ Every Lava process is an OS process forked at the first ``run``. :func:`lava_ses
 none outlives the command: the runtime is stopped on success, on errors and on Ctrl-C, and any
 child that Lava forked and that is still alive after ``stop`` is terminated by its pid.
 
-While Lava runs, SIGINT only sets a flag (Lava's forked children inherit that handler, so they
-are not killed mid-handshake, which would deadlock ``stop``); the run goes on in chunks, and the
-flag is checked between chunks: Ctrl-C then stops the runtime and raises ``KeyboardInterrupt``.
+While Lava runs, SIGINT and SIGTERM only set a flag (Lava's forked children inherit that
+handler, so they are not killed mid-handshake, which would deadlock ``stop``); the run goes on in
+chunks, and the flag is checked between chunks: the signal then stops the runtime and raises
+``KeyboardInterrupt``. A chunk that never ends (a failed or killed Lava child) cannot be
+interrupted from inside this process: :mod:`neurodecorr.lava.supervisor` runs sessions in a
+worker process that it can kill.
 """
 
 from __future__ import annotations
@@ -87,9 +90,10 @@ def lava_session(root, tag: str, models: dict) -> Iterator[LavaSession]:
     run_cfg = Loihi2SimCfg(select_tag=tag, exception_proc_model_map=models)
     interrupted = threading.Event()
     in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.getsignal(signal.SIGINT) if in_main else None
+    previous = {}
     if in_main:
-        signal.signal(signal.SIGINT, lambda signum, frame: interrupted.set())
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda signum, frame: interrupted.set())
     before = {c.pid for c in multiprocessing.active_children()}
     try:
         yield LavaSession(root, run_cfg, interrupted)
@@ -97,5 +101,5 @@ def lava_session(root, tag: str, models: dict) -> Iterator[LavaSession]:
         try:
             _stop(root, before)
         finally:
-            if in_main:
-                signal.signal(signal.SIGINT, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)

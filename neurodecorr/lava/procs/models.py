@@ -1,9 +1,11 @@
 """CPU models (``floating_pt`` and ``fixed_pt``) of :mod:`neurodecorr.lava.procs.process`.
 
 Fixed-point arithmetic follows Lava's bit-accurate Loihi models (``lava/proc/lif/models.py``,
-``lava/proc/dense/models.py``): integer state, arithmetic right shifts (floor) for scaling,
-24-bit signed state and graded payloads saturated at ``[−2²³, 2²³ − 1]``, a 12-bit decay
-``(d·v) >> 12`` and 8-bit weight mantissas times ``2^exp``. See :mod:`neurodecorr.lava.fixed`.
+``lava/proc/dense/models.py``), with the integer operations of :mod:`neurodecorr.lava.fixed`
+(shared with the bit-true emulation :mod:`neurodecorr.lava.emulate`): 24-bit state, synaptic
+input accumulators and graded payloads saturated at ``[−2²³, 2²³ − 1]``; 12-bit multipliers
+(gain, decay, leaky slope) as 36-bit products shifted with rounding toward zero like the LIF
+decay; flooring shifts of synaptic sums like ``Dense``.
 """
 
 from __future__ import annotations
@@ -17,31 +19,8 @@ from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 from neurodecorr.core.network import activate
+from neurodecorr.lava.fixed import activate_int, decay, mul_shift, saturate, shift_floor
 from neurodecorr.lava.procs.process import Integrator, LateralLayer
-
-STATE_MAX = 2**23 - 1
-STATE_MIN = -(2**23)
-LEAK_SHIFT = 12
-
-
-def saturate(v: np.ndarray) -> np.ndarray:
-    """Clip to the 24-bit signed range of Loihi's state and graded payloads."""
-    return np.clip(v, STATE_MIN, STATE_MAX)
-
-
-def shift(v: np.ndarray, exp: int) -> np.ndarray:
-    """``v · 2^exp`` for integers: a left shift, or an arithmetic (flooring) right shift."""
-    return np.left_shift(v, exp) if exp >= 0 else np.right_shift(v, -exp)
-
-
-def activate_fixed(z: np.ndarray, activation: str, slope_mant: int, slope_shift: int
-                   ) -> np.ndarray:
-    """Integer activation; the leaky slope is ``slope_mant · 2^−slope_shift``."""
-    if activation == "identity":
-        return z
-    if activation == "relu":
-        return np.maximum(z, 0)
-    return np.where(z > 0, z, np.right_shift(z * slope_mant, slope_shift))
 
 
 class _Recorder:
@@ -92,8 +71,8 @@ class PyLateralLayerFloat(PyLoihiProcessModel, _Recorder):
 @requires(CPU)
 @tag("fixed_pt")
 class PyLateralLayerFixed(PyLoihiProcessModel, _Recorder):
-    """Integer version: ``x = f(((G·a) >> s) + b)``, then ``n_sub`` times
-    ``v ← sat(v + x − (leak·v >> 12) − (Q·v)·2^e)`` (the gain already holds the step ``p``)."""
+    """Integer version: ``x = f(sat((G·sat(a)) >> s) + b)`` (rounded toward zero), then
+    ``n_sub`` times ``v ← sat(decay(v, leak) + x − ⌊(Q·v)·2^e⌋)`` (the gain holds the step)."""
 
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
@@ -106,17 +85,15 @@ class PyLateralLayerFixed(PyLoihiProcessModel, _Recorder):
 
     def run_spk(self) -> None:
         p = self.proc_params
-        a = self.gain.astype(np.int64) * self.a_in.recv().astype(np.int64)
-        z = saturate(shift(a, -p["gain_shift"]) + self.bias)
-        x = activate_fixed(z, p["activation"], p.get("slope_mant", 0), p.get("slope_shift", 0))
+        a = saturate(self.a_in.recv().astype(np.int64))  # the 24-bit synaptic accumulator
+        z = saturate(mul_shift(a, self.gain, p["gain_shift"]) + self.bias)
+        x = activate_int(z, p["activation"], p.get("slope_mant", 0), p.get("slope_shift", 0))
         if p["decorrelate"]:
-            drive = x
             v = self.xbar.astype(np.int64)
             lateral = self.lateral.astype(np.int64)
-            leak = self.leak.astype(np.int64)
             for _ in range(p["n_sub"]):
-                v = saturate(v + drive - np.right_shift(leak * v, LEAK_SHIFT)
-                             - shift(lateral @ v, p["lateral_exp"]))
+                v = saturate(decay(v, self.leak) + x - shift_floor(lateral @ v,
+                                                                   p["lateral_exp"]))
             self.xbar = v
         else:
             self.xbar = x
@@ -158,7 +135,12 @@ class PyIntegratorFloat(PyLoihiProcessModel, _Recorder):
 @requires(CPU)
 @tag("fixed_pt")
 class PyIntegratorFixed(PyLoihiProcessModel, _Recorder):
-    """Integer integrator ``v ← sat(v − (d·v >> 12) + a_in + a_rec)`` (no learning traces)."""
+    """Integer integrator ``v ← sat(decay(v, d) + sat(a_in + ⌊a_rec · 2^−rec_shift⌋))``.
+
+    ``decay`` rounds toward zero like Lava's LIF; the recurrent ``Dense`` applies at most the
+    8-bit shift Loihi allows and the neuron the rest (``rec_shift``): both floor, so together
+    they are one flooring shift. No learning traces (fixed-point learning is not modelled).
+    """
 
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
     a_rec: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
@@ -172,9 +154,9 @@ class PyIntegratorFixed(PyLoihiProcessModel, _Recorder):
     record: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
 
     def run_spk(self) -> None:
-        a = self.a_in.recv().astype(np.int64) + self.a_rec.recv().astype(np.int64)
-        v = self.v.astype(np.int64)
-        self.v = saturate(v - np.right_shift(self.decay.astype(np.int64) * v, LEAK_SHIFT) + a)
+        rec = shift_floor(self.a_rec.recv(), -self.proc_params["rec_shift"])
+        a = saturate(self.a_in.recv().astype(np.int64) + rec)
+        self.v = saturate(decay(self.v, self.decay) + a)
         self.s_out.send(self.v)
         self._record(self.v)
 

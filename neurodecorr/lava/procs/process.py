@@ -90,16 +90,20 @@ class Integrator(AbstractProcess):
     y2_scale : float
         Factor applied to ``y2`` (keeps the learning rule's constant representable).
     decay : ndarray, shape (shape,), optional
-        Per-neuron decay ``d`` (float), or its 12-bit integer ``(d·v) >> 12`` (fixed); zero by
-        default (the recurrent ``Dense`` then carries the whole ``−αA``).
+        Per-neuron decay ``d`` (float), or its 12-bit integer, ``v·(4096 − d) >> 12`` (fixed);
+        zero by default (the recurrent ``Dense`` then carries the whole ``−αA``).
+    rec_shift : int
+        Fixed model: further flooring right shift of the recurrent input (the part of the
+        lateral exponent below the ``Dense`` range).
     **params
         ``record_period``, ``record_phase``, ``n_records``.
     """
 
     def __init__(self, *, shape: int, alpha: float, y2_scale: float = 1.0,
-                 decay: np.ndarray | None = None, **params) -> None:
+                 decay: np.ndarray | None = None, rec_shift: int = 0, **params) -> None:
         decay = np.zeros(shape) if decay is None else decay
-        super().__init__(shape=shape, alpha=alpha, y2_scale=y2_scale, decay=decay, **params)
+        super().__init__(shape=shape, alpha=alpha, y2_scale=y2_scale, decay=decay,
+                         rec_shift=rec_shift, **params)
         self.a_in = InPort(shape=(shape,))
         self.a_rec = InPort(shape=(shape,))
         self.s_out = OutPort(shape=(shape,))

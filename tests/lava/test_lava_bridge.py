@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from neurodecorr.cli import main
-from neurodecorr.core import DecorrelationConfig, Layer, LinearDecorrelator, Network
+from neurodecorr.core import Layer, Network
 from neurodecorr.data import load_dataset
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.lava import compat
@@ -36,57 +36,6 @@ from neurodecorr.lava.fixed import (
     quantise_rows,
 )
 from neurodecorr.lava.settling import settling_plan
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _fit_decorrelation(H: np.ndarray, seed: int, iters: int = 200) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    dec = LinearDecorrelator(H.shape[1],
-                             DecorrelationConfig(eta=0.2 / np.mean(np.sum(H**2, axis=1))))
-    for _ in range(iters):
-        dec.update(H[rng.choice(len(H), 256, replace=False)])
-    return dec.M
-
-
-@pytest.fixture(scope="module")
-def mnist1d():
-    return load_dataset("mnist1d")
-
-
-@pytest.fixture(scope="module")
-def trained(mnist1d, tmp_path_factory):
-    """A decorrelated 40-32-10 MLP trained on MNIST-1D (Adam, 400 full-batch steps), saved."""
-    X, Y = mnist1d.x_train, np.eye(10)[mnist1d.y_train]
-    M0 = _fit_decorrelation(X, seed=0)
-    Xb = X @ M0.T
-    rng = np.random.default_rng(1)
-    params = [rng.standard_normal((32, 40)) / np.sqrt(40), np.zeros(32),
-              rng.standard_normal((10, 32)) / np.sqrt(32), np.zeros(10)]
-    m = [np.zeros_like(p) for p in params]
-    v = [np.zeros_like(p) for p in params]
-    for it in range(1, 401):
-        W0, b0, W1, b1 = params
-        z = Xb @ W0.T + b0
-        h = np.where(z > 0, z, 0.01 * z)
-        o = h @ W1.T + b1
-        p = np.exp(o - o.max(1, keepdims=True))
-        g = (p / p.sum(1, keepdims=True) - Y) / len(X)
-        gz = (g @ W1) * np.where(z > 0, 1.0, 0.01)
-        for k, grad in enumerate([gz.T @ Xb, gz.sum(0), g.T @ h, g.sum(0)]):
-            m[k] = 0.9 * m[k] + 0.1 * grad
-            v[k] = 0.999 * v[k] + 0.001 * grad**2
-            params[k] -= 0.01 * (m[k] / (1 - 0.9**it)) / (np.sqrt(v[k] / (1 - 0.999**it)) + 1e-8)
-    W0, b0, W1, b1 = params
-    z = Xb @ W0.T + b0
-    M1 = _fit_decorrelation(np.where(z > 0, z, 0.01 * z), seed=2)
-    # keep the readout's function while its input is decorrelated: W1 x = (W1 M1⁻¹)(M1 x)
-    net = Network([Layer(W0, b0, M0, "leaky_relu"),
-                   Layer(W1 @ np.linalg.inv(M1), b1, M1, "identity")])
-    path = tmp_path_factory.mktemp("lava") / "net.npz"
-    net.save(path)
-    return net, path
-
 
 # --- installation: the 3.11 fix --------------------------------------------------------------
 
@@ -283,7 +232,8 @@ def _emulate_fixed(net, export):
     layers = []
     for k, (layer, d, lat) in enumerate(zip(net.layers, dense, lateral, strict=True)):
         if lat["type"] == "integrator":
-            leak, Q, e = lat["decay"], -lat["weight_rec"], lat["weight_rec_exp"]
+            leak, Q = lat["decay"], -lat["weight_rec"]
+            e = lat["weight_rec_exp"] - lat["rec_shift"]
         else:
             leak, Q, e = lat["leak"], lat["lateral"], lat["lateral_exp"]
         realised = (np.diag(leak / 4096) + Q * 2.0**e) / lat["step"][:, None]
@@ -372,6 +322,8 @@ def exported(trained, tmp_path_factory):
 
 
 def test_cli_export_and_run(exported, tmp_path, capsys):
+    from neurodecorr.lava.evaluate import reference_logits
+
     manifest = json.loads((exported / "manifest.json").read_text())
     assert manifest["precision"] == "fixed" and manifest["dataset"] == "mnist1d"
     report = tmp_path / "r.json"
@@ -381,6 +333,13 @@ def test_cli_export_and_run(exported, tmp_path, capsys):
     for key in ("max_abs_err", "rel_err", "argmax_agreement", "steps", "wall_s",
                 "predicted_rms_err"):
         assert key in res
+    assert res["loihi_structure"] is True and res["mapping"] == "loihi"
+    y = load_dataset("mnist1d").y_test[:8]
+    ref = np.asarray(reference_logits(Network.load(exported / "network.npz"),
+                                      load_dataset("mnist1d").x_test[:8]))
+    assert res["reference_accuracy"] == pytest.approx(np.mean(ref.argmax(1) == y))
+    assert 0.0 <= res["accuracy"] <= 1.0
+    assert res["versions"]["lava-nc"] == "0.10.0" and res["versions"]["numpy"] == np.__version__
     assert res["steps"] == 8 * manifest["steps_per_sample"] + manifest["latency_steps"]
     assert "predicted from bit widths" in capsys.readouterr().out
     assert multiprocessing.active_children() == []
@@ -401,7 +360,7 @@ def test_cli_export_errors(trained, tmp_path, capsys, args, message):
 
 def test_cli_run_errors(exported, tmp_path, capsys):
     assert main(["lava-run", str(tmp_path / "none"), "--dataset", "mnist1d"]) == 2
-    assert "manifest.json" in capsys.readouterr().err
+    assert "export-lava" in capsys.readouterr().err
     out = tmp_path / "exp"
     shutil.copytree(exported, out)
     (out / "network.h5").write_bytes(b"tampered")
@@ -423,3 +382,16 @@ def test_throughput_times_one_lateral_process_against_numpy():
     # integer dynamics: only the two flooring shifts per sub-step (a few 2^-F) differ
     assert fixed_res["max_abs_err"] < 1e-3
     assert multiprocessing.active_children() == []
+
+
+def test_speedup_vs_lava_at_batch_1_and_256_in_both_dtypes():
+    """The bench's ratio: ours ÷ Lava's samples·steps per second, from the same Lava figure."""
+    from neurodecorr.bench.measure import speedup_vs_lava
+
+    res = speedup_vs_lava(n=8, batch=4, n_sub=2, repeats=1, seed=0)
+    assert res["speedup_vs_lava"] == pytest.approx(res["sim_samples_x_steps_per_s"]
+                                                   / res["lava_samples_x_steps_per_s"])
+    table = res["speedup_vs_lava_by_batch"]
+    assert set(table) == {"1", "256"}
+    assert all(set(row) == {"float64", "float32"} and min(row.values()) > 0
+               for row in table.values())

@@ -1,0 +1,178 @@
+"""The Lava bundle: the folder ``export-lava`` writes and ``lava-run`` reads.
+
+A bundle holds three files:
+
+- ``network.h5``: the exchange file (:mod:`neurodecorr.lava.exchange`), what Lava runs;
+- ``network.npz``: the network it was exported from, for the reference comparison;
+- ``manifest.json``: ``kind = "neurodecorr.lava-bundle"``, ``version``, the export settings,
+  the package versions that wrote it and ``files``, the SHA-256 of the other two.
+
+:func:`read_bundle` trusts nothing: the manifest's kind, version and every field it uses are
+checked; the checksums are mandatory (``files`` must list exactly the two files); file names are
+fixed and must be regular files inside the folder (no other name, no link out of it); the
+exchange file is checked field by field (:func:`neurodecorr.lava.exchange.load_export`); and the
+manifest, the exchange file and the network must agree. Any problem is one
+:class:`~neurodecorr.errors.NeurodecorrError` line naming the file and field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+
+from neurodecorr.core.network import Network
+from neurodecorr.errors import NeurodecorrError
+from neurodecorr.io import json_bytes, npz_bytes, write_outputs
+from neurodecorr.lava.exchange import export_bytes, load_export
+from neurodecorr.lava.export import LavaExport, export_network
+
+KIND = "neurodecorr.lava-bundle"
+VERSION = 3
+EXCHANGE = "network.h5"
+NETWORK = "network.npz"
+MANIFEST = "manifest.json"
+FILES = (EXCHANGE, NETWORK, MANIFEST)
+#: the packages whose versions a bundle and a run report record
+PACKAGES = ("neurodecorr", "numpy", "scipy", "h5py", "torch", "lava-nc")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of :data:`PACKAGES` (``None`` where one is missing)."""
+    found = {}
+    for name in PACKAGES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+@dataclass
+class Bundle:
+    """A checked bundle: the export Lava runs, the network it came from, and the manifest."""
+
+    export: LavaExport
+    network: Network
+    manifest: dict
+    folder: Path
+
+
+def write_bundle(out_dir: str | os.PathLike, network: Network, export: LavaExport, *,
+                 dataset: str | None, source: str) -> Path:
+    """Write the three files of a bundle all-or-nothing into ``out_dir`` (created if missing)."""
+    out = Path(out_dir)
+    h5, npz = export_bytes(export), npz_bytes(network.to_arrays())
+    lateral_max = [int(np.max(np.abs(la.get("weight_rec", la.get("lateral")))))
+                   for la in export.layers
+                   if la["type"] == "integrator" or la["type"] == "lateral" and la["decorrelate"]]
+    manifest = {
+        "kind": KIND, "version": VERSION, "source_checkpoint": source,
+        "precision": export.precision, "mapping": export.mapping,
+        "steps_per_sample": export.steps_per_sample, "latency_steps": export.latency,
+        "frac_bits": export.frac_bits,
+        "stage_frac_bits": [int(la["frac_bits"]) for la in export.layers if "frac_bits" in la],
+        "lateral_mantissa_max": lateral_max if export.precision == "fixed" else None,
+        "sizes": network.sizes, "dataset": dataset,
+        "layers": [layer["type"] for layer in export.layers],
+        "versions": package_versions(),
+        "files": {EXCHANGE: hashlib.sha256(h5).hexdigest(),
+                  NETWORK: hashlib.sha256(npz).hexdigest()},
+    }
+    write_outputs({out / EXCHANGE: h5, out / NETWORK: npz, out / MANIFEST: json_bytes(manifest)},
+                  make_folders=[out])
+    return out
+
+
+def export_bundle(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, *,
+                  precision: str = "float", mapping: str = "loihi", dataset: str | None = None,
+                  tol: float = 1e-9) -> dict:
+    """Export the network in ``checkpoint`` to a bundle; return its manifest.
+
+    Fixed point needs calibration inputs: the training inputs of ``dataset`` (default: the
+    data set in the checkpoint's header,
+    :func:`neurodecorr.learning.checkpoint.checkpoint_dataset`).
+    """
+    from neurodecorr.data import load_dataset
+    from neurodecorr.learning.checkpoint import checkpoint_dataset
+
+    network = Network.load(checkpoint)
+    dataset = dataset or checkpoint_dataset(checkpoint)
+    calibration = None
+    if precision == "fixed":
+        if dataset is None:
+            raise NeurodecorrError("--dataset: fixed-point export needs a data set for its range")
+        calibration = load_dataset(dataset).x_train
+        if calibration.shape[1] != network.layers[0].n_in:
+            raise NeurodecorrError(f"--dataset: {dataset} has {calibration.shape[1]} features, "
+                                   f"the network takes {network.layers[0].n_in}")
+    export = export_network(network, precision, mapping, calibration, tol)
+    out = write_bundle(out_dir, network, export, dataset=dataset, source=str(checkpoint))
+    return json.loads((out / MANIFEST).read_text())
+
+
+def _file(folder: Path, name: str) -> Path:
+    path = folder / name
+    if path.is_symlink() or not path.is_file():
+        raise NeurodecorrError(f"{path}: missing or not a regular file (listed in {MANIFEST})")
+    if path.resolve().parent != folder.resolve():
+        raise NeurodecorrError(f"{path}: outside the bundle folder")
+    return path
+
+
+def _manifest(folder: Path) -> dict:
+    path = folder / MANIFEST
+    if not folder.is_dir():
+        raise NeurodecorrError(f"{folder}: not a folder; run `neurodecorr export-lava` first")
+    if not path.is_file():
+        raise NeurodecorrError(f"{folder}: no {MANIFEST}; run `neurodecorr export-lava` first")
+    try:
+        manifest = json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise NeurodecorrError(f"{path}: not valid JSON") from None
+    if not isinstance(manifest, dict) or manifest.get("kind") != KIND:
+        raise NeurodecorrError(f"{path}: kind is not '{KIND}'")
+    if manifest.get("version") != VERSION:
+        raise NeurodecorrError(f"{path}: version {manifest.get('version')!r} is not supported "
+                               f"(this neurodecorr reads version {VERSION}; export again)")
+    files = manifest.get("files")
+    if not isinstance(files, dict) or set(files) != {EXCHANGE, NETWORK}:
+        raise NeurodecorrError(f"{path}: 'files' must give the checksums of exactly "
+                               f"{EXCHANGE} and {NETWORK}")
+    for name, digest in files.items():
+        if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+            raise NeurodecorrError(f"{path}: files/{name} is not a SHA-256 hex digest")
+    return manifest
+
+
+def read_bundle(folder: str | os.PathLike) -> Bundle:
+    """Read and check a bundle (see the module docstring)."""
+    folder = Path(folder)
+    manifest = _manifest(folder)
+    paths = {}
+    for name, digest in manifest["files"].items():
+        paths[name] = _file(folder, name)
+        if hashlib.sha256(paths[name].read_bytes()).hexdigest() != digest:
+            raise NeurodecorrError(f"{paths[name]}: does not match its checksum in {MANIFEST}")
+    export = load_export(paths[EXCHANGE])
+    network = Network.load(paths[NETWORK])
+    where = folder / MANIFEST
+    for key in ("precision", "mapping", "steps_per_sample"):
+        if manifest.get(key) != getattr(export, key):
+            raise NeurodecorrError(f"{where}: {key} {manifest.get(key)!r} does not match "
+                                   f"{EXCHANGE} ({getattr(export, key)!r})")
+    if manifest.get("latency_steps") != export.latency:
+        raise NeurodecorrError(f"{where}: latency_steps does not match {EXCHANGE}")
+    n_dense = sum(1 for la in export.layers if la["type"] == "dense")
+    if (network.layers[0].n_in, network.layers[-1].weight.shape[0], len(network.layers)) != \
+            (export.n_in, export.n_out, n_dense):
+        raise NeurodecorrError(f"{folder}: {NETWORK} ({network.sizes}) is not the network in "
+                               f"{EXCHANGE}")
+    return Bundle(export=export, network=network, manifest=manifest, folder=folder)
