@@ -4,18 +4,23 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.neurodecorr-installed
+# the tested versions (see docs/install.md)
+CONSTRAINTS := constraints.txt
 
 .PHONY: setup run test lint docs clean
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	# torch first, pinned: the CPU wheel; a looser request would pull CUDA packages.
-	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[dev,docs,lava]"
+	# torch first, at the tested version. From PyPI on Linux x86-64 that is the CUDA build
+	# (nvidia-* packages and triton, several GB); for the CPU-only build install torch from
+	# PyTorch's CPU index before `make` (docs/install.md): an installed 2.13.0 is kept.
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) torch
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev,docs,lava]"
 	# lava-nc 0.10.0 declares Python <3.11; on 3.11+ install it without its metadata checks
 	# (its one incompatibility is fixed at import time by neurodecorr.lava, see docs/lava.md).
 	if $(BIN)/python -c "import sys; sys.exit(sys.version_info < (3, 11))"; then \
-	  $(BIN)/python -m pip install --quiet --no-deps --ignore-requires-python lava-nc==0.10.0; fi
+	  $(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) --no-deps --ignore-requires-python \
+	    lava-nc==0.10.0; fi
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -93,16 +93,25 @@ def figure_png(results: list[dict], input_corr: list[float]) -> bytes:
     def val(v):  # failed runs: NaN in memory, null once written as JSON
         return np.nan if v is None else v
 
-    fig, (a, b) = plt.subplots(1, 2, figsize=(13, 4.2), gridspec_kw={"width_ratios": [1, 1.3]})
-    for r in results:
+    fig, (a, b) = plt.subplots(1, 2, figsize=(14, 4.6), gridspec_kw={"width_ratios": [1, 1.3]})
+    for i, r in enumerate(results):
         ep = [h["epoch"] for h in r["history"]]
-        style = "k--" if r["name"] == "software" else "-"
-        a.plot(ep, [100 * h["train_acc"] for h in r["history"]], style, label=r["name"],
-               marker="o", ms=3)
+        acc = [100 * h["train_acc"] for h in r["history"]]
+        style = dict(color="k", ls="--") if r["name"] == "software" else dict(color=f"C{i}")
+        label = r["name"] + (f" (failed in epoch {r['epochs_completed'] + 1})"
+                             if r["failure"] else "")
+        a.plot(ep, acc, marker="o", ms=3, label=label, **style)
+        if r["failure"]:
+            # the epoch it failed in, marked on the x axis: a run that failed in its first
+            # epoch has no accuracy to draw
+            a.plot(r["epochs_completed"] + 1, 0, "x", ms=9, mew=2, clip_on=False, **style)
     a.set_xlabel("epoch")
     a.set_ylabel("train accuracy (%)")
+    a.set_ylim(bottom=0)
+    a.xaxis.get_major_locator().set_params(integer=True)
     a.set_title("FA + on-chip decorrelation, MNIST-1D 40-64-10")
-    a.legend()
+    # outside the axes: inside, it hid the PCM curve
+    a.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     a.grid(alpha=0.3)
     names = [r["name"] for r in results]
     width = 0.8 / (len(input_corr) + 1)
@@ -116,6 +125,10 @@ def figure_png(results: list[dict], input_corr: list[float]) -> bytes:
                   label=f"layer {layer + 1}: x Mᵀ, learned M")
         b.axhline(input_corr[layer], color=f"C{layer}", ls=":", lw=1,
                   label=f"layer {layer + 1} input, no decorrelation")
+    for i, r in enumerate(results):
+        if r["failure"]:
+            b.text(x[i] + width / 2, 0.01, f"failed in\n{r['failure'].split(':')[0]}:\n"
+                   "lateral array\nunstable", ha="center", va="bottom", fontsize=7, color="C3")
     b.set_xticks(x + width / 2, names, rotation=20, fontsize=8)
     b.set_ylabel("off-diagonal correlation RMS")
     b.set_title("decorrelation reached (1000 training samples)")

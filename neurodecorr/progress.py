@@ -25,17 +25,36 @@ def progress_bar(total: int, description: str) -> Iterator:
         yield advance
 
 
+def _epoch_line(row: dict) -> str:
+    return (f"train {100 * row['train_acc']:.1f}%  test {100 * row['test_acc']:.1f}%  "
+            f"loss {row['train_loss']:.3f}")
+
+
 @contextmanager
 def epoch_bars(enabled: bool = True) -> Iterator:
-    """Yield training callbacks that draw two bars on stderr (a terminal only): one over
-    epochs, one over the current epoch's batches (see
-    :class:`~neurodecorr.learning.trainer.EpochCallbacks`)."""
+    """Yield training callbacks (see :class:`~neurodecorr.learning.trainer.EpochCallbacks`).
+
+    On a terminal (stderr), two bars: one over epochs, one over the current epoch's batches.
+    Off a terminal (a batch job, a pipe) or with ``enabled=False``, one line per finished epoch
+    on stderr instead, so that a log shows how far a long run got.
+    """
     from neurodecorr.learning.trainer import EpochCallbacks
 
+    if not (enabled and sys.stderr.isatty()):
+        total = {}
+
+        def on_start(done: int, epochs: int) -> None:
+            total["epochs"] = epochs
+
+        def print_epoch(row: dict) -> None:
+            print(f"epoch {row['epoch']}/{total.get('epochs', '?')}: {_epoch_line(row)}",
+                  file=sys.stderr, flush=True)
+
+        yield EpochCallbacks(on_epoch=print_epoch, on_start=on_start)
+        return
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TextColumn("{task.fields[info]}"),
-                  console=Console(stderr=True), transient=True,
-                  disable=not (enabled and sys.stderr.isatty())) as progress:
+                  console=Console(stderr=True), transient=True) as progress:
         tasks = {}
 
         def on_start(done: int, total: int) -> None:
@@ -46,9 +65,7 @@ def epoch_bars(enabled: bool = True) -> Iterator:
             progress.update(tasks["batches"], completed=k, total=n)
 
         def on_epoch(row: dict) -> None:
-            info = (f"train {100 * row['train_acc']:.1f}%  test {100 * row['test_acc']:.1f}%  "
-                    f"loss {row['train_loss']:.3f}")
-            progress.update(tasks["epochs"], completed=row["epoch"], info=info)
+            progress.update(tasks["epochs"], completed=row["epoch"], info=_epoch_line(row))
             progress.reset(tasks["batches"], description=f"epoch {row['epoch'] + 1}")
 
         yield EpochCallbacks(on_batch=on_batch, on_epoch=on_epoch, on_start=on_start)

@@ -15,13 +15,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "neurodecorr"
 #: modules of a lower layer (or its own package). The diagram in docs/architecture.md.
 LAYERS = {
     "errors": 0,
-    "io": 1, "resources": 1,
+    "io": 1, "resources": 1, "provenance": 1,
     "core": 2, "data": 2,
     "__init__": 3, "devices": 3, "reference": 3, "ode": 3,
     "circuits": 4,
     "learning": 5,
     "lava": 6, "torch": 6, "spice": 6,
-    "bench": 7, "sweep": 7, "progress": 7,
+    "bench": 7, "sweep": 7, "progress": 7, "terminal": 7,
     "commands": 8,
     "cli": 9,
     "__main__": 10,

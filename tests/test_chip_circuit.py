@@ -177,4 +177,5 @@ def test_lateral_field_matrix_is_what_the_reads_multiply_by(tmp_path, rng):
     assert np.all(np.abs(field.A - mean) <= 5 * se)
     # the drifted conductances alone miss the 1/f state by far more than the sampling error
     drifted = arr.crossbar.effective_weights(t)
-    assert np.max(np.abs(drifted - mean) / se) > 20
+    noisy = se > 0  # pcm's read noise is state-dependent: a pair clamped at 0 S reads exactly
+    assert np.max(np.abs(drifted - mean)[noisy] / se[noisy]) > 20

@@ -64,7 +64,8 @@ def drift(age: float) -> float:
 
 
 def test_drift_continues_during_online_learning():
-    """Written devices restart their clock; the others keep drifting from programming."""
+    """Written devices keep their clock: the written value drifts on at the rate of the
+    device's age, g(t) = g(t_w) D(t)/D(t_w); the others keep drifting from programming."""
     cfg = DeviceConfig(drift=FIXED_NU, pulsed=PulsedConfig(dw_min_norm=0.001))
     w0 = np.full((4, 6), 0.5)
     cb = Crossbar(cfg, w0, np.random.default_rng(3), weight_scale=1.0)
@@ -75,10 +76,10 @@ def test_drift_continues_during_online_learning():
     w = cb.effective_weights(t_r)
     untouched = w[:, 2:]
     np.testing.assert_allclose(untouched, 0.5 * drift(t_r), rtol=1e-12)
-    # written: the drifted value at t_w plus the pulses, then drifting again from t_w
+    # written: the drifted value at t_w plus the pulses, then drifting on with the same clock
     n_pulses = np.rint((cb.effective_weights(t_w)[:, :2] - 0.5 * drift(t_w)) / 0.001)
     assert np.all(n_pulses > 0)
-    expected = (0.5 * drift(t_w) + 0.001 * n_pulses) * drift(t_r - t_w)
+    expected = (0.5 * drift(t_w) + 0.001 * n_pulses) * drift(t_r) / drift(t_w)
     np.testing.assert_allclose(w[:, :2], expected, rtol=1e-9)
     # the matvec at t_r sees exactly these weights (ideal periphery, no read noise)
     np.testing.assert_allclose(cb.matvec(np.eye(6), t_r), w.T, rtol=1e-5)
@@ -117,8 +118,8 @@ def test_same_seed_same_result_and_dtype_preserved():
     assert outs[0].dtype == np.float32
 
 
-@pytest.mark.parametrize("name", ["pcm", "pcm-hermes", "reram", "reram-cmo", "ecram",
-                                  "capacitor"])
+@pytest.mark.parametrize("name", ["pcm", "pcm-hermes", "pcm-onesided", "reram", "reram-cmo",
+                                  "ecram", "capacitor"])
 def test_every_preset_reads_and_writes(name):
     cb = Crossbar(load_device(name), A, np.random.default_rng(7), drift_compensation="global")
     y = cb.matvec(X[:64], 1.0)

@@ -17,15 +17,31 @@ def clone(rng: np.random.Generator) -> np.random.Generator:
     return twin
 
 
+def noise_management(X: np.ndarray, mode: int, thres: float) -> np.ndarray:
+    """α per sample as aihwkit defines it (computeNoiseManagement in
+    rpu_forward_backward_pass.cpp)."""
+    if mode == 0:
+        alpha = np.ones(X.shape[0])
+    elif mode == 3:
+        alpha = np.full(X.shape[0], thres)
+    else:
+        alpha = np.max(np.abs(X), axis=1) if mode == 1 else np.max(X, axis=1)
+        if thres > 0:
+            alpha = np.minimum(alpha, thres)
+    return np.where(alpha > 0, alpha, 1.0)[:, None]
+
+
 @pytest.mark.parametrize("reference", [False, True])
-def test_dac_pass_is_abs_max_quantiser_and_noise_level(reference):
+@pytest.mark.parametrize(("mode", "thres"), [(1, 0.0), (1, 2.0), (2, 0.0), (3, 1.5), (0, 0.0)])
+def test_dac_pass_is_noise_managed_quantiser_and_noise_level(reference, mode, thres):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(50, 33)) * rng.uniform(0.1, 10, (50, 1))
     X[3] = 0.0
+    X[4] = -np.abs(X[4])  # max(x) < 0: α falls back to 1
     XN, gain, sd = np.empty_like(X), np.full(50, 2.0), np.empty(50)
-    K.dac_pass(X, XN, True, True, lsb(6, 1.0), 1.0, 0.01, 0.04, reference, gain, sd)
-    alpha = np.max(np.abs(X), axis=1, keepdims=True)
-    alpha[3] = 1.0
+    bm = rng.choice([1.0, 1.7, 3.3], 50)  # keeps x = ±α off the half-LSB boundaries
+    K.dac_pass(X, XN, True, mode, thres, bm, lsb(6, 1.0), 1.0, 0.01, 0.04, reference, gain, sd)
+    alpha = noise_management(X, mode, thres) * bm[:, None]
     expected = quantise(X / alpha, 6, 1.0)
     # the kernel multiplies by 1/(α δ) instead of dividing twice: a level may differ only
     # within rounding of a half-LSB boundary, which random inputs do not hit
@@ -37,14 +53,19 @@ def test_dac_pass_is_abs_max_quantiser_and_noise_level(reference):
 
 def test_adc_pass_draws_numpys_gaussians_then_quantises():
     rng = np.random.default_rng(1)
-    Y = rng.normal(size=(40, 25)) * 3
+    Y = rng.normal(size=(40, 25)) * rng.uniform(0.3, 3, (40, 1))
     sd, gain, col = rng.uniform(0.1, 1, 40), rng.uniform(1, 2, 40), rng.uniform(0.5, 2, 25)
     gen = np.random.default_rng(2)
     twin = clone(gen)
     out = Y.copy()
-    K.adc_pass(out, gen, True, sd, True, lsb(8, 4.0), 4.0, gain, col, np.empty(25))
+    clipped = np.zeros(40, dtype=bool)
+    K.adc_pass(out, gen, True, sd, True, lsb(8, 4.0), 4.0, gain, col, np.empty(25), clipped,
+               False, np.zeros((1, 1)))
     noisy = Y + sd[:, None] * twin.standard_normal(Y.shape)
     np.testing.assert_allclose(out, quantise(noisy, 8, 4.0) * gain[:, None] * col, rtol=1e-14)
+    hit = np.any(np.abs(quantise(noisy, 8, 4.0)) >= 4.0, axis=1)
+    np.testing.assert_array_equal(clipped, hit)
+    assert clipped.any() and not clipped.all()
     # both generators advanced alike: same seed, same stream afterwards
     assert gen.standard_normal() == twin.standard_normal()
 
@@ -73,3 +94,17 @@ def test_out_buffer_equals_fresh_result_and_is_checked():
     np.testing.assert_array_equal(out, fresh)
     with pytest.raises(NeurodecorrError, match="out must be"):
         cb.matvec(X, 5.0, out=np.empty((5, 8), dtype=np.float32))
+
+
+def test_adc_pass_per_output_variance_adds_to_the_sample_noise():
+    rng = np.random.default_rng(3)
+    Y = rng.normal(size=(30, 12))
+    sd, var = rng.uniform(0.1, 1, 30), rng.uniform(0, 2, (30, 12))
+    gain, col = np.ones(30), np.ones(12)
+    gen = np.random.default_rng(4)
+    twin = clone(gen)
+    out = Y.copy()
+    K.adc_pass(out, gen, True, sd, False, 1.0, 1.0, gain, col, np.empty(12),
+               np.zeros(30, dtype=bool), True, var)
+    expected = Y + np.sqrt(sd[:, None] ** 2 + var) * twin.standard_normal(Y.shape)
+    np.testing.assert_allclose(out, expected, rtol=1e-14)

@@ -257,3 +257,21 @@ def test_shipped_example_studies_are_valid(path):
     points = spec.points()
     assert len(points) == int(np.prod([len(v) for v in spec.values.values()]))
     assert len({p.key for p in points}) == len(points)
+
+
+@pytest.mark.parametrize("key,values,bad", [
+    ("method", '["euler", "eulr"]', "eulr"),
+    ("dtype", '"float16"', "float16"),
+    ("drift_compensation", '["none", "row"]', "row"),
+    ("solver", '"rk45"', "rk45"),
+])
+def test_enumerated_options_are_checked_before_the_cluster_starts(tmp_path, capsys, key, values,
+                                                                  bad):
+    spec = _spec(tmp_path, f'[sweep]\ncommand = "settle"\nn = 4\nbatch = 2\n{key} = {values}\n')
+    with pytest.raises(NeurodecorrError, match=rf"\[sweep\]\.{key}: .*'{bad}' is not one of"):
+        load_spec(spec)
+    out = tmp_path / "r.csv"
+    assert main(["sweep", str(spec), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and f"[sweep].{key}" in err
+    assert not out.exists()

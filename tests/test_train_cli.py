@@ -85,3 +85,29 @@ def test_cli_trained_network_reproduces_its_reported_test_accuracy(tmp_path):
     pred = np.argmax(Network.load(ck).forward(data.x_test), axis=1)
     acc = json.loads(out.read_text())["history"][-1]["test_acc"]
     assert np.mean(pred == data.y_test) == pytest.approx(acc, abs=1e-12)
+
+
+def test_off_a_terminal_every_epoch_prints_a_line_and_updates_the_json(tmp_path, capsys,
+                                                                        monkeypatch):
+    """A run killed in its third epoch leaves the first two epochs in its JSON history, and
+    its log shows one line per finished epoch (stderr is not a terminal under pytest)."""
+    from neurodecorr.learning.trainer import Trainer
+
+    real_epoch = Trainer.train_epoch
+
+    def epoch_then_crash(self, callbacks=None):
+        if self.epoch == 2:
+            raise KeyboardInterrupt
+        return real_epoch(self, callbacks)
+
+    monkeypatch.setattr(Trainer, "train_epoch", epoch_then_crash)
+    out = tmp_path / "run.json"
+    assert main([*BASE[:-1], "--epochs", "5", "--json", str(out)]) == 130
+    doc = json.loads(out.read_text())
+    assert [row["epoch"] for row in doc["history"]] == [1, 2]
+    assert doc["versions"]["numpy"] == np.__version__
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("epoch ")]
+    assert [ln.split(":")[0] for ln in lines] == ["epoch 1/5", "epoch 2/5"]
+    for line, row in zip(lines, doc["history"], strict=True):
+        assert f"test {100 * row['test_acc']:.1f}%" in line
+    assert not list(tmp_path.glob(".*.tmp"))

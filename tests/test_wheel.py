@@ -26,10 +26,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def wheel_env(tmp_path_factory) -> tuple[Path, Path]:
     work = tmp_path_factory.mktemp("wheel")
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--verbose",
          "--wheel-dir", str(work / "dist"), str(ROOT)],
         capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, build.stderr
+    # setuptools' deprecations (the license table, license classifiers) are build errors to come
+    assert "SetuptoolsDeprecationWarning" not in build.stdout + build.stderr
     (wheel,) = (work / "dist").glob("neurodecorr-*.whl")
     env_dir = work / "env"
     venv.EnvBuilder(with_pip=False).create(env_dir)
@@ -56,6 +58,16 @@ def _run(python: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(python), "-m", "neurodecorr", *args], cwd=cwd,
                           env=_without_source_tree(), capture_output=True, text=True,
                           timeout=600)
+
+
+def test_wheel_declares_its_licence(wheel_env):
+    wheel, _ = wheel_env
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        metadata = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+        licence = zf.read(next(n for n in names if n.endswith(".dist-info/licenses/LICENSE")))
+    assert "License-Expression: BSD-3-Clause" in metadata.splitlines()
+    assert licence == (ROOT / "LICENSE").read_bytes()
 
 
 def test_wheel_holds_every_shipped_toml(wheel_env):

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import os
 import platform
-from importlib.metadata import PackageNotFoundError, version
 
-
-def _version(package: str) -> str | None:
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return None
+from neurodecorr.provenance import package_versions
 
 
 def _cpu_name() -> str:
@@ -35,6 +29,5 @@ def environment() -> dict:
         "cpu": _cpu_name(),
         "cpu_count": os.cpu_count(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "versions": {p: _version(p) for p in
-                     ("neurodecorr", "numpy", "scipy", "numba", "torch", "lava-nc")},
+        "versions": package_versions(),
     }

@@ -8,8 +8,9 @@ result and solvers a circuit user needs (controllers and the rest: :mod:`neurode
 update of ``A``.
 """
 
+from neurodecorr.circuits.device import DeviceReader
 from neurodecorr.ode import METHODS, LateralField, SettleCriterion, SettleResult, settle
 from neurodecorr.ode.solvers import RK4, Adaptive, Euler, EulerMaruyama, Exact
 
-__all__ = ["METHODS", "RK4", "Adaptive", "Euler", "EulerMaruyama", "Exact", "LateralField",
-           "SettleCriterion", "SettleResult", "settle"]
+__all__ = ["METHODS", "RK4", "Adaptive", "DeviceReader", "Euler", "EulerMaruyama", "Exact",
+           "LateralField", "SettleCriterion", "SettleResult", "settle"]

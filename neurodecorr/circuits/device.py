@@ -45,8 +45,7 @@ class DeviceReader:
                                  t_program_s=t_program_s, drift_compensation=drift_compensation)
         self.t0_s = float(t_program_s) + float(t_age_s)
         # noise-free devices and converters give the same answer at every read
-        self.noisy = bool(config.read.noise_uS > 0 or config.read.flicker_q_coeff > 0
-                          or config.output.noise_norm > 0)
+        self.noisy = self.crossbar.noisy
 
     def read(self, Y: np.ndarray, t_s: float, out: np.ndarray) -> np.ndarray:
         return self.crossbar.matvec(Y, self.t0_s + t_s, out=out)

@@ -62,9 +62,7 @@ class CrossbarProduct:
     def __init__(self, crossbar, t0_s: float) -> None:
         self.crossbar = crossbar
         self.t0_s = float(t0_s)
-        cfg = crossbar.config
-        self.noisy = bool(cfg.read.noise_uS > 0 or cfg.read.flicker_q_coeff > 0
-                          or cfg.output.noise_norm > 0)
+        self.noisy = self.crossbar.noisy
 
     def read(self, Y: np.ndarray, t_s: float, out: np.ndarray) -> np.ndarray:
         return self.crossbar.matvec(Y, self.t0_s + t_s, out=out)

@@ -32,6 +32,7 @@ from neurodecorr.io import (
 from neurodecorr.ode import DTYPES, METHODS, SOLVERS, LateralField, SettleCriterion, settle
 from neurodecorr.ode.criterion import MAX_STEPS
 from neurodecorr.ode.solution import SettleResult
+from neurodecorr.provenance import with_versions
 
 DRIFT_COMPENSATION = ("none", "global", "column")
 #: options that a circuit description sets itself (option name -> its flag)
@@ -198,11 +199,11 @@ def run_settle_job(job: SettleJob, matrix_path, input_path, out_path, json_path=
     wall_s = time.perf_counter() - start
     files = {out_path: npy_bytes(np.asarray(states))}
     if json_path:
-        files[json_path] = json_bytes({
+        files[json_path] = json_bytes(with_versions({
             "command": "settle", "matrix": str(matrix_path), "input": str(input_path),
             "n": int(A.shape[0]), "batch": int(X.shape[0]) if X.ndim == 2 else 1,
             "dtype": job.dtype, "seed": job.seed, "max_steps": job.max_steps, **report,
-            **result.summary()})
+            **result.summary()}))
     if trajectory_path:
         files[trajectory_path] = npz_bytes({"t": result.t_eval, "xbar": result.y_eval,
                                             "residual": result.residual_eval})

@@ -12,6 +12,7 @@ from neurodecorr.bench.plots import render_figures
 from neurodecorr.bench.report import print_table
 from neurodecorr.io import check_outputs, json_bytes, write_outputs
 from neurodecorr.progress import progress_bar
+from neurodecorr.terminal import terminal_width
 
 
 @click.command(name="bench")
@@ -40,5 +41,4 @@ def command(scenario, reference, repeats, blas_threads, json_path, plot_dir) -> 
     if plot_dir:
         files.update(render_figures(result, plot_dir))
     write_outputs(files, make_folders=[plot_dir] if plot_dir else [])
-    # Wide enough for the metric columns also when stdout is a file or a pipe.
-    print_table(result, Console(file=sys.stdout, width=max(Console().width, 180)))
+    print_table(result, Console(file=sys.stdout, width=terminal_width()))

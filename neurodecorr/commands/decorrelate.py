@@ -13,6 +13,7 @@ from neurodecorr.core.metrics import decorrelation_report
 from neurodecorr.core.rules import RULES, DecorrelationConfig
 from neurodecorr.io import check_outputs, json_bytes, load_array, npy_bytes, write_outputs
 from neurodecorr.progress import progress_bar
+from neurodecorr.provenance import with_versions
 
 
 @click.command(name="decorrelate")
@@ -56,12 +57,12 @@ def command(input_path, rule, form, eta, kappa, batch_fraction, centre, epochs, 
     report = decorrelation_report(X, result.transform(X))
     files = {out_matrix: npy_bytes(result.matrix)}
     if json_path:
-        files[json_path] = json_bytes({
+        files[json_path] = json_bytes(with_versions({
             "command": "decorrelate", "input": str(input_path), "form": form,
             "matrix": "M" if form == "linear" else "A", "n": X.shape[1], "samples": X.shape[0],
             "epochs": epochs, "batch_size": batch_size, "seed": seed, "steps": result.steps,
             "config": config.to_dict(), "metrics": report,
-        })
+        }))
     write_outputs(files)
     print(f"{form} {rule}: off-diagonal correlation RMS {report['offdiag_corr_rms_before']:.4f}"
           f" -> {report['offdiag_corr_rms_after']:.4f}, power ratio {report['power_ratio']:.4f}"

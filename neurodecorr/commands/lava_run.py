@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import click
 
+from neurodecorr.data import LOADERS
+
 
 @click.command(name="lava-run")
 @click.argument("folder", type=click.Path(file_okay=False))
-@click.option("--dataset", required=True, help="Data set whose test samples are run.")
+@click.option("--dataset", required=True, type=click.Choice(sorted(LOADERS)),
+              help="Data set whose test samples are run.")
 @click.option("--samples", type=int, default=200, show_default=True,
               help="Number of test samples (the first N).")
 @click.option("--chunk-timeout", type=float, default=120.0, show_default=True,

@@ -7,6 +7,7 @@ import sys
 import click
 
 from neurodecorr.circuits.settle_job import SettleJob, run_settle_job
+from neurodecorr.devices.config import COMPENSATIONS
 from neurodecorr.ode import DTYPES, MAX_STEPS, METHODS, SOLVERS
 
 
@@ -17,10 +18,10 @@ from neurodecorr.ode import DTYPES, MAX_STEPS, METHODS, SOLVERS
               help="Inputs X as .npy, (batch, n) or (n,).")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
               help="Where to write the settled states (shape of X) as .npy.")
-@click.option("--method", default="euler", show_default=True,
-              help=f"Integrator: {', '.join(METHODS)}.")
-@click.option("--solver", default="RK45", show_default=True,
-              help=f"solve_ivp method for --method adaptive: {', '.join(SOLVERS)}.")
+@click.option("--method", type=click.Choice(METHODS), default="euler", show_default=True,
+              help="Integrator.")
+@click.option("--solver", type=click.Choice(SOLVERS), default="RK45", show_default=True,
+              help="solve_ivp method for --method adaptive.")
 @click.option("--tau", "tau_s", type=float, default=1e-6, show_default=True,
               help="Node time constant τ in seconds.")
 @click.option("--dt", "dt_s", type=float, default=None,
@@ -38,16 +39,15 @@ from neurodecorr.ode import DTYPES, MAX_STEPS, METHODS, SOLVERS
               help="RMS node noise (state units, at A = I); needs --method euler-maruyama.")
 @click.option("--check-every", type=click.IntRange(min=1), default=8, show_default=True,
               help="Fixed-step methods check the residual every this many steps.")
-@click.option("--dtype", default="float64", show_default=True,
-              help=f"{' or '.join(DTYPES)}.")
+@click.option("--dtype", type=click.Choice(DTYPES), default="float64", show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of the circuit noise.")
 @click.option("--device", default=None,
               help="Read A through this analogue device: a preset name or a TOML path.")
 @click.option("--time", "age_s", type=float, default=0.0, show_default=True,
               help="With --device: age of the programmed array at the start of the settle (s).")
-@click.option("--drift-compensation", default="none", show_default=True,
-              help="With --device: none, global or column.")
+@click.option("--drift-compensation", type=click.Choice(COMPENSATIONS), default="none",
+              show_default=True, help="With --device: how reads undo the drift.")
 @click.option("--circuit", default=None,
               help="Settle through this circuit description (name or TOML path): its R·C with "
                    "mismatch, leak, rails, thermal noise and lateral device.")

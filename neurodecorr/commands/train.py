@@ -61,7 +61,8 @@ from neurodecorr.progress import epoch_bars
 @click.option("--batch-interval", "batch_interval_s", type=float, default=1e-3,
               show_default=True, help="With a chip: physical seconds between batches (drift).")
 @click.option("--progress/--no-progress", default=True, show_default=True,
-              help="Show progress bars (only on a terminal).")
+              help="Show progress bars on a terminal; off a terminal, or with --no-progress, "
+                   "print one line per epoch.")
 def command(hidden, data_dir, checkpoint, resume, json_path, plot_path, device, circuit,
             batch_interval_s, progress, **settings) -> None:
     """Train a dense network with BP, FA, sign-FA, DFA, NP or ANP.

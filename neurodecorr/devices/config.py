@@ -13,26 +13,60 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
+from neurodecorr.devices import fits
 from neurodecorr.errors import NeurodecorrError
 
 SCHEMES = ("differential", "reference")
-PULSED_MODELS = ("constant_step", "linear_step", "soft_bounds", "exp_step", "pow_step")
-NOISE_MANAGEMENT = ("abs_max", "none")
+PULSED_MODELS = ("constant_step", "linear_step", "soft_bounds", "exp_step", "pow_step",
+                 "piecewise_step")
+D2D_DISTRIBUTIONS = ("normal", "lognormal", "gamma")
+UNIT_CELLS = ("pair", "one_sided")
+READ_MODELS = ("constant", "state_dependent")
+FLICKER_MODELS = ("none", "power", "piecewise", "log10")
+DRIFT_MODELS = ("power_law", "log_relaxation", "retention")
+NOISE_MANAGEMENT = ("abs_max", "max", "constant", "none")
+BOUND_MANAGEMENT = ("none", "iterative")
+IR_DROP_MODELS = ("analytic", "nodal")
 COMPENSATIONS = ("none", "global", "column")
 
 
 class _Group:
     """Shared parsing and validation of one TOML table into a dataclass.
 
-    ``where`` in every check is the ``"file: [table] key"`` prefix that error messages start with.
+    A group validates itself on construction, wherever it comes from (a TOML file, a
+    ``dataclasses.replace`` of a preset, a literal in code): a bad value raises a one-line
+    :class:`NeurodecorrError` naming the table and the key. ``where`` in every check is the
+    ``"file: [table]"`` prefix that error messages start with.
     """
 
     table: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        where = f"[{self.table}]"
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            _check(_has_type(value, str(f.type)), where, f.name,
+                   f"expected {f.type}, got {value!r}")
+            if str(f.type) == "float":
+                _check(math.isfinite(value), where, f.name,
+                       f"expected a finite number, got {value!r}")
+        self.validate(where, self._non_default_keys())
+
+    def _non_default_keys(self) -> set[str]:
+        given = set()
+        for f in dataclasses.fields(self):
+            default = (f.default if f.default is not dataclasses.MISSING
+                       else f.default_factory() if f.default_factory is not dataclasses.MISSING
+                       else None)
+            if getattr(self, f.name) != default:
+                given.add(f.name)
+        return given
 
     @classmethod
     def from_table(cls, raw: Any, origin: str) -> _Group:
@@ -46,12 +80,26 @@ class _Group:
                 allowed = ", ".join(sorted(known))
                 raise NeurodecorrError(f"{where}: unknown key (allowed: {allowed})")
             values[key] = _coerce(value, known[key].type, where)
-        group = cls(**values)
-        group.validate(f"{origin}: [{cls.table}]", set(raw))
+        try:
+            group = cls(**values)
+            # the keys the file sets explicitly (a default value may still be misplaced)
+            group.validate(f"[{cls.table}]", set(raw))
+        except NeurodecorrError as exc:
+            raise NeurodecorrError(f"{origin}: {exc}") from None
         return group
 
     def validate(self, where: str, given: set[str]) -> None:
-        """Check ranges; ``given`` holds the keys the file set explicitly."""
+        """Check ranges; ``given`` holds the keys set explicitly (or away from their default)."""
+
+    @staticmethod
+    def _check_model_keys(where: str, given: set[str], model: str,
+                          model_keys: dict[str, tuple[str, ...]]) -> None:
+        """A key that belongs to another model is a mistake, not a silent no-op."""
+        own = set(model_keys.get(model, ()))
+        for key in sorted(given):
+            owners = [m for m, ks in model_keys.items() if key in ks]
+            _check(not owners or key in own, where, key,
+                   f"applies to model {' or '.join(owners)}, not {model}")
 
     def to_table(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -85,9 +133,32 @@ def _coerce(value: Any, type_name: Any, where: str) -> Any:
     raise AssertionError(f"unsupported field type {t}")  # a programming error, not a user one
 
 
+def _has_type(value: Any, type_name: str) -> bool:
+    if type_name == "float":
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if type_name == "int":
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if type_name == "bool":
+        return isinstance(value, bool)
+    if type_name == "str":
+        return isinstance(value, str)
+    if type_name == "tuple[float, ...]":
+        return isinstance(value, tuple) and all(_has_type(v, "float") for v in value)
+    return True
+
+
 def _check(ok: bool, where: str, key: str, problem: str) -> None:
     if not ok:
         raise NeurodecorrError(f"{where} {key}: {problem}")
+
+
+def _finite(group: Any, where: str, keys: Any) -> None:
+    """Every number of ``keys`` finite (a ``replace`` in code bypasses the TOML reader's check)."""
+    for key in keys:
+        value = getattr(group, key)
+        values = value if isinstance(value, tuple) else (value,)
+        ok = all(math.isfinite(v) for v in values)
+        _check(ok, where, key, f"must be a finite number, got {value!r}")
 
 
 def _one_of(value: str, allowed: tuple[str, ...], where: str, key: str) -> None:
@@ -112,6 +183,7 @@ class MappingConfig(_Group):
 
     def validate(self, where: str, given: set[str]) -> None:
         _one_of(self.scheme, SCHEMES, where, "scheme")
+        _finite(self, where, ("g_min_uS", "g_max_uS", "headroom"))
         _check(self.g_min_uS >= 0, where, "g_min_uS", f"must be >= 0, got {self.g_min_uS}")
         _check(self.g_max_uS > self.g_min_uS, where, "g_max_uS",
                f"G_min >= G_max ({self.g_min_uS} >= {self.g_max_uS} uS)")
@@ -126,7 +198,7 @@ class MappingConfig(_Group):
 class ProgrammingConfig(_Group):
     """Programming a target conductance.
 
-    σ_prog(g) = Σ_k c_k (g/G_max)^k µS (Nandakumar 2019; aihwkit ``PCMLikeNoiseModel``);
+    σ_prog(g) = Σ_k c_k (g/G_max)^k µS (Nandakumar 2019 ICECS; aihwkit ``PCMLikeNoiseModel``);
     ``levels`` equally spaced states in [G_min, G_max] (0: continuous); up to
     ``write_verify_iterations`` re-programmings of devices further than the tolerance from target.
     """
@@ -139,6 +211,8 @@ class ProgrammingConfig(_Group):
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
+        _check(len(self.noise_poly_uS) >= 1, where, "noise_poly_uS", "needs a coefficient")
+        _finite(self, where, ("noise_poly_uS", "write_verify_tolerance_uS"))
         _check(self.levels == 0 or self.levels >= 2, where, "levels",
                f"must be 0 (continuous) or >= 2, got {self.levels}")
         _check(self.write_verify_iterations >= 0, where, "write_verify_iterations",
@@ -147,87 +221,157 @@ class ProgrammingConfig(_Group):
                f"negative noise tolerance {self.write_verify_tolerance_uS}")
 
     def sigma_uS(self, g_norm: np.ndarray) -> np.ndarray:
-        """σ_prog at normalised conductance g/G_max (Horner evaluation of the polynomial)."""
-        out = np.zeros_like(np.asarray(g_norm, dtype=float))
-        for c in reversed(self.noise_poly_uS):
-            out = out * g_norm + c
-        return out
+        """σ_prog at normalised conductance g/G_max."""
+        return fits.polynomial(self.noise_poly_uS, g_norm)
+
+
+_FLICKER_KEYS = {
+    "power": ("flicker_q_coeff", "flicker_q_exponent"),
+    "piecewise": ("flicker_q_slope", "flicker_q_intercept", "flicker_q_min", "flicker_q_break",
+                  "flicker_q_poly"),
+    "log10": ("flicker_k_uS",),
+}
 
 
 @dataclass(frozen=True)
 class ReadConfig(_Group):
-    """Noise on reading.
+    """Noise on reading (:mod:`neurodecorr.devices.read_noise`).
 
-    Per-read: each device's conductance is read as G + σ_r ξ with fresh ξ at every read (applied
-    output-referred, exactly in distribution). Accumulated 1/f noise (PCM, Nandakumar 2019;
-    aihwkit ``PCMLikeNoiseModel``): σ_1/f = G Q_s sqrt(ln((t + t_r)/(2 t_r))),
-    Q_s = min(c/(G/G_max)^e, Q_max), t the age since the last write; off when c = 0.
+    Per-read noise, fresh at every read, applied output-referred (exact in distribution):
+    ``constant``: each device reads G + σ_r ξ; ``state_dependent``: G + σ_r sqrt(G/G_max) ξ,
+    the device-level form of aihwkit's ``WeightNoiseType.PCM_READ`` (output noise
+    w_noise · sqrt(Σ_j |w_ij| x_j²), ``rpu_forward_backward_pass.cpp``).
+
+    Accumulated 1/f noise of relative amplitude Q_s(g) and standard deviation
+    g Q_s sqrt(ln((a + t_r)/(2 t_r))) at age a (Nandakumar 2019 ICECS):
+    ``power``: Q_s = min(c g^(−e), Q_max) (aihwkit ``PCMLikeNoiseModel``);
+    ``piecewise``: clip(a ln g + b, Q_min, Q_max) below ``flicker_q_break``, a polynomial above
+    (aihwkit ``HermesNoiseModel``); ``log10``: absolute σ = K log10(G/µS) sqrt(ln(...)) µS
+    (aihwkit ``ReRamCMONoiseModel``); ``none``: off.
+
+    Read asymmetry (``polarity_d2d_rel`` σ_p; aihwkit ``w_read_asymmetry_dtod``): a negative
+    input sees device ij's weight scaled by a_ij = 1 + σ_p ξ_ij, fixed per device (PCM's
+    polarity dependence), so y = W x⁺ + (W ∘ a) x⁻.
     """
 
     table: ClassVar[str] = "read"
+    model: str = "constant"
     noise_uS: float = 0.0
+    flicker_model: str = "power"
+    flicker_q_slope: float = 0.0
+    flicker_q_intercept: float = 0.0
     flicker_q_coeff: float = 0.0
     flicker_q_exponent: float = 0.65
     flicker_q_max: float = 0.2
+    flicker_q_min: float = 0.0
+    flicker_q_break: float = 0.0
+    flicker_q_poly: tuple[float, ...] = ()
+    flicker_k_uS: float = 0.0
     flicker_t_read_s: float = 250e-9
+    polarity_d2d_rel: float = 0.0
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
-        _check(self.noise_uS >= 0, where, "noise_uS", f"negative noise {self.noise_uS}")
-        _check(self.flicker_q_coeff >= 0, where, "flicker_q_coeff",
-               f"negative noise {self.flicker_q_coeff}")
-        _check(self.flicker_q_max >= 0, where, "flicker_q_max",
-               f"negative noise {self.flicker_q_max}")
+        _one_of(self.model, READ_MODELS, where, "model")
+        _one_of(self.flicker_model, FLICKER_MODELS, where, "flicker_model")
+        self._check_model_keys(where, given, self.flicker_model, _FLICKER_KEYS)
+        _finite(self, where, [f.name for f in dataclasses.fields(self)
+                              if f.type in ("float", "tuple[float, ...]")])
+        for key in ("noise_uS", "flicker_q_coeff", "flicker_q_max", "flicker_q_min",
+                    "flicker_k_uS", "polarity_d2d_rel"):
+            _check(getattr(self, key) >= 0, where, key, f"negative noise {getattr(self, key)}")
         _check(self.flicker_q_exponent >= 0, where, "flicker_q_exponent",
                f"must be >= 0, got {self.flicker_q_exponent}")
         _check(self.flicker_t_read_s > 0, where, "flicker_t_read_s",
                f"must be > 0, got {self.flicker_t_read_s}")
+        _check(self.flicker_q_max >= self.flicker_q_min, where, "flicker_q_max",
+               "must be >= flicker_q_min")
+        _check(not (self.flicker_model == "piecewise" and self.flicker_q_break > 0
+                    and not self.flicker_q_poly), where, "flicker_q_poly",
+               "a break point needs the polynomial above it")
+
+    @property
+    def has_flicker(self) -> bool:
+        return {"none": False, "power": self.flicker_q_coeff > 0,
+                "piecewise": self.flicker_q_max > 0 or bool(self.flicker_q_poly),
+                "log10": self.flicker_k_uS > 0}[self.flicker_model]
+
+
+_DRIFT_KEYS = {
+    "power_law": ("nu_mean_slope", "nu_mean_intercept", "nu_mean_min", "nu_mean_max",
+                  "nu_mean_break", "nu_mean_poly", "nu_std_slope", "nu_std_intercept",
+                  "nu_std_min", "nu_std_max", "nu_std_break", "nu_std_poly"),
+    "log_relaxation": ("relax_mean_uS", "relax_std_uS", "relax_std_slope_uS"),
+    "retention": ("retention_tau_s",),
+}
 
 
 @dataclass(frozen=True)
 class DriftConfig(_Group):
-    """Power-law drift g(t) = g_prog ((t + t0)/t0)^(−ν), t the age since the last write.
+    """Slow change of the conductance with the device's age a (:mod:`neurodecorr.devices.drift`).
 
-    ν ~ |N(μ(g), σ(g))| per device, μ = clip(a_μ ln(g/G_max) + b_μ, μ_min, μ_max), likewise σ
-    (Nandakumar 2019; aihwkit ``PCMLikeNoiseModel``). Optional retention: the part of the
-    conductance above G_min decays as exp(−t/τ) (capacitor leak, Li 2018); 0 disables it.
+    ``power_law``: g(a) = g_prog ((a + t0)/t0)^(−ν), ν ~ |N(μ(g), σ(g))| per device, μ and σ
+    :func:`~neurodecorr.devices.fits.log_or_polynomial` of g/G_max (Nandakumar 2019 ICECS;
+    aihwkit ``PCMLikeNoiseModel``, ``HermesNoiseModel``).
+    ``log_relaxation``: g(a) = g_prog + m ln(a/t0) + (s0 + s1 ln(a/t0)) ξ µS for a > t0, ξ fixed
+    per device (CMO/HfOx ReRAM, Falcone et al. 2025; aihwkit ``ReRamCMONoiseModel``).
+    ``retention``: g − G_min decays as exp(−a/τ) (capacitor leak, Li 2018).
     """
 
     table: ClassVar[str] = "drift"
+    model: str = "power_law"
     t0_s: float = 20.0
     nu_mean_slope: float = 0.0
     nu_mean_intercept: float = 0.0
     nu_mean_min: float = 0.0
     nu_mean_max: float = 0.0
+    nu_mean_break: float = 0.0
+    nu_mean_poly: tuple[float, ...] = ()
     nu_std_slope: float = 0.0
     nu_std_intercept: float = 0.0
     nu_std_min: float = 0.0
     nu_std_max: float = 0.0
+    nu_std_break: float = 0.0
+    nu_std_poly: tuple[float, ...] = ()
+    relax_mean_uS: float = 0.0
+    relax_std_uS: float = 0.0
+    relax_std_slope_uS: float = 0.0
     retention_tau_s: float = 0.0
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
+        _one_of(self.model, DRIFT_MODELS, where, "model")
+        self._check_model_keys(where, given, self.model, _DRIFT_KEYS)
+        _finite(self, where, [f.name for f in dataclasses.fields(self)
+                              if f.type in ("float", "tuple[float, ...]")])
         _check(self.t0_s > 0, where, "t0_s", f"must be > 0, got {self.t0_s}")
         for lo, hi in (("nu_mean_min", "nu_mean_max"), ("nu_std_min", "nu_std_max")):
             _check(getattr(self, lo) >= 0, where, lo, f"must be >= 0, got {getattr(self, lo)}")
             _check(getattr(self, hi) >= getattr(self, lo), where, hi, f"must be >= {lo}")
-        _check(self.retention_tau_s >= 0, where, "retention_tau_s",
-               f"must be >= 0, got {self.retention_tau_s}")
+        for part in ("nu_mean", "nu_std"):
+            _check(getattr(self, f"{part}_break") <= 0 or bool(getattr(self, f"{part}_poly")),
+                   where, f"{part}_poly", "a break point needs the polynomial above it")
+        for key in ("relax_std_uS", "relax_std_slope_uS", "retention_tau_s"):
+            _check(getattr(self, key) >= 0, where, key, f"must be >= 0, got {getattr(self, key)}")
 
     @property
     def enabled(self) -> bool:
-        return self.nu_mean_max > 0 or self.nu_std_max > 0 or self.retention_tau_s > 0
+        if self.model == "power_law":
+            return (self.nu_mean_max > 0 or self.nu_std_max > 0 or bool(self.nu_mean_poly)
+                    or bool(self.nu_std_poly))
+        if self.model == "log_relaxation":
+            return self.relax_mean_uS != 0 or self.relax_std_uS > 0 or self.relax_std_slope_uS > 0
+        return self.retention_tau_s > 0
 
     def nu_mean(self, g_norm: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore"):
-            lg = np.log(np.maximum(g_norm, 1e-12))
-        return np.clip(self.nu_mean_slope * lg + self.nu_mean_intercept,
-                       self.nu_mean_min, self.nu_mean_max)
+        return fits.log_or_polynomial(g_norm, self.nu_mean_slope, self.nu_mean_intercept,
+                                      self.nu_mean_min, self.nu_mean_max, self.nu_mean_break,
+                                      self.nu_mean_poly)
 
     def nu_std(self, g_norm: np.ndarray) -> np.ndarray:
-        lg = np.log(np.maximum(g_norm, 1e-12))
-        return np.clip(self.nu_std_slope * lg + self.nu_std_intercept,
-                       self.nu_std_min, self.nu_std_max)
+        return fits.log_or_polynomial(g_norm, self.nu_std_slope, self.nu_std_intercept,
+                                      self.nu_std_min, self.nu_std_max, self.nu_std_break,
+                                      self.nu_std_poly)
 
 
 @dataclass(frozen=True)
@@ -243,6 +387,7 @@ class FaultsConfig(_Group):
 
     def validate(self, where: str, given: set[str]) -> None:
         keys = ("stuck_g_min_frac", "stuck_g_max_frac", "stuck_random_frac")
+        _finite(self, where, keys)
         for key in keys:
             v = getattr(self, key)
             _check(0.0 <= v <= 1.0, where, key, f"fraction {v} outside [0, 1]")
@@ -250,10 +395,12 @@ class FaultsConfig(_Group):
         _check(total <= 1.0, where, "stuck_random_frac", f"stuck fractions sum to {total} > 1")
 
 
-_MODEL_KEYS = {
+_PULSED_KEYS = {
     "linear_step": ("gamma_up", "gamma_down"),
     "pow_step": ("gamma_up", "gamma_down"),
-    "exp_step": ("exp_a_up", "exp_a_down", "exp_gamma_up", "exp_gamma_down", "exp_a", "exp_b"),
+    "exp_step": ("exp_a_up", "exp_a_down", "exp_gamma_up", "exp_gamma_down", "exp_a", "exp_b",
+                 "c2c_add_norm", "c2c_slope"),
+    "piecewise_step": ("piecewise_up", "piecewise_down"),
 }
 
 
@@ -262,10 +409,18 @@ class PulsedConfig(_Group):
     """Pulsed (on-chip learning) updates in normalised weight units (aihwkit pulsed devices).
 
     Per pulse of direction d = ±1 on device ij: Δw = d·δ_d,ij·f_d(w)·(1 + σ_c2c ξ) (or
-    d·δ_d,ij·(f_d(w) + σ_c2c ξ) with ``c2c_additive``), with
-    δ_up = dw_min_ij (1 + β_ij), δ_down = dw_min_ij (1 − β_ij), dw_min_ij = dw_min (1 + σ_d2d ξ),
-    β_ij = up_down + σ_β ξ, then clipping to the device's bounds. f_d(w) is the model's state
-    dependence (see :mod:`neurodecorr.devices.pulsed`).
+    d·δ_d,ij·f_d(w) + d·δ_d,ij·σ_c2c ξ with ``c2c_additive``, aihwkit ``mult_noise = False``),
+    with aihwkit's convention (``rpu_pulsed_device.cpp``, ``populate``)
+    δ_up = dw_min (γ_ij + min(β, 0) + r_ij), δ_down = dw_min (γ_ij − max(β, 0) − r_ij),
+    β = ``up_down``, r_ij = σ_β ξ, γ_ij the device-to-device gain (``d2d_distribution``:
+    1 + σ ξ, exp(σ ξ), or Gamma with mean 1 and sd σ), then clipping to the device's bounds.
+    f_d(w) is the model's state dependence (see :mod:`neurodecorr.devices.pulsed`).
+
+    ``unit_cell = "one_sided"`` (differential pair only): each device of the pair is only ever
+    potentiated, G⁺ by up pulses and G⁻ by down pulses, each in [0, b_max]; every
+    ``refresh_every`` writes a pair whose larger device is above ``refresh_upper_thres`` and
+    smaller one above ``refresh_lower_thres`` of the range is reset and re-programmed to its
+    difference (aihwkit ``OneSidedUnitCell``, ``rpu_onesided_device.cpp``; ``PCMPresetUnitCell``).
     """
 
     table: ClassVar[str] = "pulsed"
@@ -274,11 +429,14 @@ class PulsedConfig(_Group):
     up_down: float = 0.0
     w_min_norm: float = -1.0
     w_max_norm: float = 1.0
+    d2d_distribution: str = "normal"
     d2d_dw_min_rel: float = 0.0
     d2d_up_down: float = 0.0
     d2d_bounds_rel: float = 0.0
     c2c_rel: float = 0.0
     c2c_additive: bool = False
+    c2c_add_norm: float = 0.0
+    c2c_slope: float = 0.0
     write_noise_rel: float = 0.0
     gamma_up: float = 0.0
     gamma_down: float = 0.0
@@ -288,16 +446,21 @@ class PulsedConfig(_Group):
     exp_gamma_down: float = 12.78785
     exp_a: float = 0.244
     exp_b: float = 0.2425
+    piecewise_up: tuple[float, ...] = (1.0,)
+    piecewise_down: tuple[float, ...] = (1.0,)
     bl_max: int = 31
+    unit_cell: str = "pair"
+    refresh_every: int = 0
+    refresh_upper_thres: float = 0.75
+    refresh_lower_thres: float = 0.25
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
         _one_of(self.model, PULSED_MODELS, where, "model")
-        own = set(_MODEL_KEYS.get(self.model, ()))
-        for key in sorted(given):
-            owners = [m for m, ks in _MODEL_KEYS.items() if key in ks]
-            _check(not owners or key in own, where, key,
-                   f"applies to model {' or '.join(owners)}, not {self.model}")
+        _one_of(self.d2d_distribution, D2D_DISTRIBUTIONS, where, "d2d_distribution")
+        self._check_model_keys(where, given, self.model, _PULSED_KEYS)
+        _finite(self, where, [f.name for f in dataclasses.fields(self)
+                              if f.type in ("float", "tuple[float, ...]")])
         _check(self.dw_min_norm > 0, where, "dw_min_norm", f"must be > 0, got {self.dw_min_norm}")
         _check(-1.0 < self.up_down < 1.0, where, "up_down",
                f"must be in (-1, 1), got {self.up_down}")
@@ -306,70 +469,132 @@ class PulsedConfig(_Group):
         _check(0.0 < self.w_max_norm <= 1.0, where, "w_max_norm",
                f"must be in (0, 1], got {self.w_max_norm}")
         for key in ("d2d_dw_min_rel", "d2d_up_down", "d2d_bounds_rel", "c2c_rel",
-                    "write_noise_rel"):
+                    "c2c_add_norm", "c2c_slope", "write_noise_rel"):
             v = getattr(self, key)
             _check(v >= 0, where, key, f"negative noise {v}")
         for key in ("gamma_up", "gamma_down"):
             _check(getattr(self, key) >= 0, where, key, f"must be >= 0, got {getattr(self, key)}")
+        # aihwkit's ExpStepDevice has no additive cycle-to-cycle noise (rpu_expstep_device.cpp)
+        _check(not (self.model == "exp_step" and self.c2c_additive), where, "c2c_additive",
+               "exp_step noise is multiplicative (use c2c_add_norm for an additive part)")
+        for key in ("piecewise_up", "piecewise_down"):
+            nodes = getattr(self, key)
+            _check(all(v >= 0 for v in nodes), where, key, "node values must be >= 0")
+        _check(len(self.piecewise_up) == len(self.piecewise_down), where, "piecewise_down",
+               "needs as many nodes as piecewise_up")
         _check(self.bl_max >= 1, where, "bl_max", f"must be >= 1, got {self.bl_max}")
+        _one_of(self.unit_cell, UNIT_CELLS, where, "unit_cell")
+        _check(self.refresh_every >= 0, where, "refresh_every",
+               f"must be >= 0 (0: never), got {self.refresh_every}")
+        _check(self.unit_cell == "one_sided" or self.refresh_every == 0, where, "refresh_every",
+               "refresh applies to the one_sided unit cell")
+        _check(self.unit_cell == "pair" or self.write_noise_rel == 0, where, "write_noise_rel",
+               "write noise of the one_sided unit cell is not modelled")
+        _check(0 <= self.refresh_lower_thres <= self.refresh_upper_thres <= 1, where,
+               "refresh_upper_thres", "needs 0 <= refresh_lower_thres <= refresh_upper_thres <= 1")
 
 
 @dataclass(frozen=True)
 class DACConfig(_Group):
-    """Input converter: per-sample scale α = max|x| (``abs_max``) or 1 (``none``), then clip to
-    ±range and quantise to a symmetric grid of step range/(2^(bits−1) − 1)."""
+    """Input converter (aihwkit ``IOParameters``: ``noise_management``, ``nm_thres``,
+    ``inp_bound``, ``inp_res``, ``inp_noise``).
+
+    Per-sample scale α (noise management): ``abs_max`` max_j |x_j|, ``max`` max_j x_j,
+    ``constant`` the threshold, ``none`` 1; a positive ``nm_thres_norm`` caps abs_max and max
+    (α = min(·, thres)) and is the constant. Then x̂ = clip(Q(x/α), ±range) with step
+    range/(2^(bits−1) − 1), plus Gaussian input noise σ_in ξ after the converter.
+    """
 
     table: ClassVar[str] = "dac"
     bits: int = 8
     range_norm: float = 1.0
     noise_management: str = "abs_max"
-    source: str = ""
-
-    def validate(self, where: str, given: set[str]) -> None:
-        _check(self.bits >= 1, where, "bits", f"bits < 1 ({self.bits})")
-        _check(self.bits <= 32, where, "bits", f"must be <= 32, got {self.bits}")
-        _check(self.range_norm > 0, where, "range_norm", f"must be > 0, got {self.range_norm}")
-        _one_of(self.noise_management, NOISE_MANAGEMENT, where, "noise_management")
-
-
-@dataclass(frozen=True)
-class ADCConfig(_Group):
-    """Output converter: clip to ±range and quantise with step range/(2^(bits−1) − 1)."""
-
-    table: ClassVar[str] = "adc"
-    bits: int = 8
-    range_norm: float = 10.0
-    source: str = ""
-
-    def validate(self, where: str, given: set[str]) -> None:
-        _check(self.bits >= 1, where, "bits", f"bits < 1 ({self.bits})")
-        _check(self.bits <= 32, where, "bits", f"must be <= 32, got {self.bits}")
-        _check(self.range_norm > 0, where, "range_norm", f"must be > 0, got {self.range_norm}")
-
-
-@dataclass(frozen=True)
-class OutputConfig(_Group):
-    """Additive Gaussian noise on each output before the ADC, in normalised output units."""
-
-    table: ClassVar[str] = "output"
+    nm_thres_norm: float = 0.0
     noise_norm: float = 0.0
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
+        _check(self.bits >= 1, where, "bits", f"bits < 1 ({self.bits})")
+        _check(self.bits <= 32, where, "bits", f"must be <= 32, got {self.bits}")
+        _finite(self, where, ("range_norm", "nm_thres_norm", "noise_norm"))
+        _check(self.range_norm > 0, where, "range_norm", f"must be > 0, got {self.range_norm}")
+        _one_of(self.noise_management, NOISE_MANAGEMENT, where, "noise_management")
+        _check(self.nm_thres_norm >= 0, where, "nm_thres_norm",
+               f"must be >= 0, got {self.nm_thres_norm}")
+        _check(self.noise_management != "constant" or self.nm_thres_norm > 0, where,
+               "nm_thres_norm", "constant noise management needs a positive threshold")
         _check(self.noise_norm >= 0, where, "noise_norm", f"negative noise {self.noise_norm}")
 
 
 @dataclass(frozen=True)
+class ADCConfig(_Group):
+    """Output converter: clip to ±range and quantise with step range/(2^(bits−1) − 1).
+
+    Bound management ``iterative`` (aihwkit ``BoundManagementType.ITERATIVE``): when an output
+    of a sample clips, the read is repeated with the sample's input halved (its α doubled), up
+    to ``bm_max_passes`` reads in all.
+    """
+
+    table: ClassVar[str] = "adc"
+    bits: int = 8
+    range_norm: float = 10.0
+    bound_management: str = "none"
+    bm_max_passes: int = 10
+    source: str = ""
+
+    def validate(self, where: str, given: set[str]) -> None:
+        _check(self.bits >= 1, where, "bits", f"bits < 1 ({self.bits})")
+        _check(self.bits <= 32, where, "bits", f"must be <= 32, got {self.bits}")
+        _finite(self, where, ("range_norm",))
+        _check(self.range_norm > 0, where, "range_norm", f"must be > 0, got {self.range_norm}")
+        _one_of(self.bound_management, BOUND_MANAGEMENT, where, "bound_management")
+        _check(self.bm_max_passes >= 1, where, "bm_max_passes",
+               f"must be >= 1, got {self.bm_max_passes}")
+
+
+@dataclass(frozen=True)
+class OutputConfig(_Group):
+    """Before the ADC, in normalised output units (aihwkit ``IOParameters``):
+    S-shaped non-linearity y ← y/(1 + |c_i y|), c_i = (nonlinearity/R)(1 + σ_nl ξ_i) fixed per
+    output (``out_nonlinearity``, ``out_nonlinearity_std``; R the ADC range); read asymmetry
+    y ← (1 − a) y for y < 0 (``out_asymmetry``); additive Gaussian noise σ_out ξ."""
+
+    table: ClassVar[str] = "output"
+    noise_norm: float = 0.0
+    nonlinearity: float = 0.0
+    nonlinearity_d2d_rel: float = 0.0
+    asymmetry: float = 0.0
+    source: str = ""
+
+    def validate(self, where: str, given: set[str]) -> None:
+        _finite(self, where, ("noise_norm", "nonlinearity", "nonlinearity_d2d_rel", "asymmetry"))
+        _check(self.noise_norm >= 0, where, "noise_norm", f"negative noise {self.noise_norm}")
+        _check(self.nonlinearity >= 0, where, "nonlinearity",
+               f"must be >= 0, got {self.nonlinearity}")
+        _check(self.nonlinearity_d2d_rel >= 0, where, "nonlinearity_d2d_rel",
+               f"negative spread {self.nonlinearity_d2d_rel}")
+        _check(-1.0 < self.asymmetry < 1.0, where, "asymmetry",
+               f"must be in (-1, 1), got {self.asymmetry}")
+
+
+@dataclass(frozen=True)
 class IRDropConfig(_Group):
-    """aihwkit's fast analytic IR-drop model; ``scale`` 0 disables it. ``g_ratio`` is the wire
-    conductance per segment divided by G_max."""
+    """Voltage drop on the wires; ``scale`` 0 disables it. ``g_ratio`` is the wire conductance
+    per segment divided by G_max.
+
+    ``analytic``: aihwkit's fast model (``rpu_forward_backward_pass.cpp`` ``applyIrDrop``);
+    ``nodal``: the resistive network solved exactly (:mod:`neurodecorr.devices.ir_drop`).
+    """
 
     table: ClassVar[str] = "ir_drop"
+    model: str = "analytic"
     scale: float = 0.0
     g_ratio: float = 5.714e5
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
+        _one_of(self.model, IR_DROP_MODELS, where, "model")
+        _finite(self, where, ("scale", "g_ratio"))
         _check(self.scale >= 0, where, "scale", f"must be >= 0, got {self.scale}")
         _check(self.g_ratio > 0, where, "g_ratio", f"must be > 0, got {self.g_ratio}")
 
@@ -392,7 +617,11 @@ PERIPHERY_GROUPS = ("dac", "adc", "output", "ir_drop")
 
 @dataclass(frozen=True)
 class DeviceConfig:
-    """One device model with its periphery. ``dac``/``adc`` None means an ideal converter."""
+    """One device model with its periphery. ``dac``/``adc`` None means an ideal converter.
+
+    Checked on construction: every group has its type (a ``replace`` that puts a wrong object in
+    a group is refused with a one-line error naming the group).
+    """
 
     name: str = "custom"
     description: str = ""
@@ -408,6 +637,22 @@ class DeviceConfig:
     adc: ADCConfig | None = None
     output: OutputConfig = field(default_factory=OutputConfig)
     ir_drop: IRDropConfig = field(default_factory=IRDropConfig)
+
+    def __post_init__(self) -> None:
+        where = self.origin or self.name
+        for key in ("name", "description", "source", "origin"):
+            if not isinstance(getattr(self, key), str):
+                raise NeurodecorrError(f"{where}: {key}: expected a string")
+        for key, cls in GROUPS.items():
+            value = getattr(self, key)
+            if value is None and key in ("dac", "adc"):
+                continue
+            if not isinstance(value, cls):
+                raise NeurodecorrError(f"{where}: [{key}]: expected a {cls.__name__}, got "
+                                       f"{type(value).__name__}")
+        if self.pulsed.unit_cell == "one_sided" and self.mapping.scheme != "differential":
+            raise NeurodecorrError(f"{where}: [pulsed] unit_cell: one_sided needs the "
+                                   "differential scheme")
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as nested plain data (for JSON summaries and ``devices show``)."""

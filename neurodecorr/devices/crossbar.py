@@ -2,9 +2,10 @@
 
 The array stores a weight matrix W (out, in) as conductances (differential pair or single device
 with a reference column), programmed with noise, finite levels and write-verify, with stuck
-devices. Every device remembers the physical time of its last write; reads at time t see
-power-law drift and accumulated 1/f noise as functions of each device's own age, so drift goes
-on while the array learns on-line (aihwkit instead resets its drift clock on every write).
+devices. Every device keeps the physical time of its programming; reads at time t see drift and
+accumulated 1/f noise as functions of each device's own age, and writes move a device without
+restarting its clock (:mod:`neurodecorr.devices.drift` gives the rule and how it differs from
+aihwkit's per-device reset), so drift goes on while the array learns on-line.
 
 Cost of one read (:meth:`Crossbar.matvec`): one GEMM plus two fused O(batch · n) passes
 (:mod:`neurodecorr.devices.kernels`) for the converters, the per-read noise (output-referred,
@@ -23,13 +24,26 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neurodecorr.devices import compensation, kernels
-from neurodecorr.devices.config import COMPENSATIONS, DeviceConfig
+from neurodecorr.devices.config import COMPENSATIONS, DeviceConfig, IRDropConfig
 from neurodecorr.devices.drift import DeviceArray
 from neurodecorr.devices.faults import draw_stuck
+from neurodecorr.devices.ir_drop import effective_weights
 from neurodecorr.devices.mapping import check_weights, to_conductances, to_weights, weight_scale
-from neurodecorr.devices.periphery import ir_drop, lsb
+from neurodecorr.devices.periphery import (
+    apply_output_nonidealities,
+    ir_drop,
+    lsb,
+    output_curvature,
+)
 from neurodecorr.devices.programming import program
-from neurodecorr.devices.pulsed import PulsedDevices, apply_train, pulse_train
+from neurodecorr.devices.pulsed import (
+    OneSidedPair,
+    PulsedDevices,
+    apply_train,
+    pulse_train,
+    refresh_mask,
+)
+from neurodecorr.devices.read_noise import PerReadNoise
 from neurodecorr.errors import NeurodecorrError
 
 
@@ -37,6 +51,7 @@ from neurodecorr.errors import NeurodecorrError
 class _ReadCache:
     t_s: float
     w_norm: np.ndarray
+    noise_var: tuple | None = None
     by_dtype: dict = field(default_factory=dict)
 
     def weights(self, dtype: np.dtype) -> np.ndarray:
@@ -44,11 +59,31 @@ class _ReadCache:
             self.by_dtype[dtype] = np.ascontiguousarray(self.w_norm, dtype=dtype)
         return self.by_dtype[dtype]
 
+    def nodal_weights(self, dtype: np.dtype, cfg: IRDropConfig) -> np.ndarray:
+        """The effective matrix of the nodal IR-drop solve (one sparse solve per state)."""
+        key = ("nodal", dtype)
+        if key not in self.by_dtype:
+            self.by_dtype[key] = np.ascontiguousarray(effective_weights(self.w_norm, cfg),
+                                                      dtype=dtype)
+        return self.by_dtype[key]
+
+    def polarity_weights(self, dtype: np.dtype, w_read: np.ndarray,
+                         polarity: np.ndarray) -> np.ndarray:
+        """W ∘ a, the matrix negative inputs see (read asymmetry)."""
+        key = ("polarity", dtype)
+        if key not in self.by_dtype:
+            self.by_dtype[key] = np.ascontiguousarray(w_read * polarity, dtype=dtype)
+        return self.by_dtype[key]
+
     def abs_weights(self, dtype: np.dtype) -> np.ndarray:
         key = ("abs", dtype)
         if key not in self.by_dtype:
             self.by_dtype[key] = np.abs(self.weights(dtype))
         return self.by_dtype[key]
+
+
+_NM_MODES = {"none": 0, "abs_max": 1, "max": 2, "constant": 3}
+_NO_VAR = np.zeros((1, 1))
 
 
 class Crossbar:
@@ -94,51 +129,61 @@ class Crossbar:
         if np.max(np.abs(w), initial=0.0) > self.scale * (1 + 1e-12):
             raise NeurodecorrError(f"weights reach {np.max(np.abs(w)):.4g}, beyond the weight "
                                    f"scale {self.scale:.4g} that maps to G_max")
-        (r_prog, r_fault, r_d2d, r_state, self._rng_read, self._rng_flicker, self._rng_write,
-         r_probe) = rng.spawn(8)
-        self._rng_state = r_state
+        (self._rng_prog, r_fault, r_d2d, self._rng_state, self._rng_read, self._rng_flicker,
+         self._rng_write, r_probe) = rng.spawn(8)
         self.counters: dict[str, int] = dict.fromkeys(
             ("reads", "read_vectors", "macs", "dac_conversions", "adc_conversions",
              "programmed_devices", "writes", "pulse_slots", "line_pulses", "device_pulses",
-             "drift_refreshes", "compensation_reads"), 0)
+             "drift_refreshes", "compensation_reads", "unit_cell_refreshes"), 0)
 
         m = config.mapping
         targets = to_conductances(w / self.scale, m)
         self._arrays: list[DeviceArray] = []
         for target in targets:
-            g, ops = program(target, config.programming, m, r_prog)
+            g, ops = program(target, config.programming, m, self._rng_prog)
             self.counters["programmed_devices"] += ops
             stuck, stuck_uS = draw_stuck(target.shape, config.faults, m, r_fault)
             self._arrays.append(DeviceArray(g, t_program_s, stuck, stuck_uS, m, config.drift,
-                                            config.read, r_state))
-        self.pulsed = PulsedDevices(config.pulsed, self.shape, r_d2d)
+                                            config.read, self._rng_state, g_target_uS=target))
+        one_sided = config.pulsed.unit_cell == "one_sided"
+        self.pulsed = (OneSidedPair(config.pulsed, self.shape, r_d2d) if one_sided
+                       else PulsedDevices(config.pulsed, self.shape, r_d2d))
         self._w_offset = np.zeros(self.shape)
+        self._writes = 0
         self._t_last_write = float(t_program_s)
         self._cache: _ReadCache | None = None
-        self._read_sigma = self._read_noise_coefficient()
-        self._probes = compensation.probes(self.shape[1], r_probe)
+        self._noise = PerReadNoise(config.read, m)
+        self._read_sigma = self._noise.coefficient
+        self._curvature = output_curvature(config.output, config.adc, self.shape[0], r_probe)
+        # drawn last from this stream, and only when asked for, so other draws stay as they were
+        self.polarity = (1.0 + config.read.polarity_d2d_rel * r_probe.standard_normal(self.shape)
+                         if config.read.polarity_d2d_rel > 0 else None)
         self._work: dict = {}
         self._unit_gain = np.ones(self.shape[0])
         self._col_gain = self._unit_gain
-        self._ref_readout: np.ndarray | None = None
+        adc = config.adc
+        self._probes = compensation.probes(
+            self.shape[1], compensation.group_size(adc.range_norm if adc else None,
+                                                   self.shape[1]), r_probe)
+        self._ref_probe_out: np.ndarray | None = None
         self._comp: np.ndarray | float = 1.0
         self._comp_t: float | None = None
         if self.compensation != "none":
-            self._measure_reference(self._t_last_write)
+            self._ref_probe_out = self._probe_outputs(self._refresh(self._t_last_write))
 
     # -- reading ---------------------------------------------------------------------------
 
     @property
+    def noisy(self) -> bool:
+        """Whether two reads of one input can differ: per-read device, input or output noise,
+        or accumulated 1/f noise (which moves whenever the read time does)."""
+        cfg = self.config
+        return bool(cfg.read.noise_uS > 0 or cfg.read.has_flicker or cfg.output.noise_norm > 0
+                    or (cfg.dac is not None and cfg.dac.noise_norm > 0))
+
+    @property
     def time_dependent(self) -> bool:
-        return self.config.drift.enabled or self.config.read.flicker_q_coeff > 0
-
-    def _read_noise_coefficient(self) -> float:
-        """σ of the per-read noise of one output per unit ‖x̂‖ (normalised units).
-
-        Differential: Var = 2 (σ_r/ΔG)² Σ x̂²; reference: (2σ_r/ΔG)² (Σ x̂² + (Σ x̂)²)."""
-        m = self.config.mapping
-        sr = self.config.read.noise_uS / m.g_range_uS
-        return math.sqrt(2.0) * sr if m.scheme == "differential" else 2.0 * sr
+        return self.config.drift.enabled or self.config.read.has_flicker
 
     def _check_time(self, t_s: float) -> float:
         t_s = float(t_s)
@@ -162,19 +207,21 @@ class Crossbar:
         if self._cache_valid(t_s):
             return self._cache
         a, b = (arr.read_slow(t_s, self._rng_flicker) for arr in self._arrays)
-        self._cache = _ReadCache(t_s, to_weights(a, b, self.config.mapping))
+        noise_var = self._noise.variance_matrix(a, b) if self._noise.state_dependent else None
+        self._cache = _ReadCache(t_s, to_weights(a, b, self.config.mapping), noise_var)
         self.counters["drift_refreshes"] += 1
         return self._cache
 
     def _workspace(self, shape: tuple[int, int], dtype: np.dtype) -> tuple[np.ndarray, ...]:
-        """Buffers of one read shape, reused across reads: x̂, row gain, noise σ per sample and
-        one row of Gaussian draws."""
+        """Buffers of one read shape, reused across reads: x̂, row gain, noise σ per sample, one
+        row of Gaussian draws, the bound-management scale and clip flag of each sample."""
         key = (shape, dtype)
         if key not in self._work:
             if len(self._work) >= 4:
                 self._work.clear()
             self._work[key] = (np.empty(shape, dtype=dtype), np.empty(shape[0]),
-                               np.empty(shape[0]), np.empty(self.shape[0]))
+                               np.empty(shape[0]), np.empty(self.shape[0]), np.ones(shape[0]),
+                               np.zeros(shape[0], dtype=bool))
         return self._work[key]
 
     def _read(self, X: np.ndarray, cache: _ReadCache, out: np.ndarray, col_gain: np.ndarray,
@@ -185,49 +232,100 @@ class Crossbar:
         DAC and noise level in one fused pass, the GEMM, IR drop, then noise, ADC and gains in
         a second fused pass (:mod:`neurodecorr.devices.kernels`). Per-read device noise and
         output noise are independent Gaussians on each output, so one draw with the summed
-        variance is exact in distribution: O(batch · out) draws per read.
+        variance is exact in distribution: O(batch · out) draws per read. Bound management
+        ``iterative`` reads the samples whose outputs clipped again with their input halved
+        (aihwkit ``BoundManagementType.ITERATIVE``).
         """
+        adc = self.config.adc
+        xn, gain, sd, z, bm, clipped = self._workspace(X.shape, X.dtype)
+        bm.fill(1.0)
+        self._read_once(X, cache, out, col_gain, xn, gain, sd, z, bm, clipped)
+        reads = 1
+        if adc is not None and adc.bound_management == "iterative":
+            while reads < adc.bm_max_passes and clipped.any():
+                idx = np.flatnonzero(clipped)
+                sub = np.ascontiguousarray(X[idx])
+                ws = self._workspace(sub.shape, X.dtype)
+                ws[4][:] = bm[idx] * 2.0
+                sub_out = np.empty((idx.size, self.shape[0]), dtype=X.dtype)
+                self._read_once(sub, cache, sub_out, col_gain, *ws)
+                out[idx] = sub_out
+                bm[idx] = ws[4]
+                clipped[:] = False
+                clipped[idx] = ws[5]
+                reads += 1
+        if count:
+            n_b = X.shape[0]
+            self.counters["reads"] += reads
+            self.counters["read_vectors"] += n_b
+            self.counters["macs"] += n_b * self.shape[0] * self.shape[1]
+            self.counters["dac_conversions"] += n_b * self.shape[1] if self.config.dac else 0
+            self.counters["adc_conversions"] += n_b * self.shape[0] if adc else 0
+        return out
+
+    def _read_once(self, X: np.ndarray, cache: _ReadCache, out: np.ndarray, col_gain: np.ndarray,
+                   xn: np.ndarray, gain: np.ndarray, sd: np.ndarray, z: np.ndarray,
+                   bm: np.ndarray, clipped: np.ndarray) -> None:
         cfg = self.config
         dtype = X.dtype
         wn = cache.weights(dtype)
-        xn, gain, sd, z = self._workspace(X.shape, dtype)
         gain.fill(self.scale)
         dac, adc = cfg.dac, cfg.adc
-        noisy = self._read_sigma > 0 or cfg.output.noise_norm > 0
+        noisy = (self._read_sigma > 0 or cfg.output.noise_norm > 0
+                 or cache.noise_var is not None)
         if dac is not None or noisy:
-            kernels.dac_pass(X, xn, dac is not None,
-                             dac is not None and dac.noise_management == "abs_max",
+            kernels.dac_pass(X, xn, dac is not None, _NM_MODES[dac.noise_management] if dac else 0,
+                             dac.nm_thres_norm if dac else 0.0, bm,
                              lsb(dac.bits, dac.range_norm) if dac else 1.0,
                              dac.range_norm if dac else 1.0, self._read_sigma ** 2,
                              cfg.output.noise_norm ** 2, cfg.mapping.scheme == "reference",
                              gain, sd)
         if dac is None:
             xn = X
-        np.matmul(xn, wn.T, out=out)
-        if cfg.ir_drop.scale > 0:
+        elif dac.noise_norm > 0:
+            # input noise after the DAC (aihwkit inp_noise), so the noise level is recomputed
+            xn = xn + (dac.noise_norm * self._rng_read.standard_normal(xn.shape)).astype(dtype)
+            sq = np.einsum("ij,ij->i", xn, xn, dtype=np.float64)
+            if cfg.mapping.scheme == "reference":
+                sq += np.sum(xn, axis=1, dtype=np.float64) ** 2
+            sd[:] = np.sqrt(cfg.output.noise_norm ** 2 + self._read_sigma ** 2 * sq)
+        nodal = cfg.ir_drop.scale > 0 and cfg.ir_drop.model == "nodal"
+        w_read = cache.nodal_weights(dtype, cfg.ir_drop) if nodal else wn
+        if self.polarity is None:
+            np.matmul(xn, w_read.T, out=out)
+        else:
+            # read asymmetry: negative inputs see W ∘ a (one more GEMM)
+            np.matmul(np.maximum(xn, 0), w_read.T, out=out)
+            out += np.minimum(xn, 0) @ cache.polarity_weights(dtype, w_read, self.polarity).T
+        if cfg.ir_drop.scale > 0 and not nodal:
             out[...] = ir_drop(xn, wn, cache.abs_weights(dtype), out, cfg.ir_drop)
+        var = _NO_VAR
+        if cache.noise_var is not None:
+            var = self._state_dependent_variance(xn, cache)
+        if self._curvature is not None or cfg.output.asymmetry != 0:
+            out[...] = apply_output_nonidealities(out, self._curvature, cfg.output.asymmetry)
         kernels.adc_pass(out, self._rng_read, noisy, sd, adc is not None,
                          lsb(adc.bits, adc.range_norm) if adc else 1.0,
-                         adc.range_norm if adc else 1.0, gain, col_gain, z)
-        if count:
-            n_b = X.shape[0]
-            self.counters["reads"] += 1
-            self.counters["read_vectors"] += n_b
-            self.counters["macs"] += n_b * self.shape[0] * self.shape[1]
-            self.counters["dac_conversions"] += n_b * self.shape[1] if cfg.dac else 0
-            self.counters["adc_conversions"] += n_b * self.shape[0] if cfg.adc else 0
-        return out
+                         adc.range_norm if adc else 1.0, gain, col_gain, z, clipped,
+                         var is not _NO_VAR, var)
 
-    def _probe_readout(self, cache: _ReadCache) -> np.ndarray:
+    def _state_dependent_variance(self, xn: np.ndarray, cache: _ReadCache) -> np.ndarray:
+        """σ_bi² = Σ_j V_ij x̂_bj² (+ v_ref,i (Σ_j x̂_bj)²): one GEMM of x̂² with V, in the
+        working dtype; the fused ADC pass draws the noise."""
+        v, v_ref = cache.noise_var
+        key = ("noise_var", xn.dtype)
+        if key not in cache.by_dtype:
+            cache.by_dtype[key] = np.ascontiguousarray(v.T, dtype=xn.dtype)
+        var = np.square(xn) @ cache.by_dtype[key]
+        if v_ref is not None:
+            var += (np.sum(xn, axis=1, dtype=np.float64)[:, None] ** 2 * v_ref).astype(var.dtype)
+        return var
+
+    def _probe_outputs(self, cache: _ReadCache) -> np.ndarray:
+        """The probe reads (K × out) through the full noisy path."""
         self.counters["compensation_reads"] += self._probes.shape[0]
         y = np.empty((self._probes.shape[0], self.shape[0]))
-        return compensation.readout(self._read(self._probes, cache, y, self._unit_gain,
-                                               count=False))
-
-    def _measure_reference(self, t_s: float) -> None:
-        self._ref_readout = self._probe_readout(self._refresh(t_s))
-        self._comp, self._comp_t = 1.0, None
-        self._col_gain = self._unit_gain
+        return self._read(self._probes, cache, y, self._unit_gain, count=False)
 
     def matvec(self, X: np.ndarray, t_s: float, out: np.ndarray | None = None) -> np.ndarray:
         """What the array and its periphery return for ``X @ W.T`` read at time ``t_s``.
@@ -266,8 +364,9 @@ class Crossbar:
     def _update_compensation(self, cache: _ReadCache) -> None:
         """Measure the compensation once per drifted matrix, through the noisy probe reads."""
         if self.compensation != "none" and self._comp_t != cache.t_s:
-            self._comp = compensation.factor(self.compensation, self._ref_readout,
-                                             self._probe_readout(cache))
+            self._comp = compensation.factor(self.compensation,
+                                             compensation.readout(self._ref_probe_out),
+                                             compensation.readout(self._probe_outputs(cache)))
             self._comp_t = cache.t_s
             self._col_gain = np.broadcast_to(np.asarray(self._comp, dtype=np.float64),
                                              (self.shape[0],)).copy()
@@ -326,8 +425,10 @@ class Crossbar:
         """Write ΔW with E[ΔW] = lr · d xᵀ by stochastic pulse trains at time ``t_s``.
 
         Each device that receives pulses starts from its current (drifted) state, moves by the
-        pulsed update model, is re-drawn its write noise, and restarts its drift clock at
-        ``t_s``. Stuck devices do not change; the reference column is never written.
+        pulsed update model and is re-drawn its write noise; its drift clock keeps running
+        (:mod:`neurodecorr.devices.drift`). Stuck devices do not change. The reference column
+        is never written: a device of the reference scheme moves relative to the reference's
+        drifted conductance, not its nominal one.
         """
         t_s = self._check_time(t_s)
         x = np.asarray(x, dtype=float).ravel()
@@ -345,7 +446,12 @@ class Crossbar:
         if train.length == 0:
             return
         a_arr, b_arr = self._arrays
-        current = to_weights(a_arr.drifted(t_s), b_arr.drifted(t_s), cfg.mapping)
+        g_a, g_b = a_arr.drifted(t_s), b_arr.drifted(t_s)
+        if isinstance(self.pulsed, OneSidedPair):
+            self._write_one_sided(g_a, g_b, train, t_s)
+            self._after_write(x, d, lr, t_s)
+            return
+        current = to_weights(g_a, g_b, cfg.mapping)
         hidden, touched, pulses = apply_train(current - self._w_offset, train, self.pulsed,
                                               self._rng_write)
         self.counters["device_pulses"] += pulses
@@ -355,14 +461,63 @@ class Crossbar:
             noise = (cfg.pulsed.write_noise_rel * cfg.pulsed.dw_min_norm
                      * self._rng_write.standard_normal(self.shape))
             self._w_offset = np.where(touched, noise, self._w_offset)
-        new_a, new_b = to_conductances(hidden + self._w_offset, cfg.mapping)
-        a_arr.rewrite(touched, new_a, t_s, self._rng_state)
+        target = hidden + self._w_offset
+        # pulses that cancel leave a device as it was (its drift state included)
+        changed = touched & (target != current)
         if cfg.mapping.scheme == "differential":
-            b_arr.rewrite(touched, new_b, t_s, self._rng_state)
+            new_a, new_b = to_conductances(target, cfg.mapping, clip=False)
+            a_arr.rewrite(changed, new_a, t_s)
+            b_arr.rewrite(changed, new_b, t_s)
+        else:
+            # w = 2 (G − G_ref(t))/ΔG against the reference as it has drifted
+            new_a = np.maximum(g_b + 0.5 * cfg.mapping.g_range_uS * target, 0.0)
+            a_arr.rewrite(changed, new_a, t_s)
+        self._after_write(x, d, lr, t_s)
+
+    def _after_write(self, x: np.ndarray, d: np.ndarray, lr: float, t_s: float) -> None:
         self._t_last_write = t_s
         self._cache = None
-        if self.compensation != "none":
-            self._measure_reference(t_s)
+        if self._ref_probe_out is not None:
+            # the change the chip asked for, in the probe outputs' physical units
+            self._ref_probe_out += lr * np.outer(self._probes @ x, d)
+
+    def _write_one_sided(self, g_a: np.ndarray, g_b: np.ndarray, train, t_s: float) -> None:
+        """Pulses on a one-sided unit cell, then the refresh check (aihwkit
+        ``OneSidedUnitCell``): up pulses potentiate G⁺, down pulses G⁻, each device in units
+        of its range ΔG."""
+        m, cfg = self.config.mapping, self.config.pulsed
+        h_plus = (g_a - m.g_min_uS) / m.g_range_uS
+        h_minus = (g_b - m.g_min_uS) / m.g_range_uS
+        new_p, new_m, touched, pulses = self.pulsed.apply_train(h_plus, h_minus, train,
+                                                                self._rng_write)
+        self.counters["device_pulses"] += pulses
+        a_arr, b_arr = self._arrays
+        a_arr.rewrite(touched & (new_p != h_plus), m.g_min_uS + m.g_range_uS * new_p, t_s)
+        b_arr.rewrite(touched & (new_m != h_minus), m.g_min_uS + m.g_range_uS * new_m, t_s)
+        self._writes += 1
+        if cfg.refresh_every > 0 and self._writes % cfg.refresh_every == 0:
+            self._refresh_unit_cells(new_p, new_m, t_s)
+
+    def _refresh_unit_cells(self, h_plus: np.ndarray, h_minus: np.ndarray, t_s: float) -> None:
+        """Reset both devices of every pair that meets aihwkit's criterion and program the
+        larger one to the difference (a full programming: the drift clocks restart). aihwkit
+        writes the difference back by open-loop pulses; here it is programmed, with the
+        programming noise of the preset."""
+        m, cfg = self.config.mapping, self.config.pulsed
+        mask = refresh_mask(h_plus, h_minus, cfg.w_max_norm, cfg.refresh_upper_thres,
+                            cfg.refresh_lower_thres)
+        if not mask.any():
+            return
+        diff = h_plus - h_minus
+        targets = (m.g_min_uS + m.g_range_uS * np.maximum(diff, 0.0),
+                   m.g_min_uS + m.g_range_uS * np.maximum(-diff, 0.0))
+        for arr, target in zip(self._arrays, targets, strict=True):
+            g, ops = program(target[mask], self.config.programming, m, self._rng_prog)
+            g_full = np.zeros(self.shape)
+            g_full[mask] = g
+            arr.reprogram(mask, g_full, target, t_s, self._rng_state)
+            self.counters["programmed_devices"] += ops
+        self.counters["unit_cell_refreshes"] += int(np.count_nonzero(mask))
 
 
 def weight_scale_of(weights: np.ndarray, config: DeviceConfig) -> float:

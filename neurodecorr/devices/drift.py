@@ -1,22 +1,117 @@
-"""Conductance drift and accumulated 1/f read noise of one device array.
+"""Slow physics of one device array: drift and accumulated 1/f read noise, with a physical clock.
 
-Drift (Nandakumar 2019, Joshi 2020; aihwkit ``PCMLikeNoiseModel``):
-    g(t) = g_prog ((a + t0)/t0)^(−ν),  a = t − t_write  (the device's age),
-    ν ~ |N(μ(g), σ(g))|, μ, σ clipped log-linear in g/G_max, drawn per device at each write.
-Retention (capacitor leak, Li 2018): g − G_min decays as exp(−a/τ).
-Accumulated 1/f noise: the relative deviation ε(a) has variance
-    v(a) = Q_s² max(ln((a + t_r)/(2 t_r)), 0),  Q_s = min(c (g_prog/G_max)^(−e), Q_max),
-so that σ_1/f = g(t) Q_s sqrt(ln((a + t_r)/(2 t_r))) at every age. ε is kept as a process with
-independent Gaussian increments in v (a Brownian motion in the variable v): reading again later
+Every device keeps the time of its programming; its age a = t − t_prog drives one drift model
+(one class per physics, chosen by ``[drift] model``):
+
+- :class:`PowerLawDrift` (PCM; Nandakumar 2019 ICECS, Joshi 2020; aihwkit
+  ``PCMLikeNoiseModel``, ``HermesNoiseModel``): g(a) = g_prog ((a + t0)/t0)^(−ν),
+  ν ~ |N(μ(g), σ(g))| drawn per device at programming.
+- :class:`LogRelaxation` (CMO/HfOx ReRAM; Falcone et al. 2025; aihwkit ``ReRamCMONoiseModel``):
+  g(a) = g_prog + m L + (s0 + s1 L) ξ with L = ln(max(a, t0)/t0), ξ ~ N(0, 1) fixed per device
+  (each device follows its own relaxation path; every read has aihwkit's marginal).
+- :class:`Retention` (capacitor leak, Li 2018; aihwkit ``lifetime``): g − G_min decays as
+  exp(−a/τ).
+
+Accumulated 1/f noise (Nandakumar 2019): g + A(g) ε(a) with ε a process of independent
+Gaussian increments in the variable v(a) = max(ln((c(a) + t_r)/(2 t_r)), 0): reading again later
 adds N(0, v(a₂) − v(a₁)), so consecutive reads are correlated as real 1/f noise is, while every
-read has the marginal of the closed form.
+read has the closed-form marginal. c(a) is the drift model's clock: a + t0 for the power law
+(aihwkit ``t = t_inference + t_0``), a otherwise (aihwkit ``ReRamCMONoiseModel`` uses
+t_inference). A(g) is the amplitude of :mod:`neurodecorr.devices.read_noise`.
+
+Writes (on-chip learning) move a device's conductance but keep its clock: the device is
+re-expressed as the programmed conductance that, drifted to its current age, reads the written
+value. A write that changes nothing leaves the device exactly as if it were untouched, and no
+write sequence decays a device faster than its age does. aihwkit's pulsed ``WeightDrifter``
+(``src/rpucuda/weight_drifter.cpp``) instead restarts a device's clock when a write changes it by
+more than ``reset_tol`` and drifts with (max(t − t_reset, t0)/t0)^(−ν); restarting at every
+write made the decay compound with the write rate (a device rewritten every second with no net
+change lost 96 % in 1000 s against 59 % untouched). ν stays the device's own, as in aihwkit's
+``WeightDrifter`` (drawn once per device).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from neurodecorr.devices import read_noise
 from neurodecorr.devices.config import DriftConfig, MappingConfig, ReadConfig
+
+
+class NoDrift:
+    """The conductance stays as programmed."""
+
+    def __init__(self, cfg: DriftConfig, mapping: MappingConfig):
+        self.cfg, self.mapping = cfg, mapping
+
+    def draw(self, g_prog: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Per-device parameters of the model for devices programmed to ``g_prog``."""
+        return np.zeros_like(g_prog)
+
+    def clock(self, age_s: np.ndarray) -> np.ndarray:
+        return age_s
+
+    def apply(self, g_prog: np.ndarray, age_s: np.ndarray, p: np.ndarray) -> np.ndarray:
+        return g_prog
+
+    def programmed_for(self, g_now: np.ndarray, age_s: np.ndarray, p: np.ndarray) -> np.ndarray:
+        """The g_prog that :meth:`apply` takes to ``g_now`` at ``age_s`` (the inverse)."""
+        return g_now
+
+
+class PowerLawDrift(NoDrift):
+    """g(a) = g_prog ((a + t0)/t0)^(−ν), ν ~ |N(μ(g/G_max), σ(g/G_max))| per device."""
+
+    def draw(self, g_prog: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return draw_nu(g_prog, self.cfg, self.mapping.g_max_uS, rng)
+
+    def clock(self, age_s: np.ndarray) -> np.ndarray:
+        return age_s + self.cfg.t0_s
+
+    def apply(self, g_prog: np.ndarray, age_s: np.ndarray, p: np.ndarray) -> np.ndarray:
+        return g_prog * drift_factor(age_s, p, self.cfg.t0_s)
+
+    def programmed_for(self, g_now: np.ndarray, age_s: np.ndarray, p: np.ndarray) -> np.ndarray:
+        return g_now / drift_factor(age_s, p, self.cfg.t0_s)
+
+
+class LogRelaxation(NoDrift):
+    """g(a) = g_prog + m L + (s0 + s1 L) ξ for a > 0, L = ln(max(a, t0)/t0); ξ per device."""
+
+    def draw(self, g_prog: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return rng.standard_normal(g_prog.shape)
+
+    def shift(self, age_s: np.ndarray, p: np.ndarray) -> np.ndarray:
+        c = self.cfg
+        log_t = np.log(np.maximum(age_s, c.t0_s) / c.t0_s)
+        shift = c.relax_mean_uS * log_t + (c.relax_std_uS + c.relax_std_slope_uS * log_t) * p
+        return np.where(age_s > 0, shift, 0.0)
+
+    def apply(self, g_prog: np.ndarray, age_s: np.ndarray, p: np.ndarray) -> np.ndarray:
+        return g_prog + self.shift(age_s, p)
+
+    def programmed_for(self, g_now: np.ndarray, age_s: np.ndarray, p: np.ndarray) -> np.ndarray:
+        return g_now - self.shift(age_s, p)
+
+
+class Retention(NoDrift):
+    """g(a) = G_min + (g_prog − G_min) exp(−a/τ)."""
+
+    def apply(self, g_prog: np.ndarray, age_s: np.ndarray, p: np.ndarray) -> np.ndarray:
+        g_min = self.mapping.g_min_uS
+        return g_min + (g_prog - g_min) * np.exp(-age_s / self.cfg.retention_tau_s)
+
+    def programmed_for(self, g_now: np.ndarray, age_s: np.ndarray, p: np.ndarray) -> np.ndarray:
+        # exp(a/τ) overflows for old devices; memoryless decay lets the caller restart instead
+        raise AssertionError("retention restarts the clock on a write")
+
+
+MODELS = {"power_law": PowerLawDrift, "log_relaxation": LogRelaxation, "retention": Retention}
+
+
+def drift_model(cfg: DriftConfig, mapping: MappingConfig) -> NoDrift:
+    """The drift physics the configuration names (:class:`NoDrift` when it is switched off)."""
+    return MODELS[cfg.model](cfg, mapping) if cfg.enabled else NoDrift(cfg, mapping)
 
 
 def draw_nu(g_prog_uS: np.ndarray, drift: DriftConfig, g_max_uS: float,
@@ -33,94 +128,97 @@ def drift_factor(age_s: np.ndarray, nu: np.ndarray, t0_s: float) -> np.ndarray:
     return np.exp(-nu * np.log1p(age_s / t0_s))
 
 
-def flicker_q(g_prog_uS: np.ndarray, read: ReadConfig, g_max_uS: float) -> np.ndarray:
-    """Q_s = min(c (g/G_max)^(−e), Q_max), with g/G_max floored at 1e-3 as aihwkit does."""
-    g_norm = np.maximum(np.abs(g_prog_uS) / g_max_uS, 1e-3)
-    return np.minimum(read.flicker_q_coeff / g_norm**read.flicker_q_exponent, read.flicker_q_max)
-
-
-def flicker_variance(age_s: np.ndarray, q: np.ndarray, t_read_s: float) -> np.ndarray:
-    """v(a) = Q_s² max(ln((a + t_r)/(2 t_r)), 0)."""
-    return q**2 * np.maximum(np.log((age_s + t_read_s) / (2.0 * t_read_s)), 0.0)
-
-
 class DeviceArray:
-    """The state of one array of devices: programmed conductance, write time, ν, 1/f state.
+    """The state of one array of devices: programmed conductance, clock, drift and 1/f state.
 
     Parameters
     ----------
     g_prog_uS : ndarray
         Conductances just after programming (µS).
     t_write_s : float
-        Physical time of that programming.
+        Physical time of that programming (the devices' clocks start here).
     stuck, stuck_uS : ndarray
         Stuck-device mask and values; stuck devices are read at their stuck value forever.
+    g_target_uS : ndarray, optional
+        The targets of the programming: the drift parameters are drawn from them, as aihwkit
+        does (``BaseNoiseModel.apply_noise``: ``generate_drift_coefficients(g_target)``); the
+        1/f amplitude from the programmed values. Default: the programmed values.
     """
 
     def __init__(self, g_prog_uS: np.ndarray, t_write_s: float, stuck: np.ndarray,
                  stuck_uS: np.ndarray, mapping: MappingConfig, drift: DriftConfig,
-                 read: ReadConfig, rng: np.random.Generator):
+                 read: ReadConfig, rng: np.random.Generator,
+                 g_target_uS: np.ndarray | None = None):
         self.mapping, self.drift, self.read = mapping, drift, read
+        self.model = drift_model(drift, mapping)
         self.stuck = stuck
         self.stuck_uS = stuck_uS
         self.g_prog = np.where(stuck, stuck_uS, g_prog_uS)
         self.t_write = np.full(self.g_prog.shape, float(t_write_s))
-        self.nu = np.zeros(self.g_prog.shape)
-        self.q = np.zeros(self.g_prog.shape)
+        self.params = self.model.draw(self.g_prog if g_target_uS is None else g_target_uS, rng)
+        self.flicker = read_noise.Flicker(read, mapping)
+        self.q = self.flicker.q(self.g_prog)
+        self.q[stuck] = 0.0
         self.eps = np.zeros(self.g_prog.shape)
         self.v_eps = np.zeros(self.g_prog.shape)
         self.t_eps = float(t_write_s)
-        self._set_state_parameters(np.ones(self.g_prog.shape, dtype=bool), rng)
 
     @property
-    def has_flicker(self) -> bool:
-        return self.read.flicker_q_coeff > 0
+    def nu(self) -> np.ndarray:
+        """The drift exponents (zeros unless the model is the power law)."""
+        if isinstance(self.model, PowerLawDrift):
+            return np.where(self.stuck, 0.0, self.params)
+        return np.zeros(self.g_prog.shape)
 
-    def _set_state_parameters(self, mask: np.ndarray, rng: np.random.Generator) -> None:
-        g = self.g_prog[mask]
-        if self.drift.nu_mean_max > 0 or self.drift.nu_std_max > 0:
-            self.nu[mask] = draw_nu(g, self.drift, self.mapping.g_max_uS, rng)
-        if self.has_flicker:
-            self.q[mask] = flicker_q(g, self.read, self.mapping.g_max_uS)
-        self.nu[self.stuck] = 0.0
-        self.q[self.stuck] = 0.0
-
-    def rewrite(self, mask: np.ndarray, g_new_uS: np.ndarray, t_s: float,
-                rng: np.random.Generator) -> None:
-        """Devices in ``mask`` were written at ``t_s`` to ``g_new_uS`` (stuck ones ignore it);
-        their drift clock restarts and a fresh ν is drawn for the new state."""
+    def rewrite(self, mask: np.ndarray, g_new_uS: np.ndarray, t_s: float) -> None:
+        """Devices in ``mask`` read ``g_new_uS`` just after a write at ``t_s`` (stuck ones
+        ignore it). Their clock keeps running (see the module docstring); retention, being
+        memoryless, restarts it, which is the same law."""
         mask = mask & ~self.stuck
-        self.g_prog[mask] = g_new_uS[mask]
+        self.q[mask] = self.flicker.q(g_new_uS[mask])
+        if isinstance(self.model, Retention):
+            self.g_prog[mask] = g_new_uS[mask]
+            self.t_write[mask] = t_s
+            return
+        age = self.age(t_s)[mask]
+        self.g_prog[mask] = self.model.programmed_for(g_new_uS[mask], age, self.params[mask])
+
+    def reprogram(self, mask: np.ndarray, g_prog_uS: np.ndarray, g_target_uS: np.ndarray,
+                  t_s: float, rng: np.random.Generator) -> None:
+        """Devices in ``mask`` were reset and programmed afresh at ``t_s`` (a refresh): their
+        clock restarts, drift parameters are redrawn for the new target, the 1/f state
+        clears."""
+        mask = mask & ~self.stuck
+        self.g_prog[mask] = g_prog_uS[mask]
         self.t_write[mask] = t_s
+        self.params[mask] = self.model.draw(g_target_uS[mask], rng)
+        self.q[mask] = self.flicker.q(g_prog_uS[mask])
         self.eps[mask] = 0.0
         self.v_eps[mask] = 0.0
-        self._set_state_parameters(mask, rng)
 
     def age(self, t_s: float) -> np.ndarray:
         return np.maximum(t_s - self.t_write, 0.0)
 
     def drifted(self, t_s: float) -> np.ndarray:
-        """Noiseless conductance at time ``t_s`` (drift and retention only)."""
-        if not self.drift.enabled:
+        """Noiseless conductance at time ``t_s`` (drift only)."""
+        if type(self.model) is NoDrift:
             return self.g_prog
-        age = self.age(t_s)
-        g = self.g_prog * drift_factor(age, self.nu, self.drift.t0_s)
-        if self.drift.retention_tau_s > 0:
-            g_min = self.mapping.g_min_uS
-            g = g_min + (g - g_min) * np.exp(-age / self.drift.retention_tau_s)
+        g = self.model.apply(self.g_prog, self.age(t_s), self.params)
         return np.where(self.stuck, self.stuck_uS, g)
 
     def read_slow(self, t_s: float, rng: np.random.Generator) -> np.ndarray:
         """Conductance at ``t_s`` with drift and the accumulated 1/f noise (advances ε)."""
         g = self.drifted(t_s)
-        if not self.has_flicker:
+        if not self.flicker.enabled:
             return g
-        v = flicker_variance(self.age(t_s), self.q, self.read.flicker_t_read_s)
+        v = read_noise.flicker_variance(self.model.clock(self.age(t_s)),
+                                        self.read.flicker_t_read_s)
         if t_s >= self.t_eps:
             self.eps += np.sqrt(np.maximum(v - self.v_eps, 0.0)) * rng.standard_normal(v.shape)
+            self.v_eps = np.maximum(v, self.v_eps)
         else:
             # reading the past: a fresh draw with the right marginal
             self.eps = np.sqrt(v) * rng.standard_normal(v.shape)
-        self.v_eps = np.maximum(v, self.v_eps) if t_s >= self.t_eps else v
+            self.v_eps = v
         self.t_eps = t_s
-        return g * (1.0 + self.eps)
+        return g + self.flicker.amplitude(g, self.q) * self.eps

@@ -3,7 +3,7 @@
 Each device is independently stuck at G_min with probability f_min, at G_max with f_max, or at
 a conductance drawn uniformly from [G_min, G_max] with f_rand (one uniform draw u per device:
 u < f_min, f_min ≤ u < f_min + f_max, ...). Stuck devices neither drift nor respond to writes.
-Measured ReRAM arrays show 9.8–13.5 % stuck devices (Wan 2022).
+Measured ReRAM arrays show 9.8–13.5 % corrupt devices (Gong & Rasch et al. 2022, IEDM).
 """
 
 from __future__ import annotations

@@ -56,8 +56,17 @@ def _abs_max(v):
 
 
 @numba.njit(cache=True, nogil=True)
-def dac_pass(X, XN, quantise, abs_max, step, r, read_var, out_var, reference, gain,  # noqa: N803
-             sd):
+def _max(v):
+    """``max_j v_j`` of one row, in float64."""
+    m = np.float64(v[0])
+    for j in range(1, v.shape[0]):
+        m = max(m, np.float64(v[j]))
+    return m
+
+
+@numba.njit(cache=True, nogil=True)
+def dac_pass(X, XN, quantise, nm_mode, thres, bm_scale, step, r, read_var, out_var,  # noqa: N803
+             reference, gain, sd):
     """DAC and per-sample noise level of one read.
 
     Parameters
@@ -66,9 +75,16 @@ def dac_pass(X, XN, quantise, abs_max, step, r, read_var, out_var, reference, ga
         The inputs.
     XN : (batch, in), the dtype of X
         Receives ``x̂`` when ``quantise`` (else unused: the GEMM reads ``X`` itself).
-    quantise, abs_max : bool
-        Whether there is a DAC, and whether it scales each sample by ``α = max_j |x_j|``
-        (1 for a zero sample).
+    quantise : bool
+        Whether there is a DAC.
+    nm_mode : int
+        Noise management (aihwkit ``computeNoiseManagement``): 0 none (α = 1), 1 abs-max
+        (α = max_j |x_j|), 2 max (α = max_j x_j), 3 constant (α = ``thres``); for 1 and 2 a
+        positive ``thres`` caps α. A non-positive α becomes 1.
+    thres : float
+        The noise-management threshold.
+    bm_scale : (batch,) float64
+        Bound management's extra input scale of each sample (α ← α · bm_scale).
     step, r : float
         The DAC's LSB and range (float64 arithmetic; ``x̂`` is rounded once to the dtype of X).
     read_var, out_var : float
@@ -84,10 +100,15 @@ def dac_pass(X, XN, quantise, abs_max, step, r, read_var, out_var, reference, ga
     for i in range(b):
         alpha = 1.0
         if quantise:
-            if abs_max:
-                m = _abs_max(X[i])
+            if nm_mode == 1 or nm_mode == 2:
+                m = _abs_max(X[i]) if nm_mode == 1 else _max(X[i])
+                if thres > 0:
+                    m = min(m, thres)
                 if m > 0:
                     alpha = m
+            elif nm_mode == 3:
+                alpha = thres
+            alpha *= bm_scale[i]
             # one multiply instead of two divisions; the level can differ from
             # rint(x / α / δ) only within a few ulp of a rounding boundary
             inv = 1.0 / (alpha * step)
@@ -103,7 +124,8 @@ def dac_pass(X, XN, quantise, abs_max, step, r, read_var, out_var, reference, ga
 
 
 @numba.njit(cache=True, nogil=True)
-def adc_pass(Y, rng, noisy, sd, quantise, step, r, gain, col_gain, z):  # noqa: N803
+def adc_pass(Y, rng, noisy, sd, quantise, step, r, gain, col_gain, z, clipped,  # noqa: N803
+             per_output, var):
     """Output noise, ADC and output gain of one read, in place on ``Y``.
 
     ``Y[b, i] ← Q_adc(Y[b, i] + sd[b] · ξ) · gain[b] · col_gain[i]``, with ξ ~ N(0, 1) drawn
@@ -117,13 +139,18 @@ def adc_pass(Y, rng, noisy, sd, quantise, step, r, gain, col_gain, z):  # noqa: 
     for i in range(b):
         s = sd[i]
         g = gain[i]
+        hit = False
         if noisy:
             for j in range(n):
                 z[j] = rng.standard_normal()
         for j in range(n):
             v = np.float64(Y[i, j])
-            if noisy:
+            if per_output:
+                v += np.sqrt(s * s + np.float64(var[i, j])) * z[j]
+            elif noisy:
                 v += s * z[j]
             if quantise:
                 v = min(max(np.rint(v * inv) * step, -r), r)
+                hit = hit or abs(v) >= r
             Y[i, j] = v * g * col_gain[j]
+        clipped[i] = hit

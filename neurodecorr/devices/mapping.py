@@ -21,13 +21,15 @@ def weight_scale(weights: np.ndarray, headroom: float) -> float:
     return headroom * peak if peak > 0 else 1.0
 
 
-def to_conductances(w_norm: np.ndarray, cfg: MappingConfig) -> tuple[np.ndarray, np.ndarray]:
+def to_conductances(w_norm: np.ndarray, cfg: MappingConfig,
+                    clip: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Normalised weights in [−1, 1] -> the two device arrays of the mapping (µS).
 
     Returns ``(G⁺, G⁻)`` of shape (out, in) each for ``differential``, or ``(G, G_ref)`` with
-    ``G_ref`` of shape (out, 1) for ``reference``.
+    ``G_ref`` of shape (out, 1) for ``reference``. ``clip`` False keeps weights beyond ±1
+    (pulsed devices whose own bounds exceed the nominal range).
     """
-    w = np.clip(w_norm, -1.0, 1.0)
+    w = np.clip(w_norm, -1.0, 1.0) if clip else np.asarray(w_norm, dtype=float)
     if cfg.scheme == "differential":
         gp = cfg.g_min_uS + cfg.g_range_uS * np.maximum(w, 0.0)
         gn = cfg.g_min_uS + cfg.g_range_uS * np.maximum(-w, 0.0)

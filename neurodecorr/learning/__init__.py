@@ -7,6 +7,7 @@ by default, a simulated chip with :class:`~neurodecorr.learning.chip_trainer.Chi
 
 from neurodecorr.learning.adam import Adam
 from neurodecorr.learning.checkpoint import read_checkpoint, resume_trainer, save_checkpoint
+from neurodecorr.learning.chip_trainer import ChipOptions, ChipTrainer, SGDTrainer
 from neurodecorr.learning.config import ALGORITHMS, DECORRELATIONS, TrainConfig, parse_hidden
 from neurodecorr.learning.loss import accuracy, cross_entropy, cross_entropy_grad
 from neurodecorr.learning.rules import make_rule
@@ -14,7 +15,8 @@ from neurodecorr.learning.run import TrainRun, run_training
 from neurodecorr.learning.trainer import EpochCallbacks, Trainer
 
 __all__ = [
-    "ALGORITHMS", "DECORRELATIONS", "Adam", "EpochCallbacks", "TrainConfig", "TrainRun",
-    "Trainer", "accuracy", "cross_entropy", "cross_entropy_grad", "make_rule", "parse_hidden",
-    "read_checkpoint", "resume_trainer", "run_training", "save_checkpoint",
+    "ALGORITHMS", "DECORRELATIONS", "Adam", "ChipOptions", "ChipTrainer", "EpochCallbacks",
+    "SGDTrainer", "TrainConfig", "TrainRun", "Trainer", "accuracy", "cross_entropy",
+    "cross_entropy_grad", "make_rule", "parse_hidden", "read_checkpoint", "resume_trainer",
+    "run_training", "save_checkpoint",
 ]

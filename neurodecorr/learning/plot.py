@@ -24,6 +24,7 @@ def history_figure_png(history: list[dict], title: str = "") -> bytes:
     ax.plot(epochs, [100 * row["train_acc"] for row in history], label="train")
     ax.plot(epochs, [100 * row["test_acc"] for row in history], label="test")
     ax.set_xlabel("epoch")
+    ax.xaxis.get_major_locator().set_params(integer=True)  # no epoch 1.5
     ax.set_ylabel("accuracy (%)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
@@ -61,6 +62,7 @@ def envelope_figure_png(panels: dict[str, dict[str, list[list[dict]]]],
                 ax.set_title(rule)
             if r == len(rows) - 1:
                 ax.set_xlabel("epoch")
+            ax.xaxis.get_major_locator().set_params(integer=True)
             if c == 0:
                 ax.set_ylabel(label)
             ax.grid(alpha=0.3)

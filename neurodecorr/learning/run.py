@@ -2,8 +2,9 @@
 
 :class:`TrainRun` holds every choice of a run beyond the :class:`TrainConfig` (data folder,
 checkpoint and resumption, chip, output files) and validates them on construction, before any
-data is read or any epoch is trained. :func:`run_training` carries the run out and writes its
-outputs all at once (nothing is written when anything fails).
+data is read or any epoch is trained. :func:`run_training` carries the run out. The checkpoint
+and the JSON history are rewritten (atomically) after every epoch, so a crash or a kill loses at
+most the epoch in progress; the learning curves are drawn at the end.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from neurodecorr.io import check_outputs, input_file, json_bytes, write_outputs
 from neurodecorr.learning.checkpoint import resume_trainer, save_checkpoint
 from neurodecorr.learning.config import TrainConfig
 from neurodecorr.learning.trainer import EpochCallbacks, Trainer
+from neurodecorr.provenance import with_versions
 
 if TYPE_CHECKING:
     from neurodecorr.learning.chip_trainer import ChipOptions
@@ -93,20 +95,29 @@ def run_training(run: TrainRun, callbacks: EpochCallbacks | None = None) -> Trai
     kwargs = {"data_dir": run.data_dir} if run.data_dir else {}
     data = load_dataset(run.config.dataset, **kwargs)
     trainer = _trainer(run, data)
-    after_epoch = (lambda t: save_checkpoint(t, run.checkpoint)) if run.checkpoint else None
+
+    def report(t: Trainer) -> bytes:
+        doc = {"command": "train", "config": run.config.to_dict(), "data_dir": run.data_dir,
+               "sizes": t.network.sizes, "n_train": len(data.x_train),
+               "n_test": len(data.x_test), "history": t.history}
+        if run.chip is not None:
+            doc["chip"] = {"options": run.chip.to_dict(), "layers": t.chip.describe(),
+                           "costs": t.costs()}
+        return json_bytes(with_versions(doc))
+
+    def after_epoch(t: Trainer) -> None:
+        if run.checkpoint:
+            save_checkpoint(t, run.checkpoint)
+        if run.json_path:
+            write_outputs({run.json_path: report(t)})
+
     if callbacks is not None and callbacks.on_start is not None:
         callbacks.on_start(trainer.epoch, run.config.epochs)
     trainer.fit(callbacks, after_epoch)
 
     files: dict[str, bytes] = {}
     if run.json_path:
-        report = {"command": "train", "config": run.config.to_dict(), "data_dir": run.data_dir,
-                  "sizes": trainer.network.sizes, "n_train": len(data.x_train),
-                  "n_test": len(data.x_test), "history": trainer.history}
-        if run.chip is not None:
-            report["chip"] = {"options": run.chip.to_dict(), "layers": trainer.chip.describe(),
-                              "costs": trainer.costs()}
-        files[run.json_path] = json_bytes(report)
+        files[run.json_path] = report(trainer)
     if run.plot_path:
         from neurodecorr.learning.plot import history_figure_png
 

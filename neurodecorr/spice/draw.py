@@ -27,8 +27,10 @@ def from_lateral_array(array, x: np.ndarray, t_s: float = 0.0, t_stop_s: float |
     x : ndarray, shape (n,)
         One input sample; the nodes hold ``G·x`` with the array's gain register ``G``.
     t_s : float
-        Physical time at which the conductances are read: the programming time (programming
-        error, levels and stuck devices; no drift or 1/f noise yet).
+        Physical time at which the conductances are read (``Crossbar.conductances``): the
+        programming time, so programming error, levels, stuck devices and the device model's
+        slow state then (PCM: the 1/f state at its clock ``t0``), no drift, no per-read noise.
+        The same matrix as ``Crossbar.read_weights(t_s)`` of the array without compensation.
     t_stop_s : float, optional
         End of the transient; default the settle horizon of :func:`horizon`.
     about : dict, optional

@@ -4,6 +4,10 @@ The netlist is plain SPICE3 with ngspice's behavioural source for the rails; eve
 (ohm, farad, volt, siemens, second, hertz) and every block is commented, so it can be read,
 edited and taken into another flow. Nodes are numbered 1…n: node ``k`` holds the state
 ``x̄[k−1]``. Run it with ``ngspice -b layer.cir -r layer.raw``.
+
+A conductance is written as a resistor of ``1/G`` ohm, exactly as the device model gives it: a
+device that its 1/f state pushes below zero (a PCM device near ``G_min``) becomes a negative
+resistor, which SPICE accepts, so that the netlist holds the simulator's matrix.
 """
 
 from __future__ import annotations

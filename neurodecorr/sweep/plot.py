@@ -65,26 +65,33 @@ def plot_metric(rows: list[dict[str, str]], columns: list[str], x: str, y: str,
     fig = Figure(figsize=(6.4, 4.4), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    for g in sorted(summary, key=lambda v: (_float(v) is None, _float(v) or 0.0, v)):
+    groups = sorted(summary, key=lambda v: (_float(v) is None, _float(v) or 0.0, v))
+    for i, g in enumerate(groups):
         series = summary[g]
         if numeric:
             series = sorted(series, key=lambda s: float(s[0]))
             pos = [float(s[0]) for s in series]
         else:
-            pos = [categories.index(s[0]) for s in series]
+            # groups side by side within each category, so that equal values stay visible
+            dodge = 0.5 * (i - (len(groups) - 1) / 2) / max(len(groups), 2)
+            pos = [categories.index(s[0]) + dodge for s in series]
+        # categories have no order between them: markers only, no joining line
         ax.errorbar(pos, [s[1] for s in series], yerr=[s[2] for s in series], marker="o",
-                    capsize=3, label=f"{group} = {g}" if group else None)
+                    capsize=3, linestyle="-" if numeric else "none",
+                    label=f"{group} = {g}" if group else None)
     if numeric:
         values = np.array([float(v) for v in xs])
         if np.all(values > 0) and values.max() / values.min() >= 100:
             ax.set_xscale("log")
     else:
         ax.set_xticks(range(len(categories)), categories)
+        ax.set_xlim(-0.5, len(categories) - 0.5)
     counts = sorted({s[3] for series in summary.values() for s in series})
     per = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
+    per += " point" if counts[-1] == 1 else " points"
     ax.set_xlabel(x)
     ax.set_ylabel(y)
-    ax.set_title(title or f"{y} against {x} (mean ± s.d. of {per} points each)", fontsize=10)
+    ax.set_title(title or f"{y} against {x} (mean ± s.d. of {per} each)", fontsize=10)
     ax.grid(True, alpha=0.3)
     if group:
         ax.legend(fontsize=8)

@@ -1,31 +1,32 @@
 """Running one sweep point: the task each Dask worker executes.
 
-The point runs the real command as a child process, ``python -m neurodecorr COMMAND ...``,
-rather than through :func:`neurodecorr.cli.main` inside the worker. The child process
+The point runs the real command, ``neurodecorr COMMAND ...``, in a process of its own rather
+than through :func:`neurodecorr.cli.main` inside the worker. The separate process
 
 * isolates the worker from the point: a crash, an out-of-memory kill or a hang becomes that
-  point's error row (after ``timeout_s`` the child is killed) instead of a dead worker that
+  point's error row (after ``timeout_s`` the process is killed) instead of a dead worker that
   Dask would retry the same point on, one worker after another;
 * keeps process-wide state apart: stderr capture, numeric settings and thread pools are per
   process, which matters on user clusters whose workers run several tasks at once;
-* is exactly what a user would type, so a failed point reproduces by hand.
+* runs exactly what a user would type, so a failed point reproduces by hand.
 
-Its cost is the interpreter start and imports (about a second), small next to a device run.
-Dask's nanny sets ``OMP_NUM_THREADS=1`` (and the MKL/OpenBLAS equivalents) for its workers;
-the child inherits it, so one point uses one core.
+The process is forked from a warm server that has the commands imported
+(:mod:`.forkserver`), so a point does not pay the interpreter start and the imports (about a
+second each; the command's own work in a small settle is milliseconds). Dask's nanny sets
+``OMP_NUM_THREADS=1`` (and the MKL/OpenBLAS equivalents) for its workers; the server and its
+forks inherit it, so one point uses one core.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from neurodecorr.io import write_npy
+from neurodecorr.sweep.forkserver import ServerLost, run_command
 from neurodecorr.sweep.spec import Point
 from neurodecorr.sweep.synthetic import correlated_inputs, stable_lateral
 from neurodecorr.sweep.targets import JSON_OPTION, TARGETS
@@ -73,7 +74,7 @@ def _scratch() -> str | None:
 def _run(point: Point, tmp: Path, folder: str, timeout_s: float | None
          ) -> tuple[str, dict[str, Cell]]:
     target = TARGETS[point.command]
-    argv = [sys.executable, "-m", "neurodecorr", point.command, *point.argv]
+    argv = [point.command, *point.argv]
     try:
         if point.sizes is not None:
             n, batch, seed = point.sizes
@@ -89,14 +90,16 @@ def _run(point: Point, tmp: Path, folder: str, timeout_s: float | None
     json_path = tmp / "metrics.json"
     argv += [JSON_OPTION, str(json_path)]
     cwd = folder if os.path.isdir(folder) else str(tmp)
+    stderr_path = tmp / "stderr.txt"
     try:
-        proc = subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True, errors="replace",
-                              timeout=timeout_s)
-    except subprocess.TimeoutExpired:
+        returncode = run_command(argv, cwd, str(stderr_path), timeout_s)
+    except TimeoutError:
         return f"error: timed out after {timeout_s:g} s", {}
-    if proc.returncode != 0:
-        return _one_line(error_line(proc.stderr, proc.returncode)), {}
+    except ServerLost as exc:
+        return _one_line(str(exc)), {}
+    if returncode != 0:
+        stderr = stderr_path.read_text(errors="replace") if stderr_path.exists() else ""
+        return _one_line(error_line(stderr, returncode)), {}
     try:
         report = json.loads(json_path.read_text())
     except FileNotFoundError:

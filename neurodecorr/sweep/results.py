@@ -61,6 +61,9 @@ def read_rows(path: str | os.PathLike) -> tuple[list[str], list[dict[str, str]]]
 class ResultsFile:
     """The results CSV of one sweep, kept in step with the rows in memory.
 
+    Reading checks the file; nothing is written until :meth:`start`, so a sweep that fails
+    before it runs (say, no scheduler answers) leaves no file behind.
+
     Parameters
     ----------
     path : path-like
@@ -68,9 +71,6 @@ class ResultsFile:
         columns and ``columns``.
     columns : iterable of str
         The fixed leading columns.
-
-    Reading checks the file; nothing is written until :meth:`start`, so a sweep that fails
-    before it runs (say, no scheduler answers) leaves no file behind.
     """
 
     def __init__(self, path: str | os.PathLike, columns: Iterable[str]) -> None:
