@@ -7,7 +7,7 @@ from functools import partial
 import click
 
 from neurodecorr.io import check_outputs, json_bytes, write_outputs
-from neurodecorr.spice.draw import with_draw_options
+from neurodecorr.spice.drawing import with_draw_options
 
 
 @click.command(name="spice-check")

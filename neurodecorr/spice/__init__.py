@@ -7,7 +7,7 @@ components as the simulator does; :func:`write_netlist` writes them as a comment
 
 from neurodecorr.spice.check import SpiceCheck, spice_check
 from neurodecorr.spice.circuit import SpiceCircuit
-from neurodecorr.spice.draw import draw, draw_from_matrix, draw_from_network, from_lateral_array
+from neurodecorr.spice.drawing import draw, draw_from_matrix, draw_from_network, from_lateral_array
 from neurodecorr.spice.netlist import write_netlist
 from neurodecorr.spice.ngspice import find_ngspice, read_raw, run_ngspice
 from neurodecorr.spice.plot import plot_check
