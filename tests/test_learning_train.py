@@ -144,8 +144,21 @@ def test_train_config_validates_on_construction_however_it_is_made(change, match
         replace(config, **change)
 
 
-def test_an_unstable_decorrelation_rate_is_refused(digits):
-    cfg = TrainConfig(dataset="digits", decorrelation="ahmad", hidden=(8,), epochs=1,
-                      decor_lr=0.5)
-    with pytest.raises(NeurodecorrError, match=r"decor_lr \(layer 0 input\)"):
-        Trainer(cfg, digits).fit()
+def test_an_unstable_decorrelation_rate_is_shrunk_per_step_not_aborted(digits):
+    cfg = TrainConfig(dataset="digits", decorrelation="ahmad", hidden=(32,), epochs=2,
+                      batch_size=32, decor_lr=0.5)
+    trainer = Trainer(cfg, digits)
+    history = trainer.fit()
+    # standardised digits have <|x|^2> ≈ 61 (64 features, a few constant): every step at
+    # eta = 0.5 breaks eta·<|x|^2> < 1 on layer 0, so each of its steps is shrunk
+    n_batches = -(-len(digits.x_train) // cfg.batch_size)
+    assert all(row["decor_eta_shrunk"] >= n_batches for row in history)
+    assert all(np.all(np.isfinite(layer.decorrelation)) for layer in trainer.network.layers)
+    assert history[-1]["test_acc"] > 0.25
+
+
+def test_stable_eta_keeps_a_safe_rate_and_shrinks_an_unsafe_one():
+    from neurodecorr.core.linear import SAFE_FRACTION, stable_eta
+
+    assert stable_eta(1e-3, 10.0) == 1e-3
+    assert stable_eta(0.5, 10.0) * 10.0 == pytest.approx(SAFE_FRACTION)

@@ -22,7 +22,7 @@ def test_train_writes_history_plot_and_checkpoint(tmp_path):
     assert doc["config"]["algorithm"] == "fa" and doc["config"]["hidden"] == [16]
     assert [row["epoch"] for row in doc["history"]] == [1, 2]
     for row in doc["history"]:
-        assert set(row) == {"epoch", "train_acc", "test_acc", "train_loss"}
+        assert set(row) == {"epoch", "train_acc", "test_acc", "train_loss", "decor_eta_shrunk"}
         assert 0 <= row["train_acc"] <= 1 and 0 <= row["test_acc"] <= 1
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert Network.load(ck).sizes == [64, 16, 10]
@@ -48,7 +48,6 @@ def test_resumed_cli_run_repeats_the_uninterrupted_history(tmp_path):
     (["--resume"], "--resume needs --checkpoint"),
     (["--hidden", "3xq"], "hidden: cannot parse"),
     (["--lr", "-1"], "lr: must be positive"),
-    (["--decorrelation", "ahmad", "--decor-lr", "0.9"], "decor_lr (layer 0 input)"),
 ])
 def test_user_errors_are_one_line_exit_2(tmp_path, capsys, extra, message):
     out = tmp_path / "run.json"

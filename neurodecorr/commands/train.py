@@ -8,6 +8,7 @@ import sys
 import click
 
 from neurodecorr.data import LOADERS
+from neurodecorr.errors import NeurodecorrError
 from neurodecorr.learning.config import ALGORITHMS, DECORRELATIONS, TrainConfig, parse_hidden
 from neurodecorr.learning.run import TrainRun, run_training
 from neurodecorr.progress import epoch_bars
@@ -28,7 +29,8 @@ from neurodecorr.progress import epoch_bars
 @click.option("--lr", type=float, default=1e-3, show_default=True,
               help="Adam learning rate of the forward weights.")
 @click.option("--decor-lr", type=float, default=1e-3, show_default=True,
-              help="η of the decorrelators; eta·<|x|²> must stay below 1.")
+              help="η of the decorrelators; a step whose η·<|x|²> would reach 1 runs with "
+                   "η = 0.5/<|x|²> (counted in the history).")
 @click.option("--decor-batch-fraction", type=float, default=1.0, show_default=True,
               help="Fraction of each batch used to estimate the input correlations.")
 @click.option("--decor-centre/--no-decor-centre", default=False, show_default=True,
@@ -60,11 +62,27 @@ from neurodecorr.progress import epoch_bars
                    "path; comma-separated for one per layer). Default with --device: ideal.")
 @click.option("--batch-interval", "batch_interval_s", type=float, default=1e-3,
               show_default=True, help="With a chip: physical seconds between batches (drift).")
+@click.option("--engine", type=click.Choice(("numpy", "torch")), default="numpy",
+              show_default=True, help="numpy (the float64 reference) or torch (CPU or CUDA).")
+@click.option("--torch-device", type=click.Choice(("auto", "cpu", "cuda")), default="auto",
+              show_default=True, help="torch engine: where it runs (auto: CUDA when present).")
+@click.option("--dtype", type=click.Choice(("float32", "float64")), default="float32",
+              show_default=True, help="torch engine: floating-point type.")
+@click.option("--conv", default="", help="torch engine: channels of 3×3 stride-2 convolutions "
+              "before the dense layers, e.g. 32,64 (image data).")
+@click.option("--decor-forward-demean", is_flag=True,
+              help="torch engine: subtract a running mean before every decorrelator.")
+@click.option("--diagnostics", is_flag=True,
+              help="Per layer and epoch: cosine to the BP gradient, natural-gradient "
+                   "alignment, FA invariant drift (in the JSON).")
+@click.option("--diagnostics-plot", type=click.Path(dir_okay=False),
+              help="Draw the diagnostics against epochs (PNG); implies --diagnostics.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Show progress bars on a terminal; off a terminal, or with --no-progress, "
                    "print one line per epoch.")
 def command(hidden, data_dir, checkpoint, resume, json_path, plot_path, device, circuit,
-            batch_interval_s, progress, **settings) -> None:
+            batch_interval_s, engine, torch_device, dtype, conv, decor_forward_demean,
+            diagnostics, diagnostics_plot, progress, **settings) -> None:
     """Train a dense network with BP, FA, sign-FA, DFA, NP or ANP.
 
     Every layer's input can be decorrelated (x̄ = M x, M ← g(I − ηC)M; Ahmad 2024). With the
@@ -83,8 +101,19 @@ def command(hidden, data_dir, checkpoint, resume, json_path, plot_path, device, 
                            batch_interval_s=batch_interval_s, seed=config.seed)
     run = TrainRun(config, data_dir=data_dir, checkpoint=checkpoint, resume=resume, chip=chip,
                    json_path=json_path, plot_path=plot_path)
+    if engine == "numpy" and (conv or decor_forward_demean):
+        raise NeurodecorrError("--conv, --decor-forward-demean: need --engine torch")
+    extension = None
+    if engine == "torch" or diagnostics or diagnostics_plot:
+        from neurodecorr.torch.engine import TorchOptions
+        from neurodecorr.torch.run import TorchRun
+
+        options = (TorchOptions(device=torch_device, dtype=dtype, conv=parse_hidden(conv),
+                                forward_demean=decor_forward_demean)
+                   if engine == "torch" else None)
+        extension = TorchRun(run, options, diagnostics, diagnostics_plot)
     with epoch_bars(progress) as callbacks:
-        trainer = run_training(run, callbacks)
+        trainer = run_training(run, callbacks, extension)
     history = trainer.history
     if history:
         last = history[-1]

@@ -19,8 +19,10 @@ from neurodecorr.core.linear import (
 )
 from neurodecorr.core.metrics import (
     correlation_matrix,
+    cosine,
     covariance_condition,
     decorrelation_report,
+    feedback_alignment_invariant,
     mean_abs_offdiag_corr,
     natural_gradient_alignment,
     offdiag_corr_rms,
@@ -32,9 +34,9 @@ from neurodecorr.core.rules import RULES, DecorrelationConfig
 __all__ = [
     "ACTIVATIONS", "RULES", "Backend", "DecorrelationConfig", "Hardware", "InverseDecorrelator",
     "Layer", "LayerOps", "LinearDecorrelator", "Network", "NumpyBackend", "Trace", "activate",
-    "check_stability", "correlation_matrix", "covariance_condition", "derivative", "run_layers",
-    "slope_below_zero",
-    "decorrelation_matrix", "decorrelation_report", "first_order_update",
+    "check_stability", "correlation_matrix", "cosine", "covariance_condition", "derivative",
+    "run_layers", "slope_below_zero", "decorrelation_matrix", "decorrelation_report",
+    "feedback_alignment_invariant", "first_order_update",
     "first_order_update_nodewise", "linear_update", "mean_abs_offdiag_corr",
     "natural_gradient_alignment", "offdiag_corr_rms", "power_gain", "power_ratio",
     "sherman_morrison_update", "sherman_morrison_update_nodewise", "stability_number",

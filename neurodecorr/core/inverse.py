@@ -48,7 +48,7 @@ def first_order_update(A: np.ndarray, X: np.ndarray, Xbar: np.ndarray,
     ----------
     A : ndarray, shape (d, d)
     X : ndarray, shape (N, d)
-        Inputs (rows are samples); used for the gain only.
+        Inputs (rows are samples); used for the gain only (on the first ``k`` rows).
     Xbar : ndarray, shape (N, d)
         Settled states ``x̄ = A⁻¹ x``.
     config : DecorrelationConfig
@@ -63,7 +63,7 @@ def first_order_update(A: np.ndarray, X: np.ndarray, Xbar: np.ndarray,
     k = subsample_rows(X.shape[0], config.batch_fraction)
     Xs = (Xbar if Xbar_centred is None else Xbar_centred)[:k]
     G = _g_matrix(Xs, config)
-    gain = _gain(X, Xbar, G, config)
+    gain = _gain(X[:k], Xbar[:k], G, config)  # on the estimate's k rows, as the linear form
     return (A + config.eta * (A @ G)) / gain, gain
 
 
@@ -79,7 +79,7 @@ def first_order_update_nodewise(A: np.ndarray, X: np.ndarray, Xbar: np.ndarray,
     k = subsample_rows(X.shape[0], config.batch_fraction)
     Xs = Xbar[:k]
     var = np.mean(Xs * Xs, axis=0)  # ⟨x̄_j²⟩: each presynaptic line's own power
-    gain = _gain(X, Xbar, _g_matrix(Xs, config), config)
+    gain = _gain(X[:k], Xs, _g_matrix(Xs, config), config)
     A_new = np.empty_like(A)
     for i in range(A.shape[0]):
         row = A[i]

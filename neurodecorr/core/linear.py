@@ -9,6 +9,8 @@ Rows of every data matrix are samples, so a batch transforms as ``X̄ = X Mᵀ``
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from neurodecorr.core.rules import DecorrelationConfig
@@ -17,6 +19,9 @@ from neurodecorr.errors import NeurodecorrError
 #: η·⟨‖x‖²⟩ at or above this is refused: the update (I − ηC) then over-shoots along the
 #: dominant direction of strongly correlated data (λ_max ≈ tr C = ⟨‖x̄‖²⟩).
 STABILITY_LIMIT = 1.0
+
+#: When a batch would break the limit, that step runs with ``η = SAFE_FRACTION / ⟨‖x‖²⟩``.
+SAFE_FRACTION = 0.5
 
 
 def subsample_rows(n_rows: int, fraction: float) -> int:
@@ -42,6 +47,17 @@ def check_stability(X: np.ndarray, eta: float, what: str = "eta") -> float:
             f"unstable; use eta < {STABILITY_LIMIT / max(s / eta, 1e-300):.3g}"
         )
     return s
+
+
+def stable_eta(eta: float, mean_sq_norm: float) -> float:
+    """``η`` for one step: unchanged while ``η·⟨‖x‖²⟩ < 1``, else ``SAFE_FRACTION / ⟨‖x‖²⟩``.
+
+    Training runs shrink η on the rare batch whose power would make ``(I − ηC)`` over-shoot
+    instead of aborting part-way; callers count the shrunk steps and report them.
+    """
+    if eta * mean_sq_norm < STABILITY_LIMIT:
+        return eta
+    return SAFE_FRACTION / mean_sq_norm
 
 
 def decorrelation_matrix(Xbar: np.ndarray, config: DecorrelationConfig) -> np.ndarray:
@@ -91,7 +107,7 @@ def linear_update(M: np.ndarray, X: np.ndarray, config: DecorrelationConfig,
     -------
     M_new : ndarray
     gain : float
-        ``g`` (1 for rules without gain).
+        ``g`` (1 for rules without gain), measured on the same ``k`` rows as ``G``.
     """
     k = subsample_rows(X.shape[0], config.batch_fraction)
     Xs = X[:k] if mean is None else X[:k] - mean
@@ -102,7 +118,8 @@ def linear_update(M: np.ndarray, X: np.ndarray, config: DecorrelationConfig,
         step = M - config.eta * (Xbar_s.T @ (Xbar_s @ M)) / k
     else:
         step = M - config.eta * (decorrelation_matrix(Xbar_s, config) @ M)
-    gain = power_gain(X, X @ step.T) if config.uses_gain else 1.0
+    # the gain is measured on the same k rows: the whole update then costs O(k d²)
+    gain = power_gain(X[:k], X[:k] @ step.T) if config.uses_gain else 1.0
     return gain * step, gain
 
 
@@ -123,23 +140,29 @@ class LinearDecorrelator:
         """``X̄ = X Mᵀ``."""
         return X @ self.M.T
 
-    def update(self, X: np.ndarray) -> None:
-        """Update the running mean (if centring) and then ``M`` from the batch ``X``."""
-        self.M, self.mean, self.last_gain = decorrelator_step(self.M, X, self.config, self.mean)
+    def update(self, X: np.ndarray, eta: float | None = None) -> None:
+        """Update the running mean (if centring) and then ``M`` from the batch ``X``.
+
+        ``eta`` overrides the configured η for this step (see :func:`stable_eta`)."""
+        self.M, self.mean, self.last_gain = decorrelator_step(self.M, X, self.config, self.mean,
+                                                              eta)
 
 
 def decorrelator_step(M: np.ndarray, X: np.ndarray, config: DecorrelationConfig,
-                      mean: np.ndarray | None = None
+                      mean: np.ndarray | None = None, eta: float | None = None
                       ) -> tuple[np.ndarray, np.ndarray | None, float]:
     """One training step of a decorrelator whose state is ``M`` (and, when centring, ``mean``).
 
     The running mean moves first, ``mean ← (1 − m) mean + m ⟨x⟩`` (momentum ``m``, as in the
     paper's code), then ``M ← g (I − η G) M`` (:func:`linear_update`) on the centred batch.
+    ``eta`` overrides the configured η for this step (see :func:`stable_eta`).
     Returns the new ``M``, the new mean (``None`` without centring) and the gain ``g``.
     """
     if mean is not None:
         m = config.momentum
         mean = (1.0 - m) * mean + m * X.mean(axis=0)
+    if eta is not None:
+        config = replace(config, eta=eta)
     M, gain = linear_update(M, X, config, mean=mean)
     if not np.all(np.isfinite(M)):
         raise NeurodecorrError("decorrelation diverged (non-finite M); reduce eta")

@@ -33,8 +33,8 @@ class DecorrelationConfig:
     kappa : float
         κ of ``dbp`` (ignored by the other rules), in [0, 1].
     batch_fraction : float
-        Fraction of each batch used to estimate ``C`` (the first ``max(1, round(f·N))`` rows),
-        in (0, 1]. The author's code uses 0.1.
+        Fraction of each batch used to estimate ``C`` and the gain (the first
+        ``max(1, round(f·N))`` rows), in (0, 1]. The author's code uses 0.1.
     centre : bool
         Estimate ``C`` from inputs centred by a running mean (momentum ``momentum``).
     momentum : float

@@ -10,7 +10,7 @@ most the epoch in progress; the learning curves are drawn at the end.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from neurodecorr.data import NEEDS_DATA_DIR, load_dataset
 from neurodecorr.errors import NeurodecorrError
@@ -78,6 +78,20 @@ class TrainRun:
         return title
 
 
+class RunExtension(Protocol):
+    """What a higher layer (the torch engine, diagnostics) adds to a run without this module
+    importing it: its own trainer, an after-epoch hook, report fields and output files."""
+
+    def make_trainer(self, run: TrainRun, data) -> Any | None:
+        """A trainer with :class:`Trainer`'s ``fit``/``history``/``sizes``, or ``None``."""
+
+    def after_epoch(self, trainer) -> None: ...
+
+    def report(self, trainer) -> dict: ...
+
+    def files(self, trainer, title: str) -> dict[str, bytes]: ...
+
+
 def _trainer(run: TrainRun, data) -> Trainer:
     if run.chip is not None:
         from neurodecorr.learning.chip_trainer import ChipTrainer
@@ -88,24 +102,29 @@ def _trainer(run: TrainRun, data) -> Trainer:
     return Trainer(run.config, data)
 
 
-def run_training(run: TrainRun, callbacks: EpochCallbacks | None = None) -> Trainer:
+def run_training(run: TrainRun, callbacks: EpochCallbacks | None = None,
+                 extension: RunExtension | None = None) -> Trainer:
     """Load the data, train (resuming if asked), checkpoint every epoch, write the outputs.
 
     Returns the trainer; its ``history`` holds one row per epoch."""
     kwargs = {"data_dir": run.data_dir} if run.data_dir else {}
     data = load_dataset(run.config.dataset, **kwargs)
-    trainer = _trainer(run, data)
+    trainer = (extension and extension.make_trainer(run, data)) or _trainer(run, data)
 
     def report(t: Trainer) -> bytes:
         doc = {"command": "train", "config": run.config.to_dict(), "data_dir": run.data_dir,
-               "sizes": t.network.sizes, "n_train": len(data.x_train),
+               "sizes": t.sizes, "n_train": len(data.x_train),
                "n_test": len(data.x_test), "history": t.history}
         if run.chip is not None:
             doc["chip"] = {"options": run.chip.to_dict(), "layers": t.chip.describe(),
                            "costs": t.costs()}
+        if extension:
+            doc.update(extension.report(t))
         return json_bytes(with_versions(doc))
 
     def after_epoch(t: Trainer) -> None:
+        if extension:
+            extension.after_epoch(t)
         if run.checkpoint:
             save_checkpoint(t, run.checkpoint)
         if run.json_path:
@@ -122,5 +141,7 @@ def run_training(run: TrainRun, callbacks: EpochCallbacks | None = None) -> Trai
         from neurodecorr.learning.plot import history_figure_png
 
         files[run.plot_path] = history_figure_png(trainer.history, run.title())
+    if extension:
+        files.update(extension.files(trainer, run.title()))
     write_outputs(files)
     return trainer

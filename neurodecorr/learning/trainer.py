@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurodecorr.core.forward import Backend, NumpyBackend, Trace, logits_in_chunks
-from neurodecorr.core.linear import check_stability, decorrelator_step
+from neurodecorr.core.linear import decorrelator_step, stable_eta
 from neurodecorr.core.network import Network
 from neurodecorr.data.base import Dataset
 from neurodecorr.errors import NeurodecorrError
@@ -38,7 +38,7 @@ from neurodecorr.learning.rules import make_rule
 
 #: one row per epoch; no wall time, so that the same seed gives the same bytes (timings go to the
 #: terminal through :attr:`Trainer.wall_s`, see docs/reliability.md)
-HISTORY_KEYS = ("epoch", "train_acc", "test_acc", "train_loss")
+HISTORY_KEYS = ("epoch", "train_acc", "test_acc", "train_loss", "decor_eta_shrunk")
 
 
 @dataclass
@@ -91,6 +91,13 @@ class Trainer:
         self.epoch = 0
         self.history: list[dict] = []
         self.wall_s = 0.0  #: seconds spent training in this process (not saved: not a result)
+        #: decorrelator steps of the current epoch whose η was shrunk (see ``stable_eta``)
+        self.eta_shrunk = 0
+
+    @property
+    def sizes(self) -> list[int]:
+        """Inputs, then the outputs of every layer."""
+        return self.network.sizes
 
     @property
     def parameters(self) -> list[np.ndarray]:
@@ -110,9 +117,10 @@ class Trainer:
         for i, (layer, x) in enumerate(zip(self.network.layers, inputs, strict=True)):
             if layer.decorrelation is None:
                 continue
-            check_stability(x, self.decorrelation.eta, what=f"decor_lr (layer {i} input)")
+            eta = stable_eta(self.decorrelation.eta, float(np.mean(np.sum(np.square(x), axis=1))))
+            self.eta_shrunk += eta != self.decorrelation.eta
             layer.decorrelation, self.decor_means[i], _ = decorrelator_step(
-                layer.decorrelation, x, self.decorrelation, self.decor_means[i])
+                layer.decorrelation, x, self.decorrelation, self.decor_means[i], eta)
 
     def apply_updates(self, grads: list[np.ndarray], trace: Trace) -> None:
         """One batch's updates: Adam on the forward parameters, then the decorrelators.
@@ -125,6 +133,7 @@ class Trainer:
         """One pass over the shuffled training set; returns and records the history row."""
         cb = callbacks or EpochCallbacks()
         t0 = time.perf_counter()
+        self.eta_shrunk = 0
         X, y = self.dataset.x_train, self.dataset.y_train
         order = self.rng.permutation(len(X))
         bs = self.config.batch_size
@@ -146,7 +155,7 @@ class Trainer:
             raise NeurodecorrError(f"training diverged in epoch {self.epoch} (non-finite loss); "
                                    f"reduce --lr or --decor-lr")
         row = {"epoch": self.epoch, "train_acc": train_acc, "test_acc": test_acc,
-               "train_loss": train_loss}
+               "train_loss": train_loss, "decor_eta_shrunk": int(self.eta_shrunk)}
         self.wall_s += time.perf_counter() - t0
         self.history.append(row)
         if cb.on_epoch is not None:

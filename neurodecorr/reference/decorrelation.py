@@ -52,11 +52,12 @@ def _gain(X: torch.Tensor, Xbar: torch.Tensor, G: torch.Tensor,
 
 def linear_update(M: torch.Tensor, X: torch.Tensor, config: DecorrelationConfig,
                   mean: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """``M ← g (I − η G) M`` on the batch ``X``; returns ``(M_new, g)``."""
+    """``M ← g (I − η G) M`` on the batch ``X``, ``G`` and ``g`` from its first ``k`` rows;
+    returns ``(M_new, g)``."""
     k = subsample_rows(X.shape[0], config.batch_fraction)
     Xs = X[:k] if mean is None else X[:k] - mean
     G = rule_matrix(Xs @ M.T, config)
-    gain = _gain(X, X @ M.T, G, config)
+    gain = _gain(X[:k], X[:k] @ M.T, G, config)  # on the estimate's k rows, as the core
     eye = torch.eye(M.shape[0], dtype=M.dtype, device=M.device)
     return gain * ((eye - config.eta * G) @ M), gain
 
@@ -66,7 +67,7 @@ def first_order_update(A: torch.Tensor, X: torch.Tensor, Xbar: torch.Tensor,
     """``A ← g⁻¹ (A + η A G)``; returns ``(A_new, g)``."""
     k = subsample_rows(X.shape[0], config.batch_fraction)
     G = rule_matrix(Xbar[:k], config)
-    gain = _gain(X, Xbar, G, config)
+    gain = _gain(X[:k], Xbar[:k], G, config)
     return (A + config.eta * (A @ G)) / gain, gain
 
 

@@ -1,0 +1,73 @@
+"""The torch engine and the diagnostics inside a ``train`` run: a
+:class:`~neurodecorr.learning.run.RunExtension` the command hands to ``run_training``."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from neurodecorr.errors import NeurodecorrError
+from neurodecorr.io import check_outputs
+from neurodecorr.learning.run import TrainRun
+from neurodecorr.torch.engine import TorchOptions, TorchTrainer
+
+
+class TorchRun:
+    """Train on the torch engine (``options``) and/or measure diagnostics after every epoch.
+
+    Parameters
+    ----------
+    run : TrainRun
+        The run it extends (checked for what the torch engine cannot do).
+    options : TorchOptions, optional
+        Train on the torch engine; ``None`` keeps the numpy engine.
+    diagnostics : bool
+        Per-layer diagnostics in every history row (both engines).
+    diagnostics_plot : str, optional
+        PNG of the diagnostics against epochs (implies ``diagnostics``).
+    """
+
+    def __init__(self, run: TrainRun, options: TorchOptions | None, diagnostics: bool = False,
+                 diagnostics_plot: str | None = None) -> None:
+        self.diagnostics = diagnostics or diagnostics_plot is not None
+        self.options = (None if options is None
+                        else replace(options, diagnostics=self.diagnostics))
+        self.diagnostics_plot = diagnostics_plot
+        if options is not None and (run.chip is not None or run.checkpoint is not None):
+            raise NeurodecorrError("--engine torch: --device, --circuit, --checkpoint and "
+                                   "--resume need the numpy engine")
+        if self.diagnostics and run.chip is not None:
+            raise NeurodecorrError("--diagnostics: not available on a chip (--device, --circuit)")
+        if self.diagnostics and run.resume:
+            raise NeurodecorrError("--diagnostics: measured from the first epoch; not with "
+                                   "--resume")
+        check_outputs({"--diagnostics-plot": diagnostics_plot})
+        self._numpy_diagnostics = None
+
+    def make_trainer(self, run: TrainRun, data):
+        if self.options is not None:
+            return TorchTrainer(run.config, data, self.options)
+        if self.diagnostics:
+            from neurodecorr.learning.trainer import Trainer
+            from neurodecorr.torch.adapter import NumpyDiagnostics
+
+            trainer = Trainer(run.config, data)
+            self._numpy_diagnostics = NumpyDiagnostics(trainer)
+            return trainer
+        return None
+
+    def after_epoch(self, trainer) -> None:
+        if self._numpy_diagnostics is not None:
+            self._numpy_diagnostics(trainer)
+
+    def report(self, trainer) -> dict:
+        if self.options is None:
+            return {"engine": {"name": "numpy"}}
+        return {"engine": {"name": "torch", **self.options.to_dict(),
+                           "device_used": trainer.describe_device()}}
+
+    def files(self, trainer, title: str) -> dict[str, bytes]:
+        if self.diagnostics_plot is None:
+            return {}
+        from neurodecorr.learning.diagnostics_plot import diagnostics_figure_png
+
+        return {self.diagnostics_plot: diagnostics_figure_png(trainer.history, title)}

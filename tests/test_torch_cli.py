@@ -1,0 +1,76 @@
+"""``train --engine torch`` and ``--diagnostics`` through the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("torch")
+
+from neurodecorr.cli import main  # noqa: E402
+
+BASE = ["train", "--dataset", "digits", "--hidden", "16", "--batch-size", "64", "--no-progress",
+        "--epochs", "2"]
+
+
+@pytest.mark.parametrize("engine", ["numpy", "torch"])
+def test_diagnostics_are_in_the_json_and_plotted(tmp_path, engine):
+    out, png = tmp_path / "run.json", tmp_path / "diag.png"
+    rc = main([*BASE, "--engine", engine, "--algorithm", "fa", "--decorrelation", "ahmad",
+               "--decor-lr", "1e-4", "--json", str(out), "--diagnostics-plot", str(png)])
+    assert rc == 0
+    doc = json.loads(out.read_text())
+    assert doc["engine"]["name"] == engine
+    for row in doc["history"]:
+        hidden, top = row["diagnostics"]
+        assert {"cos_bp", "natural_alignment", "invariant_mean", "invariant_drift"} <= set(hidden)
+        assert "invariant_drift" not in top
+        assert top["cos_bp"] == pytest.approx(1.0, abs=1e-5)  # FA's top layer gets δ exactly
+        assert -1 <= hidden["cos_bp"] <= 1 and -1 <= hidden["natural_alignment"] <= 1
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_two_engines_report_the_same_diagnostics_in_float64(tmp_path):
+    docs = []
+    for engine in ("numpy", "torch"):
+        out = tmp_path / f"{engine}.json"
+        assert main([*BASE, "--engine", engine, "--dtype", "float64", "--algorithm", "signfa",
+                     "--decorrelation", "ahmad", "--decor-lr", "1e-4", "--diagnostics",
+                     "--json", str(out)]) == 0
+        docs.append(json.loads(out.read_text()))
+    for a, b in zip(docs[0]["history"], docs[1]["history"], strict=True):
+        for da, db in zip(a["diagnostics"], b["diagnostics"], strict=True):
+            for key in da:
+                assert da[key] == pytest.approx(db[key], abs=1e-6)
+
+
+def test_conv_network_trains_on_image_data(tmp_path):
+    out = tmp_path / "run.json"
+    assert main([*BASE, "--engine", "torch", "--conv", "4", "--algorithm", "dfa",
+                 "--decorrelation", "ahmad", "--decor-lr", "1e-4", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["sizes"] == [64, 4, 16, 10]
+    assert doc["history"][-1]["train_acc"] > 0.2  # chance is 0.1
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--conv", "8"], "need --engine torch"),
+    (["--engine", "torch", "--conv", "8", "--dataset", "mnist1d"], "needs image data"),
+    (["--engine", "torch", "--checkpoint", "ck.npz"], "need the numpy engine"),
+    (["--engine", "torch", "--dtype", "float16"], "--dtype"),
+])
+def test_engine_option_errors_are_one_line(tmp_path, monkeypatch, capsys, extra, message):
+    monkeypatch.chdir(tmp_path)
+    assert main([*BASE, *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_asking_for_cuda_without_a_gpu_is_a_one_line_error(capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is present")
+    assert main([*BASE, "--engine", "torch", "--torch-device", "cuda"]) == 2
+    assert "--torch-device: cuda asked for" in capsys.readouterr().err
