@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         base = results[0]["final_train_acc"]
         for name, circuit, device in runs:
             trainer = ChipTrainer(config, data, ChipOptions(circuit=circuit, device=device,
-                                                            seed=args.seed))
+                                                            seed=args.seed, lr=args.lr))
             label = Path(name).stem if name.endswith(".toml") else name
             r = run(label, trainer, probe, progress, task)
             r["train_acc_vs_software"] = r["final_train_acc"] / base

@@ -34,6 +34,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "settle": ("neurodecorr.commands.settle", "Integrate the lateral circuit to its fixed point."),
     "devices": ("neurodecorr.commands.devices", "List and show analogue device presets."),
     "circuits": ("neurodecorr.commands.circuits", "List and show circuit descriptions."),
+    "evaluate": ("neurodecorr.commands.evaluate",
+                 "Score a saved network on a chip against time (drift, compensation)."),
     "train": ("neurodecorr.commands.train", "Train a network with BP, FA, DFA, NP or ANP."),
     "export-lava": ("neurodecorr.commands.export_lava", "Export a network to Lava processes."),
     "lava-run": ("neurodecorr.commands.lava_run", "Run an exported network in Lava."),

@@ -80,22 +80,42 @@ _GATE = """
 import os, sys, time
 # Test hook (tests/test_sweep_run.py): the first two decorrelate points run, every later one
 # waits until the test opens the gate, so the sweep is stopped with exactly two rows done
-# however loaded the machine is. A waiting point whose worker is gone exits.
-argv = open("/proc/self/cmdline", "rb").read().split(b"\\0")
+# however loaded the machine is. The hook fires on
+# the audit event of running the CLI module's code, which both ways of starting a point raise:
+# `python -m neurodecorr ...` and the warm fork server's runpy.run_module in a forked child.
 gate = os.environ.get("ND_TEST_GATE")
-if gate and argv[1:4] == [b"-m", b"neurodecorr", b"decorrelate"]:
+
+
+def _hold(event, args):
+    if event != "exec" or sys.argv[1:2] != ["decorrelate"] or getattr(sys, "_nd_gated", False):
+        return
+    sys._nd_gated = True
     for slot in ("slot0", "slot1"):
         try:
             os.close(os.open(os.path.join(gate, slot), os.O_CREAT | os.O_EXCL))
-            break
+            return
         except FileExistsError:
             pass
-    else:
-        parent = os.getppid()
-        while not os.path.exists(os.path.join(gate, "open")):
-            if os.getppid() != parent:
-                sys.exit(1)
-            time.sleep(0.05)
+    # the point's parent (a Dask worker, or the fork server) and that one's parent: when the
+    # sweep stops, one of them is gone or re-parented, and the held point leaves too
+    chain = [os.getppid()]
+    chain.append(_parent_of(chain[0]))
+    while not os.path.exists(os.path.join(gate, "open")):
+        if os.getppid() != chain[0] or _parent_of(chain[0]) != chain[1]:
+            os._exit(1)
+        time.sleep(0.05)
+
+
+def _parent_of(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return int(fh.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+if gate:
+    sys.addaudithook(_hold)
 """
 
 

@@ -26,7 +26,8 @@ import numpy as np
 
 from neurodecorr.circuits.costs import EVENTS, array_events, energy_of
 from neurodecorr.circuits.description import CircuitConfig, load_circuit
-from neurodecorr.circuits.lateral import LateralArray
+from neurodecorr.circuits.lateral import LateralArray, LateralUnstable
+from neurodecorr.circuits.updates import make_array
 from neurodecorr.core.activation import activate, slope_below_zero
 from neurodecorr.core.forward import Trace, run_layers
 from neurodecorr.core.network import Hardware, Layer, Network
@@ -50,8 +51,9 @@ class ChipLayer:
     def __init__(self, layer: Layer, circuit: CircuitConfig, rng: np.random.Generator,
                  t_program_s: float = 0.0, lateral_device: str | None = None,
                  forward_device: str | None = None, is_output: bool = False,
-                 dtype: object = np.float64) -> None:
-        from neurodecorr.devices import Crossbar, load_device
+                 dtype: object = np.float64, update: str | None = None,
+                 drift_compensation: str = "none", headroom: float | None = None) -> None:
+        from neurodecorr.devices import load_device
 
         self.circuit = circuit
         self.is_output = is_output
@@ -75,11 +77,13 @@ class ChipLayer:
         if layer.decorrelation is not None:
             A = np.linalg.inv(np.asarray(layer.decorrelation, dtype=np.float64))
             self.lateral = LateralArray(circuit.lateral, A, load_device(self.lateral_device_name),
-                                        r_lat, t_program_s, dtype)
+                                        r_lat, t_program_s, dtype,
+                                        circuit.lateral.update_config(update), drift_compensation)
         Wb = np.hstack([layer.weight, layer.bias[:, None]]).astype(np.float64)
-        scale = circuit.forward.weight_headroom * float(np.max(np.abs(Wb)))
-        self.forward = Crossbar(load_device(self.forward_device_name), Wb, r_fwd,
-                                t_program_s=t_program_s, weight_scale=scale if scale > 0 else None)
+        scale = (headroom or circuit.forward.weight_headroom) * float(np.max(np.abs(Wb)))
+        self.forward = make_array(load_device(self.forward_device_name), Wb, r_fwd, t_program_s,
+                                  scale if scale > 0 else None,
+                                  circuit.forward.update_config(update), drift_compensation)
         self.n_in, self.n_out = layer.weight.shape[1], layer.weight.shape[0]
 
     @property
@@ -115,20 +119,20 @@ class ChipLayer:
         return Wb[:, :-1], Wb[:, -1], M
 
     def write_forward(self, dW: np.ndarray, db: np.ndarray, lr: float, t_s: float) -> int:
-        """``[W | b] ← [W | b] − lr [dW | db]`` in expectation, by stochastic pulse trains.
+        """``[W | b] ← [W | b] − lr [dW | db]`` through the array's update algorithm.
 
         The batch update is factorised into rank-1 terms by the digital periphery (singular
         value decomposition; streaming batch updates of Hoskins et al. 2019, Front. Neurosci.
-        13:793): ``[dW | db] = Σ_k s_k u_k v_kᵀ``, each written as one pulse train with
-        ``d = s_k u_k``, ``x = v_k``. Returns the number of rank-1 writes.
+        13:793): ``[dW | db] = Σ_k s_k u_k v_kᵀ``, each a term ``d = s_k u_k``, ``x = v_k`` of
+        :meth:`~neurodecorr.circuits.updates.AnalogArray.update` (one pulse train each with
+        ``sgd``). Returns the number of rank-1 terms.
         """
         G = np.hstack([dW, np.asarray(db)[:, None]])
         U, s, Vt = np.linalg.svd(G, full_matrices=False)
         if s.size == 0 or s[0] == 0:
             return 0
         keep = s > s[0] * 1e-10
-        for k in np.flatnonzero(keep):
-            self.forward.write_rank1(Vt[k], U[:, k] * s[k], -lr, t_s)
+        self.forward.update(Vt[keep], (U[:, keep] * s[keep]).T, -lr, t_s)
         return int(keep.sum())
 
     def events(self) -> dict[str, float]:
@@ -153,6 +157,14 @@ class Chip:
     ----------
     network : Network
         Weights, biases, decorrelation matrices and activations to program, and the hardware.
+    update : str, optional
+        Update algorithm of every array (:mod:`~neurodecorr.circuits.updates`), overriding
+        the circuits' ``update`` keys.
+    drift_compensation : {"none", "global", "column"}
+        Digital drift compensation of every array (:class:`~neurodecorr.devices.Crossbar`).
+    headroom : float, optional
+        Overrides every forward crossbar's ``weight_headroom`` (inference deployment: the
+        weight mapped to G_max is ``headroom · max|W|``).
     rng : numpy.random.Generator or int
         Every physical random draw (mismatch, programming, reads, writes, noise).
     t_start_s : float
@@ -164,7 +176,9 @@ class Chip:
     name = "chip"
 
     def __init__(self, network: Network, rng=0, *, t_start_s: float = 0.0,
-                 settle_tol: float | None = None, dtype: object = np.float64) -> None:
+                 settle_tol: float | None = None, dtype: object = np.float64,
+                 update: str | None = None, drift_compensation: str = "none",
+                 headroom: float | None = None) -> None:
         network.validate()
         self.network = network
         self.hardware = network.hardware or Hardware()
@@ -176,7 +190,8 @@ class Chip:
         self.clock_s = float(t_start_s)
         self.settle_tol = settle_tol
         last = network.n_layers - 1
-        self.layers = [ChipLayer(layer, c, r, self.clock_s, dl, df, i == last, dtype)
+        self.layers = [ChipLayer(layer, c, r, self.clock_s, dl, df, i == last, dtype, update,
+                                 drift_compensation, headroom)
                        for i, (layer, c, r, (_, dl, df)) in enumerate(
                            zip(network.layers, self.circuits, streams, specs, strict=True))]
         self.samples = 0
@@ -221,7 +236,12 @@ class Chip:
         lat = self.layers[index].lateral
         if lat is None:
             raise NeurodecorrError(f"layer {index} has no lateral circuit")
-        return lat.learn(X, Xbar, self.clock_s, eta, batch_fraction)
+        g = lat.learn(X, Xbar, self.clock_s, eta, batch_fraction)
+        try:
+            lat.check_stability(self.clock_s)
+        except LateralUnstable as exc:
+            raise LateralUnstable(exc.eigenvalue, index) from None
+        return g
 
     def write_forward(self, index: int, dW: np.ndarray, db: np.ndarray, lr: float) -> int:
         return self.layers[index].write_forward(dW, db, lr, self.clock_s)

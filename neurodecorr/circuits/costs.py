@@ -16,10 +16,15 @@ Events (totals; divide by the number of samples for per-sample figures):
 ``device_pulses``, ``line_pulses``, ``pulse_slots``, ``writes``
     Programming pulses that reached a device, row/column line pulses fired, time slots of the
     stochastic pulse trains, and rank-1 writes (from the crossbar counters).
+``buffer_reads``, ``buffer_writes``, ``digital_macs``
+    Digital work of the update algorithms (:mod:`neurodecorr.circuits.updates`): elements of
+    the accumulators ``χ`` and ``H`` read and written, multiply-accumulates of the digital
+    outer products and of the lateral gain control's power sums.
 
 Energy: ``crossbar_read_J · crossbar_reads + integration_step_J · integration_steps +
 dac_conversion_J · dac_conversions + adc_conversion_J · adc_conversions +
-pulse_J · device_pulses`` with each layer's ``[energy]`` table.
+pulse_J · device_pulses + buffer_access_J · (buffer_reads + buffer_writes) +
+digital_mac_J · digital_macs`` with each layer's ``[energy]`` table.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from __future__ import annotations
 import math
 
 EVENTS = ("crossbar_reads", "macs", "dac_conversions", "adc_conversions", "integration_steps",
-          "device_pulses", "line_pulses", "pulse_slots", "writes")
+          "device_pulses", "line_pulses", "pulse_slots", "writes", "buffer_reads",
+          "buffer_writes", "digital_macs")
 
 
 def tiles(shape: tuple[int, int], tile_size: int) -> int:
@@ -52,6 +58,9 @@ def array_events(crossbar, tile_size: int) -> dict[str, float]:
         "line_pulses": float(c["line_pulses"]),
         "pulse_slots": float(c["pulse_slots"]),
         "writes": float(c["writes"]),
+        "buffer_reads": float(c.get("buffer_reads", 0)),
+        "buffer_writes": float(c.get("buffer_writes", 0)),
+        "digital_macs": float(c.get("digital_macs", 0)),
     }
 
 
@@ -61,7 +70,9 @@ def energy_of(events: dict[str, float], energy) -> float:
             + energy.integration_step_J * events["integration_steps"]
             + energy.dac_conversion_J * events["dac_conversions"]
             + energy.adc_conversion_J * events["adc_conversions"]
-            + energy.pulse_J * events["device_pulses"])
+            + energy.pulse_J * events["device_pulses"]
+            + energy.buffer_access_J * (events["buffer_reads"] + events["buffer_writes"])
+            + energy.digital_mac_J * events["digital_macs"])
 
 
 def per_sample(totals: dict[str, float], samples: int) -> dict[str, float]:

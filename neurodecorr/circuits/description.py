@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from neurodecorr.circuits.updates import UpdateConfig
 from neurodecorr.devices.config import _check, _Group, _one_of
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.io import load_toml
@@ -36,10 +37,36 @@ from neurodecorr.resources import package_dir
 CIRCUIT_DIR = package_dir("neurodecorr.circuits", "presets_toml")
 BOLTZMANN_J_PER_K = 1.380649e-23
 ACTIVATION_KINDS = ("relu", "leaky_relu", "identity")
+#: what the chip does when a learned lateral matrix loses stability (:mod:`~.lateral`)
+ON_UNSTABLE = ("stop", "reprogram", "clamp")
 
 
 @dataclass(frozen=True)
-class LateralCircuit(_Group):
+class _UpdateKeys(UpdateConfig, _Group):
+    """How an array takes its updates: ``update`` (an algorithm of
+    :mod:`neurodecorr.circuits.updates`) and that algorithm's parameters, the fields of
+    :class:`~neurodecorr.circuits.updates.UpdateConfig` under the same names, checked by the
+    table's ``validate`` (which names the file and table)."""
+
+    def __post_init__(self) -> None:
+        pass
+
+    def update_config(self, algorithm: str | None = None) -> UpdateConfig:
+        """The array's :class:`UpdateConfig`; ``algorithm`` overrides ``update``."""
+        keys = {f.name: getattr(self, f.name) for f in dataclasses.fields(UpdateConfig)}
+        if algorithm is not None:
+            keys["update"] = algorithm
+        return UpdateConfig(**keys)
+
+    def validate_update(self, where: str) -> None:
+        try:
+            self.check()
+        except NeurodecorrError as exc:
+            raise NeurodecorrError(f"{where} {exc}") from None
+
+
+@dataclass(frozen=True)
+class LateralCircuit(_UpdateKeys):
     """The lateral integrator array (see the module docstring for the equations)."""
 
     table: ClassVar[str] = "lateral"
@@ -58,9 +85,12 @@ class LateralCircuit(_Group):
     settle_tol: float = 1e-6
     settle_window_s: float = 0.0
     dt_s: float = 0.0
+    on_unstable: str = "stop"
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
+        self.validate_update(where)
+        _one_of(self.on_unstable, ON_UNSTABLE, where, "on_unstable")
         for key in ("R_ohm", "C_F", "volts_per_unit", "weight_headroom"):
             _check(getattr(self, key) > 0, where, key, f"must be positive, got "
                                                        f"{getattr(self, key)}")
@@ -120,7 +150,7 @@ class LateralCircuit(_Group):
 
 
 @dataclass(frozen=True)
-class ForwardCircuit(_Group):
+class ForwardCircuit(_UpdateKeys):
     """The forward crossbar: its device preset (with periphery) and tile size."""
 
     table: ClassVar[str] = "forward"
@@ -130,6 +160,7 @@ class ForwardCircuit(_Group):
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
+        self.validate_update(where)
         _check(self.tile_size >= 0, where, "tile_size", "must be >= 0 (0: one tile)")
         _check(self.weight_headroom > 0, where, "weight_headroom", "must be positive")
 
@@ -161,18 +192,21 @@ class EnergyModel(_Group):
     adc_conversion_J: float = 0.0
     dac_conversion_J: float = 0.0
     pulse_J: float = 0.0
+    buffer_access_J: float = 0.0
+    digital_mac_J: float = 0.0
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
         for key in ("crossbar_read_J", "integration_step_J", "adc_conversion_J",
-                    "dac_conversion_J", "pulse_J"):
+                    "dac_conversion_J", "pulse_J", "buffer_access_J", "digital_mac_J"):
             _check(getattr(self, key) >= 0, where, key, "must be >= 0")
 
     @property
     def enabled(self) -> bool:
         return any(getattr(self, k) > 0 for k in ("crossbar_read_J", "integration_step_J",
                                                    "adc_conversion_J", "dac_conversion_J",
-                                                   "pulse_J"))
+                                                   "pulse_J", "buffer_access_J",
+                                                   "digital_mac_J"))
 
 
 GROUPS = (LateralCircuit, ForwardCircuit, ActivationCircuit, EnergyModel)

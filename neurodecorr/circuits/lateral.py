@@ -37,6 +37,7 @@ import math
 import numpy as np
 
 from neurodecorr.circuits.description import LateralCircuit
+from neurodecorr.circuits.updates import UpdateConfig, make_array
 from neurodecorr.core.linear import subsample_rows
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.ode import (
@@ -142,9 +143,8 @@ class LateralArray:
     """
 
     def __init__(self, circuit: LateralCircuit, A: np.ndarray, device, rng: np.random.Generator,
-                 t_program_s: float = 0.0, dtype: object = np.float64) -> None:
-        from neurodecorr.devices import Crossbar
-
+                 t_program_s: float = 0.0, dtype: object = np.float64,
+                 update: UpdateConfig | None = None, drift_compensation: str = "none") -> None:
         A = np.asarray(A, dtype=np.float64)
         if A.ndim != 2 or A.shape[0] != A.shape[1]:
             raise NeurodecorrError(f"lateral matrix: must be square, got shape {A.shape}")
@@ -159,9 +159,13 @@ class LateralArray:
         self.rate = circuit.tau_s / self.tau_i_s
         self.dtype = np.dtype(dtype)
         scale = circuit.weight_headroom * float(np.max(np.abs(A)))
-        self.crossbar = Crossbar(device, A, r_xbar, t_program_s=t_program_s,
-                                 weight_scale=scale if scale > 0 else None)
+        self.crossbar = make_array(device, A, r_xbar, t_program_s, scale if scale > 0 else None,
+                                   update or circuit.update_config(), drift_compensation)
         self.gain = 1.0
+        #: the digital copy: the last matrix ``Ã`` and gain that passed the stability check
+        self.copy = (A.copy(), 1.0)
+        #: stability responses taken (re-programs and clamps)
+        self.responses = 0
         self.last_gain = 1.0
         #: integrator steps x samples x nodes, over all settles
         self.node_updates = 0
@@ -210,23 +214,31 @@ class LateralArray:
               batch_fraction: float = 1.0) -> float:
         """One on-chip step of the local rule ``A ← g⁻¹ (A + η ⟨(A x̄) x̄ᵀ⟩)`` (``ahmad``).
 
-        With ``A = Ã/G``: the conductances take ``Ã ← Ã + η ⟨(Ã x̄) x̄ᵀ⟩`` — written as one
-        stochastic rank-1 pulse train per sample, ``d = Ã x̄`` (the node's own lateral input, read
-        through the array) and ``x = x̄``, ``lr = η/k`` — and the digital register takes
-        ``G ← g G`` with ``g = sqrt(⟨‖x‖²⟩ / ⟨‖(I − ηC) x̄‖²⟩)``, ``C = ⟨x̄ x̄ᵀ⟩`` over the first
-        ``k`` samples (the gain of :mod:`neurodecorr.core.inverse`, computed digitally from the
-        converted states). Returns ``g``.
+        With ``A = Ã/G``: the conductances take ``Ã ← Ã + η ⟨(Ã x̄) x̄ᵀ⟩`` through the array's
+        update algorithm (:mod:`~neurodecorr.circuits.updates`), with rank-1 terms
+        ``d = Ã x̄`` (node ``i``'s own lateral input, read through the array) and ``x = x̄``
+        (broadcast on the column lines), ``lr = η/k``. Node-local: row ``i`` of the write, and
+        row ``i`` of a digital accumulator (mixed precision), depend only on ``d_i`` and ``x̄``.
+
+        The digital register takes ``G ← g G`` with the layer-wide automatic gain control
+
+            g = sqrt(Σ_n ‖x_n‖² / Σ_n ‖x̄_n‖²),
+
+        two scalars that each node feeds with its own ``x_i²`` and ``x̄_i²`` (an adder tree).
+        The software rule (:mod:`neurodecorr.core.inverse`) predicts the power after the
+        update, ``‖(I − ηC) x̄‖²``, which needs the covariance ``C`` (O(k·d²), not node-local);
+        the control here measures it one batch later. Both stop where the settled states carry
+        the input's power. Returns ``g``.
         """
         X = np.atleast_2d(np.asarray(X, dtype=np.float64))
         Xbar = np.atleast_2d(np.asarray(Xbar, dtype=np.float64))
         k = subsample_rows(X.shape[0], batch_fraction)
         Xs = Xbar[:k]
         D = self.lateral_input(Xs, t_s)
-        for n in range(k):
-            self.crossbar.write_rank1(Xs[n], D[n], eta / k, t_s)
-        C = Xs.T @ Xs / k
+        self.crossbar.update(Xs, D, eta / k, t_s)
         p_in = float(np.sum(np.square(X)))
-        p_out = float(np.sum(np.square(Xbar - eta * (Xbar @ C.T))))
+        p_out = float(np.sum(np.square(Xbar)))
+        self.crossbar.digital["digital_macs"] += 2 * X.size
         if not (p_out > 0 and math.isfinite(p_out)):
             raise NeurodecorrError("on-chip decorrelation: settled states have zero or "
                                    "non-finite power; cannot compute the gain")
@@ -234,3 +246,64 @@ class LateralArray:
         self.gain *= g
         self.last_gain = g
         return g
+
+    def least_stable(self, t_s: float) -> complex:
+        """The eigenvalue of ``D (Ã/G + λI)`` with the smallest real part (the circuit settles
+        iff it is positive; :mod:`~neurodecorr.circuits.stability`)."""
+        M = self.crossbar.read_weights(t_s) / self.gain
+        M = self.rate[:, None] * (M + self.circuit.leak * np.eye(self.n))
+        mu = np.linalg.eigvals(M)
+        return complex(mu[int(np.argmin(mu.real))])
+
+    def check_stability(self, t_s: float) -> complex | None:
+        """After a write: keep the digital copy if the circuit is stable, else respond.
+
+        ``on_unstable`` of the circuit: ``stop`` raises :class:`LateralUnstable`;
+        ``reprogram`` programs the array and the gain register from the digital copy (the last
+        stable ``Ã``, ``G``); ``clamp`` programs the largest stable part of the offending
+        write, ``Ã_copy + s (Ã − Ã_copy)`` with ``s`` halved from 1/2 until stable (the copy
+        itself at worst); a matrix that programming noise leaves unstable stops the run.
+        Returns the offending eigenvalue, or ``None`` when stable.
+        """
+        mu = self.least_stable(t_s)
+        if mu.real > 0:
+            self.copy = (self.crossbar.effective_weights(t_s), self.gain)
+            return None
+        policy = self.circuit.on_unstable
+        if policy == "stop":
+            raise LateralUnstable(mu)
+        good, gain = self.copy
+        target = good
+        if policy == "clamp":
+            bad = self.crossbar.effective_weights(t_s)
+            for s in 0.5 ** np.arange(1, 11):
+                trial = good + s * (bad - good)
+                if self._stable(trial / gain):
+                    target = trial
+                    break
+        self.crossbar.reprogram(target, t_s)
+        self.gain = gain
+        self.responses += 1
+        again = self.least_stable(t_s)
+        if again.real <= 0:  # programming noise left the re-programmed matrix unstable
+            raise LateralUnstable(again)
+        return mu
+
+    def _stable(self, A: np.ndarray) -> bool:
+        M = self.rate[:, None] * (A + self.circuit.leak * np.eye(self.n))
+        return bool(np.min(np.linalg.eigvals(M).real) > 0)
+
+
+class LateralUnstable(NeurodecorrError):
+    """A learned lateral matrix lost stability (``on_unstable = "stop"``); the caller names
+    the layer and epoch."""
+
+    def __init__(self, eigenvalue: complex, layer: int | None = None,
+                 epoch: int | None = None) -> None:
+        self.eigenvalue, self.layer, self.epoch = eigenvalue, layer, epoch
+        where = "" if layer is None else f" of layer {layer}"
+        when = "" if epoch is None else f" in epoch {epoch}"
+        super().__init__(f"on-chip decorrelation: the lateral matrix{where} lost stability{when}"
+                         f" (eigenvalue {eigenvalue.real:.4g}{eigenvalue.imag:+.4g}j); lower "
+                         f"--decor-lr or set on_unstable = \"reprogram\" or \"clamp\" in the "
+                         f"circuit's [lateral] table")

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from neurodecorr.circuits.updates import UPDATES
 from neurodecorr.data import LOADERS
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.learning.config import ALGORITHMS, DECORRELATIONS, TrainConfig, parse_hidden
@@ -56,10 +57,19 @@ from neurodecorr.progress import epoch_bars
               help="Draw train and test accuracy against epochs (PNG).")
 @click.option("--device", default=None,
               help="Train on a simulated chip whose arrays use this device preset (name or TOML "
-                   "path; comma-separated for one per layer). --lr is then the SGD step.")
+                   "path; comma-separated for one per layer).")
+@click.option("--chip-lr", type=float, default=0.2, show_default=True,
+              help="With a chip: the SGD step of the forward arrays (the chip has no Adam; "
+                   "--lr does not apply).")
+@click.option("--update", type=click.Choice(UPDATES), default=None,
+              help="With a chip: update algorithm of every array, overriding the circuits' "
+                   "`update` keys (default: the circuits', sgd unless they say otherwise).")
 @click.option("--circuit", default=None,
               help="Train on a simulated chip built from this circuit description (name or "
                    "path; comma-separated for one per layer). Default with --device: ideal.")
+@click.option("--save-network", type=click.Path(dir_okay=False),
+              help="Write the trained network (.npz; a chip run: what its arrays hold) for "
+                   "`neurodecorr evaluate` and export-lava.")
 @click.option("--batch-interval", "batch_interval_s", type=float, default=1e-3,
               show_default=True, help="With a chip: physical seconds between batches (drift).")
 @click.option("--engine", type=click.Choice(("numpy", "torch")), default="numpy",
@@ -81,8 +91,8 @@ from neurodecorr.progress import epoch_bars
               help="Show progress bars on a terminal; off a terminal, or with --no-progress, "
                    "print one line per epoch.")
 def command(hidden, data_dir, checkpoint, resume, json_path, plot_path, device, circuit,
-            batch_interval_s, engine, torch_device, dtype, conv, decor_forward_demean,
-            diagnostics, diagnostics_plot, progress, **settings) -> None:
+            chip_lr, update, save_network, batch_interval_s, engine, torch_device, dtype, conv,
+            decor_forward_demean, diagnostics, diagnostics_plot, progress, **settings) -> None:
     """Train a dense network with BP, FA, sign-FA, DFA, NP or ANP.
 
     Every layer's input can be decorrelated (x̄ = M x, M ← g(I − ηC)M; Ahmad 2024). With the
@@ -94,13 +104,22 @@ def command(hidden, data_dir, checkpoint, resume, json_path, plot_path, device, 
     """
     config = TrainConfig(hidden=parse_hidden(hidden), **settings)
     chip = None
+    given = _given(click.get_current_context())
     if device is not None or circuit is not None:
         from neurodecorr.learning.chip_trainer import ChipOptions
 
+        if "lr" in given:
+            raise NeurodecorrError("--lr is Adam's rate of software training; the chip trains "
+                                   "by SGD pulses with its own step --chip-lr")
         chip = ChipOptions(circuit=circuit or "ideal", device=device,
-                           batch_interval_s=batch_interval_s, seed=config.seed)
+                           batch_interval_s=batch_interval_s, seed=config.seed, lr=chip_lr,
+                           update=update)
+    else:
+        for name in given & {"chip_lr", "update"}:
+            raise NeurodecorrError(f"--{name.replace('_', '-')} applies to a chip only "
+                                   f"(--device or --circuit)")
     run = TrainRun(config, data_dir=data_dir, checkpoint=checkpoint, resume=resume, chip=chip,
-                   json_path=json_path, plot_path=plot_path)
+                   json_path=json_path, plot_path=plot_path, save_network=save_network)
     if engine == "numpy" and (conv or decor_forward_demean):
         raise NeurodecorrError("--conv, --decor-forward-demean: need --engine torch")
     extension = None
@@ -122,3 +141,9 @@ def command(hidden, data_dir, checkpoint, resume, json_path, plot_path, device, 
               f"{100 * last['train_acc']:.1f}%, test {100 * last['test_acc']:.1f}%, best test "
               f"{100 * max(r['test_acc'] for r in history):.1f}% ({trainer.wall_s:.1f} s)",
               file=sys.stderr)
+
+
+def _given(ctx: click.Context) -> set[str]:
+    """The options the user set on the command line (not defaults)."""
+    return {name for name in ctx.params
+            if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}

@@ -80,10 +80,8 @@ def load_device(name_or_path: str, periphery: str | None = None) -> DeviceConfig
         if periphery is not None:
             raise NeurodecorrError(f"device {name_or_path!r}: periphery given twice")
         return load_device(base, periphery=extra)
-    path = resolve(name_or_path)
-    raw = load_toml(path, "device")
-    origin = str(path)
-    _check_top(raw, origin)
+    raw, origin = _read_checked(name_or_path, None, "device")
+    path = Path(origin)
     if _kind_of(raw) != "device":
         raise NeurodecorrError(f"{origin}: kind: a periphery file, not a device; "
                                "use it as DEVICE+PERIPHERY or as the periphery key of a device")
@@ -120,11 +118,16 @@ def _check_top(raw: dict[str, Any], origin: str) -> None:
         raise NeurodecorrError(f"{origin}: kind: must be one of {', '.join(_KINDS)}; got {kind!r}")
 
 
-def _load_periphery(ref: str, relative_to: Path | None, referrer: str) -> dict[str, Any]:
+def _read_checked(ref: str, relative_to: Path | None, what: str) -> tuple[dict[str, Any], str]:
+    """A preset or user file, read and its top-level keys checked; with the origin for errors."""
     path = resolve(ref, relative_to)
-    raw = load_toml(path, "periphery")
-    origin = str(path)
-    _check_top(raw, origin)
+    raw = load_toml(path, what)
+    _check_top(raw, str(path))
+    return raw, str(path)
+
+
+def _load_periphery(ref: str, relative_to: Path | None, referrer: str) -> dict[str, Any]:
+    raw, origin = _read_checked(ref, relative_to, "periphery")
     if _kind_of(raw) != "periphery":
         raise NeurodecorrError(f"{referrer}: periphery: {origin} is not a periphery file "
                                "(it needs kind = \"periphery\")")

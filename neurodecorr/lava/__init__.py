@@ -7,8 +7,9 @@ exchange file: :mod:`neurodecorr.lava.exchange`, checked by :mod:`neurodecorr.la
 run it with :func:`neurodecorr.lava.graph.run_export` (in a supervised worker:
 :mod:`neurodecorr.lava.supervisor`), emulate a fixed-point run bit for bit with
 :mod:`neurodecorr.lava.emulate`, compare with the reference with
-:mod:`neurodecorr.lava.evaluate`, learn ``A`` on chip with :mod:`neurodecorr.lava.learning`,
-and time Lava with :mod:`neurodecorr.lava.speed`.
+:mod:`neurodecorr.lava.evaluate`, learn ``A`` on chip with :mod:`neurodecorr.lava.learning`
+(in fixed point through Lava's ``LearningDense``, emulated bit for bit by
+:mod:`neurodecorr.lava.fixed_learning`), and time Lava with :mod:`neurodecorr.lava.speed`.
 """
 
 from neurodecorr.lava.compat import import_lava, lava_available

@@ -1,12 +1,13 @@
 """On-chip learning of the lateral matrix in Lava: ``LearningDense`` with a Loihi 3-factor rule.
 
 The recurrent synapses of the Loihi mapping hold ``w = −α A``. The node-local first-order rule
-(Ahmad 2024; :func:`neurodecorr.core.inverse.first_order_update` without the global gain)
+with the power-preserving gain (Ahmad 2024; :func:`neurodecorr.core.inverse.first_order_update`)
 
-    ΔA_ij = η (A x̄)_i x̄_j,   i.e.   Δw_ij = −α η (A x̄)_i x̄_j
+    A ← (A + η (A x̄) x̄ᵀ) / g,   i.e.   Δw_ij = (1 − γ)·(−α η (A x̄)_i x̄_j) − γ w_ij,
 
-is a product of a pre-synaptic trace and a post-synaptic trace, so Lava's
-``Loihi3FLearningRule`` expresses it as ``dw = C · u0 · x1 · y2``:
+with ``γ = 1 − 1/g``, is a sum of products of pre- and post-synaptic traces and the weight, so
+Lava's ``Loihi3FLearningRule`` expresses it as
+``dw = C·u0·x1·y2 − C·u0·x1·y2·y3 − u0·w·y3``:
 
 - ``x1``: the pre-synaptic graded payload ``x̄`` with ``GradedSpikeCfg.OVERWRITE``, which stores
   ``x̄/2`` (``lava/magma/core/model/py/connection.py``); a trace time constant of ``2³⁰`` steps
@@ -18,15 +19,20 @@ is a product of a pre-synaptic trace and a post-synaptic trace, so Lava's
 - ``u0``: once per learning epoch; ``t_epoch`` = steps per sample, so ``A`` learns once per
   sample from the settled state, like the reference.
 
+- ``y3``: ``γ`` from the per-layer :class:`~neurodecorr.lava.procs.process.GainRegister`,
+  which sums the layer's powers ``x_i²`` and ``x̄_i²`` (sent by every neuron) and computes
+  ``g = ‖x‖ / ‖x̄'‖``, ``x̄' = (1 − η‖x̄‖²) x̄`` (:func:`neurodecorr.core.linear.power_gain`
+  of one sample); it reaches the neurons one step later, which forward it (pre-compensated
+  like ``y2``).
+
 ``C = −2αη/s`` must be ``m·2^e`` with integer ``m``; choosing ``s = 2αη`` makes ``C = −1``.
-The power-preserving gain ``g`` of the ``ahmad`` rule is one global scalar, not a synaptic
-quantity; it is not part of the on-chip rule (on a chip it is a global gain control).
+Fixed point: :func:`learn_on_chip_fixed` and :mod:`neurodecorr.lava.fixed_learning`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -37,6 +43,8 @@ from neurodecorr.lava.runtime import lava_session
 from neurodecorr.lava.settling import contraction, settling_plan
 
 RULE = "-2^0 * u0 * x1 * y2"
+#: the rule with the gain: (1 − γ)·hebbian − γ·w
+RULE_GAIN = "-2^0 * u0 * x1 * y2 + 2^0 * u0 * x1 * y2 * y3 - 2^0 * u0 * w * y3"
 #: x1 time constant in steps: long enough that x1 does not decay within an epoch (float model)
 TRACE_TAU = 2**30
 #: Euler step as a fraction of the plan's step for the initial A: A grows as it learns
@@ -53,23 +61,38 @@ class OnChipLearning:
     wall_s: float
 
 
-def reference_stream(A0: np.ndarray, X: np.ndarray, eta: float) -> np.ndarray:
-    """neurodecorr's local rule sample by sample: ``x̄ = A⁻¹x``, ``A ← A + η (A x̄) x̄ᵀ``.
+def reference_stream(A0: np.ndarray, X: np.ndarray, eta: float, gain: bool = True
+                     ) -> np.ndarray:
+    """neurodecorr's local rule sample by sample: ``x̄ = A⁻¹x``, ``A ← (A + η (A x̄) x̄ᵀ)/g``.
 
-    Uses :func:`neurodecorr.core.inverse.first_order_update` on one sample and undoes its
-    global gain (``A ← g·A_new``), which the synaptic rule does not contain.
+    Uses :func:`neurodecorr.core.inverse.first_order_update` on one sample; ``gain=False``
+    undoes its gain (``A ← g·A_new``).
     """
     cfg = DecorrelationConfig(rule="ahmad", eta=eta)
     A = np.array(A0, dtype=np.float64)
     for x in X:
         xbar = np.linalg.solve(A, x)
-        A_new, gain = first_order_update(A, x[None, :], xbar[None, :], cfg)
-        A = gain * A_new
+        A_new, g = first_order_update(A, x[None, :], xbar[None, :], cfg)
+        A = A_new if gain else g * A_new
     return A
 
 
+def _connect_learning(neuron, dense, register) -> None:
+    """Wire a neuron population, its recurrent ``LearningDense`` and the gain register (or None)."""
+    neuron.s_out.connect(dense.s_in)
+    dense.a_out.connect(neuron.a_rec)
+    neuron.s_out_bap.connect(dense.s_in_bap)
+    neuron.s_out_y1.connect(dense.s_in_y1)
+    neuron.s_out_y2.connect(dense.s_in_y2)
+    neuron.s_out_y3.connect(dense.s_in_y3)
+    if register is not None:
+        neuron.s_out_px.connect(register.px_in)
+        neuron.s_out_pv.connect(register.pv_in)
+        register.gain_out.connect(neuron.gain_in)
+
+
 def learn_on_chip(A0: np.ndarray, X: np.ndarray, eta: float, tol: float = 1e-10,
-                  progress=None) -> OnChipLearning:
+                  progress=None, gain: bool = True) -> OnChipLearning:
     """Stream the rows of ``X`` through the Loihi mapping and learn ``A`` with ``LearningDense``.
 
     Parameters
@@ -80,6 +103,8 @@ def learn_on_chip(A0: np.ndarray, X: np.ndarray, eta: float, tol: float = 1e-10,
         Input stream; each sample is held until the integrators settle to ``tol``.
     eta : float
         Learning rate η.
+    gain : bool
+        Include the gain ``g`` (the ``ahmad`` rule); False learns ``A + η (A x̄) x̄ᵀ`` only.
     """
     import_lava()
     from lava.magma.core.learning.constants import GradedSpikeCfg
@@ -88,13 +113,13 @@ def learn_on_chip(A0: np.ndarray, X: np.ndarray, eta: float, tol: float = 1e-10,
     from lava.proc.io.source import RingBuffer
 
     from neurodecorr.lava.procs.models import MODELS
-    from neurodecorr.lava.procs.process import Integrator
+    from neurodecorr.lava.procs.process import GainRegister, Integrator
 
     X = np.atleast_2d(np.asarray(X, dtype=np.float64))
     n = A0.shape[0]
     alpha = ALPHA_MARGIN * settling_plan(A0, tol).alpha
     T = math.ceil(math.log(tol) / math.log(contraction(A0, alpha))) + 3
-    rule = Loihi3FLearningRule(dw=RULE, x1_tau=TRACE_TAU, t_epoch=T)
+    rule = Loihi3FLearningRule(dw=RULE_GAIN if gain else RULE, x1_tau=TRACE_TAU, t_epoch=T)
     # Lava decays the post-synaptic traces over the epoch with the rule's fixed y2_tau:
     # pre-compensate, so that y2 equals (A x̄)·s when the rule is applied.
     y2_gain = float(np.exp(T / rule.y2_tau))
@@ -102,17 +127,70 @@ def learn_on_chip(A0: np.ndarray, X: np.ndarray, eta: float, tol: float = 1e-10,
     d_in = Dense(weights=alpha * np.eye(n), num_message_bits=24)
     d_rec = LearningDense(weights=-alpha * np.asarray(A0, dtype=np.float64), num_message_bits=24,
                           learning_rule=rule, graded_spike_cfg=GradedSpikeCfg.OVERWRITE)
-    neuron = Integrator(shape=n, alpha=alpha, y2_scale=2.0 * alpha * eta * y2_gain)
+    neuron = Integrator(shape=n, alpha=alpha, y2_scale=2.0 * alpha * eta * y2_gain,
+                        y3_scale=y2_gain)
     source.s_out.connect(d_in.s_in)
     d_in.a_out.connect(neuron.a_in)
-    neuron.s_out.connect(d_rec.s_in)
-    d_rec.a_out.connect(neuron.a_rec)
-    neuron.s_out_bap.connect(d_rec.s_in_bap)
-    neuron.s_out_y1.connect(d_rec.s_in_y1)
-    neuron.s_out_y2.connect(d_rec.s_in_y2)
-    neuron.s_out_y3.connect(d_rec.s_in_y3)
+    _connect_learning(neuron, d_rec, GainRegister(shape=n, plan={"eta": eta}) if gain else None)
     with lava_session(source, "floating_pt", MODELS["floating_pt"]) as session:
         session.run(X.shape[0] * T, progress)
         w = np.asarray(d_rec.weights.get(), dtype=np.float64)
-    return OnChipLearning(A_lava=-w / alpha, A_reference=reference_stream(A0, X, eta),
+    return OnChipLearning(A_lava=-w / alpha, A_reference=reference_stream(A0, X, eta, gain),
                           steps=session.steps, wall_s=session.wall_s)
+
+
+@dataclass
+class FixedOnChipLearning:
+    """Weights learned by Lava's fixed-point ``LearningDense`` and the state it ended in."""
+
+    weights: np.ndarray
+    v: np.ndarray
+    steps: int
+    wall_s: float
+
+
+def learn_on_chip_fixed(w0: np.ndarray, X_int: np.ndarray, plan, progress=None
+                        ) -> FixedOnChipLearning:
+    """Learn ``A = w·2^−a`` in Lava's fixed-point ``LearningDense`` (bit-approximate model).
+
+    A :class:`~neurodecorr.lava.procs.process.LearningNeuron` population settles ``x̄`` through
+    the learning ``Dense`` (``weight_exp = −a``) and emits the offset-encoded 7-bit codes; the
+    engine applies ``plan.rule`` once per sample (``t_epoch = T``). The integer update and its
+    bit-true emulation are in :mod:`neurodecorr.lava.fixed_learning`.
+
+    Parameters
+    ----------
+    w0 : ndarray of int, shape (n, n)
+        Initial weights, even integers in [−256, 254].
+    X_int : ndarray of int, shape (N, n)
+        Samples with ``plan.F`` fractional bits, each held for ``plan.T`` steps.
+    plan : neurodecorr.lava.fixed_learning.FixedLearningPlan
+    """
+    import_lava()
+    from lava.magma.core.learning.constants import GradedSpikeCfg
+    from lava.magma.core.learning.learning_rule import Loihi3FLearningRule
+    from lava.proc.dense.process import LearningDense
+    from lava.proc.io.source import RingBuffer
+
+    from neurodecorr.lava.fixed_learning import X1_TAU
+    from neurodecorr.lava.procs.models import MODELS
+    from neurodecorr.lava.procs.process import GainRegister, LearningNeuron
+
+    plan.check()
+    X_int = np.atleast_2d(np.asarray(X_int, dtype=np.int64))
+    n = w0.shape[0]
+    rule = Loihi3FLearningRule(dw=plan.rule, x1_tau=X1_TAU, t_epoch=plan.T,
+                               rng_seed=plan.rng_seed)
+    source = RingBuffer(data=np.repeat(X_int.T, plan.T, axis=1).astype(np.int32))
+    dense = LearningDense(weights=np.asarray(w0, dtype=np.int32), weight_exp=-plan.a,
+                          num_message_bits=24, learning_rule=rule,
+                          graded_spike_cfg=GradedSpikeCfg.OVERWRITE)
+    neuron = LearningNeuron(shape=n, plan=asdict(plan))
+    source.s_out.connect(neuron.a_in)
+    _connect_learning(neuron, dense, GainRegister(shape=n, plan=asdict(plan)))
+    with lava_session(source, "fixed_pt", MODELS["fixed_pt"]) as session:
+        session.run(X_int.shape[0] * plan.T, progress)
+        weights = np.asarray(dense.weights.get()).astype(np.int64)
+        v = np.asarray(neuron.v.get()).astype(np.int64)
+    return FixedOnChipLearning(weights=weights, v=v, steps=session.steps,
+                               wall_s=session.wall_s)

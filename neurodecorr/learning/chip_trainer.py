@@ -6,12 +6,16 @@
 lateral circuit, ``W x̄ + b`` a read of its forward crossbar. Its updates are written into the
 devices:
 
-* forward weights: the rule's update (BP, FA, sign-FA, DFA, NP, ANP) is applied as plain SGD,
-  ``[W | b] ← [W | b] − lr [∂W | ∂b]``, by stochastic rank-1 pulse trains
-  (:meth:`ChipLayer.write_forward`). Adam's per-element moments cannot be written as outer
-  products, so the chip does not use Adam;
-* lateral matrices: the local first-order Sherman–Morrison rule, one pulse train per sample,
-  with the global gain in a digital register (:meth:`LateralArray.learn`); rule ``ahmad`` only.
+* forward weights: the rule's update (BP, FA, sign-FA, DFA, NP, ANP) is applied as SGD,
+  ``[W | b] ← [W | b] − lr [∂W | ∂b]`` with the chip's own step ``ChipOptions.lr``
+  (``--chip-lr``), through each array's update algorithm (:mod:`neurodecorr.circuits.updates`:
+  plain pulse trains, mixed precision, or a transfer algorithm; ``ChipOptions.update``).
+  Adam's per-element moments cannot be written as outer products, so the chip does not use
+  Adam, and ``--lr`` (Adam's rate) does not apply;
+* lateral matrices: the local first-order Sherman–Morrison rule through the lateral array's
+  update algorithm, with the global gain in a digital register (:meth:`LateralArray.learn`);
+  rule ``ahmad`` only. A matrix that loses stability gets the circuit's ``on_unstable``
+  response (stop with one line naming layer, epoch and eigenvalue; re-program; clamp).
 
 After the writes of every batch the chip reads its arrays back into the network
 (:meth:`Chip.read_back`), so the network is always what the chip holds. What stays digital: the
@@ -31,6 +35,7 @@ import numpy as np
 
 from neurodecorr.circuits.chip import Chip
 from neurodecorr.circuits.costs import difference, per_sample
+from neurodecorr.circuits.lateral import LateralUnstable
 from neurodecorr.core.forward import Trace
 from neurodecorr.core.network import Hardware
 from neurodecorr.data.base import Dataset
@@ -55,16 +60,31 @@ class ChipOptions:
         chip's clock advances by it after each batch's writes, so drift acts between batches.
     seed : int
         Seed of every physical draw (mismatch, programming, reads, writes, circuit noise).
+    lr : float
+        The SGD step of the forward arrays' updates (``train --chip-lr``): the chip's own
+        option, never the software optimiser's ``--lr`` (Adam's rate).
+    update : str, optional
+        Update algorithm of every array (:mod:`neurodecorr.circuits.updates`), overriding the
+        circuits' ``update`` keys (``train --update``).
     """
 
     circuit: str = "ideal"
     device: str | None = None
     batch_interval_s: float = 1e-3
     seed: int = 0
+    lr: float = 0.2
+    update: str | None = None
 
     def __post_init__(self) -> None:
+        from neurodecorr.circuits.updates import UPDATES
+
         if not (np.isfinite(self.batch_interval_s) and self.batch_interval_s >= 0):
             raise NeurodecorrError(f"batch interval: must be >= 0 s, got {self.batch_interval_s}")
+        if not (isinstance(self.lr, int | float) and np.isfinite(self.lr) and self.lr > 0):
+            raise NeurodecorrError(f"--chip-lr: must be a positive number, got {self.lr!r}")
+        if self.update is not None and self.update not in UPDATES:
+            raise NeurodecorrError(f"--update: must be one of {', '.join(UPDATES)}; got "
+                                   f"{self.update!r}")
 
     @property
     def hardware(self) -> Hardware:
@@ -108,7 +128,8 @@ class ChipTrainer(Trainer):
         super().__init__(config, dataset)
         self.options = options
         self.network.hardware = options.hardware
-        self.chip = Chip(self.network, np.random.default_rng([options.seed, 0xC41]))
+        self.chip = Chip(self.network, np.random.default_rng([options.seed, 0xC41]),
+                         update=options.update)
         self.backend = self.chip
         self.chip.read_back(self.network)
         self.inference = {"samples": 0.0}
@@ -118,11 +139,14 @@ class ChipTrainer(Trainer):
         chip = self.chip
         self.trained_samples += len(trace.x[0])
         for i in range(chip.n_layers):
-            chip.write_forward(i, grads[2 * i], grads[2 * i + 1], self.config.lr)
+            chip.write_forward(i, grads[2 * i], grads[2 * i + 1], self.options.lr)
         for i, layer in enumerate(self.network.layers):
             if layer.decorrelation is not None:
-                chip.learn_lateral(i, trace.x[i], trace.xbar[i], self.config.decor_lr,
-                                   self.config.decor_batch_fraction)
+                try:
+                    chip.learn_lateral(i, trace.x[i], trace.xbar[i], self.config.decor_lr,
+                                       self.config.decor_batch_fraction)
+                except LateralUnstable as exc:
+                    raise LateralUnstable(exc.eigenvalue, exc.layer, self.epoch + 1) from None
         chip.clock_s += self.options.batch_interval_s
         chip.read_back(self.network)
 

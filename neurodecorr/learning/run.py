@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from neurodecorr.data import NEEDS_DATA_DIR, load_dataset
 from neurodecorr.errors import NeurodecorrError
-from neurodecorr.io import check_outputs, input_file, json_bytes, write_outputs
+from neurodecorr.io import check_outputs, input_file, json_bytes, npz_bytes, write_outputs
 from neurodecorr.learning.checkpoint import resume_trainer, save_checkpoint
 from neurodecorr.learning.config import TrainConfig
 from neurodecorr.learning.trainer import EpochCallbacks, Trainer
@@ -41,6 +41,9 @@ class TrainRun:
         Train on a simulated chip (:mod:`neurodecorr.learning.chip_trainer`).
     json_path, plot_path : str, optional
         History and configuration as JSON; learning curves as PNG.
+    save_network : str, optional
+        The trained network as ``.npz`` (a chip run: what its arrays hold at the end), for
+        ``neurodecorr evaluate`` and ``export-lava``.
     """
 
     config: TrainConfig
@@ -50,6 +53,7 @@ class TrainRun:
     chip: ChipOptions | None = None
     json_path: str | None = None
     plot_path: str | None = None
+    save_network: str | None = None
 
     def __post_init__(self) -> None:
         if self.resume and self.checkpoint is None:
@@ -60,7 +64,7 @@ class TrainRun:
             raise NeurodecorrError(f"--data-dir: applies only to {', '.join(NEEDS_DATA_DIR)}, "
                                    f"not to {self.config.dataset}")
         check_outputs({"--checkpoint": self.checkpoint, "--json": self.json_path,
-                       "--plot": self.plot_path})
+                       "--plot": self.plot_path, "--save-network": self.save_network})
         if self.chip is not None:
             if self.checkpoint is not None:
                 raise NeurodecorrError("--checkpoint/--resume: not supported with a chip "
@@ -137,6 +141,8 @@ def run_training(run: TrainRun, callbacks: EpochCallbacks | None = None,
     files: dict[str, bytes] = {}
     if run.json_path:
         files[run.json_path] = report(trainer)
+    if run.save_network:
+        files[run.save_network] = npz_bytes(trainer.network.to_arrays())
     if run.plot_path:
         from neurodecorr.learning.plot import history_figure_png
 

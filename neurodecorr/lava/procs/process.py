@@ -89,6 +89,9 @@ class Integrator(AbstractProcess):
         ``α`` of the recurrent ``Dense(−α·A)``; used only to scale the ``y2`` trace.
     y2_scale : float
         Factor applied to ``y2`` (keeps the learning rule's constant representable).
+    y3_scale : float
+        Factor applied to ``y3``, the gain register's ``γ`` forwarded (float model; the
+        :class:`GainRegister`'s input is unconnected, so zero, outside on-chip learning).
     decay : ndarray, shape (shape,), optional
         Per-neuron decay ``d`` (float), or its 12-bit integer, ``v·(4096 − d) >> 12`` (fixed);
         zero by default (the recurrent ``Dense`` then carries the whole ``−αA``).
@@ -100,10 +103,11 @@ class Integrator(AbstractProcess):
     """
 
     def __init__(self, *, shape: int, alpha: float, y2_scale: float = 1.0,
-                 decay: np.ndarray | None = None, rec_shift: int = 0, **params) -> None:
+                 y3_scale: float = 1.0, decay: np.ndarray | None = None, rec_shift: int = 0,
+                 **params) -> None:
         decay = np.zeros(shape) if decay is None else decay
-        super().__init__(shape=shape, alpha=alpha, y2_scale=y2_scale, decay=decay,
-                         rec_shift=rec_shift, **params)
+        super().__init__(shape=shape, alpha=alpha, y2_scale=y2_scale, y3_scale=y3_scale,
+                         decay=decay, rec_shift=rec_shift, **params)
         self.a_in = InPort(shape=(shape,))
         self.a_rec = InPort(shape=(shape,))
         self.s_out = OutPort(shape=(shape,))
@@ -111,6 +115,65 @@ class Integrator(AbstractProcess):
         self.s_out_y2 = OutPort(shape=(shape,))
         self.s_out_y3 = OutPort(shape=(shape,))
         self.s_out_bap = OutPort(shape=(shape,))
+        # on-chip learning with the gain: powers to the GainRegister, its γ back (y3)
+        self.gain_in = InPort(shape=(shape,))
+        self.s_out_px = OutPort(shape=(shape,))
+        self.s_out_pv = OutPort(shape=(shape,))
         self.v = Var(shape=(shape,), init=0)
         self.decay = Var(shape=(shape,), init=decay)
         _record_vars(self, shape, params.get("n_records", 0))
+
+
+class LearningNeuron(AbstractProcess):
+    """Fixed-point learning neuron: settles ``x̄`` and emits the 7-bit codes the engine learns from.
+
+    Time-multiplexes one graded payload (``neurodecorr.lava.fixed_learning.neuron_step``): the
+    24-bit state during the epoch, the offset-encoded code of ``x̄`` on its last step; ``y2`` is
+    the code of the recurrent current ``(A x̄)_i``.
+
+    Parameters
+    ----------
+    shape : int
+        Number of neurons.
+    plan : dict
+        The fields of :class:`neurodecorr.lava.fixed_learning.FixedLearningPlan`.
+
+    It also sends its power payloads ``x_i²`` and ``x̄_i²`` to the :class:`GainRegister` and
+    forwards the register's gain code on ``y3``.
+    """
+
+    def __init__(self, *, shape: int, plan: dict) -> None:
+        super().__init__(shape=shape, plan=plan)
+        self.a_in = InPort(shape=(shape,))
+        self.a_rec = InPort(shape=(shape,))
+        self.gain_in = InPort(shape=(shape,))
+        self.s_out = OutPort(shape=(shape,))
+        self.s_out_px = OutPort(shape=(shape,))
+        self.s_out_pv = OutPort(shape=(shape,))
+        self.s_out_y1 = OutPort(shape=(shape,))
+        self.s_out_y2 = OutPort(shape=(shape,))
+        self.s_out_y3 = OutPort(shape=(shape,))
+        self.s_out_bap = OutPort(shape=(shape,))
+        self.v = Var(shape=(shape,), init=0)
+
+
+class GainRegister(AbstractProcess):
+    """The per-layer scalar register of the gain ``g``: sums the layer's power payloads and
+    broadcasts the gain code ``q_γ`` (``neurodecorr.lava.fixed_learning.gain_code``), one step
+    late (it sends before it receives, like ``Dense``).
+
+    Parameters
+    ----------
+    shape : int
+        Number of neurons of the layer.
+    plan : dict
+        The fields of :class:`neurodecorr.lava.fixed_learning.FixedLearningPlan` (fixed
+        model), or ``{"eta": η}`` (float model: ``γ = 1 − 1/g`` itself).
+    """
+
+    def __init__(self, *, shape: int, plan: dict) -> None:
+        super().__init__(shape=shape, plan=plan)
+        self.px_in = InPort(shape=(shape,))
+        self.pv_in = InPort(shape=(shape,))
+        self.gain_out = OutPort(shape=(shape,))
+        self.gamma = Var(shape=(1,), init=0)

@@ -1,0 +1,433 @@
+"""Update algorithms of an analogue array: how a digital update ``ΔW`` reaches the devices.
+
+Every array of a chip (forward crossbar, lateral matrix) is an :class:`AnalogArray`: it reads
+like a :class:`~neurodecorr.devices.Crossbar` and takes updates ``ΔW = lr Σ_k d_k x_kᵀ``
+(rank-1 terms) through one of these algorithms (``update`` in the circuit's ``[forward]`` /
+``[lateral]`` table, or ``train --update``):
+
+``sgd``
+    Each rank-1 term one stochastic pulse train (``Crossbar.write_rank1``; Gokmen & Vlasov
+    2016). The mean is exact, the pulse-count noise grows with the unsigned update.
+``mixed-precision``
+    Nandakumar et al. 2020 (Front. Neurosci. 14:406), aihwkit ``MixedPrecisionCompound``: the
+    update accumulates in a digital matrix ``χ ← χ + ΔW``; every ``transfer_every`` updates each
+    device gets ``n_ij = trunc(χ_ij/ε)`` pulses of the sign of ``χ_ij`` (``ε`` the granularity,
+    by default the device's ``dw_min``) and ``χ`` keeps the remainder ``χ_ij − n_ij ε``
+    (aihwkit ``rpu_mixedprec_device.cpp``, ``doTransfer``). The pulses are written row by row,
+    as aihwkit does. Unlike aihwkit, ``x`` and ``d`` are not quantised before the outer product
+    (its ``n_x_bins = n_d_bins = 0`` setting).
+``tiki-taka``, ``ttv2``, ``chopped-ttv2``, ``agad``
+    Two arrays, a fast ``A`` (programmed at zero) that takes the gradient pulses and a slow
+    ``C`` holding the weights; reads see ``W = γ (A − r) + C`` (``gamma``; aihwkit's default is
+    0, ours 0.5 for ``tiki-taka`` and ``ttv2``, see :class:`UpdateConfig`).
+    Every ``transfer_every`` updates ``transfer_columns`` columns ``j`` of ``A`` (cycling; all by
+    default) are read with one-hot inputs, ``v = A e_j`` (noisy analogue reads), and moved into
+    ``C``:
+
+    * ``tiki-taka`` (Gokmen & Haensch 2020, Front. Neurosci. 14:103; aihwkit
+      ``TransferCompound``): ``C ← C + transfer_lr (v − r_j) e_jᵀ`` by a stochastic pulse train,
+      ``r`` the symmetry point of ``A`` (below);
+    * ``ttv2`` (Gokmen 2021, Front. Artif. Intell. 4:699148; ``BufferedTransferCompound``):
+      ``H_j ← H_j + transfer_lr (v − r_j)/ε_A`` in a digital buffer; where ``|H_ij| ≥ 1``,
+      ``C_ij`` gets ``trunc(H_ij)`` pulses and ``H_ij ← momentum · H_ij`` (aihwkit's
+      ``forget_buffer``);
+    * ``chopped-ttv2`` (Rasch et al. 2024, Nat. Commun. "Fast and robust analog in-memory deep
+      neural network training"; ``ChoppedTransferCompound``): as ``ttv2`` with no symmetry-point
+      reference, but the input ``x_j`` of the gradient into ``A`` is multiplied by a chopper
+      ``c_j = ±1`` and the read column by the same ``c_j``, so ``A``'s offset enters ``H`` with
+      alternating sign and cancels; ``c_j`` flips with probability ``chop_prob`` at each
+      transfer of column ``j`` (``in_chop_random``);
+    * ``agad`` (Rasch et al. 2024; ``DynamicTransferCompound``): as ``chopped-ttv2`` with the
+      choppers flipped every ``n = ceil(1/chop_prob)`` transfers of a column, and the reference
+      of ``A`` tracked on the fly: a running mean ``m ← (1 − κ) m + κ v`` with
+      ``κ = min(tail_weightening/n, 1)``; at a chopper switch the reference becomes ``m``, and
+      ``H ← H + c (v − reference) transfer_lr/ε_A``. No write before the first ``n`` transfers.
+
+    Symmetry point (``tiki-taka``, ``ttv2``): a zero update pulls an asymmetric device to its
+    symmetry point, where up and down steps balance; that point must act as ``A``'s zero. At
+    construction ``A`` gets ``symmetry_pulses`` alternating up/down pulses on every device
+    (aihwkit's calibration), and the digital reference ``r`` is ``A``'s weights afterwards.
+
+Digital work is counted (``buffer_reads``, ``buffer_writes``, ``digital_macs``) beside the
+crossbars' own counters (:mod:`neurodecorr.circuits.costs`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurodecorr.errors import NeurodecorrError
+
+UPDATES = ("sgd", "mixed-precision", "tiki-taka", "ttv2", "chopped-ttv2", "agad")
+TRANSFERS = UPDATES[2:]
+DIGITAL_EVENTS = ("buffer_reads", "buffer_writes", "digital_macs")
+
+
+@dataclass(frozen=True)
+class UpdateConfig:
+    """One array's update algorithm and its parameters (see the module docstring).
+
+    Attributes
+    ----------
+    update : str
+        The algorithm, one of :data:`UPDATES`.
+    granularity : float
+        Mixed precision: ``ε`` in weight units, rounded to whole device steps ``dw_min`` (at
+        least one).
+    transfer_every : int
+        Updates between two transfers (χ → devices, or one column of ``A`` → ``C``).
+    transfer_lr : float
+        Transfer algorithms: the rate of the column read into ``C`` (or ``H``).
+    fast_lr : float
+        Transfer algorithms: multiplies the learning rate of the gradient written into ``A``.
+    gamma : float
+        Tiki-Taka and TTv2: reads see ``γ (A − r) + C``. The choppers of ``chopped-ttv2`` and
+        ``agad`` leave ``A`` chopped, so those read ``C`` alone (``γ = 0``). 0.5 by default:
+        with ``γ = 0`` the loop gradient → ``A`` → ``C`` is an undamped double integrator on a
+        symmetric device and oscillates (tests/test_updates.py's quadratic problem).
+    momentum : float
+        TTv2 family: what of ``H`` stays after a transfer pulse (``forget_buffer``).
+    chop_prob : float
+        Chopped TTv2: flip probability per transfer; AGAD: flips every ``ceil(1/chop_prob)``.
+    tail_weightening : float
+        AGAD: weight of the running mean of ``A``'s reads.
+    symmetry_pulses : int
+        Tiki-Taka, TTv2: up/down pulse pairs of the symmetry-point calibration; 0: ``3/dw_min``
+        (at most 20 000).
+    transfer_columns : int
+        Transfer algorithms: columns of ``A`` read per transfer (cycling); 0: all of them, one
+        sweep per transfer. aihwkit reads one column per sample (``transfer_every = 1``,
+        ``units_in_mbatch = False``), about one sweep per mini-batch for our layer sizes.
+    """
+
+    update: str = "sgd"
+    granularity: float = 0.0
+    transfer_every: int = 1
+    transfer_lr: float = 0.1
+    fast_lr: float = 1.0
+    gamma: float = 0.5
+    momentum: float = 0.0
+    chop_prob: float = 0.1
+    tail_weightening: float = 5.0
+    symmetry_pulses: int = 0
+    transfer_columns: int = 0
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    @property
+    def algorithm(self) -> str:
+        return self.update
+
+    def check(self) -> None:
+        """Refuse a value out of range with one line naming the key."""
+        problems = {
+            "update": (self.update in UPDATES, f"must be one of {', '.join(UPDATES)}"),
+            "granularity": (self.granularity >= 0, "must be >= 0 (0: the device's dw_min)"),
+            "transfer_every": (self.transfer_every >= 1, "must be >= 1"),
+            "transfer_lr": (self.transfer_lr > 0, "must be > 0"),
+            "fast_lr": (self.fast_lr > 0, "must be > 0"),
+            "gamma": (self.gamma >= 0, "must be >= 0"),
+            "momentum": (0 <= self.momentum < 1, "must lie in [0, 1)"),
+            "chop_prob": (0 < self.chop_prob <= 1, "must lie in (0, 1]"),
+            "tail_weightening": (self.tail_weightening > 0, "must be > 0"),
+            "symmetry_pulses": (self.symmetry_pulses >= 0, "must be >= 0"),
+            "transfer_columns": (self.transfer_columns >= 0, "must be >= 0 (0: all)"),
+        }
+        for key, (ok, problem) in problems.items():
+            value = getattr(self, key)
+            if isinstance(value, float) and not math.isfinite(value):
+                ok, problem = False, "must be finite"
+            if not ok:
+                raise NeurodecorrError(f"{key}: {problem}; got {value!r}")
+
+
+def pulse_counts(crossbar, counts: np.ndarray, t_s: float, per_count: int = 1) -> None:
+    """Send ``per_count·|n_ij|`` pulses of sign ``n_ij`` to each device, deterministically.
+
+    Row by row and pulse round by pulse round: a rank-1 write with ``d = e_i``, ``x_j = sign
+    n_ij`` on the columns still owed a pulse and a rate of one device step, which makes every
+    bit-stream probability 1 and the train one slot long (:func:`~neurodecorr.devices.pulsed.
+    pulse_train` with ``K = 1``): exactly one pulse per selected device.
+    """
+    step = crossbar.config.pulsed.dw_min_norm * crossbar.scale * (1.0 - 1e-12)
+    d = np.zeros(crossbar.shape[0])
+    counts = counts * per_count
+    for i in np.flatnonzero(np.any(counts != 0, axis=1)):
+        row = counts[i]
+        d[i] = 1.0
+        for r in range(1, int(np.max(np.abs(row))) + 1):
+            crossbar.write_rank1(np.sign(row) * (np.abs(row) >= r), d, step, t_s)
+        d[i] = 0.0
+
+
+class AnalogArray:
+    """An array written by plain SGD pulse trains (``sgd``); the base of the other algorithms.
+
+    Parameters
+    ----------
+    device : DeviceConfig
+    weights : ndarray, shape (out, in)
+    rng : numpy.random.Generator
+    t_program_s : float
+    weight_scale : float, optional
+    drift_compensation : str
+        As :class:`~neurodecorr.devices.Crossbar` (the array holding the weights).
+    config : UpdateConfig
+    """
+
+    def __init__(self, device, weights: np.ndarray, rng: np.random.Generator,
+                 t_program_s: float = 0.0, weight_scale: float | None = None,
+                 config: UpdateConfig | None = None, drift_compensation: str = "none") -> None:
+        from neurodecorr.devices import Crossbar
+
+        self.update_config = config or UpdateConfig()
+        r_main, self._rng = rng.spawn(2)
+        self.crossbar = Crossbar(device, weights, r_main, t_program_s=t_program_s,
+                                 weight_scale=weight_scale, drift_compensation=drift_compensation)
+        self.digital = dict.fromkeys(DIGITAL_EVENTS, 0)
+        self.n_updates = 0
+
+    # -- reading: the crossbar holding the weights ------------------------------------------
+
+    def __getattr__(self, name: str):
+        """Everything else a reader asks of a crossbar (``noisy``, ``time_dependent``, ...)
+        is the weight array's: the array stays a drop-in :class:`~neurodecorr.devices.Crossbar`
+        as the device model grows."""
+        if name == "crossbar":
+            raise AttributeError(name)
+        return getattr(self.crossbar, name)
+
+    @property
+    def config(self):
+        return self.crossbar.config
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.crossbar.shape
+
+    @property
+    def scale(self) -> float:
+        """The weight that maps to the full conductance range."""
+        return self.crossbar.scale
+
+    def arrays(self) -> list:
+        """Every crossbar of the array (for the cost counters)."""
+        return [self.crossbar]
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """Crossbar counters summed over :meth:`arrays`, plus the digital operations."""
+        out = dict(self.digital)
+        for xbar in self.arrays():
+            for k, v in xbar.counters.items():
+                out[k] = out.get(k, 0) + v
+        return out
+
+    def matvec(self, X: np.ndarray, t_s: float, out: np.ndarray | None = None) -> np.ndarray:
+        return self.crossbar.matvec(X, t_s, out=out)
+
+    def read_weights(self, t_s: float) -> np.ndarray:
+        return self.crossbar.read_weights(t_s)
+
+    def effective_weights(self, t_s: float) -> np.ndarray:
+        return self.crossbar.effective_weights(t_s)
+
+    @property
+    def granularity(self) -> float:
+        """One device step in weight units."""
+        return self.crossbar.config.pulsed.dw_min_norm * self.crossbar.scale
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def update(self, xs: np.ndarray, ds: np.ndarray, lr: float, t_s: float) -> None:
+        """``W ← W + lr Σ_k d_k x_kᵀ`` (rows of ``xs`` and ``ds``) by the array's algorithm."""
+        self.n_updates += 1
+        for x, d in zip(np.atleast_2d(xs), np.atleast_2d(ds), strict=True):
+            self.crossbar.write_rank1(x, d, lr, t_s)
+
+    def reprogram(self, weights: np.ndarray, t_s: float) -> None:
+        """Program ``weights`` afresh (write-verify), clearing every digital accumulator."""
+        from neurodecorr.devices import Crossbar
+
+        old = self.crossbar
+        self.crossbar = Crossbar(old.config, weights, self._rng.spawn(1)[0], t_program_s=t_s,
+                                 weight_scale=old.scale, drift_compensation=old.compensation)
+        for k, v in old.counters.items():
+            self.crossbar.counters[k] += v
+
+
+class MixedPrecisionArray(AnalogArray):
+    """``mixed-precision``: digital ``χ``, integer pulse counts (see the module docstring)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.chi = np.zeros(self.shape)
+        # ε in whole device steps: a count is that many pulses
+        self.steps_per_count = max(round(self.update_config.granularity / self.granularity), 1)
+        self.epsilon = self.steps_per_count * self.granularity
+
+    def update(self, xs: np.ndarray, ds: np.ndarray, lr: float, t_s: float) -> None:
+        xs, ds = np.atleast_2d(xs), np.atleast_2d(ds)
+        self.chi += lr * (ds.T @ xs)
+        n_el = self.chi.size
+        self.digital["digital_macs"] += xs.shape[0] * n_el
+        self.digital["buffer_reads"] += n_el
+        self.digital["buffer_writes"] += n_el
+        self.n_updates += 1
+        if self.n_updates % self.update_config.transfer_every == 0:
+            self.transfer(t_s)
+
+    def transfer(self, t_s: float) -> None:
+        """Pulse ``trunc(χ/ε)`` into every device; ``χ`` keeps the remainder."""
+        n = np.trunc(self.chi / self.epsilon)
+        self.chi -= n * self.epsilon
+        self.digital["buffer_reads"] += self.chi.size
+        self.digital["buffer_writes"] += int(np.count_nonzero(n))
+        pulse_counts(self.crossbar, n, t_s, self.steps_per_count)
+
+    def reprogram(self, weights: np.ndarray, t_s: float) -> None:
+        super().reprogram(weights, t_s)
+        self.chi[...] = 0.0
+
+
+class TransferArray(AnalogArray):
+    """The transfer algorithms: fast ``A``, slow ``C`` (the weights), digital buffer ``H``."""
+
+    def __init__(self, device, weights, rng, t_program_s=0.0, weight_scale=None,
+                 config: UpdateConfig | None = None, drift_compensation: str = "none") -> None:
+        from neurodecorr.devices import Crossbar
+
+        super().__init__(device, weights, rng, t_program_s, weight_scale, config,
+                         drift_compensation)
+        cfg = self.update_config
+        r_fast, self._rng_chop = self._rng.spawn(2)
+        self.fast = Crossbar(device, np.zeros(self.shape), r_fast, t_program_s=t_program_s,
+                             weight_scale=self.crossbar.scale)
+        n_out, n_in = self.shape
+        self.H = np.zeros(self.shape)
+        self.reference = np.zeros(self.shape)
+        self.chopper = np.ones(n_in)
+        self.column = 0
+        self.transfers = 0
+        self._mean = np.zeros(self.shape)
+        self._switched = np.zeros(n_in, dtype=bool)
+        self._period = max(math.ceil(1.0 / cfg.chop_prob), 2)
+        self.gamma = cfg.gamma if cfg.update in ("tiki-taka", "ttv2") else 0.0
+        if cfg.update in ("tiki-taka", "ttv2"):
+            self._calibrate_symmetry_point(t_program_s)
+
+    def arrays(self) -> list:
+        return [self.crossbar, self.fast]
+
+    def _calibrate_symmetry_point(self, t_s: float) -> None:
+        """Alternating up/down pulses on every device of ``A``; ``r`` = what ``A`` holds then."""
+        pulsed = self.fast.config.pulsed
+        n = self.update_config.symmetry_pulses or min(math.ceil(3.0 / pulsed.dw_min_norm), 20000)
+        step = pulsed.dw_min_norm * self.fast.scale * (1.0 - 1e-12)
+        ones_out, ones_in = np.ones(self.shape[0]), np.ones(self.shape[1])
+        for _ in range(n):
+            self.fast.write_rank1(ones_in, ones_out, step, t_s)
+            self.fast.write_rank1(-ones_in, ones_out, step, t_s)
+        self.reference = self.fast.effective_weights(t_s)
+
+    def matvec(self, X, t_s, out=None):
+        y = self.crossbar.matvec(X, t_s, out=out)
+        if self.gamma:
+            y += self.gamma * (self.fast.matvec(X, t_s) - np.asarray(X) @ self.reference.T)
+        return y
+
+    def read_weights(self, t_s):
+        w = self.crossbar.read_weights(t_s)
+        return w + self.gamma * (self.fast.read_weights(t_s) - self.reference) if self.gamma else w
+
+    def effective_weights(self, t_s):
+        w = self.crossbar.effective_weights(t_s)
+        if self.gamma:
+            w = w + self.gamma * (self.fast.effective_weights(t_s) - self.reference)
+        return w
+
+    def update(self, xs, ds, lr, t_s):
+        cfg = self.update_config
+        chopped = cfg.update in ("chopped-ttv2", "agad")
+        for x, d in zip(np.atleast_2d(xs), np.atleast_2d(ds), strict=True):
+            self.fast.write_rank1(x * self.chopper if chopped else x, d, lr * cfg.fast_lr, t_s)
+        self.n_updates += 1
+        if self.n_updates % cfg.transfer_every == 0:
+            self.transfer(t_s)
+
+    def transfer(self, t_s: float) -> None:
+        """Read ``transfer_columns`` columns of ``A`` (cycling) and move them towards ``C``
+        (see the module docstring); the pulse counts of a sweep go to ``C`` together."""
+        cfg = self.update_config
+        n_cols = cfg.transfer_columns or self.shape[1]
+        counts = np.zeros(self.shape)
+        for _ in range(n_cols):
+            self._transfer_column(t_s, counts)
+        if counts.any():
+            pulse_counts(self.crossbar, counts, t_s)
+
+    def _transfer_column(self, t_s: float, counts: np.ndarray) -> None:
+        cfg = self.update_config
+        j = self.column
+        self.column = (j + 1) % self.shape[1]
+        e = np.zeros(self.shape[1])
+        e[j] = 1.0
+        v = np.asarray(self.fast.matvec(e, t_s), dtype=np.float64)
+        n_out = self.shape[0]
+        if cfg.update == "tiki-taka":
+            self.crossbar.write_rank1(e, v - self.reference[:, j], cfg.transfer_lr, t_s)
+            return
+        if cfg.update == "agad":
+            signal = self._dynamic_reference(j, v)
+        elif cfg.update == "chopped-ttv2":
+            signal = self.chopper[j] * v
+        else:
+            signal = v - self.reference[:, j]
+        h = self.H[:, j] + signal * cfg.transfer_lr / self.granularity
+        limit = self.crossbar.config.pulsed.bl_max
+        steps = np.clip(np.trunc(h), -limit, limit)
+        fired = steps != 0
+        h[fired] *= cfg.momentum
+        self.H[:, j] = h
+        self.digital["digital_macs"] += n_out
+        self.digital["buffer_reads"] += n_out
+        self.digital["buffer_writes"] += n_out
+        self.transfers += 1
+        if cfg.update == "chopped-ttv2" and self._rng_chop.random() < cfg.chop_prob:
+            self.chopper[j] = -self.chopper[j]
+        if not (cfg.update == "agad" and self.transfers <= self._period * self.shape[1]):
+            counts[:, j] = steps
+
+    def _dynamic_reference(self, j: int, v: np.ndarray) -> np.ndarray:
+        """AGAD: chopped signal against the reference tracked from ``A``'s reads."""
+        cfg = self.update_config
+        if self._switched[j]:
+            self.reference[:, j] = self._mean[:, j]
+            self._switched[j] = False
+        signal = self.chopper[j] * (v - self.reference[:, j])
+        kappa = min(cfg.tail_weightening / self._period, 1.0)
+        self._mean[:, j] += kappa * (v - self._mean[:, j])
+        self.digital["buffer_writes"] += 2 * v.size
+        reads_of_column = self.transfers // self.shape[1] + 1
+        if reads_of_column % self._period == 0:
+            self.chopper[j] = -self.chopper[j]
+            self._switched[j] = True
+        return signal
+
+    def reprogram(self, weights, t_s):
+        super().reprogram(weights, t_s)
+        self.H[...] = 0.0
+
+
+def make_array(device, weights: np.ndarray, rng: np.random.Generator, t_program_s: float = 0.0,
+               weight_scale: float | None = None, config: UpdateConfig | None = None,
+               drift_compensation: str = "none") -> AnalogArray:
+    """The :class:`AnalogArray` of ``config.update`` holding ``weights`` on ``device``."""
+    config = config or UpdateConfig()
+    cls = {"sgd": AnalogArray, "mixed-precision": MixedPrecisionArray}.get(config.update,
+                                                                           TransferArray)
+    return cls(device, weights, rng, t_program_s, weight_scale, config, drift_compensation)

@@ -1,0 +1,45 @@
+"""``neurodecorr evaluate``: a saved network deployed on a chip, accuracy against time."""
+
+from __future__ import annotations
+
+import click
+
+from neurodecorr.data import LOADERS
+
+
+@click.command(name="evaluate")
+@click.argument("network_path", type=click.Path(dir_okay=False))
+@click.option("--dataset", type=click.Choice(sorted(LOADERS)), default="mnist1d",
+              show_default=True, help="Test set to score.")
+@click.option("--device", default=None, help="Device preset of every array (name or path).")
+@click.option("--circuit", default="ideal", show_default=True)
+@click.option("--times", default="1,3600,86400,3.15e7", show_default=True,
+              help="Seconds after programming, comma-separated.")
+@click.option("--drift-compensation", type=click.Choice(["none", "global", "column"]),
+              default="none", show_default=True)
+@click.option("--headroom", type=float, default=None,
+              help="Weight mapped to G_max = headroom · max|W| (default: the circuit's).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False))
+def command(network_path, dataset, device, circuit, times, drift_compensation, headroom, seed,
+            json_path) -> None:
+    """Program a network saved by `train --save-network` into a chip and score its test set
+    at each time after programming (drift, 1/f and read noise, drift compensation)."""
+    from neurodecorr.errors import NeurodecorrError
+    from neurodecorr.io import check_outputs, json_bytes, write_outputs
+    from neurodecorr.learning.inference import evaluate_file
+
+    check_outputs({"--json": json_path}, inputs={"NETWORK": network_path})
+    try:
+        times_s = [float(t) for t in times.split(",")]
+    except ValueError:
+        raise NeurodecorrError(f"--times: comma-separated seconds, got {times!r}") from None
+    rows = evaluate_file(network_path, dataset, times_s, device=device, circuit=circuit,
+                         drift_compensation=drift_compensation, headroom=headroom, seed=seed)
+    for r in rows:
+        click.echo(f"t = {r['t_s']:>10.4g} s   accuracy {100 * r['accuracy']:.1f}%")
+    if json_path:
+        write_outputs({json_path: json_bytes({
+            "command": "evaluate", "network": str(network_path), "dataset": dataset,
+            "device": device, "circuit": circuit, "drift_compensation": drift_compensation,
+            "headroom": headroom, "seed": seed, "results": rows})})

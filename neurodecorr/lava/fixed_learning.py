@@ -1,0 +1,363 @@
+"""Fixed-point on-chip learning of the lateral matrix: the integer rule and its bit-true emulation.
+
+Lava 0.10's fixed-point ``LearningDense`` (``PyLearningDenseModelBitApproximate``,
+``lava/magma/core/model/py/connection.py``) learns 9-bit weights from unsigned 7-bit traces. The
+node-local ``ahmad`` rule ``ΔA_ij = η (A x̄)_i x̄_j`` (Ahmad 2024) is mapped onto it as follows.
+
+**Time multiplexing of one payload.** A learning neuron ``i`` (:class:`~neurodecorr.lava.procs.
+process.LearningNeuron`) holds ``v_i = x̄_i·2^F`` (24 bits) and settles
+``v ← v + ⌊(x − A v) · 2^−k⌋`` (Euler step ``α = 2^−k``) with ``A v`` from the ``LearningDense``
+(weights ``w = A·2^a``, ``weight_exp = −a``). An epoch is one sample of ``T`` steps (``t`` is the
+step, ``t mod T`` its phase):
+
+- phases ``2 … T−1``: update ``v`` and send it (graded, the recurrent sum);
+- phase ``0`` (last step, the engine learns after it): do not update; send the 7-bit
+  offset-encoded code ``p = 2 (q_x + 64)``, ``q_x = clip(⌊v · 2^(b−F)⌋, −63, 63)`` — with
+  ``GradedSpikeCfg.OVERWRITE`` the engine stores ``x1 = round(p/2) = q_x + 64`` (``p ≥ 2``, so it
+  always spikes) — and on ``y2`` the code ``q_y + 64`` of its recurrent current ``(A x̄)_i``,
+  which came from the same ``v``;
+- phase ``1``: the recurrent input is ``W·p`` (the code, not the state): discard it, send ``v``.
+
+**The rule.** ``dw = 2^e · u0 · (x1 − 64) · (y2 − 64)`` decodes the offsets inside the engine
+(a factor may carry a constant). Lava evaluates it as ``((x1−64)(y2−64)·m ≫ 3) ≪ (e + 7)`` in a
+16-bit accumulator that holds ``w ≪ 7``, rounds stochastically to the weight's 9 bits and clips
+to ``[−256, 255]``. In weight LSBs ``Δw = ⌊q_x q_y / 8⌋ · 2^e`` (before rounding) and
+``ΔA = η (A x̄)_i x̄_j`` needs ``2^(e−3) = η·2^(a−2b)``; the engine needs ``e ≥ −7``.
+
+**Stochastic rounding.** Lava draws **one** uniform number per epoch (``ConnVarRandom``, seed 2)
+and rounds every synapse up when its fraction exceeds it; the traces decay stochastically once
+per step with one number per epoch (``TraceRandom``, seeds ``rng_seed`` and ``rng_seed + 2``,
+advanced twice per step). :func:`emulate` replays those streams, so it equals Lava's run bit for
+bit. ``stochastic=False`` rounds to nearest instead (what a deterministic engine would do): a
+per-sample ``Δw`` below half an LSB is then lost.
+
+The power-preserving gain ``g`` of the ``ahmad`` rule is a per-layer scalar, see
+:func:`gain_code`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurodecorr.errors import NeurodecorrError
+from neurodecorr.lava.fixed import saturate, shift_floor
+
+#: Lava's learning-engine widths (``lava/magma/core/learning/constants.py``)
+TRACE_MAX = 127
+ACC_MAX = 2**15 - 1
+ACC_SHIFT = 7  # 16-bit accumulator − 9-bit signed weight
+W_MIN, W_MAX = -256, 255
+EPOCH_TIME_BITS = 6
+#: the offset that makes a signed 7-bit code an unsigned trace
+OFFSET = 64
+#: x1 decay time constant: long enough that the stochastic decay practically never fires
+X1_TAU = 2**30
+#: Loihi3FLearningRule's fixed post-synaptic time constant
+Y_TAU = 2**16 - 1
+#: ConnVarRandom's fixed seed
+SR_SEED = 2
+
+
+@dataclass(frozen=True)
+class FixedLearningPlan:
+    """Integer scales of the on-chip rule."""
+
+    F: int = 12
+    """fractional bits of ``x̄`` and ``x`` in the neuron"""
+    a: int = 6
+    """fractional bits of the weights, ``A = w·2^−a``"""
+    b: int = 4
+    """fractional bits of the 7-bit codes"""
+    k: int = 1
+    """Euler step ``2^−k``"""
+    T: int = 16
+    """steps per sample: one learning epoch"""
+    e: int = -7
+    """the Hebbian term's exponent"""
+    rng_seed: int = 0
+    """the learning rule's trace seed"""
+    c: int = 8
+    """fractional bits of the gain code ``q_γ = round((1 − 1/g)·2^c)``"""
+    p: int = 6
+    """fractional bits of the power payloads"""
+    gain: bool = True
+    """whether the rule contains the gain term"""
+
+    @property
+    def eta(self) -> float:
+        """The learning rate the integer rule realises: ``η = 2^(e−3+2b−a)``."""
+        return 2.0 ** (self.e - 3 + 2 * self.b - self.a)
+
+    @property
+    def e_gain(self) -> int:
+        """Exponent of the gain term: ``⌊−w·q_γ / 32⌋·2^e_gain`` must be ``−w·q_γ·2^−c``."""
+        return 5 - self.c
+
+    @property
+    def rule(self) -> str:
+        """The rule string for ``Loihi3FLearningRule``."""
+        hebb = f"2^{self.e} * u0 * (x1 - {OFFSET}) * (y2 - {OFFSET})"
+        if not self.gain:
+            return hebb
+        # the engine floors the gain product (−½ unit on average): add ½ unit back
+        return (f"{hebb} - 2^{self.e_gain} * u0 * w * (y3 - {OFFSET})"
+                f" + 2^{self.e_gain - 1} * u0")
+
+    def check(self) -> None:
+        """Refuse scales Lava's engine cannot represent."""
+        for name, e in (("e", self.e), ("4 - c", self.e_gain - 1)):
+            if not -7 <= e <= 8:
+                raise NeurodecorrError(f"learning exponent {name}={e}: Lava's engine needs -7..8")
+        if not 3 <= self.T < 2**EPOCH_TIME_BITS:
+            raise NeurodecorrError(f"steps per sample T={self.T}: the within-epoch time has "
+                                   f"{EPOCH_TIME_BITS} bits (3..63)")
+        if self.b >= self.F:
+            raise NeurodecorrError("code bits b must be below the state's fractional bits F")
+
+
+def plan_for(eta: float, T: int = 16, F: int = 12, a: int = 6, b: int = 4, k: int = 1,
+             rng_seed: int = 0, gain: bool = True) -> FixedLearningPlan:
+    """The plan whose rule realises ``eta`` (a power of two) at the given scales."""
+    e = math.log2(eta) + 3 - 2 * b + a
+    if e != round(e):
+        raise NeurodecorrError(f"eta={eta}: the on-chip rate must be a power of two")
+    plan = FixedLearningPlan(F=F, a=a, b=b, k=k, T=T, e=int(e), rng_seed=rng_seed, gain=gain)
+    plan.check()
+    return plan
+
+
+def _round_shift(v: np.ndarray, plan: FixedLearningPlan) -> np.ndarray:
+    """``v·2^(b−F)`` rounded half up (add half an LSB, then floor): unbiased codes, since a
+    floor's −½ LSB bias would add a constant to every product the rule accumulates."""
+    return shift_floor(np.asarray(v, dtype=np.int64) + (1 << (plan.F - plan.b - 1)),
+                       plan.b - plan.F)
+
+
+def x_code(v: np.ndarray, plan: FixedLearningPlan) -> np.ndarray:
+    """Signed 7-bit code of the state, ``clip(round(v·2^(b−F)), −63, 63)`` (−64 sends 0)."""
+    return np.clip(_round_shift(v, plan), -63, 63)
+
+
+def y_code(r: np.ndarray, plan: FixedLearningPlan) -> np.ndarray:
+    """Signed 7-bit code of the recurrent current ``(A x̄)_i``."""
+    return np.clip(_round_shift(r, plan), -OFFSET, OFFSET - 1)
+
+
+def neuron_step(phase: int, v: np.ndarray, x: np.ndarray, r: np.ndarray,
+                plan: FixedLearningPlan) -> tuple[np.ndarray, np.ndarray]:
+    """One step of the learning neuron: ``(v, payload)`` (see the module docstring).
+
+    On phase 0 the neuron also sends ``y2 = y_code(r) + 64`` (elsewhere ``64``, a zero code:
+    the engine reads only the epoch's last ``y2``).
+    """
+    if phase == 0:
+        return v, 2 * (x_code(v, plan) + OFFSET)
+    if phase != 1:
+        v = saturate(v + shift_floor(x - r, -plan.k))
+    return v, v
+
+
+def power(v: np.ndarray, plan: FixedLearningPlan) -> np.ndarray:
+    """A neuron's power payload ``(⌊v·2^(p−F)⌋)²`` (24-bit saturated) for the gain register."""
+    return saturate(np.square(shift_floor(v, plan.p - plan.F)))
+
+
+def gain_code(p_x: int, p_xbar: int, plan: FixedLearningPlan) -> int:
+    """The per-layer gain register: ``q_γ = clip(round((1 − 1/g)·2^c), −64, 63)``.
+
+    ``g = ‖x‖ / (‖x̄‖ (1 − η‖x̄‖²))`` is :func:`neurodecorr.core.linear.power_gain` of one sample
+    after the update (``x̄' = (I − η x̄x̄ᵀ) x̄``), from the layer-wide sums ``p_x = Σ x_i²`` and
+    ``p_xbar = Σ x̄_i²`` in units of ``2^−2p``. Division and square root happen in this one
+    register, not in the neurons; 0 when the layer is silent.
+    """
+    shrink = 1.0 - plan.eta * p_xbar * 2.0 ** (-2 * plan.p)
+    if p_x <= 0 or p_xbar <= 0 or shrink <= 0:
+        return 0
+    inv_gain = math.sqrt(p_xbar / p_x) * shrink
+    return int(np.clip(round((1.0 - inv_gain) * 2**plan.c), -OFFSET, OFFSET - 1))
+
+
+def _decay(trace: np.ndarray, tau: int, steps: int, random: float) -> np.ndarray:
+    """Lava's stochastic trace decay (``_decay_trace``), ``steps`` times with one random number.
+
+    The number is the same for every step of the epoch, so once a step leaves the traces
+    unchanged every later step does too.
+    """
+    for _ in range(steps):
+        value = np.exp(-1 / tau) * trace
+        decayed = (np.floor(value) + (random < value % 1).astype(int)).astype(int)
+        if np.array_equal(decayed, trace):
+            break
+        trace = decayed
+    return trace
+
+
+def _product(values: np.ndarray, widths: int, e: int) -> np.ndarray:
+    """One product of Lava's ``LearningRuleApplierBitApprox``: shift to the accumulator, clip."""
+    shifted = np.left_shift(np.right_shift(values, max(0, widths + 4 - 15)), e + 7)
+    return np.clip(shifted, -ACC_MAX - 2, ACC_MAX)
+
+
+def engine_update(w: np.ndarray, x1: np.ndarray, y2: np.ndarray, y3: np.ndarray,
+                  plan: FixedLearningPlan, random: float) -> np.ndarray:
+    """Lava's bit-approximate update for ``plan.rule`` (one epoch).
+
+    ``dw = 2^e·u0·(x1−64)·(y2−64) − 2^(5−c)·u0·w·(y3−64)``, evaluated as
+    ``LearningRuleApplierBitApprox.apply`` (factors 7 or 9 bits, 4-bit mantissa, products
+    shifted into the 16-bit accumulator and clipped one after the other), then
+    ``_stochastic_round_synaptic_variable`` and ``clip_weights``; ``random`` is the epoch's
+    shared number (0.5 rounds to nearest).
+    """
+    w = w.astype(np.int64)
+    hebb = _product((y2[:, None] - OFFSET) * (x1[None, :] - OFFSET), 14, plan.e)
+    acc = np.clip((w << ACC_SHIFT) + hebb, -ACC_MAX - 2, ACC_MAX)
+    if plan.gain:
+        shrink = _product(-(w * (y3[:, None] - OFFSET)), 16, plan.e_gain)
+        acc = np.clip(acc + shrink, -ACC_MAX - 2, ACC_MAX)
+        half = _product(np.ones_like(w), 0, plan.e_gain - 1)
+        acc = np.clip(acc + half, -ACC_MAX - 2, ACC_MAX)
+    scaled = acc / 2**ACC_SHIFT  # 2^(15 − 8): the weight's 8 magnitude bits in the accumulator
+    rounded = np.floor(scaled) + (random < scaled % 1).astype(int)
+    w_new = (rounded * 2**ACC_SHIFT).astype(np.int64) >> ACC_SHIFT
+    return np.clip(w_new, W_MIN, W_MAX)
+
+
+@dataclass
+class FixedLearningRun:
+    """Weights after every sample and the codes the engine saw."""
+
+    weights: np.ndarray  # (N + 1, n, n), the initial weights first
+    x1: np.ndarray  # (N, n)
+    y2: np.ndarray  # (N, n)
+    gain_code: np.ndarray  # (N,), q_γ the engine saw (after its trace decay)
+
+
+def _randoms(seed: int, count: int) -> np.ndarray:
+    return np.random.default_rng(seed).random(count)
+
+
+ROUNDINGS = ("lava", "independent", "nearest")
+
+
+def emulate(w0: np.ndarray, X_int: np.ndarray, plan: FixedLearningPlan,
+            rounding: str = "lava", seed: int = 0) -> FixedLearningRun:
+    """Bit-true numpy model of :func:`neurodecorr.lava.learning.learn_on_chip_fixed`.
+
+    Parameters
+    ----------
+    w0 : ndarray of int, shape (n, n)
+        Initial weights (even, as Lava's mixed-sign ``Dense`` truncates them once).
+    X_int : ndarray of int, shape (N, n)
+        Input samples with ``F`` fractional bits; sample ``s`` drives steps ``sT+1 … (s+1)T``.
+    rounding : {"lava", "independent", "nearest"}
+        ``lava``: Lava's stochastic rounding, one random number per epoch shared by every
+        synapse (the Lava run equals this); ``independent``: one number per synapse (from
+        ``seed``; not what Lava 0.10 does); ``nearest``: no stochastic rounding.
+    """
+    plan.check()
+    if rounding not in ROUNDINGS:
+        raise NeurodecorrError(f"rounding {rounding!r}: expected one of {', '.join(ROUNDINGS)}")
+    per_synapse = np.random.default_rng(seed)
+    X_int = np.asarray(X_int, dtype=np.int64)
+    N, n = X_int.shape
+    T = plan.T
+    steps = N * T
+    # one trace-decay number per step, advanced twice per step (x: seed, y: seed + 2)
+    rx = _randoms(plan.rng_seed, 2 * steps + 1)
+    ry = _randoms(plan.rng_seed + 2, 2 * steps + 1)
+    rsr = _randoms(SR_SEED, N + 1)
+    w = np.asarray(w0, dtype=np.int64).copy()
+    weights = [w.copy()]
+    v = np.zeros(n, dtype=np.int64)
+    a_buff = np.zeros(n, dtype=np.int64)
+    gamma = 0
+    xs, ys, gs = [], [], []
+    for t in range(1, steps + 1):
+        x = X_int[(t - 1) // T]
+        phase = t % T
+        v, payload = neuron_step(phase, v, x, a_buff, plan)
+        if phase == T - 1:
+            # the register's code reaches the engine one step later, on the epoch's last y3
+            gamma = gain_code(int(power(x, plan).sum()), int(power(v, plan).sum()), plan)
+        y2 = y_code(a_buff, plan) + OFFSET if phase == 0 else None
+        # Dense: sends last step's sum, then sums this step's payload (flooring weight_exp)
+        a_buff = shift_floor(w @ payload, -plan.a)
+        if phase == 0:
+            # OVERWRITE: x1 = round(payload / 2); the code is the epoch's last payload
+            x1_u = _decay(payload // 2, X1_TAU, T, rx[2 * t])
+            y2_u = _decay(y2, Y_TAU, T, ry[2 * t])
+            y3_u = _decay(np.full(n, gamma + OFFSET), Y_TAU, T, ry[2 * t])
+            random = {"lava": rsr[t // T], "nearest": 0.5}.get(rounding)
+            if random is None:
+                random = per_synapse.random(w.shape)
+            w = engine_update(w, x1_u, y2_u, y3_u, plan, random)
+            weights.append(w.copy())
+            xs.append(x1_u)
+            ys.append(y2_u)
+            gs.append(y3_u[0] - OFFSET)
+    return FixedLearningRun(weights=np.array(weights), x1=np.array(xs), y2=np.array(ys),
+                            gain_code=np.array(gs))
+
+
+@dataclass
+class LearningComparison:
+    """Off-diagonal correlation RMS of ``x̄ = A⁻¹x`` on held-out samples, along a training run."""
+
+    samples: np.ndarray  # sample counts at which the matrices were evaluated
+    float_rule: np.ndarray  # the float local rule (exact x̄, gain as in the plan)
+    fixed: dict  # rounding -> scores of the integer rule (``lava`` is what Lava runs)
+    input_rms: float  # of x itself
+    float_matrix: np.ndarray
+    fixed_matrix: np.ndarray
+
+
+def correlated_stream(n: int, N: int, rho: float, seed: int) -> np.ndarray:
+    """``N`` samples of ``n`` unit-variance inputs with pairwise correlation ``rho``."""
+    C = (1.0 - rho) * np.eye(n) + rho * np.ones((n, n))
+    z = np.random.default_rng(seed).standard_normal((N, n))
+    return z @ np.linalg.cholesky(C).T
+
+
+def compare_training(plan: FixedLearningPlan, X: np.ndarray, X_test: np.ndarray,
+                     every: int = 100) -> LearningComparison:
+    """Train ``A`` from ``I`` on the stream ``X`` three ways and follow decorrelation.
+
+    The float rule is :func:`neurodecorr.core.inverse.first_order_update` (``ahmad``, its gain
+    undone when ``plan.gain`` is False) sample by sample with the exact ``x̄ = A⁻¹x``; the
+    integer rule is :func:`emulate` (equal to the Lava run) with each of :data:`ROUNDINGS`, its
+    ``A = w·2^−a``. Each matrix is scored by :func:`neurodecorr.core.metrics.offdiag_corr_rms`
+    of ``A⁻¹ X_test`` every ``every`` samples (NaN where ``A`` is singular).
+    """
+    from neurodecorr.core.inverse import first_order_update
+    from neurodecorr.core.metrics import offdiag_corr_rms
+    from neurodecorr.core.rules import DecorrelationConfig
+
+    n = X.shape[1]
+    cfg = DecorrelationConfig(rule="ahmad", eta=plan.eta)
+    w0 = (np.eye(n, dtype=np.int64) << plan.a)
+    X_int = np.round(X * 2**plan.F).astype(np.int64)
+    runs = {r: emulate(w0, X_int, plan, r) for r in ROUNDINGS}
+    checkpoints = np.arange(0, X.shape[0] + 1, every)
+
+    def score(A):
+        try:
+            return offdiag_corr_rms(np.linalg.solve(A, X_test.T).T)
+        except np.linalg.LinAlgError:  # a run that collapsed (all weights saturated)
+            return float("nan")
+
+    A = np.eye(n)
+    float_scores = [score(A)]
+    for s, x in enumerate(X, start=1):
+        xbar = np.linalg.solve(A, x)
+        A_new, g = first_order_update(A, x[None, :], xbar[None, :], cfg)
+        A = A_new if plan.gain else g * A_new  # the same rule as the integer one
+        if s % every == 0:
+            float_scores.append(score(A))
+    fixed = {r: np.array([score(run.weights[c] * 2.0**-plan.a) for c in checkpoints])
+             for r, run in runs.items()}
+    return LearningComparison(samples=checkpoints, float_rule=np.array(float_scores),
+                              fixed=fixed, input_rms=offdiag_corr_rms(X_test), float_matrix=A,
+                              fixed_matrix=runs["lava"].weights[-1] * 2.0**-plan.a)

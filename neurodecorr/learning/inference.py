@@ -1,0 +1,60 @@
+"""Inference after training: a saved network deployed on a chip, its accuracy against time.
+
+The network (``train --save-network``) is programmed into a fresh :class:`~neurodecorr.circuits.
+chip.Chip` at time 0 — forward crossbars with ``headroom · max|W|`` mapped to G_max, lateral
+arrays holding ``A = M⁻¹`` — and read at each time ``t`` after programming: device drift
+``(t/t₀)^(−ν)``, accumulated 1/f noise and read noise act, and the digital drift compensation
+(``global`` or ``column``: probe reads through the noisy path, rescaling every output;
+:mod:`neurodecorr.devices.compensation`) corrects what it can. This is aihwkit's inference
+evaluation (``InferenceRPUConfig``, ``drift_analog_weights(t)``), on the project's chip.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurodecorr.circuits.chip import Chip
+from neurodecorr.core.network import Hardware, Network
+from neurodecorr.errors import NeurodecorrError
+
+
+def accuracy_over_time(network: Network, X: np.ndarray, y: np.ndarray, times_s: list[float],
+                       device: str | None = None, circuit: str = "ideal",
+                       drift_compensation: str = "none", headroom: float | None = None,
+                       seed: int = 0) -> list[dict]:
+    """Accuracy of ``network`` programmed on a chip and read ``t`` seconds after programming.
+
+    Returns one row per time: ``{"t_s", "accuracy"}``; one chip, read at increasing times
+    (the same devices age, as a deployed chip does).
+    """
+    times = [float(t) for t in times_s]
+    if not times or any(not (np.isfinite(t) and t > 0) for t in times):
+        raise NeurodecorrError(f"--times: positive finite seconds, got {times_s}")
+    if headroom is not None and not (np.isfinite(headroom) and headroom > 0):
+        raise NeurodecorrError(f"--headroom: must be positive, got {headroom}")
+    deployed = network.copy()
+    deployed.hardware = Hardware.on(circuit, device)
+    chip = Chip(deployed, np.random.default_rng([seed, 0x1F]),
+                drift_compensation=drift_compensation, headroom=headroom)
+    rows = []
+    for t in sorted(times):
+        chip.clock_s = t
+        logits = chip.forward(deployed, X).logits
+        rows.append({"t_s": t, "accuracy": float(np.mean(np.argmax(logits, axis=1) == y))})
+    return rows
+
+
+def evaluate_file(network_path: str, dataset: str, times_s: list[float], **deployment
+                  ) -> list[dict]:
+    """:func:`accuracy_over_time` of a network file (``train --save-network``) on the test set
+    of ``dataset``."""
+    from neurodecorr.data import load_dataset
+    from neurodecorr.io import input_file
+
+    input_file(network_path, "NETWORK")
+    network = Network.load(network_path)
+    data = load_dataset(dataset)
+    if network.layers[0].n_in != data.x_test.shape[1]:
+        raise NeurodecorrError(f"{network_path}: the network takes {network.layers[0].n_in} "
+                               f"inputs, {dataset} has {data.x_test.shape[1]}")
+    return accuracy_over_time(network, data.x_test, data.y_test, times_s, **deployment)

@@ -1,0 +1,138 @@
+"""Fixed-point on-chip learning: Lava's LearningDense (bit-approximate) against the emulation.
+
+The Lava runs are small (4 neurons, at most 12 samples of 16 steps); the training-run
+comparison uses the emulation, which equals Lava's run bit for bit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+
+import numpy as np
+import pytest
+
+from neurodecorr.errors import NeurodecorrError
+from neurodecorr.lava import fixed_learning as fl
+from neurodecorr.lava.compat import import_lava
+
+
+def _stream(plan, n, N, seed):
+    X = fl.correlated_stream(n, N, 0.6, seed)
+    return np.round(X * 2**plan.F).astype(np.int64)
+
+
+def test_lava_fixed_point_learning_equals_emulation():
+    from neurodecorr.lava.learning import learn_on_chip_fixed
+
+    plan = fl.plan_for(2.0**-6, T=16)
+    X_int = _stream(plan, 4, 12, seed=3)
+    w0 = np.eye(4, dtype=np.int64) << plan.a
+    res = learn_on_chip_fixed(w0, X_int, plan)
+    emulated = fl.emulate(w0, X_int, plan)
+    assert res.steps == 12 * plan.T
+    np.testing.assert_array_equal(res.weights, emulated.weights[-1])
+    # learning happened, off the diagonal too, and the gain term acted
+    assert np.count_nonzero(res.weights - w0) >= 12
+    assert np.any(emulated.gain_code != 0)
+    # the outcome depends on Lava's shared random numbers: other roundings end elsewhere
+    for rounding in ("independent", "nearest"):
+        assert not np.array_equal(fl.emulate(w0, X_int, plan, rounding).weights[-1], res.weights)
+    assert multiprocessing.active_children() == []
+
+
+def test_engine_update_equals_lavas_applier():
+    """One epoch's integer update against Lava's own applier, rounding and clipping code."""
+    import_lava()
+    from lava.magma.core.learning.learning_rule import Loihi3FLearningRule
+    from lava.magma.core.learning.learning_rule_applier import LearningRuleApplierBitApprox
+    from lava.magma.core.model.py.connection import LearningConnectionModelBitApproximate, SignMode
+    from lava.utils.weightutils import clip_weights
+
+    rng = np.random.default_rng(7)
+    for c in (6, 8, 9):
+        plan = dataclasses.replace(fl.plan_for(2.0**-8), c=c)
+        rule = Loihi3FLearningRule(dw=plan.rule, t_epoch=plan.T)
+        applier = LearningRuleApplierBitApprox(rule.active_product_series["dw"])
+        for _ in range(20):
+            n = 5
+            w = rng.integers(-256, 256, (n, n))
+            x1 = rng.integers(0, 128, n)
+            y2 = rng.integers(0, 128, n)
+            y3 = np.full(n, rng.integers(0, 128))
+            random = rng.random()
+            args = {"shape": (n, n), "u": 1, "weights": w, "x1_u": x1[None, :],
+                    "y2_u": y2[:, None], "y3_u": y3[:, None]}
+            acc = applier.apply(w.astype(np.int32) << 7, **args)
+            acc = np.clip(acc, -(2**15) - 1, 2**15 - 1)
+            acc = LearningConnectionModelBitApproximate._stochastic_round_synaptic_variable(
+                "weights", acc, random)
+            lava = clip_weights(acc >> 7, sign_mode=SignMode.MIXED, num_bits=8)
+            np.testing.assert_array_equal(fl.engine_update(w, x1, y2, y3, plan, random), lava)
+
+
+def test_rule_realises_eta_and_the_gain():
+    """Expected per-epoch change (average over the shared random number) against float ΔA."""
+    plan = fl.plan_for(2.0**-8)
+    rng = np.random.default_rng(11)
+    n = 4
+    w = rng.integers(-100, 100, (n, n))
+    qx = rng.integers(-40, 40, n)
+    qy = rng.integers(-40, 40, n)
+    q_gain = 20
+    randoms = (np.arange(4096) + 0.5) / 4096  # the engine's number, uniform on [0, 1)
+    mean = np.mean([fl.engine_update(w, qx + 64, qy + 64, np.full(n, q_gain + 64), plan, r)
+                    for r in randoms], axis=0)
+    # float: Δw = η·2^a·(A x̄)_i x̄_j − γ·w with codes x̄ = q_x/2^b, A x̄ = q_y/2^b, γ = q/2^c
+    expected = (w + plan.eta * 2**plan.a * np.outer(qy, qx) / 4**plan.b
+                - q_gain / 2**plan.c * w)
+    # the engine floors q_x q_y / 8 (≤ 1 unit of 2^e LSB) and the gain product (½ unit
+    # compensated, ≤ ½ left), and the grid of 4096 random numbers averages to 1/4096
+    bound = 2.0**plan.e + 2.0**(plan.e_gain - 1) + 1 / 4096
+    assert np.max(np.abs(mean - expected)) <= bound
+
+
+def test_training_run_reaches_decorrelation_like_the_float_rule():
+    plan = fl.plan_for(2.0**-8, T=16)
+    X = fl.correlated_stream(4, 1500, 0.6, 1)
+    X_test = fl.correlated_stream(4, 2000, 0.6, 2)
+    cmp = fl.compare_training(plan, X, X_test, every=150)
+    # off-diagonal correlation 0.6 measured on 2000 samples (standard error ≈ 0.02)
+    assert abs(cmp.input_rms - 0.6) < 0.05
+    late = slice(len(cmp.samples) // 2, None)
+    float_late = float(np.mean(cmp.float_rule[late]))
+    lava_late = float(np.mean(cmp.fixed["lava"][late]))
+    assert float_late < 0.15
+    # the integer rule decorrelates too: within 0.1 of the float rule, far below the input
+    assert lava_late < float_late + 0.1
+    assert lava_late < 0.35 * cmp.input_rms
+
+
+def test_without_stochastic_rounding_learning_freezes():
+    """At η = 2⁻¹⁰ with 3-bit codes the Hebbian change per sample is ~0.01 of a weight step."""
+    plan = fl.plan_for(2.0**-10, T=16, b=3, gain=False)
+    X = fl.correlated_stream(4, 1000, 0.6, 1)
+    X_test = fl.correlated_stream(4, 2000, 0.6, 2)
+    run = fl.emulate(np.eye(4, dtype=np.int64) << plan.a,
+                     np.round(X * 2**plan.F).astype(np.int64), plan, "nearest")
+    q = np.abs((run.x1 - fl.OFFSET)[:, None, :] * (run.y2 - fl.OFFSET)[:, :, None])
+    # rounding to nearest keeps w unless ⌊q_x q_y / 8⌋·2^e reaches half an LSB: q_x q_y ≥ 512
+    grew = np.diff(run.weights, axis=0) != 0
+    assert not np.any(grew & (q < 512))
+    assert np.mean(q < 512) > 0.99
+    cmp = fl.compare_training(plan, X, X_test, every=500)
+    assert cmp.fixed["nearest"][-1] > 0.85 * cmp.input_rms  # frozen
+    assert cmp.fixed["lava"][-1] < 0.5 * cmp.input_rms  # stochastic rounding learns
+    assert cmp.fixed["lava"][-1] < cmp.float_rule[-1] + 0.1
+
+
+def test_plan_refuses_what_the_engine_cannot_express():
+    with pytest.raises(NeurodecorrError, match="power of two"):
+        fl.plan_for(1e-3)
+    with pytest.raises(NeurodecorrError, match="-7..8"):
+        fl.plan_for(2.0**-12)
+    with pytest.raises(NeurodecorrError, match="6 bits"):
+        fl.plan_for(2.0**-8, T=64)
+    with pytest.raises(NeurodecorrError, match="rounding"):
+        fl.emulate(np.eye(2, dtype=np.int64), np.zeros((1, 2), dtype=np.int64),
+                   fl.plan_for(2.0**-8), rounding="up")

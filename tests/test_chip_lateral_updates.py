@@ -1,0 +1,112 @@
+"""Lateral arrays on the chip: node-local writes and the stability responses."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from neurodecorr.circuits.chip import Chip
+from neurodecorr.circuits.description import load_circuit
+from neurodecorr.circuits.lateral import LateralArray, LateralUnstable
+from neurodecorr.circuits.updates import UpdateConfig
+from neurodecorr.core.network import Layer, Network
+from neurodecorr.devices import load_device
+
+IDEAL = load_device("ideal")
+
+
+def _lateral(A, update="mixed-precision", on_unstable="stop"):
+    circuit = dataclasses.replace(load_circuit("ideal").lateral, on_unstable=on_unstable)
+    return LateralArray(circuit, A, IDEAL, np.random.default_rng(3),
+                        update=UpdateConfig(update))
+
+
+def _A(rng, n=5):
+    Q = rng.standard_normal((n, n)) * 0.1
+    A = np.eye(n) + Q
+    A[0, 0] = 2.0  # the largest entry: the weight scale stays the same below
+    return A
+
+
+def test_lateral_write_is_node_local(rng):
+    """Changing node j's quantities (its row of Ã, hence its lateral input) leaves every
+    other node's row of the devices and of its digital buffer χ bit-identical."""
+    A = _A(rng)
+    X = rng.standard_normal((8, 5))
+    Xbar = rng.standard_normal((8, 5))
+    rows, chis = [], []
+    for shift in (0.0, 0.3):
+        B = A.copy()
+        B[2, [1, 3, 4]] += shift
+        lat = _lateral(B)
+        lat.learn(X, Xbar, 0.0, eta=0.2)
+        rows.append(lat.crossbar.effective_weights(0.0))
+        chis.append(lat.crossbar.chi.copy())
+    others = [0, 1, 3, 4]
+    np.testing.assert_array_equal(rows[0][others], rows[1][others])
+    np.testing.assert_array_equal(chis[0][others], chis[1][others])
+    assert not np.array_equal(chis[0][2], chis[1][2])  # node 2's own row did change
+
+
+def _push_unstable(lat):
+    """A write that turns node 0's self-coupling negative: Ã_00 ← Ã_00 − 3."""
+    e = np.zeros((1, lat.n))
+    e[0, 0] = 1.0
+    lat.crossbar.update(e, e, -3.0, 0.0)
+    return lat.crossbar.effective_weights(0.0)
+
+
+def test_stop_names_the_eigenvalue(rng):
+    lat = _lateral(_A(rng))
+    assert lat.check_stability(0.0) is None
+    bad = _push_unstable(lat)
+    with pytest.raises(LateralUnstable) as err:
+        lat.check_stability(0.0)
+    want = np.linalg.eigvals(bad)
+    want = want[np.argmin(want.real)]
+    assert err.value.eigenvalue == pytest.approx(want, abs=1e-9)
+    assert f"eigenvalue {want.real:.4g}" in str(err.value)
+
+
+def test_reprogram_restores_the_digital_copy(rng):
+    A = _A(rng)
+    lat = _lateral(A, on_unstable="reprogram")
+    lat.check_stability(0.0)
+    good = lat.crossbar.effective_weights(0.0)
+    _push_unstable(lat)
+    mu = lat.check_stability(0.0)
+    assert mu.real <= 0 and lat.responses == 1
+    np.testing.assert_allclose(lat.crossbar.effective_weights(0.0), good, atol=1e-12)
+    assert np.all(lat.crossbar.chi == 0)
+
+
+def test_clamp_keeps_the_largest_stable_part_of_the_write(rng):
+    lat = _lateral(_A(rng), on_unstable="clamp")
+    lat.check_stability(0.0)
+    good = lat.crossbar.effective_weights(0.0)
+    bad = _push_unstable(lat)
+    lat.check_stability(0.0)
+    # independent: the first s = 1/2, 1/4, ... with a positive spectrum
+    for s in 0.5 ** np.arange(1, 11):
+        want = good + s * (bad - good)
+        if np.linalg.eigvals(want).real.min() > 0:
+            break
+    assert s < 1
+    np.testing.assert_allclose(lat.crossbar.effective_weights(0.0), want, atol=1e-12)
+    assert np.linalg.eigvals(lat.crossbar.effective_weights(0.0)).real.min() > 0
+
+
+def test_chip_names_the_layer_of_an_unstable_lateral_matrix(rng):
+    """On the chip the stop names the layer (the trainer adds the epoch)."""
+    A = _A(rng, 4)
+    net = Network(layers=[Layer(weight=rng.standard_normal((3, 4)), bias=np.zeros(3),
+                                decorrelation=np.linalg.inv(A), activation="identity")])
+    chip = Chip(net, rng=1, update="mixed-precision")
+    X = rng.standard_normal((6, 4))
+    xbar = chip.decorrelate(0, X)
+    with pytest.raises(LateralUnstable, match="lateral matrix of layer 0 lost stability"):
+        chip.learn_lateral(0, X, xbar, eta=-40.0)
+    err = LateralUnstable(-0.5 + 0j, 1, 7)
+    assert "of layer 1 lost stability in epoch 7 (eigenvalue -0.5" in str(err)

@@ -1,0 +1,79 @@
+"""train --save-network and neurodecorr evaluate: a trained network deployed on a chip."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from neurodecorr.cli import main
+from neurodecorr.core.network import Network
+from neurodecorr.data import load_dataset
+
+TRAIN = ["train", "--dataset", "digits", "--hidden", "8", "--epochs", "1", "--batch-size", "32",
+         "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    path = tmp_path_factory.mktemp("net") / "net.npz"
+    assert main([*TRAIN, "--decorrelation", "ahmad", "--device", "ecram",
+                 "--update", "mixed-precision", "--save-network", str(path)]) == 0
+    return path
+
+
+def test_ideal_chip_scores_what_the_saved_network_computes(saved, tmp_path):
+    """On ideal devices the deployed chip is the network: its accuracy is the numpy forward
+    pass's (core Network.forward) at every time."""
+    out = tmp_path / "e.json"
+    assert main(["evaluate", str(saved), "--dataset", "digits", "--device", "ideal",
+                 "--times", "1,1e6", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["results"]
+    data = load_dataset("digits")
+    logits = Network.load(saved).forward(data.x_test)
+    want = float(np.mean(np.argmax(logits, axis=1) == data.y_test))
+    assert [r["t_s"] for r in rows] == [1.0, 1e6]
+    assert all(r["accuracy"] == pytest.approx(want, abs=1.5 / len(data.y_test)) for r in rows)
+
+
+@pytest.fixture(scope="module")
+def saved_plain(tmp_path_factory):
+    """A software-trained network without decorrelation (PCM programming noise can make a
+    learned lateral matrix unstable at deployment: a one-line refusal, not this test's point)."""
+    path = tmp_path_factory.mktemp("net") / "plain.npz"
+    assert main([*TRAIN, "--save-network", str(path)]) == 0
+    return path
+
+
+def test_pcm_evaluation_is_deterministic_for_a_seed(saved_plain, tmp_path):
+    saved = saved_plain
+    outs = []
+    for name in ("a", "b"):
+        out = tmp_path / f"{name}.json"
+        assert main(["evaluate", str(saved), "--dataset", "digits", "--device", "pcm",
+                     "--times", "1,3.15e7", "--drift-compensation", "global", "--headroom", "2",
+                     "--json", str(out)]) == 0
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--times", "1,x"], "--times"),
+    (["--times", "-1"], "--times"),
+    (["--headroom", "0"], "--headroom"),
+    (["--dataset", "mnist1d"], "inputs"),
+])
+def test_evaluate_errors_are_one_line(saved, capsys, extra, message):
+    assert main(["evaluate", str(saved), "--dataset", "digits", "--device", "ideal",
+                 *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_a_saved_chip_network_exports_to_lava(saved, tmp_path):
+    """The network a chip run saves is a network file export-lava reads (the data set named,
+    as the file has no training header)."""
+    out = tmp_path / "lava"
+    assert main(["export-lava", str(saved), "--out", str(out), "--dataset", "digits"]) == 0
+    assert any(out.iterdir())
