@@ -39,6 +39,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("neurodecorr.commands.train", "Train a network with BP, FA, DFA, NP or ANP."),
     "export-lava": ("neurodecorr.commands.export_lava", "Export a network to Lava processes."),
     "lava-run": ("neurodecorr.commands.lava_run", "Run an exported network in Lava."),
+    "export-spice": ("neurodecorr.commands.export_spice",
+                     "Write a lateral layer as an ngspice netlist."),
+    "spice-check": ("neurodecorr.commands.spice_check",
+                    "Check a lateral layer in ngspice against the simulator."),
     "bench": ("neurodecorr.commands.bench", "Benchmark the simulator against the reference."),
     "sweep": ("neurodecorr.commands.sweep", "Run a parameter sweep on Dask."),
 }

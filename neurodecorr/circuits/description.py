@@ -10,6 +10,8 @@ The lateral circuit is one integrating node per input line (an op-amp integrator
 * time constant ``τ_i = R_i C_i``, where component mismatch draws each node's ``R_i`` and ``C_i``
   with relative spread ``mismatch_sigma_rel`` (fixed per chip, from the seed);
 * finite op-amp gain ``A_ol`` leaks every node towards zero with ``λ = 1/A_ol`` (units of 1/τ);
+  an optional single pole ``opamp_pole_Hz`` of the op-amp is not part of this first-order model
+  (the SPICE export writes it; :mod:`neurodecorr.spice` gives its effect in closed form);
 * op-amp output rails clip every node's voltage to ``±rail_V``; ``volts_per_unit`` converts
   the state x̄ (dimensionless) to volts;
 * thermal noise of the resistor, one-sided density ``e_n² = 4 k_B T R`` (plus the op-amp's input
@@ -72,6 +74,7 @@ class LateralCircuit(_UpdateKeys):
     C_F: float = 1.0e-12
     mismatch_sigma_rel: float = 0.0
     opamp_gain: float = 0.0
+    opamp_pole_Hz: float = 0.0
     rail_V: float = 0.0
     volts_per_unit: float = 1.0
     temperature_K: float = 0.0
@@ -92,9 +95,11 @@ class LateralCircuit(_UpdateKeys):
             _check(getattr(self, key) > 0, where, key, f"must be positive, got "
                                                        f"{getattr(self, key)}")
         for key in ("mismatch_sigma_rel", "rail_V", "temperature_K", "opamp_noise_V_per_rtHz",
-                    "opamp_gain"):
+                    "opamp_gain", "opamp_pole_Hz"):
             _check(getattr(self, key) >= 0, where, key, f"must be >= 0, got "
                                                         f"{getattr(self, key)}")
+        _check(self.opamp_pole_Hz == 0 or self.opamp_gain > 0, where, "opamp_pole_Hz",
+               "a pole needs a finite opamp_gain")
         _check(self.mismatch_sigma_rel < 0.3, where, "mismatch_sigma_rel",
                "must be below 0.3 (larger spreads give negative components)")
         _check(self.tile_size >= 0, where, "tile_size", "must be >= 0 (0: one tile)")
@@ -130,13 +135,18 @@ class LateralCircuit(_UpdateKeys):
         """Rail in state units (``None``: no rails)."""
         return self.rail_V / self.volts_per_unit if self.rail_V > 0 else None
 
-    def node_tau_s(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """Per-node ``τ_i = R_i C_i`` with independent Gaussian mismatch of R and C."""
+    def node_components(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Per-node ``(R_i, C_i)`` in ohm and farad, with independent Gaussian mismatch."""
         if self.mismatch_sigma_rel == 0:
-            return np.full(n, self.tau_s)
+            return np.full(n, self.R_ohm), np.full(n, self.C_F)
         r = 1 + self.mismatch_sigma_rel * rng.standard_normal(n)
         c = 1 + self.mismatch_sigma_rel * rng.standard_normal(n)
-        return self.tau_s * r * c
+        return self.R_ohm * r, self.C_F * c
+
+    def node_tau_s(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Per-node ``τ_i = R_i C_i`` (see :meth:`node_components`)."""
+        R, C = self.node_components(n, rng)
+        return R * C
 
 
 @dataclass(frozen=True)

@@ -151,7 +151,9 @@ class LateralArray:
         r_tau, r_xbar, self._rng_noise = rng.spawn(3)
         self.circuit = circuit
         self.n = A.shape[0]
-        self.tau_i_s = circuit.node_tau_s(self.n, r_tau)
+        #: per-node input resistor and capacitor as drawn (the SPICE export writes them)
+        self.R_i_ohm, self.C_i_F = circuit.node_components(self.n, r_tau)
+        self.tau_i_s = self.R_i_ohm * self.C_i_F
         if np.any(self.tau_i_s <= 0):
             raise NeurodecorrError("lateral circuit: mismatch drew a non-positive time constant")
         self.rate = circuit.tau_s / self.tau_i_s
