@@ -140,6 +140,12 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except BrokenPipeError as exc:
             raise _StdoutClosed from exc
+        except SystemExit as exc:
+            # rich's Console meets a closed stdout with SystemExit(1) raised while handling the
+            # BrokenPipeError: the same closed pipe, so the same quiet exit
+            if isinstance(exc.__context__, BrokenPipeError):
+                raise _StdoutClosed from exc
+            raise
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)

@@ -442,9 +442,11 @@ def test_warnings_wait_until_the_command_succeeds(tmp_path, monkeypatch, capsys)
     assert [str(w.message) for w in shown] == ["overflow in matmul"]
 
 
-def test_a_closed_stdout_ends_listing_quietly():
-    for _ in range(5):
-        proc = subprocess.Popen([sys.executable, "-m", "neurodecorr", "devices", "list"],
+@pytest.mark.parametrize("listing", [["devices", "list"], ["circuits", "show", "rc-opamp"],
+                                     ["devices", "show", "pcm"]])
+def test_a_closed_stdout_ends_listing_quietly(listing):
+    for _ in range(3):
+        proc = subprocess.Popen([sys.executable, "-m", "neurodecorr", *listing],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert proc.stdout.readline()
         proc.stdout.close()  # what `| head -1` does after its line
