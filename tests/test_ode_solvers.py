@@ -221,3 +221,16 @@ def test_euler_settles_any_spd_spectrum_to_the_linear_solve(lo, ratio, n, seed):
         assert result.success, result.message
         err = np.linalg.norm(result.y - truth, axis=1) / np.linalg.norm(X, axis=1)
         assert err.max() <= 1e-9 / mu[0] * (1 + 1e-6)
+
+
+def test_t_eval_beyond_the_memory_limit_is_refused_before_a_step(rng):
+    """n = 64, 4096 samples: 8 B × (64 + 1) × 4096 = 2.03 MiB per time; 1100 times > 2 GiB."""
+    from neurodecorr.ode.integrate import TRAJECTORY_LIMIT_BYTES
+
+    n, batch, times = 64, 4096, 1100
+    assert 8 * times * (n + 1) * batch > TRAJECTORY_LIMIT_BYTES
+    X = rng.standard_normal((batch, n))
+    with pytest.raises(NeurodecorrError, match=r"t_eval: 1100 times .* GiB"):
+        settle(np.eye(n), X, method="exact", t_eval=np.linspace(0.0, 1e-5, times))
+    ok = settle(np.eye(n), X[:8], method="exact", t_eval=np.linspace(0.0, 1e-5, times))
+    assert ok.y_eval.shape == (times, 8, n)

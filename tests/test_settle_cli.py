@@ -145,3 +145,15 @@ def test_circuit_with_a_huge_settle_window_is_refused(files, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "max_time: 1000 s" in err and "step budget" in err
     assert not out.exists()
+
+
+def test_a_trajectory_too_large_for_memory_is_refused_before_any_work(files, capsys):
+    """6 nodes × 4 samples: 8 B × (24 + 4) per time, so 10^8 times need 20.9 GiB > 2 GiB."""
+    d, _, _ = files
+    argv = ["settle", "--matrix", str(d / "A.npy"), "--input", str(d / "X.npy"), "--out",
+            str(d / "y.npy"), "--trajectory", str(d / "t.npz"), "--trajectory-points",
+            "100000000"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--trajectory-points" in err and "20.9 GiB" in err
+    assert not (d / "y.npy").exists() and not (d / "t.npz").exists()

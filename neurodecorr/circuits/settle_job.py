@@ -31,6 +31,7 @@ from neurodecorr.io import (
 )
 from neurodecorr.ode import DTYPES, METHODS, SOLVERS, LateralField, SettleCriterion, settle
 from neurodecorr.ode.criterion import MAX_STEPS
+from neurodecorr.ode.integrate import check_trajectory_size
 from neurodecorr.ode.solution import SettleResult
 from neurodecorr.provenance import with_versions
 
@@ -191,6 +192,9 @@ def run_settle_job(job: SettleJob, matrix_path, input_path, out_path, json_path=
     A, X = _load(matrix_path, input_path)
     check_outputs({"--out": out_path, "--json": json_path, "--trajectory": trajectory_path,
                    "--plot": plot_path}, inputs={"--matrix": matrix_path, "--input": input_path})
+    if trajectory_path or plot_path:
+        check_trajectory_size(job.trajectory_points, X.size, X.size // A.shape[0],
+                              "--trajectory-points")
     run, where = _field_settle(job, A, X)
     start = time.perf_counter()
     states, result, report = run(None)

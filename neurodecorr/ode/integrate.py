@@ -108,7 +108,22 @@ def _as_batch(x: object, y0: object, field: LateralField) -> tuple[np.ndarray, n
     return X, np.array(np.atleast_2d(y0), dtype=field.dtype, order="C")
 
 
-def _as_times(t_eval: object) -> np.ndarray | None:
+# A trajectory is kept in memory; beyond this it is refused before any step is taken.
+TRAJECTORY_LIMIT_BYTES = 2 * 2**30
+
+
+def check_trajectory_size(n_times: int, n_states: int, n_samples: int, what: str = "t_eval"
+                          ) -> None:
+    """Refuse a trajectory of ``n_times`` × (``n_states`` states + one residual per sample)
+    float64 values that would not fit in :data:`TRAJECTORY_LIMIT_BYTES`."""
+    need = 8.0 * n_times * (n_states + n_samples)
+    if need > TRAJECTORY_LIMIT_BYTES:
+        raise NeurodecorrError(
+            f"{what}: {n_times} times of {n_states} states need {need / 2**30:.3g} GiB "
+            f"(limit {TRAJECTORY_LIMIT_BYTES / 2**30:.0f} GiB); ask for fewer times")
+
+
+def _as_times(t_eval: object, Y: np.ndarray) -> np.ndarray | None:
     if t_eval is None:
         return None
     times = np.asarray(t_eval, dtype=np.float64)
@@ -116,6 +131,7 @@ def _as_times(t_eval: object) -> np.ndarray | None:
             or np.any(np.diff(times) < 0)):
         raise NeurodecorrError("t_eval: must be a 1-D array of finite, non-negative, "
                                "non-decreasing times (s)")
+    check_trajectory_size(times.size, Y.size, Y.shape[0])
     return times
 
 
@@ -234,7 +250,7 @@ def settle(field: LateralField | np.ndarray, x: np.ndarray, method: object = "eu
     solver, default_controller = make_method(method)
     criterion = criterion or SettleCriterion()
     X, Y = _as_batch(x, y0, field)
-    times = _as_times(t_eval)
+    times = _as_times(t_eval, Y)
     what = "A + leak*I" if field.leak else "A"
     if not field.exact:
         what += " (the effective matrix the device holds at the start of the settle)"
