@@ -84,6 +84,10 @@ def test_tiny_scenario_json_schema(tmp_path, capsys):
     ("[[case]]\nkind = 'settle'\ndevice = 'nonesuch'\n", "nonesuch"),
     ("[[case]]\nkind = 'settle'\nratios = ['warp']\n", "unknown ratio 'warp'"),
     ("[[case]]\nkind = 'scaling'\nns = [8]\n", "at least two sizes"),
+    # 8 B × 16 copies × (n² + n·batch): 1.2e3 GiB and 7.6e6 GiB, far beyond the 4 GiB limit
+    ("[[case]]\nkind = 'settle'\nn = 100000\ndevice = 'ideal'\n", "n = 100000 .*1.2e\\+03 GiB"),
+    ("[[case]]\nkind = 'settle'\nbatch = 1000000000000\n", "batch = 1000000000000 .*GiB"),
+    ("[[case]]\nkind = 'scaling'\nns = [8, 300000]\n", "n = 300000 .*GiB"),
 ])
 def test_bad_scenarios_exit_2(tmp_path, capsys, body, match):
     spec = tmp_path / "bad.toml"

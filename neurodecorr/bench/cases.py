@@ -131,8 +131,23 @@ def _require(ok: bool, where: str, key: str, problem: str) -> None:
         raise NeurodecorrError(f"{where}: '{key}' {problem}")
 
 
+# A case holds a few n × n matrices (the lateral matrix, its devices' conductance arrays, the
+# reference's copy) and a few batch × n state arrays; beyond this bound it is refused when the
+# scenario is read instead of failing in numpy's allocator after minutes of other cases.
+CASE_MEMORY_LIMIT_BYTES = 4 * 2**30
+_ARRAY_COPIES = 16
+
+
+def _check_memory(n: int, batch: int, samples: int, where: str) -> None:
+    need = 8.0 * _ARRAY_COPIES * (n * n + n * max(batch, samples))
+    if need > CASE_MEMORY_LIMIT_BYTES:
+        raise NeurodecorrError(
+            f"{where}: n = {n} with batch = {batch} needs about {need / 2**30:.3g} GiB of arrays "
+            f"(limit {CASE_MEMORY_LIMIT_BYTES / 2**30:.0f} GiB); choose a smaller n or batch")
+
+
 def _check_common(p: dict[str, Any], where: str) -> None:
-    """Ranges shared by the kinds: sizes, counts, data and dtype names."""
+    """Ranges shared by the kinds: sizes, counts, data and dtype names, and the memory."""
     for key in ("n", "samples"):
         if key in p:
             _require(p[key] >= 2, where, key, f"must be at least 2, got {p[key]}")
@@ -148,6 +163,8 @@ def _check_common(p: dict[str, Any], where: str) -> None:
     if "dtype" in p:
         _require(p["dtype"] in ("float32", "float64"), where, "dtype",
                  f"must be float32 or float64, got {p['dtype']!r}")
+    for n in [p["n"]] if "n" in p else [n for n in p.get("ns", []) if isinstance(n, int)]:
+        _check_memory(n, p.get("batch", 1), p.get("samples", 0), where)
 
 
 def _check_decorrelation(p: dict[str, Any], where: str) -> None:
