@@ -275,3 +275,15 @@ def test_enumerated_options_are_checked_before_the_cluster_starts(tmp_path, caps
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and f"[sweep].{key}" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("values", ["[nan, 1e-6]", '["nan", 1e-6]', "[1e-6, inf]", '"-inf"'])
+def test_non_finite_numbers_are_refused_before_the_cluster_starts(tmp_path, capsys, values):
+    spec = _spec(tmp_path, f'[sweep]\ncommand = "settle"\nn = 4\nbatch = 2\ntau = {values}\n')
+    with pytest.raises(NeurodecorrError, match=r"\[sweep\]\.tau: --tau: .* is not a finite"):
+        load_spec(spec)
+    out = tmp_path / "r.csv"
+    assert main(["sweep", str(spec), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "not a finite number" in err
+    assert not out.exists()

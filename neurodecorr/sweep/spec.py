@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -263,7 +264,11 @@ def _spelling(where: str, param: click.Option, opt: str, vals: list[Scalar]
                 raise NeurodecorrError(f"{where}: {opt} takes a path; got {v!r}")
             continue
         try:
-            param.type.convert(text_of(v), param, None)
+            converted = param.type.convert(text_of(v), param, None)
         except click.BadParameter as exc:
             raise NeurodecorrError(f"{where}: {exc.format_message()}") from None
+        # the CLI refuses NaN and inf for every float option; the sweep refuses them here,
+        # before its cluster starts, rather than as a failed point
+        if isinstance(converted, float) and not math.isfinite(converted):
+            raise NeurodecorrError(f"{where}: {opt}: {text_of(v)!r} is not a finite number")
     return (opt,)
