@@ -8,7 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 #: the distributions whose versions every report records (None: not installed)
-PACKAGES = ("neurodecorr", "numpy", "scipy", "numba", "torch", "lava-nc")
+PACKAGES = ("neurodecorr", "numpy", "scipy", "numba", "torch", "h5py", "lava-nc")
 
 
 def _version(package: str) -> str | None:

@@ -22,7 +22,6 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,7 @@ from neurodecorr.errors import NeurodecorrError
 from neurodecorr.io import json_bytes, npz_bytes, write_outputs
 from neurodecorr.lava.exchange import export_bytes, load_export
 from neurodecorr.lava.export import LavaExport, export_network
+from neurodecorr.provenance import package_versions
 
 KIND = "neurodecorr.lava-bundle"
 VERSION = 3
@@ -39,20 +39,7 @@ EXCHANGE = "network.h5"
 NETWORK = "network.npz"
 MANIFEST = "manifest.json"
 FILES = (EXCHANGE, NETWORK, MANIFEST)
-#: the packages whose versions a bundle and a run report record
-PACKAGES = ("neurodecorr", "numpy", "scipy", "h5py", "torch", "lava-nc")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-def package_versions() -> dict[str, str | None]:
-    """Installed versions of :data:`PACKAGES` (``None`` where one is missing)."""
-    found = {}
-    for name in PACKAGES:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = None
-    return found
 
 
 @dataclass

@@ -76,8 +76,9 @@ def evaluate_bundle(folder: str | os.PathLike, dataset: str, samples: int = 200,
     chunk. The result adds ``dataset``, ``accuracy`` on the labels and the package ``versions``.
     """
     from neurodecorr.data import load_dataset
-    from neurodecorr.lava.bundle import package_versions, read_bundle
+    from neurodecorr.lava.bundle import read_bundle
     from neurodecorr.lava.compat import INSTALL_HINT, lava_available
+    from neurodecorr.provenance import package_versions
 
     if not lava_available():
         raise NeurodecorrError(INSTALL_HINT)
