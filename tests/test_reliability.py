@@ -494,3 +494,17 @@ def test_out_of_range_data_and_mistyped_tables_name_the_real_cause(tmp_path, cap
         scenario.write_text(body)
         assert main(["bench", "--scenario", str(scenario)]) == 2
         _one_line_error(capsys, message)
+
+
+@pytest.mark.parametrize("value,kind", [(np.ones((2, 2), complex), "complex data"),
+                                        (np.array([["a", "b"]]), "<U1"),
+                                        (np.ones((2, 2), bool), "bool")])
+def test_a_member_of_the_wrong_kind_is_named_not_called_damaged(tmp_path, value, kind):
+    from neurodecorr.io.arrays import NpzArchive
+
+    path = tmp_path / "w.npz"
+    np.savez(path, w=value)
+    with pytest.raises(NeurodecorrError) as info:
+        NpzArchive(path).array("w")
+    message = str(info.value)
+    assert "damaged" not in message and kind in message and message.count(str(path)) == 1

@@ -189,6 +189,8 @@ class NpzArchive(Mapping):
                 arr = _array(fh.read, info.file_size, source, kinds, ndim, finite)
                 fh.read(1)  # reach the end, where zipfile checks the CRC-32
                 return arr
+        except NeurodecorrError:  # a well-formed array of the wrong kind: said as it is
+            raise
         except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError,
                 RuntimeError) as exc:  # CRC mismatch, truncated stream, bad compression method
             raise NeurodecorrError(f"{source}: damaged ({exc})") from None
