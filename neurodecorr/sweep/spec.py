@@ -267,8 +267,10 @@ def _spelling(where: str, param: click.Option, opt: str, vals: list[Scalar]
             converted = param.type.convert(text_of(v), param, None)
         except click.BadParameter as exc:
             raise NeurodecorrError(f"{where}: {exc.format_message()}") from None
-        # the CLI refuses NaN and inf for every float option; the sweep refuses them here,
-        # before its cluster starts, rather than as a failed point
+        # the CLI refuses NaN and inf for every float option (once the CLI has wrapped the
+        # command's types, convert above already does); the same words either way, before the
+        # cluster starts, rather than a failed point
         if isinstance(converted, float) and not math.isfinite(converted):
-            raise NeurodecorrError(f"{where}: {opt}: {text_of(v)!r} is not a finite number")
+            raise NeurodecorrError(f"{where}: Invalid value for '{opt}': {text_of(v)!r} is not "
+                                   "a finite number")
     return (opt,)
