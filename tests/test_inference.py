@@ -72,8 +72,24 @@ def test_evaluate_errors_are_one_line(saved, capsys, extra, message):
 
 
 def test_a_saved_chip_network_exports_to_lava(saved, tmp_path):
-    """The network a chip run saves is a network file export-lava reads (the data set named,
-    as the file has no training header)."""
+    """The network a chip run saves is a network file export-lava reads; it records its data
+    set, so a fixed-point export needs no --dataset."""
     out = tmp_path / "lava"
-    assert main(["export-lava", str(saved), "--out", str(out), "--dataset", "digits"]) == 0
-    assert any(out.iterdir())
+    assert main(["export-lava", str(saved), "--out", str(out), "--precision", "fixed"]) == 0
+    assert json.loads((out / "manifest.json").read_text())["dataset"] == "digits"
+
+
+def test_evaluate_defaults_to_the_data_set_the_network_was_trained_on(saved, tmp_path, capsys):
+    named, recorded = tmp_path / "named.json", tmp_path / "recorded.json"
+    argv = ["evaluate", str(saved), "--device", "pcm", "--times", "1,3600"]
+    assert main([*argv, "--dataset", "digits", "--json", str(named)]) == 0
+    assert main([*argv, "--json", str(recorded)]) == 0
+    a, b = json.loads(named.read_text()), json.loads(recorded.read_text())
+    assert b["dataset"] == "digits" and a["results"] == b["results"]
+    # a network built in code records no data set: the user is asked to name one
+    plain = tmp_path / "code.npz"
+    Network.dense([64, 8, 10], np.random.default_rng(0)).save(plain)
+    capsys.readouterr()
+    assert main(["evaluate", str(plain), "--device", "ideal"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "records no data set" in err

@@ -9,8 +9,8 @@ from neurodecorr.data import LOADERS
 
 @click.command(name="evaluate")
 @click.argument("network_path", type=click.Path(dir_okay=False))
-@click.option("--dataset", type=click.Choice(sorted(LOADERS)), default="mnist1d",
-              show_default=True, help="Test set to score.")
+@click.option("--dataset", type=click.Choice(sorted(LOADERS)), default=None,
+              help="Test set to score (default: the data set the network was trained on).")
 @click.option("--device", default=None, help="Device preset of every array (name or path).")
 @click.option("--circuit", default="ideal", show_default=True)
 @click.option("--times", default="1,3600,86400,3.15e7", show_default=True,
@@ -25,17 +25,13 @@ def command(network_path, dataset, device, circuit, times, drift_compensation, h
             json_path) -> None:
     """Program a network saved by `train --save-network` into a chip and score its test set
     at each time after programming (drift, 1/f and read noise, drift compensation)."""
-    from neurodecorr.errors import NeurodecorrError
     from neurodecorr.io import check_outputs, json_bytes, write_outputs
-    from neurodecorr.learning.inference import evaluate_file
+    from neurodecorr.learning.inference import evaluate_file, parse_times
 
     check_outputs({"--json": json_path}, inputs={"NETWORK": network_path})
-    try:
-        times_s = [float(t) for t in times.split(",")]
-    except ValueError:
-        raise NeurodecorrError(f"--times: comma-separated seconds, got {times!r}") from None
-    rows = evaluate_file(network_path, dataset, times_s, device=device, circuit=circuit,
-                         drift_compensation=drift_compensation, headroom=headroom, seed=seed)
+    dataset, rows = evaluate_file(network_path, dataset, parse_times(times), device=device,
+                                  circuit=circuit, drift_compensation=drift_compensation,
+                                  headroom=headroom, seed=seed)
     for r in rows:
         click.echo(f"t = {r['t_s']:>10.4g} s   accuracy {100 * r['accuracy']:.1f}%")
     if json_path:

@@ -203,12 +203,14 @@ def read_checkpoint_header(path: str | os.PathLike) -> CheckpointHeader:
 
 
 def checkpoint_dataset(path: str | os.PathLike) -> str | None:
-    """The data set a network file was trained on: its checkpoint header's, or ``None`` for a
-    plain network file (export folders, networks built in code), which has no header."""
+    """The data set a network file was trained on: its checkpoint header's, else the one a
+    network saved by ``train --save-network`` records in its metadata, else ``None`` (networks
+    built in code, export folders)."""
     with _open(path) as archive:
-        if "train_state" not in archive:
-            return None
-        return _header_and_state(archive)[0].dataset
+        if "train_state" in archive:
+            return _header_and_state(archive)[0].dataset
+    recorded = Network.load(path).metadata.get("dataset")
+    return recorded if isinstance(recorded, str) else None
 
 
 def read_checkpoint(path: str | os.PathLike

@@ -44,17 +44,29 @@ def accuracy_over_time(network: Network, X: np.ndarray, y: np.ndarray, times_s: 
     return rows
 
 
-def evaluate_file(network_path: str, dataset: str, times_s: list[float], **deployment
-                  ) -> list[dict]:
+def parse_times(text: str) -> list[float]:
+    """``"1,3600,86400"`` -> seconds (checked by :func:`accuracy_over_time`)."""
+    try:
+        return [float(t) for t in text.split(",")]
+    except ValueError:
+        raise NeurodecorrError(f"--times: comma-separated seconds, got {text!r}") from None
+
+
+def evaluate_file(network_path: str, dataset: str | None, times_s: list[float], **deployment
+                  ) -> tuple[str, list[dict]]:
     """:func:`accuracy_over_time` of a network file (``train --save-network``) on the test set
-    of ``dataset``."""
+    of ``dataset`` (default: the data set the file records); returns the data set and rows."""
     from neurodecorr.data import load_dataset
     from neurodecorr.io import input_file
+    from neurodecorr.learning.checkpoint import checkpoint_dataset
 
     input_file(network_path, "NETWORK")
     network = Network.load(network_path)
+    dataset = dataset or checkpoint_dataset(network_path)
+    if dataset is None:
+        raise NeurodecorrError(f"--dataset: {network_path} records no data set; name one")
     data = load_dataset(dataset)
     if network.layers[0].n_in != data.x_test.shape[1]:
         raise NeurodecorrError(f"{network_path}: the network takes {network.layers[0].n_in} "
                                f"inputs, {dataset} has {data.x_test.shape[1]}")
-    return accuracy_over_time(network, data.x_test, data.y_test, times_s, **deployment)
+    return dataset, accuracy_over_time(network, data.x_test, data.y_test, times_s, **deployment)

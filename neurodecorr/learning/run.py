@@ -142,7 +142,11 @@ def run_training(run: TrainRun, callbacks: EpochCallbacks | None = None,
     if run.json_path:
         files[run.json_path] = report(trainer)
     if run.save_network:
-        files[run.save_network] = npz_bytes(trainer.network.to_arrays())
+        # the data set travels with the network, so that evaluate and export-lava need no
+        # --dataset for it (checkpoint_dataset reads it back)
+        saved = trainer.network.copy()
+        saved.metadata = {**saved.metadata, "dataset": run.config.dataset}
+        files[run.save_network] = npz_bytes(saved.to_arrays())
     if run.plot_path:
         from neurodecorr.learning.plot import history_figure_png
 
