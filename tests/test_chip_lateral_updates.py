@@ -110,3 +110,75 @@ def test_chip_names_the_layer_of_an_unstable_lateral_matrix(rng):
         chip.learn_lateral(0, X, xbar, eta=-40.0)
     err = LateralUnstable(-0.5 + 0j, 1, 7)
     assert "of layer 1 lost stability in epoch 7 (eigenvalue -0.5" in str(err)
+
+
+def _bypass_check(lat, A):
+    """Put ``A`` into the array without a write, as drift, a fault or noise the eigenvalue
+    check did not see would: the next settle meets it."""
+    lat.crossbar.reprogram(A, 0.0)
+
+
+@pytest.mark.parametrize("on_unstable", ["reprogram", "clamp"])
+def test_a_failed_settle_reprograms_from_the_digital_copy_and_settles_again(rng, on_unstable):
+    """A settle meeting an unstable matrix: the array gets the digital copy back and the batch
+    settles on it, to x̄ = Ã_copy⁻¹ (G x) (numpy.linalg.solve)."""
+    A = _A(rng)
+    lat = _lateral(A, on_unstable=on_unstable)
+    lat.check_stability(0.0)
+    good = lat.crossbar.effective_weights(0.0)
+    bad = good.copy()
+    bad[0, 0] = -1.0
+    _bypass_check(lat, bad)
+    assert lat.least_stable(0.0).real < 0
+    X = rng.standard_normal((6, 5))
+    Xbar, _ = lat.settle(X, 0.0, tol=1e-10)
+    assert lat.responses == 1
+    np.testing.assert_allclose(lat.crossbar.effective_weights(0.0), good, atol=1e-12)
+    np.testing.assert_allclose(Xbar, np.linalg.solve(good, lat.gain * X.T).T, atol=1e-8)
+
+
+def test_a_failed_settle_stops_with_the_eigenvalue_and_the_reason(rng):
+    lat = _lateral(_A(rng))
+    bad = lat.crossbar.effective_weights(0.0)
+    bad[0, 0] = -1.0
+    _bypass_check(lat, bad)
+    want = np.linalg.eigvals(bad)
+    want = want[np.argmin(want.real)]
+    with pytest.raises(LateralUnstable) as err:
+        lat.settle(rng.standard_normal((3, 5)), 0.0)
+    assert err.value.eigenvalue == pytest.approx(want, abs=1e-9)
+    assert "failed" in str(err.value) and "unstable" in err.value.reason
+    assert "\n" not in str(err.value)
+
+
+def test_a_stable_matrix_too_slow_for_the_step_budget_is_a_failed_settle(rng):
+    """Re μ > 0 passes the eigenvalue check, but a mode of 1e-7 cannot settle within the
+    budget: the settle's failure gets the response too, naming that eigenvalue."""
+    A = np.eye(5)
+    A[4, 4] = 1e-7
+    lat = _lateral(A)
+    with pytest.raises(LateralUnstable) as err:
+        lat.settle(rng.standard_normal((2, 5)), 0.0, max_steps=1000)
+    assert err.value.eigenvalue.real == pytest.approx(1e-7, rel=1e-6)
+    assert "step budget" in err.value.reason
+
+
+def test_trainer_names_layer_and_epoch_of_a_failed_settle(rng):
+    """Through the chip and a training epoch: one line naming the layer, the epoch and μ."""
+    from neurodecorr.data import load_dataset
+    from neurodecorr.learning.chip_trainer import ChipOptions, ChipTrainer
+    from neurodecorr.learning.config import TrainConfig
+
+    config = TrainConfig(dataset="synthetic", algorithm="bp", decorrelation="ahmad",
+                         hidden=(4,), epochs=1, batch_size=16, decor_lr=1e-3, seed=0)
+    trainer = ChipTrainer(config, load_dataset("synthetic"),
+                          ChipOptions(update="mixed-precision"))
+    lat = trainer.chip.layers[1].lateral
+    bad = lat.crossbar.effective_weights(0.0)
+    bad[0, 0] = -1.0
+    _bypass_check(lat, bad)
+    with pytest.raises(LateralUnstable) as err:
+        trainer.train_epoch()
+    text = str(err.value)
+    assert "lateral circuit of layer 1 failed in epoch 1 (least stable eigenvalue" in text
+    assert "\n" not in text

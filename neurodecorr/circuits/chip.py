@@ -202,7 +202,10 @@ class Chip:
 
     def decorrelate(self, index: int, X: np.ndarray) -> np.ndarray:
         """Settle layer ``index``'s lateral circuit on its input; advances the clock."""
-        Xbar, t = self.layers[index].decorrelate(X, self.clock_s, self.settle_tol)
+        try:
+            Xbar, t = self.layers[index].decorrelate(X, self.clock_s, self.settle_tol)
+        except LateralUnstable as exc:
+            raise exc.located(layer=index) from None
         self.clock_s += t
         return Xbar
 
@@ -240,7 +243,7 @@ class Chip:
         try:
             lat.check_stability(self.clock_s)
         except LateralUnstable as exc:
-            raise LateralUnstable(exc.eigenvalue, index) from None
+            raise exc.located(layer=index) from None
         return g
 
     def write_forward(self, index: int, dW: np.ndarray, db: np.ndarray, lr: float) -> int:

@@ -185,7 +185,29 @@ class LateralArray:
 
         ``t_eval`` keeps the trajectory (see :func:`neurodecorr.ode.settle`); ``max_steps`` is
         the step budget (a ``settle_window_s`` beyond it is refused before the first step).
+
+        A settle that fails — refused (the matrix the reads multiply by is unstable, or too
+        slow for the step budget), stopped short, or ending in non-finite states — gets the
+        circuit's ``on_unstable`` response, as a write that breaks stability does
+        (:meth:`check_stability`): ``stop`` raises :class:`LateralUnstable` naming the least
+        stable eigenvalue of the read matrix and the settle's reason; ``reprogram`` and
+        ``clamp`` (a failed settle has no offending write to scale) program the array and the
+        gain register from the digital copy and settle again, once; a second failure stops.
         """
+        try:
+            return self._settle_once(X, t_s, tol, t_eval, max_steps)
+        except NeurodecorrError as exc:
+            failure = str(exc)
+        if self.circuit.on_unstable == "stop":
+            raise LateralUnstable(self.least_stable(t_s), reason=failure)
+        self._restore_copy(self.copy[0], t_s)
+        try:
+            return self._settle_once(X, t_s, tol, t_eval, max_steps)
+        except NeurodecorrError as exc:
+            raise LateralUnstable(self.least_stable(t_s), reason=f"{exc} (after re-programming "
+                                  f"from the digital copy)") from None
+
+    def _settle_once(self, X, t_s, tol, t_eval, max_steps) -> tuple[np.ndarray, SettleResult]:
         X = np.atleast_2d(np.asarray(X, dtype=np.float64))
         U = self.gain * X
         field = self.field(U, t_s)
@@ -198,8 +220,11 @@ class LateralArray:
                         t_eval=t_eval)
         if result.status < 0:
             raise NeurodecorrError(f"lateral circuit did not settle: {result.message}")
+        Y = np.asarray(result.y, dtype=np.float64)
+        if not np.all(np.isfinite(Y)):
+            raise NeurodecorrError("lateral circuit did not settle: non-finite states")
         self.node_updates += result.nsteps * X.shape[0] * self.n
-        return np.asarray(result.y, dtype=np.float64), result
+        return Y, result
 
     def lateral_input(self, Xbar: np.ndarray, t_s: float) -> np.ndarray:
         """``Ã x̄``: each node's total lateral input, read through the crossbar."""
@@ -281,13 +306,19 @@ class LateralArray:
                 if self._stable(trial / gain):
                     target = trial
                     break
+        self._restore_copy(target, t_s)
+        return mu
+
+    def _restore_copy(self, target: np.ndarray, t_s: float) -> None:
+        """Program ``target`` (write-verify) with the digital copy's gain; a matrix that
+        programming noise leaves unstable stops the run."""
         self.crossbar.reprogram(target, t_s)
-        self.gain = gain
+        self.gain = self.copy[1]
         self.responses += 1
         again = self.least_stable(t_s)
-        if again.real <= 0:  # programming noise left the re-programmed matrix unstable
-            raise LateralUnstable(again)
-        return mu
+        if again.real <= 0:
+            raise LateralUnstable(again, reason="programming noise left the re-programmed "
+                                  "matrix unstable")
 
     def _stable(self, A: np.ndarray) -> bool:
         M = self.rate[:, None] * (A + self.circuit.leak * np.eye(self.n))
@@ -295,15 +326,25 @@ class LateralArray:
 
 
 class LateralUnstable(NeurodecorrError):
-    """A learned lateral matrix lost stability (``on_unstable = "stop"``); the caller names
-    the layer and epoch."""
+    """A lateral circuit lost stability (a learned matrix with an eigenvalue ``Re μ ≤ 0``, or
+    a settle that failed) and the response is to stop; the caller names the layer and epoch.
+
+    ``reason``: why a settle failed (absent for a write caught by the eigenvalue check).
+    """
 
     def __init__(self, eigenvalue: complex, layer: int | None = None,
-                 epoch: int | None = None) -> None:
-        self.eigenvalue, self.layer, self.epoch = eigenvalue, layer, epoch
+                 epoch: int | None = None, reason: str | None = None) -> None:
+        self.eigenvalue, self.layer, self.epoch, self.reason = eigenvalue, layer, epoch, reason
         where = "" if layer is None else f" of layer {layer}"
         when = "" if epoch is None else f" in epoch {epoch}"
-        super().__init__(f"on-chip decorrelation: the lateral matrix{where} lost stability{when}"
-                         f" (eigenvalue {eigenvalue.real:.4g}{eigenvalue.imag:+.4g}j); lower "
-                         f"--decor-lr or set on_unstable = \"reprogram\" or \"clamp\" in the "
-                         f"circuit's [lateral] table")
+        mu = f"eigenvalue {eigenvalue.real:.4g}{eigenvalue.imag:+.4g}j"
+        what = (f"the lateral matrix{where} lost stability{when} ({mu})" if reason is None else
+                f"the lateral circuit{where} failed{when} (least stable {mu} of the matrix its "
+                f"reads multiply by): {reason}")
+        super().__init__(f"on-chip decorrelation: {what}; lower --decor-lr or set on_unstable "
+                         f"= \"reprogram\" or \"clamp\" in the circuit's [lateral] table")
+
+    def located(self, layer: int | None = None, epoch: int | None = None) -> LateralUnstable:
+        """The same failure with the layer and/or the epoch filled in."""
+        return LateralUnstable(self.eigenvalue, self.layer if layer is None else layer,
+                               self.epoch if epoch is None else epoch, self.reason)

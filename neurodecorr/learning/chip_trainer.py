@@ -142,13 +142,19 @@ class ChipTrainer(Trainer):
             chip.write_forward(i, grads[2 * i], grads[2 * i + 1], self.options.lr)
         for i, layer in enumerate(self.network.layers):
             if layer.decorrelation is not None:
-                try:
-                    chip.learn_lateral(i, trace.x[i], trace.xbar[i], self.config.decor_lr,
-                                       self.config.decor_batch_fraction)
-                except LateralUnstable as exc:
-                    raise LateralUnstable(exc.eigenvalue, exc.layer, self.epoch + 1) from None
+                chip.learn_lateral(i, trace.x[i], trace.xbar[i], self.config.decor_lr,
+                                   self.config.decor_batch_fraction)
         chip.clock_s += self.options.batch_interval_s
         chip.read_back(self.network)
+
+    def train_epoch(self, callbacks=None) -> dict:
+        """One epoch (:meth:`Trainer.train_epoch`); a lateral circuit's stop names the epoch,
+        whether a write (the eigenvalue check) or a settle (a forward pass) caused it."""
+        epoch = self.epoch + 1
+        try:
+            return super().train_epoch(callbacks)
+        except LateralUnstable as exc:
+            raise exc.located(epoch=epoch) from None
 
     def evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         before = self.chip.totals()
