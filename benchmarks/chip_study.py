@@ -1,15 +1,26 @@
-"""On-chip study: FA with decorrelation learned on the chip, on MNIST-1D, per device preset.
+"""On-chip study: FA and BP, with and without decorrelation learned on the chip, per device
+preset and update algorithm, over seeds (issue #15).
 
-For each device preset the network is a simulated chip (circuit ``ideal`` — exact
-integrators — so that only the devices and their converters differ): every forward pass settles
-the lateral circuits and reads the crossbars, the lateral matrices learn by the local rule
-written as pulse trains, the forward weights by SGD pulse trains. The reference is the software
-network trained identically (SGD, linear-form decorrelator, same seed and data order).
+Two tasks on MNIST-1D, batch 64, circuit ``ideal`` (exact integrators: only the devices and
+their converters differ), every array on the preset with its periphery:
 
-Writes ``docs/assets/chip_study.json``, ``chip_study.csv`` and ``chip_study.png``::
+``decor``
+    on-chip ``ahmad`` decorrelation, 40-64-10, chip SGD step 0.2, η = 1e-3 (docs/chip.md's
+    study configuration);
+``shared``
+    no decorrelation, 40-64-64-10, SGD step 0.1: the task on which aihwkit 0.9.2's figures
+    were measured (/work/shared/notes/analog-training.md), quoted beside ours.
 
-    .venv/bin/python benchmarks/chip_study.py            # the documented run (~5 min)
-    .venv/bin/python benchmarks/chip_study.py --epochs 1 --presets ideal   # a quick look
+Each cell (task, rule, device, update algorithm) runs for ``--seeds`` seeds; the references
+are the software network trained identically (``digital``: SGD, linear-form decorrelator, same
+initial weights and data order) and the ``ideal`` device preset. Cells run in ``--workers``
+processes; each finished run is appended to ``OUT.jsonl`` at once (progress visible with
+``tail -f``; ``--resume`` skips the runs already there), and at the end ``OUT.json``,
+``OUT.csv`` and ``OUT.png`` are written::
+
+    .venv/bin/python benchmarks/chip_study.py                  # the documented run
+    .venv/bin/python benchmarks/chip_study.py --replot          # redraw from OUT.jsonl
+    .venv/bin/python benchmarks/chip_study.py --epochs 1 --seeds 1 --devices ideal --out /tmp/s
 """
 
 from __future__ import annotations
@@ -17,122 +28,188 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 
-from neurodecorr.core.metrics import offdiag_corr_rms
-from neurodecorr.data import load_dataset
-from neurodecorr.errors import NeurodecorrError
-from neurodecorr.io import json_bytes, write_outputs
-from neurodecorr.learning.chip_trainer import ChipOptions, ChipTrainer, SGDTrainer
-from neurodecorr.learning.config import TrainConfig
-
 ASSETS = Path(__file__).resolve().parents[1] / "docs" / "assets"
 
+TASKS = {
+    "decor": dict(decorrelation="ahmad", hidden=(64,), lr=0.2),
+    "shared": dict(decorrelation="none", hidden=(64, 64), lr=0.1),
+}
+#: aihwkit 0.9.2 on the shared task with BP (final train accuracy; analog-training.md)
+AIHWKIT = {
+    "digital": {"sgd": 0.51}, "ideal": {"sgd": 0.42},
+    "pcm": {"sgd": 0.13, "mixed-precision": 0.375},
+    "reram": {"sgd": 0.24, "mixed-precision": 0.25, "ttv2": 0.22, "chopped-ttv2": 0.27,
+              "agad": 0.30},
+    "ecram": {"sgd": 0.35, "mixed-precision": 0.41},
+}
 
-def decorrelation_reached(trainer, X: np.ndarray) -> tuple[list[float], list[float]]:
-    """Off-diagonal correlation RMS per layer on the rows of ``X``: of the settled states x̄ as
-    the chip delivers them (read and circuit noise included, which itself decorrelates), and of
-    ``x Mᵀ`` with the learned matrix ``M`` (the network's, i.e. the chip's noiseless effective
-    ``G·Ã⁻¹``) applied to the layer inputs of the same pass."""
-    trace = trainer.forward(X)
-    through = [offdiag_corr_rms(xbar) for xbar in trace.xbar]
-    learned = [offdiag_corr_rms(trainer.network.decorrelate(i, x))
-               for i, x in enumerate(trace.x)]
-    return through, learned
 
+def one_run(task: str, rule: str, device: str, update: str, seed: int, epochs: int) -> dict:
+    """Train one cell for one seed; a physical failure (a lateral circuit that stops) is a
+    result, recorded with the epoch it happened in."""
+    from neurodecorr.data import load_dataset
+    from neurodecorr.errors import NeurodecorrError
+    from neurodecorr.learning.chip_trainer import ChipOptions, ChipTrainer, SGDTrainer
+    from neurodecorr.learning.config import TrainConfig
 
-def run(name: str, trainer, probe: np.ndarray, progress, task) -> dict:
+    spec = TASKS[task]
+    config = TrainConfig(dataset="mnist1d", algorithm=rule, decorrelation=spec["decorrelation"],
+                         hidden=spec["hidden"], epochs=epochs, batch_size=64, lr=spec["lr"],
+                         decor_lr=1e-3, seed=seed)
+    data = load_dataset("mnist1d")
     start = time.perf_counter()
+    if device == "digital":
+        trainer = SGDTrainer(config, data)
+    else:
+        trainer = ChipTrainer(config, data, ChipOptions(device=device, seed=seed, lr=spec["lr"],
+                                                        update=update))
     history, failure = [], None
-    for _ in range(trainer.config.epochs):
+    for _ in range(epochs):
         try:
-            row = trainer.train_epoch()
+            history.append(trainer.train_epoch())
         except NeurodecorrError as exc:
-            # a physical failure (e.g. the learned lateral matrix became unstable) is a result
             failure = f"epoch {len(history) + 1}: {exc}"
-            progress.update(task, advance=trainer.config.epochs - len(history),
-                            info=f"{name}: failed")
             break
-        history.append(row)
-        progress.update(task, advance=1, info=f"{name}: epoch {row['epoch']} train "
-                                              f"{100 * row['train_acc']:.1f}%")
-    last = history[-1] if history else {"train_acc": float("nan"), "test_acc": float("nan")}
-    out = {"name": name, "history": history, "wall_s": time.perf_counter() - start,
-           "failure": failure, "epochs_completed": len(history),
-           "final_train_acc": last["train_acc"] if failure is None else float("nan"),
-           "final_test_acc": last["test_acc"] if failure is None else float("nan"),
-           "last_train_acc": last["train_acc"]}
-    try:
-        out["offdiag_corr_rms"], out["offdiag_corr_rms_learned_M"] = decorrelation_reached(
-            trainer, probe)
-    except NeurodecorrError:
-        out["offdiag_corr_rms"] = [float("nan")] * trainer.network.n_layers
-        out["offdiag_corr_rms_learned_M"] = [float("nan")] * trainer.network.n_layers
+    out = {"task": task, "rule": rule, "device": device, "update": update, "seed": seed,
+           "epochs": epochs, "train_acc": [h["train_acc"] for h in history],
+           "test_acc": [h["test_acc"] for h in history], "failure": failure,
+           "wall_s": time.perf_counter() - start}
     if isinstance(trainer, ChipTrainer):
-        out["costs"] = trainer.costs()
-        out["layers"] = trainer.chip.describe()
-        out["max_weight_fraction"] = [
-            float(np.max(np.abs(layer.forward.effective_weights(trainer.chip.clock_s)))
-                  / layer.forward.scale) for layer in trainer.chip.layers]
-        out["max_lateral_fraction"] = [
-            float(np.max(np.abs(layer.lateral.crossbar.effective_weights(trainer.chip.clock_s)))
-                  / layer.lateral.crossbar.scale) for layer in trainer.chip.layers]
+        per = trainer.costs()["per_training_sample"]
+        out["pulses_per_train_sample"] = per.get("device_pulses", 0.0)
+        out["node_updates_per_train_sample"] = per.get("integration_steps", 0.0)
+        out["gain_register"] = [layer.get("gain_register") for layer in trainer.chip.describe()]
+        out["lateral_responses"] = [layer.lateral.responses for layer in trainer.chip.layers
+                                    if layer.lateral is not None]
     return out
 
 
-def figure_png(results: list[dict], input_corr: list[float]) -> bytes:
+def plan(args) -> list[tuple]:
+    """Every run of the study: (task, rule, device, update, seed, epochs)."""
+    runs = []
+    for task in args.tasks.split(","):
+        for rule in args.rules.split(","):
+            for seed in range(args.seeds):
+                runs.append((task, rule, "digital", "sgd", seed, args.epochs))
+                runs.append((task, rule, "ideal", "sgd", seed, args.epochs))
+                for device in args.devices.split(","):
+                    for update in args.updates.split(","):
+                        runs.append((task, rule, device, update, seed, args.epochs))
+            for device in args.devices.split(","):
+                for update in filter(None, args.short_updates.split(",")):
+                    runs.append((task, rule, device, update, 0, args.short_epochs))
+    return [r for r in runs if r[2] in ("digital", "ideal") or r[2] in args.devices.split(",")]
+
+
+def key(r) -> tuple:
+    return (r["task"], r["rule"], r["device"], r["update"], r["seed"], r["epochs"]) if isinstance(
+        r, dict) else tuple(r)
+
+
+def summarise(results: list[dict]) -> list[dict]:
+    """One row per cell: final train accuracy over seeds (mean, min, max), failures, ratios to
+    the ideal and digital runs of the same task and rule, aihwkit's figure where it has one."""
+    cells: dict[tuple, list[dict]] = {}
+    for r in results:
+        cells.setdefault((r["task"], r["rule"], r["device"], r["update"], r["epochs"]),
+                         []).append(r)
+    rows = []
+    for (task, rule, device, update, epochs), runs in sorted(cells.items()):
+        finals = [r["train_acc"][-1] if r["train_acc"] and not r["failure"] else np.nan
+                  for r in runs]
+        ok = [f for f in finals if np.isfinite(f)]
+        rows.append({"task": task, "rule": rule, "device": device, "update": update,
+                     "epochs": epochs, "seeds": len(runs), "failed": sum(bool(r["failure"])
+                                                                         for r in runs),
+                     "train_acc_mean": float(np.mean(ok)) if ok else np.nan,
+                     "train_acc_min": float(np.min(ok)) if ok else np.nan,
+                     "train_acc_max": float(np.max(ok)) if ok else np.nan,
+                     "test_acc_mean": float(np.mean([r["test_acc"][-1] for r in runs
+                                                     if r["test_acc"] and not r["failure"]]
+                                                    or [np.nan])),
+                     "pulses_per_train_sample": float(np.mean(
+                         [r.get("pulses_per_train_sample", 0.0) for r in runs])),
+                     "aihwkit": (AIHWKIT.get(device, {}).get(update)
+                                 if task == "shared" and rule == "bp" else None),
+                     "first_failure": next((r["failure"] for r in runs if r["failure"]), "")})
+    ref = {(r["task"], r["rule"], r["device"]): r["train_acc_mean"] for r in rows
+           if r["device"] in ("ideal", "digital") and r["update"] == "sgd"}
+    for r in rows:
+        r["vs_ideal"] = r["train_acc_mean"] / ref.get((r["task"], r["rule"], "ideal"), np.nan)
+        r["vs_digital"] = r["train_acc_mean"] / ref.get((r["task"], r["rule"], "digital"),
+                                                        np.nan)
+    return rows
+
+
+def figure_png(results: list[dict], rows: list[dict]) -> bytes:
+    """Train accuracy per epoch, one panel per task and rule: the best algorithm per device
+    (mean over seeds, min–max envelope), the references dashed, aihwkit's best per device as
+    a marker at the last epoch (shared task, BP)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    def val(v):  # failed runs: NaN in memory, null once written as JSON
-        return np.nan if v is None else v
-
-    fig, (a, b) = plt.subplots(1, 2, figsize=(14, 4.6), gridspec_kw={"width_ratios": [1, 1.3]})
-    for i, r in enumerate(results):
-        ep = [h["epoch"] for h in r["history"]]
-        acc = [100 * h["train_acc"] for h in r["history"]]
-        style = dict(color="k", ls="--") if r["name"] == "software" else dict(color=f"C{i}")
-        label = r["name"] + (f" (failed in epoch {r['epochs_completed'] + 1})"
-                             if r["failure"] else "")
-        a.plot(ep, acc, marker="o", ms=3, label=label, **style)
-        if r["failure"]:
-            # the epoch it failed in, marked on the x axis: a run that failed in its first
-            # epoch has no accuracy to draw
-            a.plot(r["epochs_completed"] + 1, 0, "x", ms=9, mew=2, clip_on=False, **style)
-    a.set_xlabel("epoch")
-    a.set_ylabel("train accuracy (%)")
-    a.set_ylim(bottom=0)
-    a.xaxis.get_major_locator().set_params(integer=True)
-    a.set_title("FA + on-chip decorrelation, MNIST-1D 40-64-10")
-    # outside the axes: inside, it hid the PCM curve
-    a.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
-    a.grid(alpha=0.3)
-    names = [r["name"] for r in results]
-    width = 0.8 / (len(input_corr) + 1)
-    x = np.arange(len(names))
-    for layer in range(len(input_corr)):
-        b.bar(x + layer * width, [val(r["offdiag_corr_rms"][layer]) for r in results], width,
-              color=f"C{layer}", alpha=0.45, label=f"layer {layer + 1}: x̄ through the chip")
-        b.scatter(x + layer * width, [val(r["offdiag_corr_rms_learned_M"][layer])
-                                             for r in results],
-                  color=f"C{layer}", marker="D", zorder=3,
-                  label=f"layer {layer + 1}: x Mᵀ, learned M")
-        b.axhline(input_corr[layer], color=f"C{layer}", ls=":", lw=1,
-                  label=f"layer {layer + 1} input, no decorrelation")
-    for i, r in enumerate(results):
-        if r["failure"]:
-            b.text(x[i] + width / 2, 0.01, f"failed in\n{r['failure'].split(':')[0]}:\n"
-                   "lateral array\nunstable", ha="center", va="bottom", fontsize=7, color="C3")
-    b.set_xticks(x + width / 2, names, rotation=20, fontsize=8)
-    b.set_ylabel("off-diagonal correlation RMS")
-    b.set_title("decorrelation reached (1000 training samples)")
-    b.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    panels = sorted({(r["task"], r["rule"]) for r in results})
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False,
+                             sharey=True)
+    colours = {"digital": "k", "ideal": "0.45", "pcm": "C0", "reram": "C3", "ecram": "C2"}
+    for ax, (task, rule) in zip(axes[0], panels, strict=True):
+        mine = [r for r in rows if r["task"] == task and r["rule"] == rule]
+        full_epochs = max(r["epochs"] for r in mine)
+        best: dict[str, dict] = {}
+        for r in mine:
+            if r["epochs"] != full_epochs:  # the short runs of the slow algorithms
+                continue
+            have = best.get(r["device"])
+            score = -1.0 if not np.isfinite(r["train_acc_mean"]) else r["train_acc_mean"]
+            if have is None or score > have["score"]:
+                best[r["device"]] = {"update": r["update"], "score": score,
+                                     "epochs": r["epochs"]}
+        for device, b in best.items():
+            runs = [r for r in results if (r["task"], r["rule"], r["device"], r["update"],
+                                           r["epochs"]) == (task, rule, device, b["update"],
+                                                            b["epochs"])]
+            n = max(len(r["train_acc"]) for r in runs)
+            acc = np.full((len(runs), n), np.nan)
+            for i, r in enumerate(runs):
+                acc[i, :len(r["train_acc"])] = 100 * np.asarray(r["train_acc"])
+            ep = np.arange(1, n + 1)
+            style = dict(ls="--") if device in ("digital", "ideal") else {}
+            label = device if device in ("digital", "ideal") else f"{device}: {b['update']}"
+            failed = sum(bool(r["failure"]) for r in runs)
+            if failed:
+                label += f" ({failed}/{len(runs)} stopped)"
+            if n:
+                ax.plot(ep, np.nanmean(acc, axis=0), color=colours.get(device), label=label,
+                        marker="o", ms=2.5, **style)
+                ax.fill_between(ep, np.nanmin(acc, axis=0), np.nanmax(acc, axis=0),
+                                color=colours.get(device), alpha=0.18, lw=0)
+            else:
+                ax.plot([], [], color=colours.get(device), label=label + ", epoch 1")
+            if task == "shared" and rule == "bp":
+                ref = max((v for v in AIHWKIT.get(device, {}).values()), default=None)
+                if ref is not None:
+                    ax.plot(10.4, 100 * ref, marker="<", ms=8, color=colours.get(device),
+                            clip_on=False, ls="none")
+        what = ("on-chip decorrelation, 40-64-10" if task == "decor"
+                else "no decorrelation, 40-64-64-10")
+        ax.set_title(f"{rule.upper()}, {what}", fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left")
+        if task == "shared" and rule == "bp":
+            ax.text(0.98, 0.02, "◄ aihwkit 0.9.2, best algorithm\n   per device (same task)",
+                    transform=ax.transAxes, ha="right", va="bottom", fontsize=7)
+    axes[0][0].set_ylabel("train accuracy (%): mean, min–max over seeds")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
@@ -140,87 +217,76 @@ def figure_png(results: list[dict], input_corr: list[float]) -> bytes:
     return buf.getvalue()
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--presets", default="ideal,pcm,reram,ecram," + str(
-        Path(__file__).resolve().parent / "chip_study_devices" / "reram-no-write-noise.toml"))
-    p.add_argument("--circuit", default="ideal")
-    p.add_argument("--circuit-runs", default="",
-                   help="Extra runs: comma-separated circuit files, with their own devices.")
-    p.add_argument("--hidden", type=int, default=64)
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=0.2)
-    p.add_argument("--decor-lr", type=float, default=1e-3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=str(ASSETS / "chip_study"))
-    p.add_argument("--replot", action="store_true",
-                   help="Redraw OUT.png from an existing OUT.json instead of training.")
-    args = p.parse_args(argv)
-    out = Path(args.out)
-    if args.replot:
-        import json
+def write_final(out: Path, results: list[dict], command: str) -> list[dict]:
+    from neurodecorr.io import json_bytes, write_outputs
 
-        saved = json.loads(out.with_suffix(".json").read_text())
-        write_outputs({str(out.with_suffix(".png")): figure_png(
-            saved["results"], saved["input_offdiag_corr_rms"])})
-        return 0
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    data = load_dataset("mnist1d")
-    config = TrainConfig(dataset="mnist1d", algorithm="fa", decorrelation="ahmad",
-                         hidden=(args.hidden,), epochs=args.epochs, batch_size=args.batch_size,
-                         lr=args.lr, decor_lr=args.decor_lr, seed=args.seed)
-    probe = data.x_train[:1000]
-    presets = [s.strip() for s in args.presets.split(",") if s.strip()]
-    runs = [(p, args.circuit, p) for p in presets] + [
-        (Path(c).stem, c, None) for c in args.circuit_runs.split(",") if c.strip()]
-    results = []
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), TextColumn("{task.fields[info]}")) as progress:
-        task = progress.add_task("chip study", total=args.epochs * (len(runs) + 1), info="")
-        software = SGDTrainer(config, data)
-        results.append(run("software", software, probe, progress, task))
-        base = results[0]["final_train_acc"]
-        for name, circuit, device in runs:
-            trainer = ChipTrainer(config, data, ChipOptions(circuit=circuit, device=device,
-                                                            seed=args.seed, lr=args.lr))
-            label = Path(name).stem if name.endswith(".toml") else name
-            r = run(label, trainer, probe, progress, task)
-            r["train_acc_vs_software"] = r["final_train_acc"] / base
-            results.append(r)
-    plain = SGDTrainer(TrainConfig(**{**config.to_dict(), "decorrelation": "none",
-                                      "hidden": (args.hidden,)}), data)
-    input_corr = [offdiag_corr_rms(x) for x in plain.forward(probe).x]
-    rows = []
-    for r in results:
-        costs = r.get("costs", {}).get("per_training_sample", {})
-        rows.append({
-            "run": r["name"], "epochs_completed": r["epochs_completed"],
-            "final_train_acc": round(r["final_train_acc"], 4),
-            "final_test_acc": round(r["final_test_acc"], 4),
-            "train_acc_vs_software": round(r.get("train_acc_vs_software", 1.0), 3),
-            **{f"offdiag_corr_layer{i + 1}": round(v, 4)
-               for i, v in enumerate(r["offdiag_corr_rms"])},
-            **{f"offdiag_corr_learned_M_layer{i + 1}": round(v, 4)
-               for i, v in enumerate(r["offdiag_corr_rms_learned_M"])},
-            "pulses_per_train_sample": round(costs.get("device_pulses", 0.0), 1),
-            "integration_steps_per_train_sample": round(costs.get("integration_steps", 0.0), 1),
-            "wall_s": round(r["wall_s"], 1), "failure": r["failure"] or ""})
+    rows = summarise(results)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows([{k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}
+                      for r in rows])
     write_outputs({
-        str(out.with_suffix(".json")): json_bytes({
-            "command": "benchmarks/chip_study.py " + " ".join(argv or sys.argv[1:]),
-            "config": config.to_dict(), "circuit": args.circuit, "presets": presets,
-            "input_offdiag_corr_rms": input_corr, "results": results, "table": rows}),
+        str(out.with_suffix(".json")): json_bytes({"command": command, "tasks": TASKS,
+                                                   "aihwkit_shared_bp": AIHWKIT,
+                                                   "results": results, "table": rows}),
         str(out.with_suffix(".csv")): buf.getvalue().encode(),
-        str(out.with_suffix(".png")): figure_png(results, input_corr),
+        str(out.with_suffix(".png")): figure_png(results, rows),
     })
-    for row in rows:
-        print(row)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--tasks", default="decor,shared")
+    p.add_argument("--rules", default="fa,bp")
+    p.add_argument("--devices", default="pcm,reram,ecram")
+    p.add_argument("--updates", default="sgd,mixed-precision",
+                   help="Algorithms run for every seed and the full epochs.")
+    p.add_argument("--short-updates", default="tiki-taka,ttv2,chopped-ttv2,agad",
+                   help="Algorithms run for seed 0 and --short-epochs only (their transfers "
+                        "are 10-30x slower to simulate).")
+    p.add_argument("--short-epochs", type=int, default=2)
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--out", default=str(ASSETS / "chip_study"))
+    p.add_argument("--resume", action="store_true", help="Skip the runs already in OUT.jsonl.")
+    p.add_argument("--replot", action="store_true",
+                   help="Write OUT.json, .csv and .png from OUT.jsonl without training.")
+    args = p.parse_args(argv)
+    out = Path(args.out)
+    log = out.with_suffix(".jsonl")
+    command = "benchmarks/chip_study.py " + " ".join(argv or sys.argv[1:])
+    done = [json.loads(line) for line in log.read_text().splitlines()] if (
+        (args.resume or args.replot) and log.exists()) else []
+    if not args.replot:
+        have = {key(r) for r in done}
+        todo = [r for r in plan(args) if key(r) not in have]
+        # slow cells first, so that the pool's tail is short
+        todo.sort(key=lambda r: (r[0] != "decor", r[2] in ("digital", "ideal"),
+                                 r[5] < args.epochs))
+        if not args.resume:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.write_text("")
+        print(f"{len(todo)} runs, {args.workers} workers -> {log}", flush=True)
+        start = time.perf_counter()
+        with ProcessPoolExecutor(args.workers) as pool, log.open("a") as fh:
+            futures = {pool.submit(one_run, *r): r for r in todo}
+            for i, fut in enumerate(as_completed(futures), 1):
+                r = fut.result()
+                done.append(r)
+                fh.write(json.dumps(r) + "\n")
+                fh.flush()
+                final = f"{100 * r['train_acc'][-1]:.1f} %" if r["train_acc"] else "-"
+                print(f"[{i}/{len(todo)} {time.perf_counter() - start:6.0f} s] {r['task']} "
+                      f"{r['rule']} {r['device']} {r['update']} seed {r['seed']}: {final}"
+                      f"{' stopped ' + r['failure'][:60] if r['failure'] else ''} "
+                      f"({r['wall_s']:.0f} s)", flush=True)
+    rows = write_final(out, done, command)
+    for r in rows:
+        print({k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()
+               if k != "first_failure"})
     return 0
 
 

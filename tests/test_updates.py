@@ -121,3 +121,21 @@ def test_circuit_file_chooses_the_update_per_array(tmp_path):
     path.write_text('[forward]\nupdate = "rmsprop"\n')
     with pytest.raises(NeurodecorrError, match=r"c.toml: \[forward\] update"):
         load_circuit(str(path))
+
+
+@pytest.mark.parametrize(("c2c", "steps"), [(0.0, 1), (0.3, 1), (0.6, 1), (5.0, 25)])
+def test_mixed_precision_default_granularity_outweighs_cycle_noise(c2c, steps):
+    """By default a count is max(1, round(σ_c2c²)) device steps: n pulses carry n·δ against
+    cycle noise √n·σ_c2c·δ. A constant-step device without cycle noise in the array (so that
+    the delivered steps can be counted) takes the granularity of the noisy one it stands for."""
+    noisy = _device(c2c_rel=c2c)
+    arr = make_array(noisy, np.zeros((2, 3)), np.random.default_rng(0), 0.0, 1.0,
+                     UpdateConfig("mixed-precision"))
+    assert arr.steps_per_count == steps
+    assert arr.epsilon == pytest.approx(steps * DW)
+    quiet = make_array(SYMMETRIC, np.zeros((2, 3)), np.random.default_rng(0), 0.0, 1.0,
+                       UpdateConfig("mixed-precision", granularity=steps * DW))
+    x, d = np.array([[1.0, 0.5, -0.2]]), np.array([[1.0, -2.0]])
+    quiet.update(x, d, 1.85 * steps * DW, 0.0)  # χ up to 3.7 ε, inside the bounds
+    want = np.trunc(1.85 * d.T @ x) * steps * DW
+    np.testing.assert_allclose(quiet.effective_weights(0.0), want, atol=1e-9)

@@ -12,7 +12,8 @@ like a :class:`~neurodecorr.devices.Crossbar` and takes updates ``ΔW = lr Σ_k 
     Nandakumar et al. 2020 (Front. Neurosci. 14:406), aihwkit ``MixedPrecisionCompound``: the
     update accumulates in a digital matrix ``χ ← χ + ΔW``; every ``transfer_every`` updates each
     device gets ``n_ij = trunc(χ_ij/ε)`` pulses of the sign of ``χ_ij`` (``ε`` the granularity,
-    by default the device's ``dw_min``) and ``χ`` keeps the remainder ``χ_ij − n_ij ε``
+    by default ``max(1, round(σ_c2c²))`` device steps, :func:`default_steps_per_count`) and
+    ``χ`` keeps the remainder ``χ_ij − n_ij ε``
     (aihwkit ``rpu_mixedprec_device.cpp``, ``doTransfer``). The pulses are written row by row,
     as aihwkit does. Unlike aihwkit, ``x`` and ``d`` are not quantised before the outer product
     (its ``n_x_bins = n_d_bins = 0`` setting).
@@ -76,7 +77,7 @@ class UpdateConfig:
         The algorithm, one of :data:`UPDATES`.
     granularity : float
         Mixed precision: ``ε`` in weight units, rounded to whole device steps ``dw_min`` (at
-        least one).
+        least one); 0: :func:`default_steps_per_count` steps.
     transfer_every : int
         Updates between two transfers (χ → devices, or one column of ``A`` → ``C``).
     transfer_lr : float
@@ -126,7 +127,7 @@ class UpdateConfig:
         """Refuse a value out of range with one line naming the key."""
         problems = {
             "update": (self.update in UPDATES, f"must be one of {', '.join(UPDATES)}"),
-            "granularity": (self.granularity >= 0, "must be >= 0 (0: the device's dw_min)"),
+            "granularity": (self.granularity >= 0, "must be >= 0 (0: from the device)"),
             "transfer_every": (self.transfer_every >= 1, "must be >= 1"),
             "transfer_lr": (self.transfer_lr > 0, "must be > 0"),
             "fast_lr": (self.fast_lr > 0, "must be > 0"),
@@ -162,6 +163,18 @@ def pulse_counts(crossbar, counts: np.ndarray, t_s: float, per_count: int = 1) -
         for r in range(1, int(np.max(np.abs(row))) + 1):
             crossbar.write_rank1(np.sign(row) * (np.abs(row) >= r), d, step, t_s)
         d[i] = 0.0
+
+
+def default_steps_per_count(pulsed) -> int:
+    """Mixed precision's default granularity in device steps: ``max(1, round(σ_c2c²))``.
+
+    ``n`` pulses deliver ``n δ`` with cycle-to-cycle noise of standard deviation ``√n σ_c2c δ``
+    (``σ_c2c`` = ``c2c_rel``, relative to the step ``δ``), so a count carries more update than
+    noise once ``n ≥ σ_c2c²``. One step (Nandakumar et al. 2020's choice, aihwkit's default
+    ``granularity = dw_min``) for the ideal, ECRAM (0.3) and PCM (0.6) presets; 25 for ReRAM,
+    whose cycle noise is 5 steps (aihwkit ``ReRamESPresetDevice``, ``dw_min_std = 5``).
+    """
+    return max(1, round(pulsed.c2c_rel ** 2))
 
 
 class AnalogArray:
@@ -267,7 +280,10 @@ class MixedPrecisionArray(AnalogArray):
         super().__init__(*args, **kwargs)
         self.chi = np.zeros(self.shape)
         # ε in whole device steps: a count is that many pulses
-        self.steps_per_count = max(round(self.update_config.granularity / self.granularity), 1)
+        self.steps_per_count = default_steps_per_count(self.crossbar.config.pulsed)
+        if self.update_config.granularity > 0:
+            self.steps_per_count = max(round(self.update_config.granularity / self.granularity),
+                                       1)
         self.epsilon = self.steps_per_count * self.granularity
 
     def update(self, xs: np.ndarray, ds: np.ndarray, lr: float, t_s: float) -> None:
