@@ -341,8 +341,10 @@ class LateralUnstable(NeurodecorrError):
         what = (f"the lateral matrix{where} lost stability{when} ({mu})" if reason is None else
                 f"the lateral circuit{where} failed{when} (least stable {mu} of the matrix its "
                 f"reads multiply by): {reason}")
-        super().__init__(f"on-chip decorrelation: {what}; lower --decor-lr or set on_unstable "
-                         f"= \"reprogram\" or \"clamp\" in the circuit's [lateral] table")
+        hint = ("set on_unstable = \"reprogram\" or \"clamp\" in the circuit's [lateral] table"
+                if reason is None or "re-program" not in reason else
+                "use devices with less programming and write noise in the lateral arrays")
+        super().__init__(f"on-chip decorrelation: {what}; lower --decor-lr or {hint}")
 
     def located(self, layer: int | None = None, epoch: int | None = None) -> LateralUnstable:
         """The same failure with the layer and/or the epoch filled in."""
