@@ -158,12 +158,17 @@ def figure_png(results: list[dict], rows: list[dict]) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = sorted({(r["task"], r["rule"]) for r in results})
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False,
-                             sharey=True)
+    tasks = sorted({r["task"] for r in results})
+    rules = sorted({r["rule"] for r in results}, reverse=True)  # FA first, then BP
+    fig, axes = plt.subplots(len(tasks), len(rules), figsize=(5.2 * len(rules), 4.2 * len(tasks)),
+                             squeeze=False, sharey=True)
+    panels = [(t, r) for t in tasks for r in rules]
     colours = {"digital": "k", "ideal": "0.45", "pcm": "C0", "reram": "C3", "ecram": "C2"}
-    for ax, (task, rule) in zip(axes[0], panels, strict=True):
+    for ax, (task, rule) in zip(axes.ravel(), panels, strict=True):
         mine = [r for r in rows if r["task"] == task and r["rule"] == rule]
+        if not mine:
+            ax.set_visible(False)
+            continue
         full_epochs = max(r["epochs"] for r in mine)
         best: dict[str, dict] = {}
         for r in mine:
@@ -209,7 +214,8 @@ def figure_png(results: list[dict], rows: list[dict]) -> bytes:
         if task == "shared" and rule == "bp":
             ax.text(0.98, 0.02, "◄ aihwkit 0.9.2, best algorithm\n   per device (same task)",
                     transform=ax.transAxes, ha="right", va="bottom", fontsize=7)
-    axes[0][0].set_ylabel("train accuracy (%): mean, min–max over seeds")
+    for row in axes:
+        row[0].set_ylabel("train accuracy (%): mean, min–max over seeds")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
