@@ -19,6 +19,7 @@ from neurodecorr.devices import (
     DeviceConfig,
     DriftConfig,
     IRDropConfig,
+    LogOrPolynomial,
     MappingConfig,
     ProgrammingConfig,
     PulsedConfig,
@@ -32,7 +33,7 @@ from neurodecorr.errors import NeurodecorrError
 
 DAY = 86400.0
 NU, T0 = 0.06, 20.0
-FIXED_NU = DriftConfig(t0_s=T0, nu_mean_intercept=NU, nu_mean_min=NU, nu_mean_max=NU)
+FIXED_NU = DriftConfig(t0_s=T0, nu_mean=LogOrPolynomial(intercept=NU, lo=NU, hi=NU))
 
 
 def drift(age: float) -> float:
@@ -197,7 +198,8 @@ def test_exp_step_complex_noise():
 def test_flicker_clock_includes_t0_under_power_law_drift():
     """aihwkit PCMLikeNoiseModel: t = t_inference + t0 in both the drift and the 1/f term."""
     g_norm, age = 0.4, 3600.0
-    read = ReadConfig(flicker_q_coeff=0.0088, flicker_q_exponent=0.65, flicker_q_max=0.2)
+    read = ReadConfig(flicker_q_coeff=0.0088, flicker_q_exponent=0.65,
+                      flicker_q=LogOrPolynomial(hi=0.2))
     cfg = DeviceConfig(read=read, drift=FIXED_NU)
     cb = Crossbar(cfg, np.full((100, 1000), g_norm), np.random.default_rng(11),
                   weight_scale=1.0)

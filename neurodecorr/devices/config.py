@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from neurodecorr.devices import fits
+from neurodecorr.devices.fits import LogOrPolynomial
 from neurodecorr.errors import NeurodecorrError
 
 SCHEMES = ("differential", "reference")
@@ -43,43 +44,46 @@ class _Group:
     ``dataclasses.replace`` of a preset, a literal in code): a bad value raises a one-line
     :class:`NeurodecorrError` naming the table and the key. ``where`` in every check is the
     ``"file: [table]"`` prefix that error messages start with.
+
+    A field holding a fitted curve (:class:`~neurodecorr.devices.fits.LogOrPolynomial`) is
+    written flat in the table, one key per parameter (``nu_mean_slope``, ``nu_mean_max``, ...):
+    :meth:`to_table` and :meth:`from_table` speak those keys, and so do the error messages.
     """
 
     table: ClassVar[str] = ""
 
     def __post_init__(self) -> None:
         where = f"[{self.table}]"
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            _check(_has_type(value, str(f.type)), where, f.name,
-                   f"expected {f.type}, got {value!r}")
-            if str(f.type) == "float":
-                _check(math.isfinite(value), where, f.name,
+        for key, value, type_name in _typed_items(self):
+            _check(_has_type(value, type_name), where, key, f"expected {type_name}, got {value!r}")
+            if type_name == "float":
+                _check(math.isfinite(value), where, key,
                        f"expected a finite number, got {value!r}")
         self.validate(where, self._non_default_keys())
 
     def _non_default_keys(self) -> set[str]:
-        given = set()
-        for f in dataclasses.fields(self):
-            default = (f.default if f.default is not dataclasses.MISSING
-                       else f.default_factory() if f.default_factory is not dataclasses.MISSING
-                       else None)
-            if getattr(self, f.name) != default:
-                given.add(f.name)
-        return given
+        defaults = _default_table(type(self))
+        return {key for key, value in self.to_table().items() if value != defaults[key]}
 
     @classmethod
     def from_table(cls, raw: Any, origin: str) -> _Group:
         if not isinstance(raw, dict):
             raise NeurodecorrError(f"{origin}: [{cls.table}] must be a table")
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        values: dict[str, Any] = {}
+        types = {key: type_name for key, _, type_name in _typed_items(cls)}
+        flat: dict[str, Any] = {}
         for key, value in raw.items():
             where = f"{origin}: [{cls.table}] {key}"
-            if key not in known:
-                allowed = ", ".join(sorted(known))
+            if key not in types:
+                allowed = ", ".join(sorted(types))
                 raise NeurodecorrError(f"{where}: unknown key (allowed: {allowed})")
-            values[key] = _coerce(value, known[key].type, where)
+            flat[key] = _coerce(value, types[key], where)
+        values = {}
+        for f in dataclasses.fields(cls):
+            if isinstance(f.default, LogOrPolynomial):
+                if any(key.startswith(f"{f.name}_") for key in flat):
+                    values[f.name] = f.default.with_flat(f.name, flat)
+            elif f.name in flat:
+                values[f.name] = flat[f.name]
         try:
             group = cls(**values)
             # the keys the file sets explicitly (a default value may still be misplaced)
@@ -102,7 +106,50 @@ class _Group:
                    f"applies to model {' or '.join(owners)}, not {model}")
 
     def to_table(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """The table's flat keys and values (a fitted curve as its ``name_*`` keys)."""
+        table: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            table.update(_flat(f.name, getattr(self, f.name)))
+        return table
+
+
+def _flat(name: str, value: Any) -> dict[str, Any]:
+    return value.flat(name) if isinstance(value, LogOrPolynomial) else {name: value}
+
+
+def _default_table(cls: type) -> dict[str, Any]:
+    """The flat keys of a group class with their default values."""
+    table: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        default = (f.default if f.default is not dataclasses.MISSING
+                   else f.default_factory() if f.default_factory is not dataclasses.MISSING
+                   else None)
+        table.update(_flat(f.name, default))
+    return table
+
+
+def _typed_items(group: Any) -> list[tuple[str, Any, str]]:
+    """``(flat key, value, type name)`` of a group instance, or of a class with its defaults."""
+    items = []
+    for f in dataclasses.fields(group):
+        value = getattr(group, f.name, f.default)
+        if isinstance(f.default, LogOrPolynomial):
+            curve = value if isinstance(value, LogOrPolynomial) else f.default
+            items += [(key, v, "tuple[float, ...]" if key.endswith("_poly") else "float")
+                      for key, v in curve.flat(f.name).items()]
+        else:
+            items.append((f.name, value, str(f.type)))
+    return items
+
+
+def _check_curve(group: Any, where: str, name: str) -> None:
+    """A fitted curve's clip range: ``0 <= name_min <= name_max``; a break needs the
+    polynomial above it."""
+    curve = getattr(group, name)
+    _check(curve.lo >= 0, where, f"{name}_min", f"must be >= 0, got {curve.lo}")
+    _check(curve.hi >= curve.lo, where, f"{name}_max", f"must be >= {name}_min")
+    _check(curve.brk <= 0 or bool(curve.poly), where, f"{name}_poly",
+           "a break point needs the polynomial above it")
 
 
 def _coerce(value: Any, type_name: Any, where: str) -> Any:
@@ -245,9 +292,10 @@ class ReadConfig(_Group):
     Accumulated 1/f noise of relative amplitude Q_s(g) and standard deviation
     g Q_s sqrt(ln((a + t_r)/(2 t_r))) at age a (Nandakumar 2019 ICECS):
     ``power``: Q_s = min(c g^(−e), Q_max) (aihwkit ``PCMLikeNoiseModel``);
-    ``piecewise``: clip(a ln g + b, Q_min, Q_max) below ``flicker_q_break``, a polynomial above
-    (aihwkit ``HermesNoiseModel``); ``log10``: absolute σ = K log10(G/µS) sqrt(ln(...)) µS
-    (aihwkit ``ReRamCMONoiseModel``); ``none``: off.
+    ``piecewise``: the fitted curve ``flicker_q`` (keys ``flicker_q_slope``, ``_intercept``,
+    ``_min``, ``_max``, ``_break``, ``_poly``), clip(a ln g + b, Q_min, Q_max) below
+    ``flicker_q_break``, a polynomial above (aihwkit ``HermesNoiseModel``); ``log10``:
+    absolute σ = K log10(G/µS) sqrt(ln(...)) µS (aihwkit ``ReRamCMONoiseModel``); ``none``: off.
 
     Read asymmetry (``polarity_d2d_rel`` σ_p; aihwkit ``w_read_asymmetry_dtod``): a negative
     input sees device ij's weight scaled by a_ij = 1 + σ_p ξ_ij, fixed per device (PCM's
@@ -258,14 +306,10 @@ class ReadConfig(_Group):
     model: str = "constant"
     noise_uS: float = 0.0
     flicker_model: str = "power"
-    flicker_q_slope: float = 0.0
-    flicker_q_intercept: float = 0.0
     flicker_q_coeff: float = 0.0
     flicker_q_exponent: float = 0.65
-    flicker_q_max: float = 0.2
-    flicker_q_min: float = 0.0
-    flicker_q_break: float = 0.0
-    flicker_q_poly: tuple[float, ...] = ()
+    #: Q_s of ``piecewise``; its ``hi`` (``flicker_q_max``) also caps ``power``
+    flicker_q: LogOrPolynomial = LogOrPolynomial(hi=0.2)
     flicker_k_uS: float = 0.0
     flicker_t_read_s: float = 250e-9
     polarity_d2d_rel: float = 0.0
@@ -277,23 +321,18 @@ class ReadConfig(_Group):
         self._check_model_keys(where, given, self.flicker_model, _FLICKER_KEYS)
         _finite(self, where, [f.name for f in dataclasses.fields(self)
                               if f.type in ("float", "tuple[float, ...]")])
-        for key in ("noise_uS", "flicker_q_coeff", "flicker_q_max", "flicker_q_min",
-                    "flicker_k_uS", "polarity_d2d_rel"):
+        for key in ("noise_uS", "flicker_q_coeff", "flicker_k_uS", "polarity_d2d_rel"):
             _check(getattr(self, key) >= 0, where, key, f"negative noise {getattr(self, key)}")
+        _check_curve(self, where, "flicker_q")
         _check(self.flicker_q_exponent >= 0, where, "flicker_q_exponent",
                f"must be >= 0, got {self.flicker_q_exponent}")
         _check(self.flicker_t_read_s > 0, where, "flicker_t_read_s",
                f"must be > 0, got {self.flicker_t_read_s}")
-        _check(self.flicker_q_max >= self.flicker_q_min, where, "flicker_q_max",
-               "must be >= flicker_q_min")
-        _check(not (self.flicker_model == "piecewise" and self.flicker_q_break > 0
-                    and not self.flicker_q_poly), where, "flicker_q_poly",
-               "a break point needs the polynomial above it")
 
     @property
     def has_flicker(self) -> bool:
         return {"none": False, "power": self.flicker_q_coeff > 0,
-                "piecewise": self.flicker_q_max > 0 or bool(self.flicker_q_poly),
+                "piecewise": self.flicker_q.hi > 0 or bool(self.flicker_q.poly),
                 "log10": self.flicker_k_uS > 0}[self.flicker_model]
 
 
@@ -311,8 +350,10 @@ class DriftConfig(_Group):
     """Slow change of the conductance with the device's age a (:mod:`neurodecorr.devices.drift`).
 
     ``power_law``: g(a) = g_prog ((a + t0)/t0)^(−ν), ν ~ |N(μ(g), σ(g))| per device, μ and σ
-    :func:`~neurodecorr.devices.fits.log_or_polynomial` of g/G_max (Nandakumar 2019 ICECS;
-    aihwkit ``PCMLikeNoiseModel``, ``HermesNoiseModel``).
+    fitted curves of g/G_max, ``nu_mean`` and ``nu_std``
+    (:class:`~neurodecorr.devices.fits.LogOrPolynomial`, keys ``nu_mean_slope``, ...,
+    ``nu_std_poly``; Nandakumar 2019 ICECS; aihwkit ``PCMLikeNoiseModel``,
+    ``HermesNoiseModel``).
     ``log_relaxation``: g(a) = g_prog + m ln(a/t0) + (s0 + s1 ln(a/t0)) ξ µS for a > t0, ξ fixed
     per device (CMO/HfOx ReRAM, Falcone et al. 2025; aihwkit ``ReRamCMONoiseModel``).
     ``retention``: g − G_min decays as exp(−a/τ) (capacitor leak, Li 2018).
@@ -321,18 +362,8 @@ class DriftConfig(_Group):
     table: ClassVar[str] = "drift"
     model: str = "power_law"
     t0_s: float = 20.0
-    nu_mean_slope: float = 0.0
-    nu_mean_intercept: float = 0.0
-    nu_mean_min: float = 0.0
-    nu_mean_max: float = 0.0
-    nu_mean_break: float = 0.0
-    nu_mean_poly: tuple[float, ...] = ()
-    nu_std_slope: float = 0.0
-    nu_std_intercept: float = 0.0
-    nu_std_min: float = 0.0
-    nu_std_max: float = 0.0
-    nu_std_break: float = 0.0
-    nu_std_poly: tuple[float, ...] = ()
+    nu_mean: LogOrPolynomial = LogOrPolynomial()
+    nu_std: LogOrPolynomial = LogOrPolynomial()
     relax_mean_uS: float = 0.0
     relax_std_uS: float = 0.0
     relax_std_slope_uS: float = 0.0
@@ -345,33 +376,18 @@ class DriftConfig(_Group):
         _finite(self, where, [f.name for f in dataclasses.fields(self)
                               if f.type in ("float", "tuple[float, ...]")])
         _check(self.t0_s > 0, where, "t0_s", f"must be > 0, got {self.t0_s}")
-        for lo, hi in (("nu_mean_min", "nu_mean_max"), ("nu_std_min", "nu_std_max")):
-            _check(getattr(self, lo) >= 0, where, lo, f"must be >= 0, got {getattr(self, lo)}")
-            _check(getattr(self, hi) >= getattr(self, lo), where, hi, f"must be >= {lo}")
-        for part in ("nu_mean", "nu_std"):
-            _check(getattr(self, f"{part}_break") <= 0 or bool(getattr(self, f"{part}_poly")),
-                   where, f"{part}_poly", "a break point needs the polynomial above it")
+        for name in ("nu_mean", "nu_std"):
+            _check_curve(self, where, name)
         for key in ("relax_std_uS", "relax_std_slope_uS", "retention_tau_s"):
             _check(getattr(self, key) >= 0, where, key, f"must be >= 0, got {getattr(self, key)}")
 
     @property
     def enabled(self) -> bool:
         if self.model == "power_law":
-            return (self.nu_mean_max > 0 or self.nu_std_max > 0 or bool(self.nu_mean_poly)
-                    or bool(self.nu_std_poly))
+            return any(curve.hi > 0 or curve.poly for curve in (self.nu_mean, self.nu_std))
         if self.model == "log_relaxation":
             return self.relax_mean_uS != 0 or self.relax_std_uS > 0 or self.relax_std_slope_uS > 0
         return self.retention_tau_s > 0
-
-    def nu_mean(self, g_norm: np.ndarray) -> np.ndarray:
-        return fits.log_or_polynomial(g_norm, self.nu_mean_slope, self.nu_mean_intercept,
-                                      self.nu_mean_min, self.nu_mean_max, self.nu_mean_break,
-                                      self.nu_mean_poly)
-
-    def nu_std(self, g_norm: np.ndarray) -> np.ndarray:
-        return fits.log_or_polynomial(g_norm, self.nu_std_slope, self.nu_std_intercept,
-                                      self.nu_std_min, self.nu_std_max, self.nu_std_break,
-                                      self.nu_std_poly)
 
 
 @dataclass(frozen=True)
