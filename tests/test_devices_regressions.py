@@ -253,7 +253,7 @@ def test_replace_with_a_bad_value_raises_one_line():
         replace(cfg, adc=replace(cfg.adc, bits=-3))
     with pytest.raises(NeurodecorrError, match=r"\[drift\] t0_s: must be > 0"):
         replace(cfg.drift, t0_s=0.0)
-    with pytest.raises(NeurodecorrError, match=r"\[programming\] noise_poly_uS: must be a finite"):
+    with pytest.raises(NeurodecorrError, match=r"\[programming\] noise_poly_uS: expected a finite"):
         ProgrammingConfig(noise_poly_uS=(float("nan"),))
     with pytest.raises(NeurodecorrError, match=r"\[dac\] bits: expected int"):
         replace(cfg.dac, bits=2.5)

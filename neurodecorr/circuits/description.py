@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from neurodecorr.circuits.updates import UpdateConfig
-from neurodecorr.devices.config import _check, _Group, _one_of
+from neurodecorr.devices.config import _check, _Group
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.io import load_toml
 from neurodecorr.resources import package_dir
@@ -42,11 +42,16 @@ ON_UNSTABLE = ("stop", "reprogram", "clamp")
 
 
 @dataclass(frozen=True)
-class _UpdateKeys(UpdateConfig, _Group):
-    """How an array takes its updates: ``update`` (an algorithm of
+class _ArrayKeys(UpdateConfig, _Group):
+    """What the lateral and the forward array share: the device preset of their crossbar, its
+    tile size, the weight headroom, and how it takes updates: ``update`` (an algorithm of
     :mod:`neurodecorr.circuits.updates`) and that algorithm's parameters, the fields of
-    :class:`~neurodecorr.circuits.updates.UpdateConfig` under the same names, checked by the
-    table's ``validate`` (which names the file and table)."""
+    :class:`~neurodecorr.circuits.updates.UpdateConfig` under the same names. Checked by
+    :class:`CircuitConfig` (which names the file and table)."""
+
+    device: str = "ideal"
+    tile_size: int = 0
+    weight_headroom: float = 2.0
 
     def __post_init__(self) -> None:
         pass
@@ -58,18 +63,21 @@ class _UpdateKeys(UpdateConfig, _Group):
             keys["update"] = algorithm
         return UpdateConfig(**keys)
 
-    def validate_update(self, where: str) -> None:
+    def validate(self, where: str, given: set[str]) -> None:
         try:
             self.check()
         except NeurodecorrError as exc:
             raise NeurodecorrError(f"{where} {exc}") from None
+        _check(self.tile_size >= 0, where, "tile_size", "must be >= 0 (0: one tile)")
+        _check(self.weight_headroom > 0, where, "weight_headroom", "must be positive")
 
 
 @dataclass(frozen=True)
-class LateralCircuit(_UpdateKeys):
+class LateralCircuit(_ArrayKeys):
     """The lateral integrator array (see the module docstring for the equations)."""
 
     table: ClassVar[str] = "lateral"
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"on_unstable": ON_UNSTABLE}
     R_ohm: float = 1.0e6
     C_F: float = 1.0e-12
     mismatch_sigma_rel: float = 0.0
@@ -79,9 +87,6 @@ class LateralCircuit(_UpdateKeys):
     volts_per_unit: float = 1.0
     temperature_K: float = 0.0
     opamp_noise_V_per_rtHz: float = 0.0
-    device: str = "ideal"
-    tile_size: int = 0
-    weight_headroom: float = 2.0
     settle_tol: float = 1e-6
     settle_window_s: float = 0.0
     dt_s: float = 0.0
@@ -89,9 +94,8 @@ class LateralCircuit(_UpdateKeys):
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
-        self.validate_update(where)
-        _one_of(self.on_unstable, ON_UNSTABLE, where, "on_unstable")
-        for key in ("R_ohm", "C_F", "volts_per_unit", "weight_headroom"):
+        super().validate(where, given)
+        for key in ("R_ohm", "C_F", "volts_per_unit"):
             _check(getattr(self, key) > 0, where, key, f"must be positive, got "
                                                        f"{getattr(self, key)}")
         for key in ("mismatch_sigma_rel", "rail_V", "temperature_K", "opamp_noise_V_per_rtHz",
@@ -102,7 +106,6 @@ class LateralCircuit(_UpdateKeys):
                "a pole needs a finite opamp_gain")
         _check(self.mismatch_sigma_rel < 0.3, where, "mismatch_sigma_rel",
                "must be below 0.3 (larger spreads give negative components)")
-        _check(self.tile_size >= 0, where, "tile_size", "must be >= 0 (0: one tile)")
         _check(0 <= self.settle_tol < 1, where, "settle_tol", "must lie in [0, 1)")
         for key in ("settle_window_s", "dt_s"):
             _check(getattr(self, key) >= 0, where, key, "must be >= 0 (0: from the spectrum)")
@@ -150,19 +153,11 @@ class LateralCircuit(_UpdateKeys):
 
 
 @dataclass(frozen=True)
-class ForwardCircuit(_UpdateKeys):
-    """The forward crossbar: its device preset (with periphery) and tile size."""
+class ForwardCircuit(_ArrayKeys):
+    """The forward crossbar: its device preset (with periphery), tile size and updates."""
 
     table: ClassVar[str] = "forward"
-    device: str = "ideal"
-    tile_size: int = 0
-    weight_headroom: float = 2.0
     source: str = ""
-
-    def validate(self, where: str, given: set[str]) -> None:
-        self.validate_update(where)
-        _check(self.tile_size >= 0, where, "tile_size", "must be >= 0 (0: one tile)")
-        _check(self.weight_headroom > 0, where, "weight_headroom", "must be positive")
 
 
 @dataclass(frozen=True)
@@ -171,13 +166,13 @@ class ActivationCircuit(_Group):
     clipped to ``±rail_V`` (0: no rail) at the same ``volts_per_unit`` as the lateral array."""
 
     table: ClassVar[str] = "activation"
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"kind": ACTIVATION_KINDS}
     kind: str = "leaky_relu"
     negative_slope: float = 0.01
     rail_V: float = 0.0
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
-        _one_of(self.kind, ACTIVATION_KINDS, where, "kind")
         _check(self.negative_slope >= 0, where, "negative_slope", "must be >= 0")
         _check(self.rail_V >= 0, where, "rail_V", "must be >= 0")
 
@@ -249,7 +244,7 @@ class CircuitConfig:
                     raise NeurodecorrError(f"{where}: [{group.table}] {f.name}: expected a "
                                            f"finite number, got {number!r}")
             try:
-                value.validate(f"[{group.table}]", set())
+                value.validate_table(f"[{group.table}]", set())
             except NeurodecorrError as exc:
                 raise NeurodecorrError(f"{where}: {exc}") from None
 

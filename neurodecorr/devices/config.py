@@ -51,15 +51,29 @@ class _Group:
     """
 
     table: ClassVar[str] = ""
+    #: field -> the values it may take
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: the field that names the model, and model -> the keys only that model reads
+    model_keys: ClassVar[tuple[str, dict[str, tuple[str, ...]]] | None] = None
 
     def __post_init__(self) -> None:
         where = f"[{self.table}]"
         for key, value, type_name in _typed_items(self):
             _check(_has_type(value, type_name), where, key, f"expected {type_name}, got {value!r}")
-            if type_name == "float":
-                _check(math.isfinite(value), where, key,
-                       f"expected a finite number, got {value!r}")
-        self.validate(where, self._non_default_keys())
+            numbers = {"float": (value,), "tuple[float, ...]": value}.get(type_name, ())
+            _check(all(math.isfinite(v) for v in numbers), where, key,
+                   f"expected a finite number, got {value!r}")
+        self.validate_table(where, self._non_default_keys())
+
+    def validate_table(self, where: str, given: set[str]) -> None:
+        """Every check of the table: :attr:`choices`, no key of another model
+        (:attr:`model_keys`), then the group's own :meth:`validate`."""
+        for key, allowed in self.choices.items():
+            _one_of(getattr(self, key), allowed, where, key)
+        if self.model_keys is not None:
+            model, keys = self.model_keys
+            self._check_model_keys(where, given, getattr(self, model), keys)
+        self.validate(where, given)
 
     def _non_default_keys(self) -> set[str]:
         defaults = _default_table(type(self))
@@ -87,13 +101,14 @@ class _Group:
         try:
             group = cls(**values)
             # the keys the file sets explicitly (a default value may still be misplaced)
-            group.validate(f"[{cls.table}]", set(raw))
+            group.validate_table(f"[{cls.table}]", set(raw))
         except NeurodecorrError as exc:
             raise NeurodecorrError(f"{origin}: {exc}") from None
         return group
 
     def validate(self, where: str, given: set[str]) -> None:
-        """Check ranges; ``given`` holds the keys set explicitly (or away from their default)."""
+        """Check ranges and relations between keys; ``given`` holds the keys set explicitly (or
+        away from their default)."""
 
     @staticmethod
     def _check_model_keys(where: str, given: set[str], model: str,
@@ -199,15 +214,6 @@ def _check(ok: bool, where: str, key: str, problem: str) -> None:
         raise NeurodecorrError(f"{where} {key}: {problem}")
 
 
-def _finite(group: Any, where: str, keys: Any) -> None:
-    """Every number of ``keys`` finite (a ``replace`` in code bypasses the TOML reader's check)."""
-    for key in keys:
-        value = getattr(group, key)
-        values = value if isinstance(value, tuple) else (value,)
-        ok = all(math.isfinite(v) for v in values)
-        _check(ok, where, key, f"must be a finite number, got {value!r}")
-
-
 def _one_of(value: str, allowed: tuple[str, ...], where: str, key: str) -> None:
     _check(value in allowed, where, key, f"must be one of {', '.join(allowed)}; got {value!r}")
 
@@ -222,6 +228,7 @@ class MappingConfig(_Group):
     """
 
     table: ClassVar[str] = "mapping"
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"scheme": SCHEMES}
     scheme: str = "differential"
     g_min_uS: float = 0.0
     g_max_uS: float = 25.0
@@ -229,8 +236,6 @@ class MappingConfig(_Group):
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
-        _one_of(self.scheme, SCHEMES, where, "scheme")
-        _finite(self, where, ("g_min_uS", "g_max_uS", "headroom"))
         _check(self.g_min_uS >= 0, where, "g_min_uS", f"must be >= 0, got {self.g_min_uS}")
         _check(self.g_max_uS > self.g_min_uS, where, "g_max_uS",
                f"G_min >= G_max ({self.g_min_uS} >= {self.g_max_uS} uS)")
@@ -259,7 +264,6 @@ class ProgrammingConfig(_Group):
 
     def validate(self, where: str, given: set[str]) -> None:
         _check(len(self.noise_poly_uS) >= 1, where, "noise_poly_uS", "needs a coefficient")
-        _finite(self, where, ("noise_poly_uS", "write_verify_tolerance_uS"))
         _check(self.levels == 0 or self.levels >= 2, where, "levels",
                f"must be 0 (continuous) or >= 2, got {self.levels}")
         _check(self.write_verify_iterations >= 0, where, "write_verify_iterations",
@@ -303,6 +307,9 @@ class ReadConfig(_Group):
     """
 
     table: ClassVar[str] = "read"
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"model": READ_MODELS,
+                                                     "flicker_model": FLICKER_MODELS}
+    model_keys = ("flicker_model", _FLICKER_KEYS)
     model: str = "constant"
     noise_uS: float = 0.0
     flicker_model: str = "power"
@@ -316,11 +323,6 @@ class ReadConfig(_Group):
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
-        _one_of(self.model, READ_MODELS, where, "model")
-        _one_of(self.flicker_model, FLICKER_MODELS, where, "flicker_model")
-        self._check_model_keys(where, given, self.flicker_model, _FLICKER_KEYS)
-        _finite(self, where, [f.name for f in dataclasses.fields(self)
-                              if f.type in ("float", "tuple[float, ...]")])
         for key in ("noise_uS", "flicker_q_coeff", "flicker_k_uS", "polarity_d2d_rel"):
             _check(getattr(self, key) >= 0, where, key, f"negative noise {getattr(self, key)}")
         _check_curve(self, where, "flicker_q")
@@ -360,6 +362,8 @@ class DriftConfig(_Group):
     """
 
     table: ClassVar[str] = "drift"
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"model": DRIFT_MODELS}
+    model_keys = ("model", _DRIFT_KEYS)
     model: str = "power_law"
     t0_s: float = 20.0
     nu_mean: LogOrPolynomial = LogOrPolynomial()
@@ -371,10 +375,6 @@ class DriftConfig(_Group):
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
-        _one_of(self.model, DRIFT_MODELS, where, "model")
-        self._check_model_keys(where, given, self.model, _DRIFT_KEYS)
-        _finite(self, where, [f.name for f in dataclasses.fields(self)
-                              if f.type in ("float", "tuple[float, ...]")])
         _check(self.t0_s > 0, where, "t0_s", f"must be > 0, got {self.t0_s}")
         for name in ("nu_mean", "nu_std"):
             _check_curve(self, where, name)
@@ -403,7 +403,6 @@ class FaultsConfig(_Group):
 
     def validate(self, where: str, given: set[str]) -> None:
         keys = ("stuck_g_min_frac", "stuck_g_max_frac", "stuck_random_frac")
-        _finite(self, where, keys)
         for key in keys:
             v = getattr(self, key)
             _check(0.0 <= v <= 1.0, where, key, f"fraction {v} outside [0, 1]")
@@ -440,6 +439,9 @@ class PulsedConfig(_Group):
     """
 
     table: ClassVar[str] = "pulsed"
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {
+        "model": PULSED_MODELS, "d2d_distribution": D2D_DISTRIBUTIONS, "unit_cell": UNIT_CELLS}
+    model_keys = ("model", _PULSED_KEYS)
     model: str = "constant_step"
     dw_min_norm: float = 0.001
     up_down: float = 0.0
@@ -472,11 +474,6 @@ class PulsedConfig(_Group):
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
-        _one_of(self.model, PULSED_MODELS, where, "model")
-        _one_of(self.d2d_distribution, D2D_DISTRIBUTIONS, where, "d2d_distribution")
-        self._check_model_keys(where, given, self.model, _PULSED_KEYS)
-        _finite(self, where, [f.name for f in dataclasses.fields(self)
-                              if f.type in ("float", "tuple[float, ...]")])
         _check(self.dw_min_norm > 0, where, "dw_min_norm", f"must be > 0, got {self.dw_min_norm}")
         _check(-1.0 < self.up_down < 1.0, where, "up_down",
                f"must be in (-1, 1), got {self.up_down}")
@@ -499,7 +496,6 @@ class PulsedConfig(_Group):
         _check(len(self.piecewise_up) == len(self.piecewise_down), where, "piecewise_down",
                "needs as many nodes as piecewise_up")
         _check(self.bl_max >= 1, where, "bl_max", f"must be >= 1, got {self.bl_max}")
-        _one_of(self.unit_cell, UNIT_CELLS, where, "unit_cell")
         _check(self.refresh_every >= 0, where, "refresh_every",
                f"must be >= 0 (0: never), got {self.refresh_every}")
         _check(self.unit_cell == "one_sided" or self.refresh_every == 0, where, "refresh_every",
@@ -511,7 +507,21 @@ class PulsedConfig(_Group):
 
 
 @dataclass(frozen=True)
-class DACConfig(_Group):
+class _Converter(_Group):
+    """What both converters are: ``bits`` of resolution over ``±range_norm``, quantised with
+    step range/(2^(bits−1) − 1) (:func:`neurodecorr.devices.periphery.quantise`)."""
+
+    bits: int = 8
+    range_norm: float = 1.0
+
+    def validate(self, where: str, given: set[str]) -> None:
+        _check(self.bits >= 1, where, "bits", f"bits < 1 ({self.bits})")
+        _check(self.bits <= 32, where, "bits", f"must be <= 32, got {self.bits}")
+        _check(self.range_norm > 0, where, "range_norm", f"must be > 0, got {self.range_norm}")
+
+
+@dataclass(frozen=True)
+class DACConfig(_Converter):
     """Input converter (aihwkit ``IOParameters``: ``noise_management``, ``nm_thres``,
     ``inp_bound``, ``inp_res``, ``inp_noise``).
 
@@ -522,19 +532,14 @@ class DACConfig(_Group):
     """
 
     table: ClassVar[str] = "dac"
-    bits: int = 8
-    range_norm: float = 1.0
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"noise_management": NOISE_MANAGEMENT}
     noise_management: str = "abs_max"
     nm_thres_norm: float = 0.0
     noise_norm: float = 0.0
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
-        _check(self.bits >= 1, where, "bits", f"bits < 1 ({self.bits})")
-        _check(self.bits <= 32, where, "bits", f"must be <= 32, got {self.bits}")
-        _finite(self, where, ("range_norm", "nm_thres_norm", "noise_norm"))
-        _check(self.range_norm > 0, where, "range_norm", f"must be > 0, got {self.range_norm}")
-        _one_of(self.noise_management, NOISE_MANAGEMENT, where, "noise_management")
+        super().validate(where, given)
         _check(self.nm_thres_norm >= 0, where, "nm_thres_norm",
                f"must be >= 0, got {self.nm_thres_norm}")
         _check(self.noise_management != "constant" or self.nm_thres_norm > 0, where,
@@ -543,7 +548,7 @@ class DACConfig(_Group):
 
 
 @dataclass(frozen=True)
-class ADCConfig(_Group):
+class ADCConfig(_Converter):
     """Output converter: clip to ±range and quantise with step range/(2^(bits−1) − 1).
 
     Bound management ``iterative`` (aihwkit ``BoundManagementType.ITERATIVE``): when an output
@@ -552,18 +557,14 @@ class ADCConfig(_Group):
     """
 
     table: ClassVar[str] = "adc"
-    bits: int = 8
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"bound_management": BOUND_MANAGEMENT}
     range_norm: float = 10.0
     bound_management: str = "none"
     bm_max_passes: int = 10
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
-        _check(self.bits >= 1, where, "bits", f"bits < 1 ({self.bits})")
-        _check(self.bits <= 32, where, "bits", f"must be <= 32, got {self.bits}")
-        _finite(self, where, ("range_norm",))
-        _check(self.range_norm > 0, where, "range_norm", f"must be > 0, got {self.range_norm}")
-        _one_of(self.bound_management, BOUND_MANAGEMENT, where, "bound_management")
+        super().validate(where, given)
         _check(self.bm_max_passes >= 1, where, "bm_max_passes",
                f"must be >= 1, got {self.bm_max_passes}")
 
@@ -583,7 +584,6 @@ class OutputConfig(_Group):
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
-        _finite(self, where, ("noise_norm", "nonlinearity", "nonlinearity_d2d_rel", "asymmetry"))
         _check(self.noise_norm >= 0, where, "noise_norm", f"negative noise {self.noise_norm}")
         _check(self.nonlinearity >= 0, where, "nonlinearity",
                f"must be >= 0, got {self.nonlinearity}")
@@ -603,14 +603,13 @@ class IRDropConfig(_Group):
     """
 
     table: ClassVar[str] = "ir_drop"
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"model": IR_DROP_MODELS}
     model: str = "analytic"
     scale: float = 0.0
     g_ratio: float = 5.714e5
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
-        _one_of(self.model, IR_DROP_MODELS, where, "model")
-        _finite(self, where, ("scale", "g_ratio"))
         _check(self.scale >= 0, where, "scale", f"must be >= 0, got {self.scale}")
         _check(self.g_ratio > 0, where, "g_ratio", f"must be > 0, got {self.g_ratio}")
 
