@@ -55,7 +55,7 @@ source = "test"
 @pytest.mark.parametrize(
     ("snippet", "key", "problem"),
     [
-        ("[read]\nnoise_uS = -0.1\n", "noise_uS", "negative noise"),
+        ("[read]\nnoise_uS = -0.1\n", "noise_uS", "must be >= 0"),
         ("[read]\nnoize_uS = 0.1\n", "noize_uS", "unknown key"),
         ("[read]\nnoise_uS = \"a lot\"\n", "noise_uS", "expected a number"),
         ("[dac]\nbits = 0\n", "bits", "bits < 1"),

@@ -39,6 +39,9 @@ BOLTZMANN_J_PER_K = 1.380649e-23
 ACTIVATION_KINDS = ("relu", "leaky_relu", "identity")
 #: what the chip does when a learned lateral matrix loses stability (:mod:`~.lateral`)
 ON_UNSTABLE = ("stop", "reprogram", "clamp")
+#: the energy table's keys, one per kind of event
+ENERGY_EVENTS = ("crossbar_read_J", "integration_step_J", "adc_conversion_J", "dac_conversion_J",
+                 "pulse_J", "buffer_access_J", "digital_mac_J")
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class _ArrayKeys(UpdateConfig, _Group):
     :class:`~neurodecorr.circuits.updates.UpdateConfig` under the same names. Checked by
     :class:`CircuitConfig` (which names the file and table)."""
 
+    nonnegative = ("tile_size",)
+    positive = ("weight_headroom",)
     device: str = "ideal"
     tile_size: int = 0
     weight_headroom: float = 2.0
@@ -68,8 +73,6 @@ class _ArrayKeys(UpdateConfig, _Group):
             self.check()
         except NeurodecorrError as exc:
             raise NeurodecorrError(f"{where} {exc}") from None
-        _check(self.tile_size >= 0, where, "tile_size", "must be >= 0 (0: one tile)")
-        _check(self.weight_headroom > 0, where, "weight_headroom", "must be positive")
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,10 @@ class LateralCircuit(_ArrayKeys):
 
     table: ClassVar[str] = "lateral"
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"on_unstable": ON_UNSTABLE}
+    nonnegative = (*_ArrayKeys.nonnegative, "mismatch_sigma_rel", "rail_V", "temperature_K",
+                   "opamp_noise_V_per_rtHz", "opamp_gain", "opamp_pole_Hz", "settle_window_s",
+                   "dt_s")
+    positive = (*_ArrayKeys.positive, "R_ohm", "C_F", "volts_per_unit")
     R_ohm: float = 1.0e6
     C_F: float = 1.0e-12
     mismatch_sigma_rel: float = 0.0
@@ -95,20 +102,11 @@ class LateralCircuit(_ArrayKeys):
 
     def validate(self, where: str, given: set[str]) -> None:
         super().validate(where, given)
-        for key in ("R_ohm", "C_F", "volts_per_unit"):
-            _check(getattr(self, key) > 0, where, key, f"must be positive, got "
-                                                       f"{getattr(self, key)}")
-        for key in ("mismatch_sigma_rel", "rail_V", "temperature_K", "opamp_noise_V_per_rtHz",
-                    "opamp_gain", "opamp_pole_Hz"):
-            _check(getattr(self, key) >= 0, where, key, f"must be >= 0, got "
-                                                        f"{getattr(self, key)}")
         _check(self.opamp_pole_Hz == 0 or self.opamp_gain > 0, where, "opamp_pole_Hz",
                "a pole needs a finite opamp_gain")
         _check(self.mismatch_sigma_rel < 0.3, where, "mismatch_sigma_rel",
                "must be below 0.3 (larger spreads give negative components)")
         _check(0 <= self.settle_tol < 1, where, "settle_tol", "must lie in [0, 1)")
-        for key in ("settle_window_s", "dt_s"):
-            _check(getattr(self, key) >= 0, where, key, "must be >= 0 (0: from the spectrum)")
         _check(self.settle_tol > 0 or self.settle_window_s > 0, where, "settle_tol",
                "0 needs a settle_window_s")
 
@@ -167,14 +165,11 @@ class ActivationCircuit(_Group):
 
     table: ClassVar[str] = "activation"
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"kind": ACTIVATION_KINDS}
+    nonnegative = ("negative_slope", "rail_V")
     kind: str = "leaky_relu"
     negative_slope: float = 0.01
     rail_V: float = 0.0
     source: str = ""
-
-    def validate(self, where: str, given: set[str]) -> None:
-        _check(self.negative_slope >= 0, where, "negative_slope", "must be >= 0")
-        _check(self.rail_V >= 0, where, "rail_V", "must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -182,6 +177,7 @@ class EnergyModel(_Group):
     """Energy per event in joules (all 0: no energy estimate)."""
 
     table: ClassVar[str] = "energy"
+    nonnegative = ENERGY_EVENTS
     crossbar_read_J: float = 0.0
     integration_step_J: float = 0.0
     adc_conversion_J: float = 0.0
@@ -191,17 +187,9 @@ class EnergyModel(_Group):
     digital_mac_J: float = 0.0
     source: str = ""
 
-    def validate(self, where: str, given: set[str]) -> None:
-        for key in ("crossbar_read_J", "integration_step_J", "adc_conversion_J",
-                    "dac_conversion_J", "pulse_J", "buffer_access_J", "digital_mac_J"):
-            _check(getattr(self, key) >= 0, where, key, "must be >= 0")
-
     @property
     def enabled(self) -> bool:
-        return any(getattr(self, k) > 0 for k in ("crossbar_read_J", "integration_step_J",
-                                                   "adc_conversion_J", "dac_conversion_J",
-                                                   "pulse_J", "buffer_access_J",
-                                                   "digital_mac_J"))
+        return any(getattr(self, key) > 0 for key in ENERGY_EVENTS)
 
 
 GROUPS = (LateralCircuit, ForwardCircuit, ActivationCircuit, EnergyModel)

@@ -55,6 +55,9 @@ class _Group:
     choices: ClassVar[dict[str, tuple[str, ...]]] = {}
     #: the field that names the model, and model -> the keys only that model reads
     model_keys: ClassVar[tuple[str, dict[str, tuple[str, ...]]] | None] = None
+    #: keys (numbers or tuples of numbers) that must be >= 0, and those that must be > 0
+    nonnegative: ClassVar[tuple[str, ...]] = ()
+    positive: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self) -> None:
         where = f"[{self.table}]"
@@ -67,9 +70,17 @@ class _Group:
 
     def validate_table(self, where: str, given: set[str]) -> None:
         """Every check of the table: :attr:`choices`, no key of another model
-        (:attr:`model_keys`), then the group's own :meth:`validate`."""
+        (:attr:`model_keys`), the signs (:attr:`nonnegative`, :attr:`positive`), then the
+        group's own :meth:`validate`."""
         for key, allowed in self.choices.items():
             _one_of(getattr(self, key), allowed, where, key)
+        for keys, relation, holds in ((self.nonnegative, ">=", lambda v: v >= 0),
+                                      (self.positive, ">", lambda v: v > 0)):
+            for key in keys:
+                value = getattr(self, key)
+                values = value if isinstance(value, tuple) else (value,)
+                _check(all(holds(v) for v in values), where, key,
+                       f"must be {relation} 0, got {value}")
         if self.model_keys is not None:
             model, keys = self.model_keys
             self._check_model_keys(where, given, getattr(self, model), keys)
@@ -229,6 +240,7 @@ class MappingConfig(_Group):
 
     table: ClassVar[str] = "mapping"
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"scheme": SCHEMES}
+    nonnegative = ("g_min_uS",)
     scheme: str = "differential"
     g_min_uS: float = 0.0
     g_max_uS: float = 25.0
@@ -236,7 +248,6 @@ class MappingConfig(_Group):
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
-        _check(self.g_min_uS >= 0, where, "g_min_uS", f"must be >= 0, got {self.g_min_uS}")
         _check(self.g_max_uS > self.g_min_uS, where, "g_max_uS",
                f"G_min >= G_max ({self.g_min_uS} >= {self.g_max_uS} uS)")
         _check(self.headroom >= 1.0, where, "headroom", f"must be >= 1, got {self.headroom}")
@@ -256,6 +267,7 @@ class ProgrammingConfig(_Group):
     """
 
     table: ClassVar[str] = "programming"
+    nonnegative = ("write_verify_iterations", "write_verify_tolerance_uS")
     noise_poly_uS: tuple[float, ...] = (0.0,)
     levels: int = 0
     write_verify_iterations: int = 0
@@ -266,10 +278,6 @@ class ProgrammingConfig(_Group):
         _check(len(self.noise_poly_uS) >= 1, where, "noise_poly_uS", "needs a coefficient")
         _check(self.levels == 0 or self.levels >= 2, where, "levels",
                f"must be 0 (continuous) or >= 2, got {self.levels}")
-        _check(self.write_verify_iterations >= 0, where, "write_verify_iterations",
-               f"must be >= 0, got {self.write_verify_iterations}")
-        _check(self.write_verify_tolerance_uS >= 0, where, "write_verify_tolerance_uS",
-               f"negative noise tolerance {self.write_verify_tolerance_uS}")
 
     def sigma_uS(self, g_norm: np.ndarray) -> np.ndarray:
         """σ_prog at normalised conductance g/G_max."""
@@ -310,6 +318,9 @@ class ReadConfig(_Group):
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"model": READ_MODELS,
                                                      "flicker_model": FLICKER_MODELS}
     model_keys = ("flicker_model", _FLICKER_KEYS)
+    nonnegative = ("noise_uS", "flicker_q_coeff", "flicker_q_exponent", "flicker_k_uS",
+                   "polarity_d2d_rel")
+    positive = ("flicker_t_read_s",)
     model: str = "constant"
     noise_uS: float = 0.0
     flicker_model: str = "power"
@@ -323,13 +334,7 @@ class ReadConfig(_Group):
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
-        for key in ("noise_uS", "flicker_q_coeff", "flicker_k_uS", "polarity_d2d_rel"):
-            _check(getattr(self, key) >= 0, where, key, f"negative noise {getattr(self, key)}")
         _check_curve(self, where, "flicker_q")
-        _check(self.flicker_q_exponent >= 0, where, "flicker_q_exponent",
-               f"must be >= 0, got {self.flicker_q_exponent}")
-        _check(self.flicker_t_read_s > 0, where, "flicker_t_read_s",
-               f"must be > 0, got {self.flicker_t_read_s}")
 
     @property
     def has_flicker(self) -> bool:
@@ -364,6 +369,8 @@ class DriftConfig(_Group):
     table: ClassVar[str] = "drift"
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"model": DRIFT_MODELS}
     model_keys = ("model", _DRIFT_KEYS)
+    nonnegative = ("relax_std_uS", "relax_std_slope_uS", "retention_tau_s")
+    positive = ("t0_s",)
     model: str = "power_law"
     t0_s: float = 20.0
     nu_mean: LogOrPolynomial = LogOrPolynomial()
@@ -375,11 +382,8 @@ class DriftConfig(_Group):
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
-        _check(self.t0_s > 0, where, "t0_s", f"must be > 0, got {self.t0_s}")
         for name in ("nu_mean", "nu_std"):
             _check_curve(self, where, name)
-        for key in ("relax_std_uS", "relax_std_slope_uS", "retention_tau_s"):
-            _check(getattr(self, key) >= 0, where, key, f"must be >= 0, got {getattr(self, key)}")
 
     @property
     def enabled(self) -> bool:
@@ -442,6 +446,10 @@ class PulsedConfig(_Group):
     choices: ClassVar[dict[str, tuple[str, ...]]] = {
         "model": PULSED_MODELS, "d2d_distribution": D2D_DISTRIBUTIONS, "unit_cell": UNIT_CELLS}
     model_keys = ("model", _PULSED_KEYS)
+    nonnegative = ("d2d_dw_min_rel", "d2d_up_down", "d2d_bounds_rel", "c2c_rel", "c2c_add_norm",
+                   "c2c_slope", "write_noise_rel", "gamma_up", "gamma_down", "piecewise_up",
+                   "piecewise_down", "refresh_every")
+    positive = ("dw_min_norm", "bl_max")
     model: str = "constant_step"
     dw_min_norm: float = 0.001
     up_down: float = 0.0
@@ -474,30 +482,17 @@ class PulsedConfig(_Group):
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
-        _check(self.dw_min_norm > 0, where, "dw_min_norm", f"must be > 0, got {self.dw_min_norm}")
         _check(-1.0 < self.up_down < 1.0, where, "up_down",
                f"must be in (-1, 1), got {self.up_down}")
         _check(-1.0 <= self.w_min_norm < 0.0, where, "w_min_norm",
                f"must be in [-1, 0), got {self.w_min_norm}")
         _check(0.0 < self.w_max_norm <= 1.0, where, "w_max_norm",
                f"must be in (0, 1], got {self.w_max_norm}")
-        for key in ("d2d_dw_min_rel", "d2d_up_down", "d2d_bounds_rel", "c2c_rel",
-                    "c2c_add_norm", "c2c_slope", "write_noise_rel"):
-            v = getattr(self, key)
-            _check(v >= 0, where, key, f"negative noise {v}")
-        for key in ("gamma_up", "gamma_down"):
-            _check(getattr(self, key) >= 0, where, key, f"must be >= 0, got {getattr(self, key)}")
         # aihwkit's ExpStepDevice has no additive cycle-to-cycle noise (rpu_expstep_device.cpp)
         _check(not (self.model == "exp_step" and self.c2c_additive), where, "c2c_additive",
                "exp_step noise is multiplicative (use c2c_add_norm for an additive part)")
-        for key in ("piecewise_up", "piecewise_down"):
-            nodes = getattr(self, key)
-            _check(all(v >= 0 for v in nodes), where, key, "node values must be >= 0")
         _check(len(self.piecewise_up) == len(self.piecewise_down), where, "piecewise_down",
                "needs as many nodes as piecewise_up")
-        _check(self.bl_max >= 1, where, "bl_max", f"must be >= 1, got {self.bl_max}")
-        _check(self.refresh_every >= 0, where, "refresh_every",
-               f"must be >= 0 (0: never), got {self.refresh_every}")
         _check(self.unit_cell == "one_sided" or self.refresh_every == 0, where, "refresh_every",
                "refresh applies to the one_sided unit cell")
         _check(self.unit_cell == "pair" or self.write_noise_rel == 0, where, "write_noise_rel",
@@ -511,13 +506,13 @@ class _Converter(_Group):
     """What both converters are: ``bits`` of resolution over ``±range_norm``, quantised with
     step range/(2^(bits−1) − 1) (:func:`neurodecorr.devices.periphery.quantise`)."""
 
+    positive = ("range_norm",)
     bits: int = 8
     range_norm: float = 1.0
 
     def validate(self, where: str, given: set[str]) -> None:
         _check(self.bits >= 1, where, "bits", f"bits < 1 ({self.bits})")
         _check(self.bits <= 32, where, "bits", f"must be <= 32, got {self.bits}")
-        _check(self.range_norm > 0, where, "range_norm", f"must be > 0, got {self.range_norm}")
 
 
 @dataclass(frozen=True)
@@ -533,6 +528,7 @@ class DACConfig(_Converter):
 
     table: ClassVar[str] = "dac"
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"noise_management": NOISE_MANAGEMENT}
+    nonnegative = ("nm_thres_norm", "noise_norm")
     noise_management: str = "abs_max"
     nm_thres_norm: float = 0.0
     noise_norm: float = 0.0
@@ -540,11 +536,8 @@ class DACConfig(_Converter):
 
     def validate(self, where: str, given: set[str]) -> None:
         super().validate(where, given)
-        _check(self.nm_thres_norm >= 0, where, "nm_thres_norm",
-               f"must be >= 0, got {self.nm_thres_norm}")
         _check(self.noise_management != "constant" or self.nm_thres_norm > 0, where,
                "nm_thres_norm", "constant noise management needs a positive threshold")
-        _check(self.noise_norm >= 0, where, "noise_norm", f"negative noise {self.noise_norm}")
 
 
 @dataclass(frozen=True)
@@ -558,15 +551,11 @@ class ADCConfig(_Converter):
 
     table: ClassVar[str] = "adc"
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"bound_management": BOUND_MANAGEMENT}
+    positive = (*_Converter.positive, "bm_max_passes")
     range_norm: float = 10.0
     bound_management: str = "none"
     bm_max_passes: int = 10
     source: str = ""
-
-    def validate(self, where: str, given: set[str]) -> None:
-        super().validate(where, given)
-        _check(self.bm_max_passes >= 1, where, "bm_max_passes",
-               f"must be >= 1, got {self.bm_max_passes}")
 
 
 @dataclass(frozen=True)
@@ -577,6 +566,7 @@ class OutputConfig(_Group):
     y ← (1 − a) y for y < 0 (``out_asymmetry``); additive Gaussian noise σ_out ξ."""
 
     table: ClassVar[str] = "output"
+    nonnegative = ("noise_norm", "nonlinearity", "nonlinearity_d2d_rel")
     noise_norm: float = 0.0
     nonlinearity: float = 0.0
     nonlinearity_d2d_rel: float = 0.0
@@ -584,11 +574,6 @@ class OutputConfig(_Group):
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
-        _check(self.noise_norm >= 0, where, "noise_norm", f"negative noise {self.noise_norm}")
-        _check(self.nonlinearity >= 0, where, "nonlinearity",
-               f"must be >= 0, got {self.nonlinearity}")
-        _check(self.nonlinearity_d2d_rel >= 0, where, "nonlinearity_d2d_rel",
-               f"negative spread {self.nonlinearity_d2d_rel}")
         _check(-1.0 < self.asymmetry < 1.0, where, "asymmetry",
                f"must be in (-1, 1), got {self.asymmetry}")
 
@@ -604,14 +589,12 @@ class IRDropConfig(_Group):
 
     table: ClassVar[str] = "ir_drop"
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"model": IR_DROP_MODELS}
+    nonnegative = ("scale",)
+    positive = ("g_ratio",)
     model: str = "analytic"
     scale: float = 0.0
     g_ratio: float = 5.714e5
     source: str = ""
-
-    def validate(self, where: str, given: set[str]) -> None:
-        _check(self.scale >= 0, where, "scale", f"must be >= 0, got {self.scale}")
-        _check(self.g_ratio > 0, where, "g_ratio", f"must be > 0, got {self.g_ratio}")
 
 
 #: table name -> group class, in the order they are documented and printed
