@@ -249,13 +249,14 @@ def test_device_to_device_bounds_are_not_clipped():
 
 def test_replace_with_a_bad_value_raises_one_line():
     cfg = load_device("pcm")
-    with pytest.raises(NeurodecorrError, match=r"^\[adc\] bits: bits < 1 \(-3\)$"):
+    with pytest.raises(NeurodecorrError, match=r"^\[adc\] bits: must lie in \[1, 32\], got -3$"):
         replace(cfg, adc=replace(cfg.adc, bits=-3))
     with pytest.raises(NeurodecorrError, match=r"\[drift\] t0_s: must be > 0"):
         replace(cfg.drift, t0_s=0.0)
-    with pytest.raises(NeurodecorrError, match=r"\[programming\] noise_poly_uS: expected a finite"):
+    with pytest.raises(NeurodecorrError,
+                       match=r"\[programming\] noise_poly_uS: expected a list of finite"):
         ProgrammingConfig(noise_poly_uS=(float("nan"),))
-    with pytest.raises(NeurodecorrError, match=r"\[dac\] bits: expected int"):
+    with pytest.raises(NeurodecorrError, match=r"\[dac\] bits: expected an integer"):
         replace(cfg.dac, bits=2.5)
     with pytest.raises(NeurodecorrError, match=r"\[adc\]: expected a ADCConfig, got DACConfig"):
         replace(cfg, adc=cfg.dac)

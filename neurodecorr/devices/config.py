@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
+from neurodecorr.core.checked import declared, range_problems, type_problem
 from neurodecorr.devices import fits
 from neurodecorr.devices.fits import LogOrPolynomial
 from neurodecorr.errors import NeurodecorrError
@@ -51,36 +51,30 @@ class _Group:
     """
 
     table: ClassVar[str] = ""
-    #: field -> the values it may take
+    #: key -> the values it may take (merged over the bases, :func:`~neurodecorr.core.
+    #: checked.declared`)
     choices: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: key -> the interval its value (or every element of a tuple) lies in, ``"[0, inf)"``
+    ranges: ClassVar[dict[str, str]] = {}
     #: the field that names the model, and model -> the keys only that model reads
     model_keys: ClassVar[tuple[str, dict[str, tuple[str, ...]]] | None] = None
-    #: keys (numbers or tuples of numbers) that must be >= 0, and those that must be > 0
-    nonnegative: ClassVar[tuple[str, ...]] = ()
-    positive: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self) -> None:
-        where = f"[{self.table}]"
-        for key, value, type_name in _typed_items(self):
-            _check(_has_type(value, type_name), where, key, f"expected {type_name}, got {value!r}")
-            numbers = {"float": (value,), "tuple[float, ...]": value}.get(type_name, ())
-            _check(all(math.isfinite(v) for v in numbers), where, key,
-                   f"expected a finite number, got {value!r}")
-        self.validate_table(where, self._non_default_keys())
+        self.validate_table(f"[{self.table}]", self._non_default_keys())
 
     def validate_table(self, where: str, given: set[str]) -> None:
-        """Every check of the table: :attr:`choices`, no key of another model
-        (:attr:`model_keys`), the signs (:attr:`nonnegative`, :attr:`positive`), then the
-        group's own :meth:`validate`."""
-        for key, allowed in self.choices.items():
-            _one_of(getattr(self, key), allowed, where, key)
-        for keys, relation, holds in ((self.nonnegative, ">=", lambda v: v >= 0),
-                                      (self.positive, ">", lambda v: v > 0)):
-            for key in keys:
-                value = getattr(self, key)
-                values = value if isinstance(value, tuple) else (value,)
-                _check(all(holds(v) for v in values), where, key,
-                       f"must be {relation} 0, got {value}")
+        """Every check of the table (:mod:`neurodecorr.core.checked`): the types, the
+        :attr:`choices` and :attr:`ranges`, no key of another model (:attr:`model_keys`), then
+        the group's own :meth:`validate` of relations between keys."""
+        for key, value, type_name in _typed_items(self):
+            problem = type_problem(value, type_name)
+            _check(problem is None, where, key, problem or "")
+        for key, allowed in declared(type(self), "choices").items():
+            value = getattr(self, key)
+            _check(value in allowed, where, key,
+                   f"must be one of {', '.join(allowed)}; got {value!r}")
+        for key, problem in range_problems(self, declared(type(self), "ranges")):
+            _check(False, where, key, problem)
         if self.model_keys is not None:
             model, keys = self.model_keys
             self._check_model_keys(where, given, getattr(self, model), keys)
@@ -206,27 +200,9 @@ def _coerce(value: Any, type_name: Any, where: str) -> Any:
     raise AssertionError(f"unsupported field type {t}")  # a programming error, not a user one
 
 
-def _has_type(value: Any, type_name: str) -> bool:
-    if type_name == "float":
-        return isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if type_name == "int":
-        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    if type_name == "bool":
-        return isinstance(value, bool)
-    if type_name == "str":
-        return isinstance(value, str)
-    if type_name == "tuple[float, ...]":
-        return isinstance(value, tuple) and all(_has_type(v, "float") for v in value)
-    return True
-
-
 def _check(ok: bool, where: str, key: str, problem: str) -> None:
     if not ok:
         raise NeurodecorrError(f"{where} {key}: {problem}")
-
-
-def _one_of(value: str, allowed: tuple[str, ...], where: str, key: str) -> None:
-    _check(value in allowed, where, key, f"must be one of {', '.join(allowed)}; got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -240,7 +216,7 @@ class MappingConfig(_Group):
 
     table: ClassVar[str] = "mapping"
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"scheme": SCHEMES}
-    nonnegative = ("g_min_uS",)
+    ranges = {"g_min_uS": "[0, inf)", "headroom": "[1, inf)"}
     scheme: str = "differential"
     g_min_uS: float = 0.0
     g_max_uS: float = 25.0
@@ -250,7 +226,6 @@ class MappingConfig(_Group):
     def validate(self, where: str, given: set[str]) -> None:
         _check(self.g_max_uS > self.g_min_uS, where, "g_max_uS",
                f"G_min >= G_max ({self.g_min_uS} >= {self.g_max_uS} uS)")
-        _check(self.headroom >= 1.0, where, "headroom", f"must be >= 1, got {self.headroom}")
 
     @property
     def g_range_uS(self) -> float:
@@ -267,7 +242,7 @@ class ProgrammingConfig(_Group):
     """
 
     table: ClassVar[str] = "programming"
-    nonnegative = ("write_verify_iterations", "write_verify_tolerance_uS")
+    ranges = {"write_verify_iterations": "[0, inf)", "write_verify_tolerance_uS": "[0, inf)"}
     noise_poly_uS: tuple[float, ...] = (0.0,)
     levels: int = 0
     write_verify_iterations: int = 0
@@ -318,9 +293,9 @@ class ReadConfig(_Group):
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"model": READ_MODELS,
                                                      "flicker_model": FLICKER_MODELS}
     model_keys = ("flicker_model", _FLICKER_KEYS)
-    nonnegative = ("noise_uS", "flicker_q_coeff", "flicker_q_exponent", "flicker_k_uS",
-                   "polarity_d2d_rel")
-    positive = ("flicker_t_read_s",)
+    ranges = {"noise_uS": "[0, inf)", "flicker_q_coeff": "[0, inf)",
+              "flicker_q_exponent": "[0, inf)", "flicker_k_uS": "[0, inf)",
+              "polarity_d2d_rel": "[0, inf)", "flicker_t_read_s": "(0, inf)"}
     model: str = "constant"
     noise_uS: float = 0.0
     flicker_model: str = "power"
@@ -369,8 +344,8 @@ class DriftConfig(_Group):
     table: ClassVar[str] = "drift"
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"model": DRIFT_MODELS}
     model_keys = ("model", _DRIFT_KEYS)
-    nonnegative = ("relax_std_uS", "relax_std_slope_uS", "retention_tau_s")
-    positive = ("t0_s",)
+    ranges = {"t0_s": "(0, inf)", "relax_std_uS": "[0, inf)", "relax_std_slope_uS": "[0, inf)",
+              "retention_tau_s": "[0, inf)"}
     model: str = "power_law"
     t0_s: float = 20.0
     nu_mean: LogOrPolynomial = LogOrPolynomial()
@@ -400,17 +375,15 @@ class FaultsConfig(_Group):
     random conductance with the given probabilities (fixed per device from the seed)."""
 
     table: ClassVar[str] = "faults"
+    ranges = dict.fromkeys(("stuck_g_min_frac", "stuck_g_max_frac", "stuck_random_frac"),
+                           "[0, 1]")
     stuck_g_min_frac: float = 0.0
     stuck_g_max_frac: float = 0.0
     stuck_random_frac: float = 0.0
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
-        keys = ("stuck_g_min_frac", "stuck_g_max_frac", "stuck_random_frac")
-        for key in keys:
-            v = getattr(self, key)
-            _check(0.0 <= v <= 1.0, where, key, f"fraction {v} outside [0, 1]")
-        total = sum(getattr(self, k) for k in keys)
+        total = sum(getattr(self, key) for key in self.ranges)
         _check(total <= 1.0, where, "stuck_random_frac", f"stuck fractions sum to {total} > 1")
 
 
@@ -446,10 +419,12 @@ class PulsedConfig(_Group):
     choices: ClassVar[dict[str, tuple[str, ...]]] = {
         "model": PULSED_MODELS, "d2d_distribution": D2D_DISTRIBUTIONS, "unit_cell": UNIT_CELLS}
     model_keys = ("model", _PULSED_KEYS)
-    nonnegative = ("d2d_dw_min_rel", "d2d_up_down", "d2d_bounds_rel", "c2c_rel", "c2c_add_norm",
-                   "c2c_slope", "write_noise_rel", "gamma_up", "gamma_down", "piecewise_up",
-                   "piecewise_down", "refresh_every")
-    positive = ("dw_min_norm", "bl_max")
+    ranges = {"dw_min_norm": "(0, inf)", "up_down": "(-1, 1)", "w_min_norm": "[-1, 0)",
+              "w_max_norm": "(0, 1]", "bl_max": "[1, inf)", "refresh_every": "[0, inf)",
+              "refresh_lower_thres": "[0, 1]", "refresh_upper_thres": "[0, 1]",
+              **dict.fromkeys(("d2d_dw_min_rel", "d2d_up_down", "d2d_bounds_rel", "c2c_rel",
+                               "c2c_add_norm", "c2c_slope", "write_noise_rel", "gamma_up",
+                               "gamma_down", "piecewise_up", "piecewise_down"), "[0, inf)")}
     model: str = "constant_step"
     dw_min_norm: float = 0.001
     up_down: float = 0.0
@@ -482,12 +457,6 @@ class PulsedConfig(_Group):
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
-        _check(-1.0 < self.up_down < 1.0, where, "up_down",
-               f"must be in (-1, 1), got {self.up_down}")
-        _check(-1.0 <= self.w_min_norm < 0.0, where, "w_min_norm",
-               f"must be in [-1, 0), got {self.w_min_norm}")
-        _check(0.0 < self.w_max_norm <= 1.0, where, "w_max_norm",
-               f"must be in (0, 1], got {self.w_max_norm}")
         # aihwkit's ExpStepDevice has no additive cycle-to-cycle noise (rpu_expstep_device.cpp)
         _check(not (self.model == "exp_step" and self.c2c_additive), where, "c2c_additive",
                "exp_step noise is multiplicative (use c2c_add_norm for an additive part)")
@@ -497,8 +466,8 @@ class PulsedConfig(_Group):
                "refresh applies to the one_sided unit cell")
         _check(self.unit_cell == "pair" or self.write_noise_rel == 0, where, "write_noise_rel",
                "write noise of the one_sided unit cell is not modelled")
-        _check(0 <= self.refresh_lower_thres <= self.refresh_upper_thres <= 1, where,
-               "refresh_upper_thres", "needs 0 <= refresh_lower_thres <= refresh_upper_thres <= 1")
+        _check(self.refresh_lower_thres <= self.refresh_upper_thres, where,
+               "refresh_upper_thres", "must be >= refresh_lower_thres")
 
 
 @dataclass(frozen=True)
@@ -506,13 +475,10 @@ class _Converter(_Group):
     """What both converters are: ``bits`` of resolution over ``±range_norm``, quantised with
     step range/(2^(bits−1) − 1) (:func:`neurodecorr.devices.periphery.quantise`)."""
 
-    positive = ("range_norm",)
+    ranges = {"bits": "[1, 32]", "range_norm": "(0, inf)"}
     bits: int = 8
     range_norm: float = 1.0
 
-    def validate(self, where: str, given: set[str]) -> None:
-        _check(self.bits >= 1, where, "bits", f"bits < 1 ({self.bits})")
-        _check(self.bits <= 32, where, "bits", f"must be <= 32, got {self.bits}")
 
 
 @dataclass(frozen=True)
@@ -528,7 +494,7 @@ class DACConfig(_Converter):
 
     table: ClassVar[str] = "dac"
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"noise_management": NOISE_MANAGEMENT}
-    nonnegative = ("nm_thres_norm", "noise_norm")
+    ranges = {"nm_thres_norm": "[0, inf)", "noise_norm": "[0, inf)"}
     noise_management: str = "abs_max"
     nm_thres_norm: float = 0.0
     noise_norm: float = 0.0
@@ -551,7 +517,7 @@ class ADCConfig(_Converter):
 
     table: ClassVar[str] = "adc"
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"bound_management": BOUND_MANAGEMENT}
-    positive = (*_Converter.positive, "bm_max_passes")
+    ranges = {"bm_max_passes": "[1, inf)"}
     range_norm: float = 10.0
     bound_management: str = "none"
     bm_max_passes: int = 10
@@ -566,16 +532,13 @@ class OutputConfig(_Group):
     y ← (1 − a) y for y < 0 (``out_asymmetry``); additive Gaussian noise σ_out ξ."""
 
     table: ClassVar[str] = "output"
-    nonnegative = ("noise_norm", "nonlinearity", "nonlinearity_d2d_rel")
+    ranges = {"noise_norm": "[0, inf)", "nonlinearity": "[0, inf)",
+              "nonlinearity_d2d_rel": "[0, inf)", "asymmetry": "(-1, 1)"}
     noise_norm: float = 0.0
     nonlinearity: float = 0.0
     nonlinearity_d2d_rel: float = 0.0
     asymmetry: float = 0.0
     source: str = ""
-
-    def validate(self, where: str, given: set[str]) -> None:
-        _check(-1.0 < self.asymmetry < 1.0, where, "asymmetry",
-               f"must be in (-1, 1), got {self.asymmetry}")
 
 
 @dataclass(frozen=True)
@@ -589,8 +552,7 @@ class IRDropConfig(_Group):
 
     table: ClassVar[str] = "ir_drop"
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"model": IR_DROP_MODELS}
-    nonnegative = ("scale",)
-    positive = ("g_ratio",)
+    ranges = {"scale": "[0, inf)", "g_ratio": "(0, inf)"}
     model: str = "analytic"
     scale: float = 0.0
     g_ratio: float = 5.714e5
