@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from neurodecorr.circuits.updates import UpdateConfig
+from neurodecorr.core.checked import setting
 from neurodecorr.devices.config import _check, _Group
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.io import load_toml
@@ -52,10 +53,9 @@ class _ArrayKeys(UpdateConfig, _Group):
     :class:`~neurodecorr.circuits.updates.UpdateConfig` under the same names. Checked by
     :class:`CircuitConfig` (which names the file and table)."""
 
-    ranges = {"tile_size": "[0, inf)", "weight_headroom": "(0, inf)"}
     device: str = "ideal"
-    tile_size: int = 0
-    weight_headroom: float = 2.0
+    tile_size: int = setting(0, within="[0, inf)")
+    weight_headroom: float = setting(2.0, within="(0, inf)")
 
     #: the table checks itself (not as a bare UpdateConfig: its errors name the table)
     __post_init__ = _Group.__post_init__
@@ -74,25 +74,19 @@ class LateralCircuit(_ArrayKeys):
     """The lateral integrator array (see the module docstring for the equations)."""
 
     table: ClassVar[str] = "lateral"
-    choices: ClassVar[dict[str, tuple[str, ...]]] = {"on_unstable": ON_UNSTABLE}
-    ranges = {"R_ohm": "(0, inf)", "C_F": "(0, inf)", "volts_per_unit": "(0, inf)",
-              # a spread of 0.3 or more draws negative components
-              "mismatch_sigma_rel": "[0, 0.3)", "settle_tol": "[0, 1)",
-              **dict.fromkeys(("rail_V", "temperature_K", "opamp_noise_V_per_rtHz", "opamp_gain",
-                               "opamp_pole_Hz", "settle_window_s", "dt_s"), "[0, inf)")}
-    R_ohm: float = 1.0e6
-    C_F: float = 1.0e-12
-    mismatch_sigma_rel: float = 0.0
-    opamp_gain: float = 0.0
-    opamp_pole_Hz: float = 0.0
-    rail_V: float = 0.0
-    volts_per_unit: float = 1.0
-    temperature_K: float = 0.0
-    opamp_noise_V_per_rtHz: float = 0.0
-    settle_tol: float = 1e-6
-    settle_window_s: float = 0.0
-    dt_s: float = 0.0
-    on_unstable: str = "stop"
+    R_ohm: float = setting(1.0e6, within="(0, inf)")
+    C_F: float = setting(1.0e-12, within="(0, inf)")
+    mismatch_sigma_rel: float = setting(0.0, within="[0, 0.3)")
+    opamp_gain: float = setting(0.0, within="[0, inf)")
+    opamp_pole_Hz: float = setting(0.0, within="[0, inf)")
+    rail_V: float = setting(0.0, within="[0, inf)")
+    volts_per_unit: float = setting(1.0, within="(0, inf)")
+    temperature_K: float = setting(0.0, within="[0, inf)")
+    opamp_noise_V_per_rtHz: float = setting(0.0, within="[0, inf)")
+    settle_tol: float = setting(1e-6, within="[0, 1)")
+    settle_window_s: float = setting(0.0, within="[0, inf)")
+    dt_s: float = setting(0.0, within="[0, inf)")
+    on_unstable: str = setting("stop", one_of=ON_UNSTABLE)
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
@@ -155,11 +149,9 @@ class ActivationCircuit(_Group):
     clipped to ``±rail_V`` (0: no rail) at the same ``volts_per_unit`` as the lateral array."""
 
     table: ClassVar[str] = "activation"
-    choices: ClassVar[dict[str, tuple[str, ...]]] = {"kind": ACTIVATION_KINDS}
-    ranges = {"negative_slope": "[0, inf)", "rail_V": "[0, inf)"}
-    kind: str = "leaky_relu"
-    negative_slope: float = 0.01
-    rail_V: float = 0.0
+    kind: str = setting("leaky_relu", one_of=ACTIVATION_KINDS)
+    negative_slope: float = setting(0.01, within="[0, inf)")
+    rail_V: float = setting(0.0, within="[0, inf)")
     source: str = ""
 
 
@@ -168,14 +160,13 @@ class EnergyModel(_Group):
     """Energy per event in joules (all 0: no energy estimate)."""
 
     table: ClassVar[str] = "energy"
-    ranges = dict.fromkeys(ENERGY_EVENTS, "[0, inf)")
-    crossbar_read_J: float = 0.0
-    integration_step_J: float = 0.0
-    adc_conversion_J: float = 0.0
-    dac_conversion_J: float = 0.0
-    pulse_J: float = 0.0
-    buffer_access_J: float = 0.0
-    digital_mac_J: float = 0.0
+    crossbar_read_J: float = setting(0.0, within="[0, inf)")
+    integration_step_J: float = setting(0.0, within="[0, inf)")
+    adc_conversion_J: float = setting(0.0, within="[0, inf)")
+    dac_conversion_J: float = setting(0.0, within="[0, inf)")
+    pulse_J: float = setting(0.0, within="[0, inf)")
+    buffer_access_J: float = setting(0.0, within="[0, inf)")
+    digital_mac_J: float = setting(0.0, within="[0, inf)")
     source: str = ""
 
     @property

@@ -59,7 +59,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurodecorr.core.checked import Checked
+from neurodecorr.core.checked import Checked, setting
 
 UPDATES = ("sgd", "mixed-precision", "tiki-taka", "ttv2", "chopped-ttv2", "agad")
 TRANSFERS = UPDATES[2:]
@@ -103,22 +103,17 @@ class UpdateConfig(Checked):
         ``units_in_mbatch = False``), about one sweep per mini-batch for our layer sizes.
     """
 
-    choices = {"update": UPDATES}
-    ranges = {"granularity": "[0, inf)", "transfer_every": "[1, inf)", "transfer_lr": "(0, inf)",
-              "fast_lr": "(0, inf)", "gamma": "[0, inf)", "momentum": "[0, 1)",
-              "chop_prob": "(0, 1]", "tail_weightening": "(0, inf)",
-              "symmetry_pulses": "[0, inf)", "transfer_columns": "[0, inf)"}
-    update: str = "sgd"
-    granularity: float = 0.0
-    transfer_every: int = 1
-    transfer_lr: float = 0.1
-    fast_lr: float = 1.0
-    gamma: float = 0.5
-    momentum: float = 0.0
-    chop_prob: float = 0.1
-    tail_weightening: float = 5.0
-    symmetry_pulses: int = 0
-    transfer_columns: int = 0
+    update: str = setting("sgd", one_of=UPDATES)
+    granularity: float = setting(0.0, within="[0, inf)")
+    transfer_every: int = setting(1, within="[1, inf)")
+    transfer_lr: float = setting(0.1, within="(0, inf)")
+    fast_lr: float = setting(1.0, within="(0, inf)")
+    gamma: float = setting(0.5, within="[0, inf)")
+    momentum: float = setting(0.0, within="[0, 1)")
+    chop_prob: float = setting(0.1, within="(0, 1]")
+    tail_weightening: float = setting(5.0, within="(0, inf)")
+    symmetry_pulses: int = setting(0, within="[0, inf)")
+    transfer_columns: int = setting(0, within="[0, inf)")
 
     @property
     def algorithm(self) -> str:

@@ -1,17 +1,19 @@
-"""Configurations that check themselves: types, choices and ranges declared with the fields.
+"""Configurations that check themselves: each field declares its type and allowed values.
 
 Every frozen configuration dataclass of the package (the decorrelators', a training run's, an
 array's update algorithm, the device and circuit tables) validates on construction, wherever it
-comes from (a TOML file, JSON, the command line, ``dataclasses.replace`` in code). What it
-checks is declared next to its fields, and checked here, by one code path with one wording:
+comes from (a TOML file, JSON, the command line, ``dataclasses.replace`` in code). What a field
+allows is declared with the field, ``eta: float = setting(1e-3, within="(0, inf)")``, as
+pydantic's ``Field(gt=0)`` or attrs' validators do, and checked here by one code path with one
+wording:
 
-* the type of every field, from its annotation (``float`` finite, ``int``, ``bool``, ``str``,
+* the type, from the annotation (``float`` finite, ``int``, ``bool``, ``str``,
   ``tuple[float, ...]`` of finite numbers);
-* ``choices``: key -> the values it may take;
-* ``ranges``: key -> an interval in the usual notation, ``"[0, inf)"``, ``"(0, 1]"``; a tuple
-  value must lie in it element by element.
+* ``one_of``: the values a string may take;
+* ``within``: an interval in the usual notation, ``"[0, inf)"``, ``"(0, 1]"``; a tuple value
+  must lie in it element by element.
 
-Relations between keys stay in each class's own ``validate`` method.
+Relations between fields stay in each class's own check.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from neurodecorr.errors import NeurodecorrError
 
@@ -79,39 +81,37 @@ class Interval:
         return f"must lie in {self.text}"
 
 
-def check_fields(config: Any, fail: Fail, choices: dict[str, tuple[str, ...]] | None = None,
-                 ranges: dict[str, str] | None = None) -> None:
-    """Check every field's type, then ``choices`` and ``ranges``; ``fail(key, problem)`` raises
-    the caller's one-line error at the first problem."""
-    for f in dataclasses.fields(config):
+def setting(default: Any, *, within: str | None = None,
+            one_of: tuple[str, ...] | None = None) -> Any:
+    """A dataclass field with its default and the values it allows: ``within`` an interval
+    (:class:`Interval` notation), or ``one_of`` a tuple of strings."""
+    metadata = {"within": Interval.parse(within) if within else None, "one_of": one_of}
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def setting_problem(value: Any, f: dataclasses.Field) -> str | None:
+    """Why ``value`` is not allowed by the :func:`setting` of field ``f`` (``None`` if it is)."""
+    allowed, interval = f.metadata.get("one_of"), f.metadata.get("within")
+    if allowed is not None and value not in allowed:
+        return f"must be one of {', '.join(allowed)}; got {value!r}"
+    values = value if isinstance(value, tuple) else (value,)
+    if interval is not None and not all(v in interval for v in values):
+        return f"{interval.requirement()}, got {value!r}"
+    return None
+
+
+def check_fields(config: Any, fail: Fail) -> None:
+    """Check every field's type, then its :func:`setting`; ``fail(key, problem)`` raises the
+    caller's one-line error at the first problem."""
+    fields = dataclasses.fields(config)
+    for f in fields:
         problem = type_problem(getattr(config, f.name), str(f.type))
         if problem:
             fail(f.name, problem)
-    for key, allowed in (choices or {}).items():
-        value = getattr(config, key)
-        if value not in allowed:
-            fail(key, f"must be one of {', '.join(allowed)}; got {value!r}")
-    for key, problem in range_problems(config, ranges or {}):
-        fail(key, problem)
-
-
-def range_problems(config: Any, ranges: dict[str, str]) -> Iterator[tuple[str, str]]:
-    """``(key, problem)`` for every key of ``ranges`` whose value lies outside its interval."""
-    for key, text in ranges.items():
-        interval = Interval.parse(text)
-        value = getattr(config, key)
-        values = value if isinstance(value, tuple) else (value,)
-        if not all(v in interval for v in values):
-            yield key, f"{interval.requirement()}, got {value!r}"
-
-
-def declared(cls: type, name: str) -> dict:
-    """The class attribute ``name`` (a dict) of ``cls`` merged over its bases: a subclass
-    declares only what it adds."""
-    merged: dict = {}
-    for klass in reversed(cls.__mro__):
-        merged.update(klass.__dict__.get(name, {}))
-    return merged
+    for f in fields:
+        problem = setting_problem(getattr(config, f.name), f)
+        if problem:
+            fail(f.name, problem)
 
 
 def _raise(key: str, problem: str) -> None:
@@ -121,17 +121,13 @@ def _raise(key: str, problem: str) -> None:
 class Checked:
     """Base of a frozen configuration dataclass that checks itself on construction.
 
-    A subclass declares ``choices`` and ``ranges`` (class attributes, merged over its bases);
-    one that relates keys to each other extends :meth:`check`.
+    Its fields are :func:`setting` s; a subclass that relates fields to each other extends
+    :meth:`check`.
     """
-
-    choices: ClassVar[dict[str, tuple[str, ...]]] = {}
-    ranges: ClassVar[dict[str, str]] = {}
 
     def __post_init__(self) -> None:
         self.check()
 
     def check(self) -> None:
         """Refuse a wrong type or a value out of range with one line naming the key."""
-        check_fields(self, _raise, declared(type(self), "choices"),
-                     declared(type(self), "ranges"))
+        check_fields(self, _raise)

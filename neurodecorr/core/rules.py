@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from neurodecorr.core.checked import Checked
+from neurodecorr.core.checked import Checked, setting
 
 RULES = ("ahmad", "copi", "dbp")
 
@@ -41,15 +41,12 @@ class DecorrelationConfig(Checked):
         Momentum of the running mean, in (0, 1].
     """
 
-    choices = {"rule": RULES}
-    ranges = {"eta": "(0, inf)", "kappa": "[0, 1]", "batch_fraction": "(0, 1]",
-              "momentum": "(0, 1]"}
-    rule: str = "ahmad"
-    eta: float = 1e-3
-    kappa: float = 0.5
-    batch_fraction: float = 1.0
+    rule: str = setting("ahmad", one_of=RULES)
+    eta: float = setting(1e-3, within="(0, inf)")
+    kappa: float = setting(0.5, within="[0, 1]")
+    batch_fraction: float = setting(1.0, within="(0, 1]")
     centre: bool = False
-    momentum: float = 0.1
+    momentum: float = setting(0.1, within="(0, 1]")
 
     @property
     def uses_gain(self) -> bool:

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from neurodecorr.core.checked import declared, range_problems, type_problem
+from neurodecorr.core.checked import setting, setting_problem, type_problem
 from neurodecorr.devices import fits
 from neurodecorr.devices.fits import LogOrPolynomial
 from neurodecorr.errors import NeurodecorrError
@@ -63,18 +63,16 @@ class _Group:
         self.validate_table(f"[{self.table}]", self._non_default_keys())
 
     def validate_table(self, where: str, given: set[str]) -> None:
-        """Every check of the table (:mod:`neurodecorr.core.checked`): the types, the
-        :attr:`choices` and :attr:`ranges`, no key of another model (:attr:`model_keys`), then
-        the group's own :meth:`validate` of relations between keys."""
+        """Every check of the table (:mod:`neurodecorr.core.checked`): the types, each field's
+        :func:`~neurodecorr.core.checked.setting`, no key of another model
+        (:attr:`model_keys`), then the group's own :meth:`validate` of relations between
+        keys."""
         for key, value, type_name in _typed_items(self):
             problem = type_problem(value, type_name)
             _check(problem is None, where, key, problem or "")
-        for key, allowed in declared(type(self), "choices").items():
-            value = getattr(self, key)
-            _check(value in allowed, where, key,
-                   f"must be one of {', '.join(allowed)}; got {value!r}")
-        for key, problem in range_problems(self, declared(type(self), "ranges")):
-            _check(False, where, key, problem)
+        for f in dataclasses.fields(self):
+            problem = setting_problem(getattr(self, f.name), f)
+            _check(problem is None, where, f.name, problem or "")
         if self.model_keys is not None:
             model, keys = self.model_keys
             self._check_model_keys(where, given, getattr(self, model), keys)
@@ -215,12 +213,10 @@ class MappingConfig(_Group):
     """
 
     table: ClassVar[str] = "mapping"
-    choices: ClassVar[dict[str, tuple[str, ...]]] = {"scheme": SCHEMES}
-    ranges = {"g_min_uS": "[0, inf)", "headroom": "[1, inf)"}
-    scheme: str = "differential"
-    g_min_uS: float = 0.0
+    scheme: str = setting("differential", one_of=SCHEMES)
+    g_min_uS: float = setting(0.0, within="[0, inf)")
     g_max_uS: float = 25.0
-    headroom: float = 1.0
+    headroom: float = setting(1.0, within="[1, inf)")
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
@@ -242,11 +238,10 @@ class ProgrammingConfig(_Group):
     """
 
     table: ClassVar[str] = "programming"
-    ranges = {"write_verify_iterations": "[0, inf)", "write_verify_tolerance_uS": "[0, inf)"}
     noise_poly_uS: tuple[float, ...] = (0.0,)
     levels: int = 0
-    write_verify_iterations: int = 0
-    write_verify_tolerance_uS: float = 0.0
+    write_verify_iterations: int = setting(0, within="[0, inf)")
+    write_verify_tolerance_uS: float = setting(0.0, within="[0, inf)")
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
@@ -290,22 +285,17 @@ class ReadConfig(_Group):
     """
 
     table: ClassVar[str] = "read"
-    choices: ClassVar[dict[str, tuple[str, ...]]] = {"model": READ_MODELS,
-                                                     "flicker_model": FLICKER_MODELS}
     model_keys = ("flicker_model", _FLICKER_KEYS)
-    ranges = {"noise_uS": "[0, inf)", "flicker_q_coeff": "[0, inf)",
-              "flicker_q_exponent": "[0, inf)", "flicker_k_uS": "[0, inf)",
-              "polarity_d2d_rel": "[0, inf)", "flicker_t_read_s": "(0, inf)"}
-    model: str = "constant"
-    noise_uS: float = 0.0
-    flicker_model: str = "power"
-    flicker_q_coeff: float = 0.0
-    flicker_q_exponent: float = 0.65
+    model: str = setting("constant", one_of=READ_MODELS)
+    noise_uS: float = setting(0.0, within="[0, inf)")
+    flicker_model: str = setting("power", one_of=FLICKER_MODELS)
+    flicker_q_coeff: float = setting(0.0, within="[0, inf)")
+    flicker_q_exponent: float = setting(0.65, within="[0, inf)")
     #: Q_s of ``piecewise``; its ``hi`` (``flicker_q_max``) also caps ``power``
     flicker_q: LogOrPolynomial = LogOrPolynomial(hi=0.2)
-    flicker_k_uS: float = 0.0
-    flicker_t_read_s: float = 250e-9
-    polarity_d2d_rel: float = 0.0
+    flicker_k_uS: float = setting(0.0, within="[0, inf)")
+    flicker_t_read_s: float = setting(250e-9, within="(0, inf)")
+    polarity_d2d_rel: float = setting(0.0, within="[0, inf)")
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
@@ -342,18 +332,15 @@ class DriftConfig(_Group):
     """
 
     table: ClassVar[str] = "drift"
-    choices: ClassVar[dict[str, tuple[str, ...]]] = {"model": DRIFT_MODELS}
     model_keys = ("model", _DRIFT_KEYS)
-    ranges = {"t0_s": "(0, inf)", "relax_std_uS": "[0, inf)", "relax_std_slope_uS": "[0, inf)",
-              "retention_tau_s": "[0, inf)"}
-    model: str = "power_law"
-    t0_s: float = 20.0
+    model: str = setting("power_law", one_of=DRIFT_MODELS)
+    t0_s: float = setting(20.0, within="(0, inf)")
     nu_mean: LogOrPolynomial = LogOrPolynomial()
     nu_std: LogOrPolynomial = LogOrPolynomial()
     relax_mean_uS: float = 0.0
-    relax_std_uS: float = 0.0
-    relax_std_slope_uS: float = 0.0
-    retention_tau_s: float = 0.0
+    relax_std_uS: float = setting(0.0, within="[0, inf)")
+    relax_std_slope_uS: float = setting(0.0, within="[0, inf)")
+    retention_tau_s: float = setting(0.0, within="[0, inf)")
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
@@ -375,15 +362,13 @@ class FaultsConfig(_Group):
     random conductance with the given probabilities (fixed per device from the seed)."""
 
     table: ClassVar[str] = "faults"
-    ranges = dict.fromkeys(("stuck_g_min_frac", "stuck_g_max_frac", "stuck_random_frac"),
-                           "[0, 1]")
-    stuck_g_min_frac: float = 0.0
-    stuck_g_max_frac: float = 0.0
-    stuck_random_frac: float = 0.0
+    stuck_g_min_frac: float = setting(0.0, within="[0, 1]")
+    stuck_g_max_frac: float = setting(0.0, within="[0, 1]")
+    stuck_random_frac: float = setting(0.0, within="[0, 1]")
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
-        total = sum(getattr(self, key) for key in self.ranges)
+        total = self.stuck_g_min_frac + self.stuck_g_max_frac + self.stuck_random_frac
         _check(total <= 1.0, where, "stuck_random_frac", f"stuck fractions sum to {total} > 1")
 
 
@@ -416,44 +401,36 @@ class PulsedConfig(_Group):
     """
 
     table: ClassVar[str] = "pulsed"
-    choices: ClassVar[dict[str, tuple[str, ...]]] = {
-        "model": PULSED_MODELS, "d2d_distribution": D2D_DISTRIBUTIONS, "unit_cell": UNIT_CELLS}
     model_keys = ("model", _PULSED_KEYS)
-    ranges = {"dw_min_norm": "(0, inf)", "up_down": "(-1, 1)", "w_min_norm": "[-1, 0)",
-              "w_max_norm": "(0, 1]", "bl_max": "[1, inf)", "refresh_every": "[0, inf)",
-              "refresh_lower_thres": "[0, 1]", "refresh_upper_thres": "[0, 1]",
-              **dict.fromkeys(("d2d_dw_min_rel", "d2d_up_down", "d2d_bounds_rel", "c2c_rel",
-                               "c2c_add_norm", "c2c_slope", "write_noise_rel", "gamma_up",
-                               "gamma_down", "piecewise_up", "piecewise_down"), "[0, inf)")}
-    model: str = "constant_step"
-    dw_min_norm: float = 0.001
-    up_down: float = 0.0
-    w_min_norm: float = -1.0
-    w_max_norm: float = 1.0
-    d2d_distribution: str = "normal"
-    d2d_dw_min_rel: float = 0.0
-    d2d_up_down: float = 0.0
-    d2d_bounds_rel: float = 0.0
-    c2c_rel: float = 0.0
+    model: str = setting("constant_step", one_of=PULSED_MODELS)
+    dw_min_norm: float = setting(0.001, within="(0, inf)")
+    up_down: float = setting(0.0, within="(-1, 1)")
+    w_min_norm: float = setting(-1.0, within="[-1, 0)")
+    w_max_norm: float = setting(1.0, within="(0, 1]")
+    d2d_distribution: str = setting("normal", one_of=D2D_DISTRIBUTIONS)
+    d2d_dw_min_rel: float = setting(0.0, within="[0, inf)")
+    d2d_up_down: float = setting(0.0, within="[0, inf)")
+    d2d_bounds_rel: float = setting(0.0, within="[0, inf)")
+    c2c_rel: float = setting(0.0, within="[0, inf)")
     c2c_additive: bool = False
-    c2c_add_norm: float = 0.0
-    c2c_slope: float = 0.0
-    write_noise_rel: float = 0.0
-    gamma_up: float = 0.0
-    gamma_down: float = 0.0
+    c2c_add_norm: float = setting(0.0, within="[0, inf)")
+    c2c_slope: float = setting(0.0, within="[0, inf)")
+    write_noise_rel: float = setting(0.0, within="[0, inf)")
+    gamma_up: float = setting(0.0, within="[0, inf)")
+    gamma_down: float = setting(0.0, within="[0, inf)")
     exp_a_up: float = 0.00081
     exp_a_down: float = 0.36833
     exp_gamma_up: float = 12.44625
     exp_gamma_down: float = 12.78785
     exp_a: float = 0.244
     exp_b: float = 0.2425
-    piecewise_up: tuple[float, ...] = (1.0,)
-    piecewise_down: tuple[float, ...] = (1.0,)
-    bl_max: int = 31
-    unit_cell: str = "pair"
-    refresh_every: int = 0
-    refresh_upper_thres: float = 0.75
-    refresh_lower_thres: float = 0.25
+    piecewise_up: tuple[float, ...] = setting((1.0,), within="[0, inf)")
+    piecewise_down: tuple[float, ...] = setting((1.0,), within="[0, inf)")
+    bl_max: int = setting(31, within="[1, inf)")
+    unit_cell: str = setting("pair", one_of=UNIT_CELLS)
+    refresh_every: int = setting(0, within="[0, inf)")
+    refresh_upper_thres: float = setting(0.75, within="[0, 1]")
+    refresh_lower_thres: float = setting(0.25, within="[0, 1]")
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
@@ -475,9 +452,8 @@ class _Converter(_Group):
     """What both converters are: ``bits`` of resolution over ``±range_norm``, quantised with
     step range/(2^(bits−1) − 1) (:func:`neurodecorr.devices.periphery.quantise`)."""
 
-    ranges = {"bits": "[1, 32]", "range_norm": "(0, inf)"}
-    bits: int = 8
-    range_norm: float = 1.0
+    bits: int = setting(8, within="[1, 32]")
+    range_norm: float = setting(1.0, within="(0, inf)")
 
 
 
@@ -493,11 +469,9 @@ class DACConfig(_Converter):
     """
 
     table: ClassVar[str] = "dac"
-    choices: ClassVar[dict[str, tuple[str, ...]]] = {"noise_management": NOISE_MANAGEMENT}
-    ranges = {"nm_thres_norm": "[0, inf)", "noise_norm": "[0, inf)"}
-    noise_management: str = "abs_max"
-    nm_thres_norm: float = 0.0
-    noise_norm: float = 0.0
+    noise_management: str = setting("abs_max", one_of=NOISE_MANAGEMENT)
+    nm_thres_norm: float = setting(0.0, within="[0, inf)")
+    noise_norm: float = setting(0.0, within="[0, inf)")
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
@@ -516,11 +490,9 @@ class ADCConfig(_Converter):
     """
 
     table: ClassVar[str] = "adc"
-    choices: ClassVar[dict[str, tuple[str, ...]]] = {"bound_management": BOUND_MANAGEMENT}
-    ranges = {"bm_max_passes": "[1, inf)"}
-    range_norm: float = 10.0
-    bound_management: str = "none"
-    bm_max_passes: int = 10
+    range_norm: float = setting(10.0, within="(0, inf)")
+    bound_management: str = setting("none", one_of=BOUND_MANAGEMENT)
+    bm_max_passes: int = setting(10, within="[1, inf)")
     source: str = ""
 
 
@@ -532,12 +504,10 @@ class OutputConfig(_Group):
     y ← (1 − a) y for y < 0 (``out_asymmetry``); additive Gaussian noise σ_out ξ."""
 
     table: ClassVar[str] = "output"
-    ranges = {"noise_norm": "[0, inf)", "nonlinearity": "[0, inf)",
-              "nonlinearity_d2d_rel": "[0, inf)", "asymmetry": "(-1, 1)"}
-    noise_norm: float = 0.0
-    nonlinearity: float = 0.0
-    nonlinearity_d2d_rel: float = 0.0
-    asymmetry: float = 0.0
+    noise_norm: float = setting(0.0, within="[0, inf)")
+    nonlinearity: float = setting(0.0, within="[0, inf)")
+    nonlinearity_d2d_rel: float = setting(0.0, within="[0, inf)")
+    asymmetry: float = setting(0.0, within="(-1, 1)")
     source: str = ""
 
 
@@ -551,11 +521,9 @@ class IRDropConfig(_Group):
     """
 
     table: ClassVar[str] = "ir_drop"
-    choices: ClassVar[dict[str, tuple[str, ...]]] = {"model": IR_DROP_MODELS}
-    ranges = {"scale": "[0, inf)", "g_ratio": "(0, inf)"}
-    model: str = "analytic"
-    scale: float = 0.0
-    g_ratio: float = 5.714e5
+    model: str = setting("analytic", one_of=IR_DROP_MODELS)
+    scale: float = setting(0.0, within="[0, inf)")
+    g_ratio: float = setting(5.714e5, within="(0, inf)")
     source: str = ""
 
 

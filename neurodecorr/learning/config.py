@@ -7,7 +7,7 @@ import numbers
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 
-from neurodecorr.core.checked import Checked
+from neurodecorr.core.checked import Checked, setting
 from neurodecorr.core.rules import RULES, DecorrelationConfig
 from neurodecorr.data import LOADERS
 from neurodecorr.errors import NeurodecorrError
@@ -76,27 +76,22 @@ class TrainConfig(Checked):
     seed : int
     """
 
-    choices = {"dataset": tuple(LOADERS), "algorithm": ALGORITHMS,
-               "decorrelation": DECORRELATIONS}
-    ranges = {"epochs": "[1, inf)", "batch_size": "[1, inf)", "lr": "(0, inf)",
-              "sigma": "(0, inf)", "feedback_scale": "(0, inf)", "negative_slope": "[0, inf)",
-              "seed": "[0, inf)"}
-    dataset: str = "mnist1d"
-    algorithm: str = "bp"
-    decorrelation: str = "none"
+    dataset: str = setting("mnist1d", one_of=tuple(LOADERS))
+    algorithm: str = setting("bp", one_of=ALGORITHMS)
+    decorrelation: str = setting("none", one_of=DECORRELATIONS)
     hidden: tuple[int, ...] = (256, 256)
-    epochs: int = 20
-    batch_size: int = 64
-    lr: float = 1e-3
+    epochs: int = setting(20, within="[1, inf)")
+    batch_size: int = setting(64, within="[1, inf)")
+    lr: float = setting(1e-3, within="(0, inf)")
     decor_lr: float = 1e-3
     decor_batch_fraction: float = 1.0
     decor_centre: bool = False
     decor_kappa: float = 0.5
-    sigma: float = 1e-3
-    negative_slope: float = 0.01
-    feedback_scale: float = 1.0
+    sigma: float = setting(1e-3, within="(0, inf)")
+    negative_slope: float = setting(0.01, within="[0, inf)")
+    feedback_scale: float = setting(1.0, within="(0, inf)")
     fa_through_decorrelation: bool = True
-    seed: int = 0
+    seed: int = setting(0, within="[0, inf)")
 
     def check(self) -> None:
         """Validate every field, however the config was made (CLI, JSON, ``replace``, code);
