@@ -92,7 +92,7 @@ def test_device_path_is_relative_to_the_circuit_file(tmp_path):
      r"\[lateral\] settle_tol: expected a finite number"),
     (lambda c: {"activation": replace(c.activation, kind="tanh")}, r"\[activation\] kind"),
     (lambda c: {"forward": replace(c.forward, tile_size=-2)}, r"\[forward\] tile_size"),
-    (lambda c: {"energy": c.lateral}, r"\[energy\] must be a EnergyModel"),
+    (lambda c: {"energy": c.lateral}, r"\[energy\]: expected a EnergyModel"),
     (lambda c: {"name": ""}, "name: must not be empty"),
 ])
 def test_configs_validate_on_construction_not_only_from_toml(change, match):

@@ -30,7 +30,7 @@ import numpy as np
 
 from neurodecorr.circuits.updates import UpdateConfig
 from neurodecorr.core.checked import setting
-from neurodecorr.devices.config import _check, _Group
+from neurodecorr.devices.config import _check, _Group, _Tables
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.io import load_toml
 from neurodecorr.resources import package_dir
@@ -179,12 +179,10 @@ _TOP_KEYS = {"name", "description", "source"}
 
 
 @dataclass(frozen=True)
-class CircuitConfig:
+class CircuitConfig(_Tables):
     """A whole layer's circuit: lateral array, forward crossbar, activation, energies."""
 
-    name: str
-    description: str = ""
-    source: str = ""
+    tables: ClassVar[dict[str, type[_Group]]] = {group.table: group for group in GROUPS}
     lateral: LateralCircuit = field(default_factory=LateralCircuit)
     forward: ForwardCircuit = field(default_factory=ForwardCircuit)
     activation: ActivationCircuit = field(default_factory=ActivationCircuit)
@@ -192,32 +190,13 @@ class CircuitConfig:
     path: str = ""
 
     def __post_init__(self) -> None:
-        """Validate on construction, wherever the config comes from (a file, ``replace``, code).
-
-        Every group checks itself when made; here again, so that every error names the
-        circuit: the strings, every group's type, its numbers finite, its ranges."""
+        """Validate on construction, wherever the config comes from (a file, ``replace``, code):
+        the strings and every table's type (:meth:`_Tables.check_tables`; each table checked its
+        keys when it was made), and a name."""
         where = self.path or self.name or "circuit"
-        for key in ("name", "description", "source", "path"):
-            if not isinstance(getattr(self, key), str):
-                raise NeurodecorrError(f"{where}: {key}: expected a string")
+        self.check_tables(where)
         if not self.name:
             raise NeurodecorrError(f"{where}: name: must not be empty")
-        for group in GROUPS:
-            value = getattr(self, group.table)
-            if type(value) is not group:
-                raise NeurodecorrError(f"{where}: [{group.table}] must be a {group.__name__}, "
-                                       f"got {type(value).__name__}")
-            try:
-                value.validate_table(f"[{group.table}]", set())
-            except NeurodecorrError as exc:
-                raise NeurodecorrError(f"{where}: {exc}") from None
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "description": self.description,
-                               "source": self.source}
-        for group in GROUPS:
-            out[group.table] = getattr(self, group.table).to_table()
-        return out
 
 
 

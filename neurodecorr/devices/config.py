@@ -544,16 +544,55 @@ PERIPHERY_GROUPS = ("dac", "adc", "output", "ir_drop")
 
 
 @dataclass(frozen=True)
-class DeviceConfig:
-    """One device model with its periphery. ``dac``/``adc`` None means an ideal converter.
+class _Tables:
+    """A configuration file made of tables (a device preset, a circuit description): its
+    ``name``, ``description`` and ``source`` strings, then one :class:`_Group` per table.
 
-    Checked on construction: every group has its type (a ``replace`` that puts a wrong object in
-    a group is refused with a one-line error naming the group).
+    A subclass names its tables in ``tables`` (table -> group class; those in ``optional`` may
+    be ``None``). :meth:`check_tables` refuses, with one line naming the file, a string field
+    that is not a string and a table that is not its group (a ``replace`` that puts a wrong
+    object in it); each group has checked its own keys when it was made.
     """
 
-    name: str = "custom"
+    tables: ClassVar[dict[str, type[_Group]]] = {}
+    optional: ClassVar[tuple[str, ...]] = ()
+    name: str = ""
     description: str = ""
     source: str = ""
+
+    def check_tables(self, where: str) -> None:
+        for f in dataclasses.fields(self):
+            if str(f.type) == "str" and not isinstance(getattr(self, f.name), str):
+                raise NeurodecorrError(f"{where}: {f.name}: expected a string")
+        for key, cls in self.tables.items():
+            value = getattr(self, key)
+            if not (isinstance(value, cls) or (value is None and key in self.optional)):
+                raise NeurodecorrError(f"{where}: [{key}]: expected a {cls.__name__}, got "
+                                       f"{type(value).__name__}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as nested plain data (JSON summaries, ``devices show``)."""
+        out: dict[str, Any] = {"name": self.name, "description": self.description,
+                               "source": self.source}
+        for key in self.tables:
+            group = getattr(self, key)
+            if group is not None:
+                out[key] = {k: list(v) if isinstance(v, tuple) else v
+                            for k, v in group.to_table().items()}
+        return out
+
+
+@dataclass(frozen=True)
+class DeviceConfig(_Tables):
+    """One device model with its periphery. ``dac``/``adc`` None means an ideal converter.
+
+    Checked on construction (:meth:`_Tables.check_tables`, and the unit cell against the
+    mapping scheme).
+    """
+
+    tables: ClassVar[dict[str, type[_Group]]] = GROUPS
+    optional: ClassVar[tuple[str, ...]] = ("dac", "adc")
+    name: str = "custom"
     origin: str = ""
     mapping: MappingConfig = field(default_factory=MappingConfig)
     programming: ProgrammingConfig = field(default_factory=ProgrammingConfig)
@@ -568,27 +607,7 @@ class DeviceConfig:
 
     def __post_init__(self) -> None:
         where = self.origin or self.name
-        for key in ("name", "description", "source", "origin"):
-            if not isinstance(getattr(self, key), str):
-                raise NeurodecorrError(f"{where}: {key}: expected a string")
-        for key, cls in GROUPS.items():
-            value = getattr(self, key)
-            if value is None and key in ("dac", "adc"):
-                continue
-            if not isinstance(value, cls):
-                raise NeurodecorrError(f"{where}: [{key}]: expected a {cls.__name__}, got "
-                                       f"{type(value).__name__}")
+        self.check_tables(where)
         if self.pulsed.unit_cell == "one_sided" and self.mapping.scheme != "differential":
             raise NeurodecorrError(f"{where}: [pulsed] unit_cell: one_sided needs the "
                                    "differential scheme")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The configuration as nested plain data (for JSON summaries and ``devices show``)."""
-        out: dict[str, Any] = {"name": self.name, "description": self.description,
-                               "source": self.source}
-        for key in GROUPS:
-            group = getattr(self, key)
-            if group is not None:
-                table = group.to_table()
-                out[key] = {k: list(v) if isinstance(v, tuple) else v for k, v in table.items()}
-        return out
