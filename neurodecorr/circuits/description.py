@@ -40,9 +40,6 @@ BOLTZMANN_J_PER_K = 1.380649e-23
 ACTIVATION_KINDS = ("relu", "leaky_relu", "identity")
 #: what the chip does when a learned lateral matrix loses stability (:mod:`~.lateral`)
 ON_UNSTABLE = ("stop", "reprogram", "clamp")
-#: the energy table's keys, one per kind of event
-ENERGY_EVENTS = ("crossbar_read_J", "integration_step_J", "adc_conversion_J", "dac_conversion_J",
-                 "pulse_J", "buffer_access_J", "digital_mac_J")
 
 
 @dataclass(frozen=True)
@@ -171,7 +168,8 @@ class EnergyModel(_Group):
 
     @property
     def enabled(self) -> bool:
-        return any(getattr(self, key) > 0 for key in ENERGY_EVENTS)
+        return any(getattr(self, f.name) > 0 for f in dataclasses.fields(self)
+                   if f.name.endswith("_J"))
 
 
 GROUPS = (LateralCircuit, ForwardCircuit, ActivationCircuit, EnergyModel)
