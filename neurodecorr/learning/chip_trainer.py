@@ -14,8 +14,9 @@ devices:
   Adam, and ``--lr`` (Adam's rate) does not apply;
 * lateral matrices: the local first-order Sherman–Morrison rule through the lateral array's
   update algorithm, with the global gain in a digital register (:meth:`LateralArray.learn`);
-  rule ``ahmad`` only. A matrix that loses stability gets the circuit's ``on_unstable``
-  response (stop with one line naming layer, epoch and eigenvalue; re-program; clamp).
+  rule ``ahmad`` only. A matrix that loses stability, or a settle that fails, gets the
+  circuit's ``on_unstable`` response (stop with one line naming layer, epoch and eigenvalue;
+  re-program; clamp).
 
 After the writes of every batch the chip reads its arrays back into the network
 (:meth:`Chip.read_back`), so the network is always what the chip holds. What stays digital: the
