@@ -339,8 +339,8 @@ class LateralUnstable(NeurodecorrError):
         when = "" if epoch is None else f" in epoch {epoch}"
         mu = f"eigenvalue {eigenvalue.real:.4g}{eigenvalue.imag:+.4g}j"
         what = (f"the lateral matrix{where} lost stability{when} ({mu})" if reason is None else
-                f"the lateral circuit{where} failed{when} (least stable {mu} of the matrix its "
-                f"reads multiply by): {reason}")
+                f"the lateral circuit{where} failed{when} (least stable {mu} of its read matrix "
+                f"D(Ã/G + λI)): {reason}")
         hint = ("set on_unstable = \"reprogram\" or \"clamp\" in the circuit's [lateral] table"
                 if reason is None or "re-program" not in reason else
                 "use devices with less programming and write noise in the lateral arrays")
