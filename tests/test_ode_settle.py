@@ -223,3 +223,30 @@ def test_user_errors(rng):
         Euler(dt_s=-1.0)
     with pytest.raises(NeurodecorrError, match="dtype"):
         settle(A, np.ones(4), dtype="float16")
+
+
+class _RowReader(IdealReader):
+    """The ideal product through a reader that is not exactly ``IdealReader``: Euler then keeps
+    the batch row-major (its general path), the reference for the column-major fast path."""
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_euler_column_layout_equals_the_row_layout_and_the_solve(dtype):
+    rng = np.random.default_rng(5)
+    n, batch = 37, 23
+    A = stable_nonsymmetric(rng, n)
+    X = rng.standard_normal((batch, n))
+    fast = settle(LateralField(A, leak=0.2, dtype=dtype), X, "euler",
+                  criterion=SettleCriterion(tol=1e-5))
+    rows = settle(LateralField(A, leak=0.2, dtype=dtype,
+                               reader=_RowReader(A.astype(dtype))), X, "euler",
+                  criterion=SettleCriterion(tol=1e-5))
+    assert fast.success and rows.success
+    assert fast.y.flags.c_contiguous and fast.y.dtype == dtype
+    # the same steps and checks; only the order of the GEMM's sums may differ
+    assert fast.nsteps == rows.nsteps
+    np.testing.assert_array_equal(fast.t_settle, rows.t_settle)
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(fast.y, rows.y, rtol=0, atol=1e3 * eps * np.abs(rows.y).max())
+    exact = np.linalg.solve(A + 0.2 * np.eye(n), X.T).T
+    assert np.max(np.abs(fast.y - exact)) < 1e-4 * np.abs(exact).max()
