@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurodecorr.errors import NeurodecorrError
 from neurodecorr.ode import kernels
 from neurodecorr.ode.solvers.base import Solver, Stepper
+from neurodecorr.ode.solvers.blocks import MIN_BLOCK, BlockStepper
 from neurodecorr.ode.term import IdealReader
 
 
@@ -67,9 +69,27 @@ class EulerStepper(Stepper):
 
 
 class Euler(Solver):
-    """Forward Euler (see module docstring)."""
+    """Forward Euler (see module docstring).
+
+    Parameters
+    ----------
+    dt_s : float, optional
+        A constant step (s); None lets the controller choose.
+    workers : int
+        Threads that settle the batch in blocks (:mod:`neurodecorr.ode.solvers.blocks`), for
+        the ideal, noiseless circuit and at least 32 samples per block; 1 (the default) keeps
+        it on the calling thread. Each block runs its own BLAS product: use it with a
+        single-threaded BLAS (``threadpoolctl.threadpool_limits(1)``, as the bench does),
+        or the threads oversubscribe the cores.
+    """
 
     name = "euler"
+
+    def __init__(self, dt_s: float | None = None, workers: int = 1) -> None:
+        super().__init__(dt_s)
+        if isinstance(workers, bool) or int(workers) != workers or workers < 1:
+            raise NeurodecorrError(f"workers: must be a positive integer, got {workers}")
+        self.workers = int(workers)
 
     def amplification(self, z):
         return 1.0 + z
@@ -79,4 +99,7 @@ class Euler(Solver):
         return 2.0 * mu.real / np.abs(mu) ** 2
 
     def init(self, field, X, Y, rng, t_end_s, tol):
+        blocks = min(self.workers, Y.shape[0] // MIN_BLOCK)
+        if blocks > 1 and type(field.reader) is IdealReader and not field.noisy:
+            return BlockStepper(lambda Xb, Yb: EulerStepper(field, Xb, Yb), X, Y, blocks)
         return EulerStepper(field, X, Y)
