@@ -329,6 +329,7 @@ class LearningComparison:
     samples: np.ndarray  # sample counts at which the matrices were evaluated
     float_rule: np.ndarray  # the float local rule (exact x̄, the plan's gain weight β)
     float_full_gain: np.ndarray  # the same with β = 1: the ahmad gain of a batch of one
+    float_on_grid: np.ndarray  # the float rule with A rounded to the weights' grid, as Lava does
     fixed: dict  # rounding -> scores of the integer rule (``lava`` is what Lava runs)
     input_rms: float  # of x itself
     float_matrix: np.ndarray
@@ -351,8 +352,11 @@ def compare_training(plan: FixedLearningPlan, X: np.ndarray, X_test: np.ndarray,
     The float rule is :func:`neurodecorr.core.inverse.first_order_update` (``ahmad``) sample by
     sample with the exact ``x̄ = A⁻¹x``, its gain ``g`` applied with the plan's weight,
     ``A ← (A + ηΔ)(1 − β(1 − 1/g))`` (undone when ``plan.gain`` is False), and once more with
-    ``β = 1``; the integer rule is :func:`emulate` (equal to the Lava run) with each of
-    ``roundings``, its ``A = w·2^−a``. Each matrix is scored by
+    ``β = 1``, and once with ``A`` rounded after every sample to the weights' grid ``2^−a`` as
+    Lava's engine rounds (stochastically, one shared random number per sample, clipped to
+    9 bits) — the float rule with only the weights' resolution of the integer one; the integer
+    rule is :func:`emulate` (equal to the Lava run) with each of ``roundings``, its
+    ``A = w·2^−a``. Each matrix is scored by
     :func:`neurodecorr.core.metrics.offdiag_corr_rms` of ``A⁻¹ X_test`` every ``every`` samples
     (NaN where ``A`` is singular).
     """
@@ -373,25 +377,32 @@ def compare_training(plan: FixedLearningPlan, X: np.ndarray, X_test: np.ndarray,
         except np.linalg.LinAlgError:  # a run that collapsed (all weights saturated)
             return float("nan")
 
-    def float_run(beta):
+    def float_run(beta, on_grid=False):
         A = np.eye(n)
         scores = [score(A)]
+        randoms = _randoms(SR_SEED, X.shape[0] + 1)
         for s, x in enumerate(X, start=1):
             xbar = np.linalg.solve(A, x)
             A_new, g = first_order_update(A, x[None, :], xbar[None, :], cfg)
             # A_new = (A + ηΔ)/g; weigh the gain as the integer rule does
             A = g * A_new * ((1.0 - beta + beta / g) if plan.gain else 1.0)
+            if on_grid:
+                w = A * 2**plan.a
+                w = np.clip(np.floor(w) + (randoms[s] < w % 1), W_MIN, W_MAX)
+                A = w * 2.0**-plan.a
             if s % every == 0:
                 scores.append(score(A))
         return np.array(scores), A
 
     float_scores, A = float_run(plan.beta)
     full_scores, _ = float_run(1.0)
+    grid_scores, _ = float_run(plan.beta, on_grid=True)
     fixed = {r: np.array([score(run.weights[c] * 2.0**-plan.a) for c in checkpoints])
              for r, run in runs.items() if r in roundings}
     lava = runs["lava"].weights * 2.0**-plan.a
     return LearningComparison(samples=checkpoints, float_rule=float_scores,
-                              float_full_gain=full_scores, fixed=fixed,
+                              float_full_gain=full_scores, float_on_grid=grid_scores,
+                              fixed=fixed,
                               input_rms=offdiag_corr_rms(X_test), float_matrix=A,
                               fixed_matrix=lava[-1],
                               fixed_max_eig=np.max(np.abs(np.linalg.eigvals(lava)), axis=1))
