@@ -4,9 +4,10 @@ Trains ``A`` from ``I`` on ``n`` = 4 inputs with pairwise correlation 0.6 (the b
 emulation of Lava's fixed-point ``LearningDense``, :mod:`neurodecorr.lava.fixed_learning`)
 with Lava's stochastic rounding, per-synapse stochastic rounding and rounding to nearest,
 and prints the off-diagonal correlation RMS of ``A⁻¹x`` on held-out samples every
-``--every`` samples (the float rule with the plan's gain weight β and with β = 1, the
-integer runs), the largest eigenvalue of the Lava run's ``A``, and the median per-sample
-Hebbian change in weight LSBs; ``--plot`` draws the scores against the samples.
+``--every`` samples (the float rule with the plan's gain weight β, with β = 1, and with ``A``
+rounded to the weights' grid after every sample; the integer runs), the largest eigenvalue
+of the Lava run's ``A``, and the median per-sample Hebbian change in weight LSBs; ``--plot``
+draws the scores against the samples.
 
 Usage: ``.venv/bin/python benchmarks/lava_fixed_learning.py [--samples 3000] [--log2-eta -8]
 [--code-bits 4] [--no-gain] [--plot run.png]``; ``--weight-bits 6 --gain-code-bits 8
@@ -34,6 +35,8 @@ def plot(cmp: fl.LearningComparison, plan: fl.FixedLearningPlan, path: str) -> N
                                       gridspec_kw={"height_ratios": [2, 1]})
     top.plot(cmp.samples, cmp.float_rule, "k-", label=f"float rule (gain weight β = {plan.beta:g})")
     top.plot(cmp.samples, cmp.float_full_gain, "k:", label="float rule (β = 1, per-sample gain)")
+    top.plot(cmp.samples, cmp.float_on_grid, "C7-", lw=2.5, alpha=0.5,
+             label="float rule, A rounded to the 9-bit weight grid")
     styles = {"lava": "C0-", "independent": "C1--", "nearest": "C2-."}
     names = {"lava": "fixed point, Lava's rounding (= Lava run)",
              "independent": "fixed point, per-synapse rounding", "nearest": "fixed point, nearest"}
@@ -86,6 +89,7 @@ if __name__ == "__main__":
         "samples": cmp.samples.tolist(), "input_offdiag_rms": round(cmp.input_rms, 3),
         "float_rule": np.round(cmp.float_rule, 3).tolist(),
         "float_rule_beta_1": np.round(cmp.float_full_gain, 3).tolist(),
+        "float_rule_on_weight_grid": np.round(cmp.float_on_grid, 3).tolist(),
         **{f"fixed_{r}": np.round(v, 3).tolist() for r, v in cmp.fixed.items()},
         "lava_max_eig": np.round(cmp.fixed_max_eig[cmp.samples], 2).tolist(),
         "lava_max_abs_weight": int(np.max(np.abs(run.weights))),
