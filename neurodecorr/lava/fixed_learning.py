@@ -103,7 +103,7 @@ class FixedLearningPlan:
 
         ``β = 1`` is the ``ahmad`` rule's gain for a batch of one sample, which rescales ``A``
         to each single sample's power: ``A``'s scale then jumps from sample to sample (its
-        largest eigenvalue between 1.4 and 3.3 over 8000 samples in float at η = 2⁻¹⁰) and, with
+        largest eigenvalue between 1.0 and 2.9 over 8000 samples in float at η = 2⁻¹⁰) and, with
         ``γ`` clipped and rounded, random-walks in fixed point until the Euler step's stability
         limit is passed. ``β = 2^−4`` spreads the gain over about 16 samples, as a batch of 16
         would measure it (to first order ``g^−β``).
