@@ -206,6 +206,9 @@ def speedup_vs_lava(n: int, batch: int, n_sub: int, repeats: int, seed: int,
     its OS processes over them.
     ``speedup_vs_lava_by_batch`` gives the per-step figure at batch 1 (one sample, as Lava
     runs) and 256, in float64 and float32 (at 256 also on all cores: ``float64_all_cores``).
+    Both sides are timed in ``repeats`` alternating rounds and each keeps its best, so that
+    load from other processes cannot favour either (Lava's handshakes between its OS
+    processes suffer most from it: 1.2e3 to 8.5e3 steps per second were seen here).
     Returns ``{"speedup_vs_lava": None, "lava": why}`` when the bridge cannot run.
     """
     from neurodecorr.lava.speed import lateral_throughput
@@ -213,31 +216,42 @@ def speedup_vs_lava(n: int, batch: int, n_sub: int, repeats: int, seed: int,
     rng = np.random.default_rng(seed)
     A = np.eye(n) + 0.3 * rng.standard_normal((n, n)) / np.sqrt(n)
     X = rng.standard_normal((batch, n)).astype(dtype)
-    try:
-        per_step = lateral_throughput(n=n, n_sub=1, num_samples=2000, precision="float")
-        packed = lateral_throughput(n=n, n_sub=n_sub, num_samples=1000, precision="float")
-    except NeurodecorrError as exc:  # the bridge is optional: say why it did not run
-        return {"speedup_vs_lava": None, "lava": str(exc)}
     workers = cores()
-    field = LateralField(A, dtype=dtype)
-    ours = simulator_throughput(field, X, 200, repeats)
-    ours_all = simulator_throughput(field, X, 200, repeats, workers)
-    lava_1 = float(per_step["samples_x_substeps_per_s"])
-    lava_k = float(packed["samples_x_substeps_per_s"])
-    by_batch = {}
+    # what our side times: (batch, dtype, threads) -> (field, inputs)
+    ours = {("case", 1): (LateralField(A, dtype=dtype), X),
+            ("case", workers): (LateralField(A, dtype=dtype), X)}
     for b in (1, 256):
         Xb = rng.standard_normal((b, n))
-        by_batch[str(b)] = {}
         for dt in ("float64", "float32"):
-            field_b, X_dt = LateralField(A, dtype=dt), Xb.astype(dt)
-            by_batch[str(b)][dt] = simulator_throughput(field_b, X_dt, 200, repeats) / lava_1
-            if b > 1:
-                by_batch[str(b)][f"{dt}_all_cores"] = simulator_throughput(
-                    field_b, X_dt, 200, repeats, workers) / lava_1
-    return {"speedup_vs_lava": ours / lava_1, "speedup_vs_lava_all_cores": ours_all / lava_1,
-            "speedup_vs_lava_packed": ours / lava_k, "speedup_vs_lava_by_batch": by_batch,
-            "sim_samples_x_steps_per_s": ours, "sim_all_cores_samples_x_steps_per_s": ours_all,
+            for w in (1, workers) if b > 1 else (1,):
+                ours[(f"{b} {dt}", w)] = (LateralField(A, dtype=dt), Xb.astype(dt))
+    best = dict.fromkeys(ours, 0.0)
+    lava = []
+    try:
+        packed = lateral_throughput(n=n, n_sub=n_sub, num_samples=1000, precision="float")
+        for _ in range(repeats):
+            lava.append(float(lateral_throughput(n=n, n_sub=1, num_samples=2000,
+                                                 precision="float")["samples_x_substeps_per_s"]))
+            for key, (field, Xk) in ours.items():
+                best[key] = max(best[key], simulator_throughput(field, Xk, 200, 1, key[1]))
+    except NeurodecorrError as exc:  # the bridge is optional: say why it did not run
+        return {"speedup_vs_lava": None, "lava": str(exc)}
+    lava_1 = max(lava)
+    lava_k = float(packed["samples_x_substeps_per_s"])
+    by_batch: dict = {"1": {}, "256": {}}
+    for (key, w), value in best.items():
+        if key != "case":
+            b, dt = key.split()
+            if w == 1:
+                by_batch[b][dt] = value / lava_1
+            if w == workers and b != "1":
+                by_batch[b][f"{dt}_all_cores"] = value / lava_1
+    one, every = best[("case", 1)], best[("case", workers)]
+    return {"speedup_vs_lava": one / lava_1, "speedup_vs_lava_all_cores": every / lava_1,
+            "speedup_vs_lava_packed": one / lava_k, "speedup_vs_lava_by_batch": by_batch,
+            "sim_samples_x_steps_per_s": one, "sim_all_cores_samples_x_steps_per_s": every,
             "simulator_workers": workers, "lava_samples_x_steps_per_s": lava_1,
+            "lava_rounds_samples_x_steps_per_s": lava,
             "lava_packed_samples_x_steps_per_s": lava_k, "lava_n_sub": n_sub}
 
 
