@@ -6,9 +6,10 @@ one sample per step) after start-up; see :func:`neurodecorr.lava.speed.lateral_t
 ``--compare``: the like-for-like comparison of ``speedup_vs_lava`` (one Euler step per Lava
 step against our batched Euler settle of the same layer), with Lava and our side timed in
 alternation ``--rounds`` times (best and median of each), and our time per step broken down
-on one thread with a one-thread BLAS: the bare products in the row-major (``Y Aᵀ``) and
-column-major (``A Yᵀ``, what the simulator uses) layouts, the products plus the fused Euler
-kernel, the whole settle, and the settle in blocks on every core.
+on one thread with a one-thread BLAS, in CPU seconds of this process (steadier than wall time
+on a shared machine): the bare products in the row-major (``Y Aᵀ``) and column-major
+(``A Yᵀ``, what the simulator uses) layouts, the products plus the fused Euler kernel, the
+whole settle; and the settle in blocks on every core (wall time).
 
 Usage: ``.venv/bin/python benchmarks/lava_speed.py [--n 100] [--n-sub 20] [--samples 2000]
 [--precision float|fixed] [--compare [--batch 256] [--dtype float64] [--rounds 5]]``
@@ -26,16 +27,16 @@ import numpy as np
 from neurodecorr.lava.speed import lateral_throughput
 
 
-def _per_step_us(fn, steps: int, repeats: int = 5) -> float:
+def _per_step_us(fn, steps: int, repeats: int = 7, clock=time.process_time) -> float:
     fn()
-    best = min(_timed(fn) for _ in range(repeats))
+    best = min(_timed(fn, clock) for _ in range(repeats))
     return best / steps * 1e6
 
 
-def _timed(fn) -> float:
-    start = time.perf_counter()
+def _timed(fn, clock=time.perf_counter) -> float:
+    start = clock()
     fn()
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def compare(n: int, batch: int, dtype: str, rounds: int, steps: int = 200) -> dict:
@@ -75,9 +76,11 @@ def compare(n: int, batch: int, dtype: str, rounds: int, steps: int = 200) -> di
     with threadpool_limits(limits=1, user_api="blas"):
         for name, fn in (("gemm_row_major", gemm_rows), ("gemm_column_major", gemm_cols),
                          ("gemm_plus_euler_kernel", gemm_cols_euler),
-                         ("settle_one_thread", settle_1),
-                         (f"settle_{measure.cores()}_threads", settle_all)):
+                         ("settle_one_thread", settle_1)):
             breakdown[name] = _per_step_us(fn, steps)
+        breakdown[f"settle_{measure.cores()}_threads_wall"] = _per_step_us(
+            settle_all, steps, clock=time.perf_counter)
+        breakdown["settle_one_thread_wall"] = _per_step_us(settle_1, steps, clock=time.perf_counter)
         for _ in range(rounds):
             lava.append(lateral_throughput(n, 1, 2000, "float")["samples_x_substeps_per_s"])
             ours.append(batch * steps / min(_timed(settle_1) for _ in range(3)))
