@@ -284,6 +284,6 @@ def test_euler_blocks_keep_a_trajectory_and_refuse_bad_workers():
     runs = [settle(LateralField(A), X, Euler(dt_s=5e-8, workers=w), t_eval=times,
                    criterion=SettleCriterion(tol=1e-6)) for w in (1, 2)]
     np.testing.assert_allclose(runs[1].y_eval, runs[0].y_eval, rtol=0, atol=1e-13)
-    for bad in (0, 1.5, True):
+    for bad in (0, 1.5, True, "2"):
         with pytest.raises(NeurodecorrError, match="workers"):
             Euler(workers=bad)

@@ -22,7 +22,7 @@ class EulerStepper(Stepper):
 
     With the ideal reader the batch is held column-major (``Y``, ``X`` and the product in
     Fortran order): ``Y Aᵀ`` is then BLAS's ``A Yᵀ`` on C-ordered ``n × batch`` data, which
-    OpenBLAS runs 10–15 % faster at n = 100, batch 256 (float64, one thread), and every
+    OpenBLAS runs about 10 % faster at n = 100, batch 256 (float64, one thread), and every
     element-wise kernel runs on the contiguous transposes. ``Y`` is a copy then; ``finish``
     and ``settle`` read the states from ``self.Y``.
     """
@@ -87,7 +87,8 @@ class Euler(Solver):
 
     def __init__(self, dt_s: float | None = None, workers: int = 1) -> None:
         super().__init__(dt_s)
-        if isinstance(workers, bool) or int(workers) != workers or workers < 1:
+        if (isinstance(workers, bool) or not isinstance(workers, (int, np.integer))
+                or workers < 1):
             raise NeurodecorrError(f"workers: must be a positive integer, got {workers}")
         self.workers = int(workers)
 
