@@ -154,14 +154,16 @@ def pulse_counts(crossbar, counts: np.ndarray, t_s: float, per_count: int = 1) -
     pulse_train` with ``K = 1``): exactly one pulse per selected device.
     """
     step = crossbar.config.pulsed.dw_min_norm * crossbar.scale * (1.0 - 1e-12)
-    d = np.zeros(crossbar.shape[0])
     counts = counts * per_count
+    xs, rows = [], []
     for i in np.flatnonzero(np.any(counts != 0, axis=1)):
         row = counts[i]
-        d[i] = 1.0
         for r in range(1, int(np.max(np.abs(row))) + 1):
-            crossbar.write_rank1(np.sign(row) * (np.abs(row) >= r), d, step, t_s)
-        d[i] = 0.0
+            xs.append(np.sign(row) * (np.abs(row) >= r))
+            rows.append(i)
+    if rows:
+        # every round of every row as one batch of writes (one kernel call)
+        crossbar.write_batch(np.array(xs), np.eye(crossbar.shape[0])[rows], step, t_s)
 
 
 class AnalogArray:
@@ -246,8 +248,7 @@ class AnalogArray:
     def update(self, xs: np.ndarray, ds: np.ndarray, lr: float, t_s: float) -> None:
         """``W ← W + lr Σ_k d_k x_kᵀ`` (rows of ``xs`` and ``ds``) by the array's algorithm."""
         self.n_updates += 1
-        for x, d in zip(np.atleast_2d(xs), np.atleast_2d(ds), strict=True):
-            self.crossbar.write_rank1(x, d, lr, t_s)
+        self.crossbar.write_batch(xs, ds, lr, t_s)
 
     def reprogram(self, weights: np.ndarray, t_s: float) -> None:
         """Program ``weights`` afresh (write-verify), clearing every digital accumulator."""
