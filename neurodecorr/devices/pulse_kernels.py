@@ -50,66 +50,60 @@ STATS = ("pulse_slots", "line_pulses", "device_pulses")
 
 
 def model_params(cfg) -> np.ndarray:
-    """The scalar parameters of ``cfg.model``'s step response, in the kernel's order:
-    ``(γ_up, γ_down)`` (linear, soft bounds, pow), ``(a, b, A_up, A_down, γ_up, γ_down)`` (exp)."""
-    if cfg.model == "soft_bounds":
-        return np.array([1.0, 1.0])
+    """The six scalar parameters of ``cfg.model``'s step response, in the kernel's order:
+    ``(γ_up, γ_down, 0, …)`` (linear, soft bounds, pow), ``(a, b, A_up, A_down, γ_up, γ_down)``
+    (exp)."""
     if cfg.model == "exp_step":
         return np.array([cfg.exp_a, cfg.exp_b, cfg.exp_a_up, cfg.exp_a_down, cfg.exp_gamma_up,
                          cfg.exp_gamma_down])
-    return np.array([cfg.gamma_up, cfg.gamma_down])
+    gammas = (1.0, 1.0) if cfg.model == "soft_bounds" else (cfg.gamma_up, cfg.gamma_down)
+    return np.array([*gammas, 0.0, 0.0, 0.0, 0.0])
 
 
 @numba.njit(cache=True, nogil=True)
-def step_factor(model, w, up, b_min, b_max, p, nodes_up, nodes_down):
-    """``f_d(w)`` of one device (:mod:`neurodecorr.devices.pulsed`, same operation order)."""
+def _factor(model, w, up, b_min, b_max, p0, p1, p2, p3, p4, p5):
+    """``f_d(w)`` of the closed-form models (0–4), scalars only: the hot loop calls it once per
+    pulse, and a call that passes arrays costs more than the arithmetic."""
     if model == 0:
         return 1.0
     if model == 1 or model == 2:
         if up:
-            f = 1.0 - p[0] * (w / b_max if b_max > 0 else 0.0)
+            f = 1.0 - p0 * (w / b_max if b_max > 0 else 0.0)
         else:
-            f = 1.0 - p[1] * (w / b_min if b_min < 0 else 0.0)
+            f = 1.0 - p1 * (w / b_min if b_min < 0 else 0.0)
         return max(f, 0.0)
     if model == 3:
-        z = 2.0 * p[0] * w / max(b_max - b_min, 1e-12) + p[1]
+        z = 2.0 * p0 * w / max(b_max - b_min, 1e-12) + p1
         if up:
-            f = 1.0 - p[2] * math.exp(p[4] * z)
+            f = 1.0 - p2 * math.exp(p4 * z)
         else:
-            f = 1.0 - p[3] * math.exp(-p[5] * z)
+            f = 1.0 - p3 * math.exp(-p5 * z)
         return max(f, 0.0)
     span = max(b_max - b_min, 1e-12)
-    if model == 4:
-        if up:
-            return max(2.0 * (b_max - w) / span, 0.0) ** p[0]
-        return max(2.0 * (w - b_min) / span, 0.0) ** p[1]
+    if up:
+        return max(2.0 * (b_max - w) / span, 0.0) ** p0
+    return max(2.0 * (w - b_min) / span, 0.0) ** p1
+
+
+@numba.njit(cache=True, nogil=True)
+def _piecewise(w, up, b_min, b_max, nodes_up, nodes_down):
+    """``f_d(w)`` interpolated between nodes equally spaced over ``[b_min, b_max]`` (model 5)."""
     nodes = nodes_up if up else nodes_down
     n = nodes.size - 1
     if n == 0:
         return nodes[0]
-    pos = min(max((w - b_min) / span * n, 0.0), float(n))
+    pos = min(max((w - b_min) / max(b_max - b_min, 1e-12) * n, 0.0), float(n))
     k = min(int(math.floor(pos)), n - 1)
     t = pos - k
     return (1 - t) * nodes[k] + t * nodes[k + 1]
 
 
 @numba.njit(cache=True, nogil=True)
-def _pulse(w, up, i, j, rng, model, p, nodes_up, nodes_down, dw_up, dw_down, b_min, b_max,
-           c2c):
-    """One pulse on device ij (``PulsedDevices.pulse``): clip, step × f(w), cycle noise, clip."""
-    lo, hi = b_min[i, j], b_max[i, j]
-    w = min(max(w, lo), hi)
-    step = dw_up[i, j] if up else -dw_down[i, j]
-    delta = step * step_factor(model, w, up, lo, hi, p, nodes_up, nodes_down)
-    if c2c[0] > 0:
-        xi = c2c[0] * rng.standard_normal()
-        if c2c[1] > 0 or c2c[2] > 0:
-            delta = delta + (abs(delta) + c2c[1] + c2c[2] * abs(w)) * xi
-        elif c2c[3] != 0:
-            delta = delta + abs(step) * xi
-        else:
-            delta = delta * (1.0 + xi)
-    return min(max(w + delta, lo), hi)
+def step_factor(model, w, up, b_min, b_max, p, nodes_up, nodes_down):
+    """``f_d(w)`` of one device (:mod:`neurodecorr.devices.pulsed`, same operation order)."""
+    if model == 5:
+        return _piecewise(w, up, b_min, b_max, nodes_up, nodes_down)
+    return _factor(model, w, up, b_min, b_max, p[0], p[1], p[2], p[3], p[4], p[5])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -156,6 +150,10 @@ def write_trains(xs, ds, lr_norm, dw_min, bl_max, rng,  # noqa: PLR0913, PLR0912
     p_cols = np.empty(n_in)
     row_hit = np.zeros(n_out, dtype=np.bool_)
     sign = 1.0 if lr_norm >= 0 else -1.0
+    p0, p1, p2, p3, p4, p5 = p[0], p[1], p[2], p[3], p[4], p[5]
+    c2c_rel, c2c_add, c2c_slope = c2c[0], c2c[1], c2c[2]
+    complex_noise = c2c_add > 0 or c2c_slope > 0
+    additive = c2c[3] != 0
     for k in range(xs.shape[0]):
         x = xs[k]
         d = ds[k]
@@ -207,8 +205,25 @@ def write_trains(xs, ds, lr_norm, dw_min, bl_max, rng,  # noqa: PLR0913, PLR0912
                         stamp[i, j] = k
                         h[i, j] = cur[i, j] - off[i, j]
                     s_col = 1.0 if x[j] > 0 else (-1.0 if x[j] < 0 else 0.0)
-                    h[i, j] = _pulse(h[i, j], s_row * s_col > 0, i, j, rng, model, p, nodes_up,
-                                     nodes_down, dw_up, dw_down, b_min, b_max, c2c)
+                    # one pulse (PulsedDevices.pulse): clip, step × f(w), cycle noise, clip
+                    up = s_row * s_col > 0
+                    lo, hi = b_min[i, j], b_max[i, j]
+                    w = min(max(h[i, j], lo), hi)
+                    step = dw_up[i, j] if up else -dw_down[i, j]
+                    if model == 5:
+                        f = _piecewise(w, up, lo, hi, nodes_up, nodes_down)
+                    else:
+                        f = _factor(model, w, up, lo, hi, p0, p1, p2, p3, p4, p5)
+                    delta = step * f
+                    if c2c_rel > 0:
+                        xi = c2c_rel * rng.standard_normal()
+                        if complex_noise:
+                            delta = delta + (abs(delta) + c2c_add + c2c_slope * abs(w)) * xi
+                        elif additive:
+                            delta = delta + abs(step) * xi
+                        else:
+                            delta = delta * (1.0 + xi)
+                    h[i, j] = min(max(w + delta, lo), hi)
                     stats[2] += 1
         if not any_hit:
             continue
