@@ -84,6 +84,9 @@ class _ReadCache:
 
 #: how :meth:`Crossbar.write_batch` runs its pulse trains
 ENGINES = ("numba", "numpy")
+#: the engine of a crossbar built without one (a whole chip on the numpy reference: set this
+#: to ``"numpy"`` before building it)
+DEFAULT_ENGINE = "numba"
 _NM_MODES = {"none": 0, "abs_max": 1, "max": 2, "constant": 3}
 _NO_VAR = np.zeros((1, 1))
 
@@ -109,20 +112,22 @@ class Crossbar:
         Weight that maps to the full conductance range; default ``headroom · max|W|``.
     time_rtol : float
         Relative tolerance on read time for reusing the drifted conductance matrix.
-    engine : {"numba", "numpy"}
+    engine : {"numba", "numpy"}, optional
         How :meth:`write_batch` runs its pulse trains (the same numbers either way; ``numpy``
-        is the reference). A public attribute: it may be changed between writes.
+        is the reference); default :data:`DEFAULT_ENGINE`. A public attribute: it may be
+        changed between writes.
     """
 
     def __init__(self, config: DeviceConfig, weights: np.ndarray, rng: np.random.Generator,
                  t_program_s: float = 0.0, drift_compensation: str = "none",
                  weight_scale: float | None = None, time_rtol: float = 1e-3,
-                 engine: str = "numba"):
+                 engine: str | None = None):
         if drift_compensation not in COMPENSATIONS:
             raise NeurodecorrError(f"drift compensation must be one of {', '.join(COMPENSATIONS)};"
                                    f" got {drift_compensation!r}")
         if not math.isfinite(t_program_s):
             raise NeurodecorrError(f"programming time must be finite, got {t_program_s}")
+        engine = engine or DEFAULT_ENGINE
         if engine not in ENGINES:
             raise NeurodecorrError(f"crossbar engine must be one of {', '.join(ENGINES)}; got "
                                    f"{engine!r}")
