@@ -329,10 +329,9 @@ class TransferArray(AnalogArray):
         pulsed = self.fast.config.pulsed
         n = self.update_config.symmetry_pulses or min(math.ceil(3.0 / pulsed.dw_min_norm), 20000)
         step = pulsed.dw_min_norm * self.fast.scale * (1.0 - 1e-12)
-        ones_out, ones_in = np.ones(self.shape[0]), np.ones(self.shape[1])
-        for _ in range(n):
-            self.fast.write_rank1(ones_in, ones_out, step, t_s)
-            self.fast.write_rank1(-ones_in, ones_out, step, t_s)
+        # n up/down pairs, one batch of writes
+        xs = np.tile(np.array([1.0, -1.0])[:, None], (n, self.shape[1]))
+        self.fast.write_batch(xs, np.ones((2 * n, self.shape[0])), step, t_s)
         self.reference = self.fast.effective_weights(t_s)
 
     def matvec(self, X, t_s, out=None):
@@ -354,8 +353,8 @@ class TransferArray(AnalogArray):
     def update(self, xs, ds, lr, t_s):
         cfg = self.update_config
         chopped = cfg.update in ("chopped-ttv2", "agad")
-        for x, d in zip(np.atleast_2d(xs), np.atleast_2d(ds), strict=True):
-            self.fast.write_rank1(x * self.chopper if chopped else x, d, lr * cfg.fast_lr, t_s)
+        xs = np.atleast_2d(xs)
+        self.fast.write_batch(xs * self.chopper if chopped else xs, ds, lr * cfg.fast_lr, t_s)
         self.n_updates += 1
         if self.n_updates % cfg.transfer_every == 0:
             self.transfer(t_s)
