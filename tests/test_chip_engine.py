@@ -127,3 +127,24 @@ def test_bad_chip_cases_exit_2(tmp_path, capsys, body, match):
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
     assert re.search(match, err), err
+
+
+def test_numba_cache_falls_back_to_a_temporary_directory(monkeypatch, tmp_path):
+    """Neither the package directory nor the user's cache writable: numba is pointed at the
+    temporary directory instead of refusing to import the kernels."""
+    import numba
+    from numba.core import caching
+
+    from neurodecorr import numba_cache
+
+    monkeypatch.setattr(numba.config, "CACHE_DIR", "")
+    monkeypatch.setattr(numba_cache.tempfile, "gettempdir", lambda: str(tmp_path))
+    numba_cache.ensure_cache_dir(numba_cache.__file__)
+    assert numba.config.CACHE_DIR == ""  # the package directory is writable here
+    for locator in (caching.InTreeCacheLocator, caching.UserWideCacheLocator):
+        monkeypatch.setattr(locator, "from_function", classmethod(lambda cls, f, p: None))
+    numba_cache.ensure_cache_dir(numba_cache.__file__)
+    assert numba.config.CACHE_DIR.startswith(str(tmp_path / "neurodecorr-numba-"))
+    monkeypatch.setattr(numba.config, "CACHE_DIR", "/given")
+    numba_cache.ensure_cache_dir(numba_cache.__file__)
+    assert numba.config.CACHE_DIR == "/given"

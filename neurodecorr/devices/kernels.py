@@ -23,6 +23,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from neurodecorr.numba_cache import ensure_cache_dir
+
+ensure_cache_dir(__file__)
+
 _SUMS = {"reassoc", "nsz", "contract"}  # reorder sums of squares (vectorised); keep NaN/inf
 
 

@@ -42,6 +42,10 @@ import math
 import numba
 import numpy as np
 
+from neurodecorr.numba_cache import ensure_cache_dir
+
+ensure_cache_dir(__file__)
+
 #: ``[pulsed] model`` -> the kernel's code of its state dependence
 MODELS = {"constant_step": 0, "linear_step": 1, "soft_bounds": 2, "exp_step": 3,
           "pow_step": 4, "piecewise_step": 5}
