@@ -147,3 +147,21 @@ def test_batch_of_wrong_shape_or_engine_is_refused():
         cb.write_batch(np.full((1, 3), np.nan), np.ones((1, 3)), 0.1, 0.0)
     with pytest.raises(NeurodecorrError, match="engine"):
         Crossbar(load_device("ideal"), np.eye(3), np.random.default_rng(0), engine="fortran")
+
+
+@pytest.mark.parametrize("forward", [True, False])
+def test_flicker_step_is_the_numpy_update_with_numpys_draws(forward):
+    from neurodecorr.devices.kernels import flicker_step
+
+    rng = np.random.default_rng(0)
+    eps, v_eps, v = rng.normal(size=(5, 7)), rng.uniform(0, 2, (5, 7)), rng.uniform(0, 2, (5, 7))
+    gen, twin = np.random.default_rng(1), np.random.default_rng(1)
+    if forward:
+        want_eps = eps + np.sqrt(np.maximum(v - v_eps, 0.0)) * twin.standard_normal(v.shape)
+        want_v = np.maximum(v, v_eps)
+    else:
+        want_eps, want_v = np.sqrt(v) * twin.standard_normal(v.shape), v
+    flicker_step(eps, v_eps, v, gen, forward)
+    np.testing.assert_array_equal(eps, want_eps)
+    np.testing.assert_array_equal(v_eps, want_v)
+    assert gen.random() == twin.random()

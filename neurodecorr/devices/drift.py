@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurodecorr.devices import read_noise
+from neurodecorr.devices import kernels, read_noise
 from neurodecorr.devices.config import DriftConfig, MappingConfig, ReadConfig
 
 
@@ -251,12 +251,8 @@ class DeviceArray:
             v = read_noise.flicker_variance(self.model.clock(self.age(t_s)),
                                             self.read.flicker_t_read_s)
             self._at = (t_s, terms, v)
-        if t_s >= self.t_eps:
-            self.eps += np.sqrt(np.maximum(v - self.v_eps, 0.0)) * rng.standard_normal(v.shape)
-            self.v_eps = np.maximum(v, self.v_eps)
-        else:
-            # reading the past: a fresh draw with the right marginal
-            self.eps = np.sqrt(v) * rng.standard_normal(v.shape)
-            self.v_eps = v
+        # independent increments later, a fresh draw with the right marginal for the past
+        kernels.flicker_step(self.eps, self.v_eps, np.ascontiguousarray(v, dtype=float), rng,
+                             t_s >= self.t_eps)
         self.t_eps = t_s
         return g + self.flicker.amplitude(g, self.q) * self.eps
