@@ -200,15 +200,16 @@ class DeviceArray:
         ignore it). Their clock keeps running (see the module docstring); retention, being
         memoryless, restarts it, which is the same law."""
         mask = mask & ~self.stuck
-        self.q[mask] = self.flicker.q(g_new_uS[mask])
+        # whole-array passes selected by the mask: a batch of writes touches most devices,
+        # where boolean indexing would cost three passes
+        if self.flicker.enabled:
+            np.copyto(self.q, self.flicker.q(g_new_uS), where=mask)
         if isinstance(self.model, Retention):
-            self.g_prog[mask] = g_new_uS[mask]
+            np.copyto(self.g_prog, g_new_uS, where=mask)
             self.t_write[mask] = t_s
             self._at = (None, None, None)
             return
-        terms = self._terms(t_s)
-        self.g_prog[mask] = self.model.inverse_terms(
-            g_new_uS[mask], None if terms is None else terms[mask])
+        np.copyto(self.g_prog, self.model.inverse_terms(g_new_uS, self._terms(t_s)), where=mask)
 
     def reprogram(self, mask: np.ndarray, g_prog_uS: np.ndarray, g_target_uS: np.ndarray,
                   t_s: float, rng: np.random.Generator) -> None:
