@@ -155,15 +155,15 @@ def rank1_terms(G: np.ndarray, rtol: float = 1e-10) -> tuple[np.ndarray, np.ndar
     how ``s_k`` is split between the two sides does not matter.
     """
     wide = G.shape[0] <= G.shape[1]
-    M = G if wide else G.T
-    lam, E = np.linalg.eigh(M @ M.T)
-    E = E[:, ::-1]
-    scaled = (M.T @ E).T  # rows s_k v_k (wide) or s_k u_k
-    s = np.linalg.norm(scaled, axis=1)
+    M = G if wide else np.ascontiguousarray(G.T)
+    unit = np.ascontiguousarray(np.linalg.eigh(M @ M.T)[1].T[::-1])  # rows u_k (wide) or v_k
+    scaled = unit @ M  # rows s_k v_k (wide) or s_k u_k
+    s = np.sqrt(np.einsum("ij,ij->i", scaled, scaled))
     if s.size == 0 or s.max() == 0:
         return np.empty((0, G.shape[1])), np.empty((0, G.shape[0]))
     keep = s > s.max() * rtol
-    unit, scaled = np.ascontiguousarray(E[:, keep].T), np.ascontiguousarray(scaled[keep])
+    if not keep.all():
+        unit, scaled = unit[keep], scaled[keep]
     return (scaled, unit) if wide else (unit, scaled)
 
 

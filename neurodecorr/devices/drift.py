@@ -228,10 +228,19 @@ class DeviceArray:
     def age(self, t_s: float) -> np.ndarray:
         return np.maximum(t_s - self.t_write, 0.0)
 
+    def _common_age(self, t_s: float):
+        """The devices' age at ``t_s``: one number while they share one clock (writes keep
+        the clocks, so until a refresh or re-programming), which spares the transcendental
+        functions of age a pass over the array; else the array."""
+        first = self.t_write.flat[0]
+        if np.all(self.t_write == first):
+            return max(t_s - first, 0.0)
+        return self.age(t_s)
+
     def _terms(self, t_s: float):
         """The drift model's terms at ``t_s`` (kept for the last time asked)."""
         if self._at[0] != t_s:
-            self._at = (t_s, self.model.terms(self.age(t_s), self.params), None)
+            self._at = (t_s, self.model.terms(self._common_age(t_s), self.params), None)
         return self._at[1]
 
     def drifted(self, t_s: float) -> np.ndarray:
@@ -249,11 +258,12 @@ class DeviceArray:
         terms = self._terms(t_s)
         v = self._at[2]
         if v is None:
-            v = read_noise.flicker_variance(self.model.clock(self.age(t_s)),
-                                            self.read.flicker_t_read_s)
+            v = np.broadcast_to(read_noise.flicker_variance(
+                self.model.clock(self._common_age(t_s)), self.read.flicker_t_read_s),
+                self.g_prog.shape)
+            v = np.ascontiguousarray(v, dtype=float)
             self._at = (t_s, terms, v)
         # independent increments later, a fresh draw with the right marginal for the past
-        kernels.flicker_step(self.eps, self.v_eps, np.ascontiguousarray(v, dtype=float), rng,
-                             t_s >= self.t_eps)
+        kernels.flicker_step(self.eps, self.v_eps, v, rng, t_s >= self.t_eps)
         self.t_eps = t_s
         return g + self.flicker.amplitude(g, self.q) * self.eps
