@@ -187,6 +187,8 @@ class DeviceArray:
         # (t, drift terms, flicker variance) of the last time asked: one training batch reads,
         # writes and reads back at one time, and only the clocks and parameters change them
         self._at: tuple = (None, None, None)
+        self._drifted: tuple = (None, None)  # (t, conductances) until the next write
+        self._has_stuck = bool(np.any(stuck))
 
     @property
     def nu(self) -> np.ndarray:
@@ -200,6 +202,7 @@ class DeviceArray:
         ignore it). Their clock keeps running (see the module docstring); retention, being
         memoryless, restarts it, which is the same law."""
         mask = mask & ~self.stuck
+        self._drifted = (None, None)
         # whole-array passes selected by the mask: a batch of writes touches most devices,
         # where boolean indexing would cost three passes
         if self.flicker.enabled:
@@ -217,6 +220,7 @@ class DeviceArray:
         clock restarts, drift parameters are redrawn for the new target, the 1/f state
         clears."""
         mask = mask & ~self.stuck
+        self._drifted = (None, None)
         self.g_prog[mask] = g_prog_uS[mask]
         self.t_write[mask] = t_s
         self.params[mask] = self.model.draw(g_target_uS[mask], rng)
@@ -244,11 +248,15 @@ class DeviceArray:
         return self._at[1]
 
     def drifted(self, t_s: float) -> np.ndarray:
-        """Noiseless conductance at time ``t_s`` (drift only)."""
+        """Noiseless conductance at time ``t_s`` (drift only). The array returned is shared
+        (kept until the next write or time): read it, do not modify it."""
         if type(self.model) is NoDrift:
             return self.g_prog
-        g = self.model.apply_terms(self.g_prog, self._terms(t_s))
-        return np.where(self.stuck, self.stuck_uS, g)
+        if self._drifted[0] != t_s:
+            g = self.model.apply_terms(self.g_prog, self._terms(t_s))
+            self._drifted = (t_s, np.where(self.stuck, self.stuck_uS, g) if self._has_stuck
+                             else g)
+        return self._drifted[1]
 
     def read_slow(self, t_s: float, rng: np.random.Generator) -> np.ndarray:
         """Conductance at ``t_s`` with drift and the accumulated 1/f noise (advances ε)."""
