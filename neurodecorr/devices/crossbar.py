@@ -467,8 +467,9 @@ class Crossbar:
         cells always take the numpy path.
         """
         t_s = self._check_time(t_s)
-        xs = np.atleast_2d(np.asarray(xs, dtype=float))
-        ds = np.atleast_2d(np.asarray(ds, dtype=float))
+        # C order: one compiled signature of the kernel whatever layout the caller has
+        xs = np.ascontiguousarray(np.atleast_2d(np.asarray(xs, dtype=float)))
+        ds = np.ascontiguousarray(np.atleast_2d(np.asarray(ds, dtype=float)))
         if (xs.ndim != 2 or ds.ndim != 2 or xs.shape[0] != ds.shape[0]
                 or xs.shape[1] != self.shape[1] or ds.shape[1] != self.shape[0]):
             raise NeurodecorrError(f"crossbar write: x of shape {xs.shape} and d of shape "

@@ -111,7 +111,7 @@ def step_factor(model, w, up, b_min, b_max, p, nodes_up, nodes_down):
 
 
 @numba.njit(cache=True, nogil=True)
-def write_trains(xs, ds, lr_norm, dw_min, bl_max, rng,  # noqa: PLR0913, PLR0912, PLR0915
+def write_trains(xs, ds, lr_norm, dw_min, bl_max, rng,
                  model, p, nodes_up, nodes_down, dw_up, dw_down, b_min, b_max, c2c, wn_std,
                  reference, g_min, g_range, stuck_a, stuck_b,
                  cur, off, ga, gb, changed, touched_terms, stats):
