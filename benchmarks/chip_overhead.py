@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--algorithm", default="bp")
     parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--update", default="sgd")
+    parser.add_argument("--decorrelation", choices=("none", "ahmad"), default="none")
     parser.add_argument("--batches", type=int, default=10, help="training steps per timing")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="cpu")
@@ -52,7 +53,8 @@ def main() -> None:
           f"{'software samples/s':>19s} {'load avg':>9s}")
     for device in args.devices.split(","):
         row = chip_overhead(device, parse_hidden(args.hidden), args.batch, args.algorithm,
-                            args.lr, args.update, args.batches, args.repeats, clock=args.clock)
+                            args.lr, args.update, args.batches, args.repeats, clock=args.clock,
+                            decorrelation=args.decorrelation)
         row["load_average_1min"] = os.getloadavg()[0]
         row["engine"] = args.engine
         rows.append(row)

@@ -93,6 +93,16 @@ hidden = "8"
 batch = 16
 batches = 1
 repeats = 1
+
+[[case]]
+name = "chip-ideal-decorrelated"
+kind = "chip"
+device = "ideal"
+hidden = "8"
+batch = 16
+batches = 1
+repeats = 1
+decorrelation = "ahmad"
 """
 
 
@@ -101,13 +111,15 @@ def test_bench_chip_case_reports_the_overhead(tmp_path):
     spec.write_text(CHIP_CASE)
     out = tmp_path / "r.json"
     assert main(["bench", "--scenario", str(spec), "--json", str(out)]) == 0
-    (case,) = json.loads(out.read_text())["cases"]
-    assert {"name", "kind", "device", "n", "batch", "wall_s"} <= set(case)
-    assert case["sizes"] == [40, 8, 10] and case["batch"] == 16
-    for key in ("chip_overhead", "chip_samples_per_s", "software_samples_per_s"):
-        assert math.isfinite(case[key]) and case[key] > 0
-    assert case["chip_overhead"] == pytest.approx(
-        case["software_samples_per_s"] / case["chip_samples_per_s"], rel=1e-12)
+    cases = json.loads(out.read_text())["cases"]
+    assert [case["decorrelation"] for case in cases] == ["none", "ahmad"]
+    for case in cases:
+        assert {"name", "kind", "device", "n", "batch", "wall_s"} <= set(case)
+        assert case["sizes"] == [40, 8, 10] and case["batch"] == 16
+        for key in ("chip_overhead", "chip_samples_per_s", "software_samples_per_s"):
+            assert math.isfinite(case[key]) and case[key] > 0
+        assert case["chip_overhead"] == pytest.approx(
+            case["software_samples_per_s"] / case["chip_samples_per_s"], rel=1e-12)
 
 
 @pytest.mark.parametrize("body,match", [
@@ -119,6 +131,7 @@ def test_bench_chip_case_reports_the_overhead(tmp_path):
     ("batches = 0", "'batches' must be at least 1"),
     ("dataset = 'imagenet'", "'dataset' must be one of"),
     ("lr = -1.0", "'lr' must be positive"),
+    ("decorrelation = 'copi'", "'decorrelation' must be none or ahmad"),
 ])
 def test_bad_chip_cases_exit_2(tmp_path, capsys, body, match):
     spec = tmp_path / "bad.toml"

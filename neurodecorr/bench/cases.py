@@ -289,6 +289,8 @@ def _check_chip(p: dict[str, Any], where: str) -> None:
     _require(p["algorithm"] in ALGORITHMS, where, "algorithm",
              f"must be one of {', '.join(ALGORITHMS)}")
     _require(p["update"] in UPDATES, where, "update", f"must be one of {', '.join(UPDATES)}")
+    _require(p["decorrelation"] in ("none", "ahmad"), where, "decorrelation",
+             "must be none or ahmad (the rule the chip learns)")
     _require(p["clock"] in CLOCKS, where, "clock", f"must be one of {', '.join(CLOCKS)}")
     _require(p["lr"] > 0, where, "lr", f"must be positive, got {p['lr']}")
     _require(p["batches"] >= 1, where, "batches", f"must be at least 1, got {p['batches']}")
@@ -309,7 +311,7 @@ def _run_chip(p: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
     hidden = parse_hidden(p["hidden"])
     row = chip_overhead(p["device"], hidden, p["batch"], p["algorithm"], p["lr"], p["update"],
                         p["batches"], p["repeats"] or ctx["repeats"], p["seed"], p["dataset"],
-                        p["clock"])
+                        p["clock"], p["decorrelation"])
     return {"n": max(hidden, default=0), **row}
 
 
@@ -331,8 +333,8 @@ CASE_KINDS: dict[str, CaseKind] = {
     ),
     "chip": CaseKind(
         defaults={"dataset": "mnist1d", "device": "reram", "hidden": "2x64", "batch": 64,
-                  "algorithm": "bp", "lr": 0.1, "update": "sgd", "batches": 10, "repeats": 5,
-                  "seed": 0, "clock": "cpu"},
+                  "algorithm": "bp", "lr": 0.1, "update": "sgd", "decorrelation": "none",
+                  "batches": 10, "repeats": 5, "seed": 0, "clock": "cpu"},
         run=_run_chip,
         check=_check_chip,
     ),

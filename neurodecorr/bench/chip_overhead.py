@@ -45,10 +45,12 @@ def interleaved_medians(fns: list[Callable[[], object]], repeats: int,
 def chip_overhead(device: str = "reram", hidden: tuple[int, ...] = (64, 64), batch: int = 64,
                   algorithm: str = "bp", lr: float = 0.1, update: str = "sgd", batches: int = 10,
                   repeats: int = 5, seed: int = 0, dataset: str = "mnist1d",
-                  clock: str = "cpu") -> dict:
+                  clock: str = "cpu", decorrelation: str = "none") -> dict:
     """Training steps per second of the software network ÷ those of the chip (module docstring).
 
-    Returns ``chip_overhead`` with both sides' samples per second and what was measured.
+    ``decorrelation = "ahmad"`` adds decorrelation to both sides: the software network's
+    decorrelator and the chip's lateral circuits, settled and learned on the chip. Returns
+    ``chip_overhead`` with both sides' samples per second and what was measured.
     """
     from neurodecorr.data import load_dataset
     from neurodecorr.learning.chip_trainer import ChipOptions, ChipTrainer, SGDTrainer
@@ -56,7 +58,8 @@ def chip_overhead(device: str = "reram", hidden: tuple[int, ...] = (64, 64), bat
 
     data = load_dataset(dataset)
     config = TrainConfig(dataset=dataset, algorithm=algorithm, hidden=tuple(hidden),
-                         batch_size=batch, lr=lr, epochs=1, seed=seed)
+                         batch_size=batch, lr=lr, epochs=1, seed=seed,
+                         decorrelation=decorrelation)
     software = SGDTrainer(config, data)
     chip = ChipTrainer(config, data, ChipOptions(device=device, lr=lr, seed=seed,
                                                  update=update))
@@ -78,5 +81,6 @@ def chip_overhead(device: str = "reram", hidden: tuple[int, ...] = (64, 64), bat
     return {"chip_overhead": t_chip / t_soft, "chip_samples_per_s": samples / t_chip,
             "software_samples_per_s": samples / t_soft, "device": device,
             "sizes": [data.n_features, *hidden, data.n_classes], "batch": batch,
-            "algorithm": algorithm, "update": update, "timed_batches": batches,
+            "algorithm": algorithm, "update": update, "decorrelation": decorrelation,
+            "timed_batches": batches,
             "repeats": repeats, "clock": clock}
