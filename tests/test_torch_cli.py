@@ -57,7 +57,7 @@ def test_conv_network_trains_on_image_data(tmp_path):
 @pytest.mark.parametrize("extra, message", [
     (["--conv", "8"], "need --engine torch"),
     (["--engine", "torch", "--conv", "8", "--dataset", "mnist1d"], "needs image data"),
-    (["--engine", "torch", "--checkpoint", "ck.npz"], "need the numpy engine"),
+    (["--engine", "torch", "--device", "pcm"], "need the numpy engine"),
     (["--engine", "torch", "--dtype", "float16"], "--dtype"),
 ])
 def test_engine_option_errors_are_one_line(tmp_path, monkeypatch, capsys, extra, message):

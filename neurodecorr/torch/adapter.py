@@ -14,7 +14,6 @@ import torch
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.learning.trainer import Trainer
 from neurodecorr.torch.feedback import DirectFeedback
-from neurodecorr.torch.layers import DecorLinear
 from neurodecorr.torch.network import DecorNet
 
 #: algorithm -> feedback of every DecorLinear
@@ -28,33 +27,27 @@ def _tensor(a: np.ndarray, device: torch.device, dtype: torch.dtype) -> torch.Te
 
 def dense_net_from_numpy(trainer: Trainer, device: torch.device, dtype: torch.dtype,
                          forward_demean: bool = False) -> DecorNet:
-    """A :class:`DecorNet` holding a copy of ``trainer``'s current network and rule state."""
+    """A :class:`DecorNet` holding a copy of ``trainer``'s current network
+    (:meth:`DecorNet.from_network`) and rule state (means, feedback matrices, sign scales)."""
     config, rule = trainer.config, trainer.rule
     if config.algorithm in ("fa", "signfa") and not config.fa_through_decorrelation:
         raise NeurodecorrError("--fa-skip-decorrelation: not available on the torch engine")
     feedback = LAYER_FEEDBACK[config.algorithm]
-    layers = []
-    for i, source in enumerate(trainer.network.layers):
-        W, b, M = source.weight, source.bias, source.decorrelation
-        layer = DecorLinear(W.shape[1], W.shape[0], decorrelation=config.decorrelation_config(),
-                            forward_demean=forward_demean, feedback=feedback,
-                            feedback_scale=config.feedback_scale, auto_update=False,
-                            device=device, dtype=dtype)
-        with torch.no_grad():
-            layer.weight.copy_(_tensor(W, device, dtype))
-            layer.bias.copy_(_tensor(b, device, dtype))
-            if M is not None:
-                layer.M = _tensor(M, device, dtype)
+    net = DecorNet.from_network(trainer.network, device, dtype,
+                                decorrelation=config.decorrelation_config(),
+                                forward_demean=forward_demean, feedback=feedback,
+                                feedback_scale=config.feedback_scale)
+    with torch.no_grad():
+        for i, layer in enumerate(net.layers):
             if trainer.decor_means[i] is not None:
                 layer.estimate_mean = _tensor(trainer.decor_means[i], device, dtype)
             if feedback == "fa":
                 layer.B = _tensor(rule.feedback[i], device, dtype)
             if feedback == "signfa":
                 layer.sign_scale = float(rule.scales[i])
-        layers.append(layer)
-    direct = (DirectFeedback([_tensor(B, device, dtype) for B in rule.feedback[:-1]])
-              if config.algorithm == "dfa" else None)
-    return DecorNet(layers, config.negative_slope, direct=direct)
+    if config.algorithm == "dfa":
+        net.direct = DirectFeedback([_tensor(B, device, dtype) for B in rule.feedback[:-1]])
+    return net
 
 
 class NumpyDiagnostics:

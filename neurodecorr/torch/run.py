@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.io import check_outputs
+from neurodecorr.learning.checkpoint import resume_trainer
 from neurodecorr.learning.run import TrainRun
 from neurodecorr.torch.engine import TorchOptions, TorchTrainer
 
@@ -32,9 +33,12 @@ class TorchRun:
         self.options = (None if options is None
                         else replace(options, diagnostics=self.diagnostics))
         self.diagnostics_plot = diagnostics_plot
-        if options is not None and (run.chip is not None or run.checkpoint is not None):
-            raise NeurodecorrError("--engine torch: --device, --circuit, --checkpoint and "
-                                   "--resume need the numpy engine")
+        if options is not None and run.chip is not None:
+            raise NeurodecorrError("--engine torch: --device and --circuit need the numpy "
+                                   "engine")
+        if options is not None and options.conv and (run.checkpoint or run.save_network):
+            raise NeurodecorrError("--conv: a convolutional network is not a Network; "
+                                   "--checkpoint, --resume and --save-network need a dense one")
         if self.diagnostics and run.chip is not None:
             raise NeurodecorrError("--diagnostics: not available on a chip (--device, --circuit)")
         if self.diagnostics and run.resume:
@@ -45,7 +49,8 @@ class TorchRun:
 
     def make_trainer(self, run: TrainRun, data):
         if self.options is not None:
-            return TorchTrainer(run.config, data, self.options)
+            start = resume_trainer(run.checkpoint, run.config, data) if run.resume else None
+            return TorchTrainer(run.config, data, self.options, start)
         if self.diagnostics:
             from neurodecorr.learning.trainer import Trainer
             from neurodecorr.torch.adapter import NumpyDiagnostics
