@@ -84,9 +84,12 @@ def _correlated(n: int, N: int, seed: int) -> np.ndarray:
 
 
 def _assert_learned_like_the_numpy_rule(M0, M_lava, X, eta):
-    """``M = A⁻¹`` against the numpy rule on the same stream: the settled ``x̄`` and the gain's
-    settled power carry the settling error: up to 3.8e-8 of the change measured at tol 1e-13
-    over 25–30 samples (the bridge's test bounds it by 1e-6 of the change at tol 1e-12)."""
+    """``M = A⁻¹`` against the numpy rule on the same stream, to 1e-10 of the change.
+
+    The settled ``x̄`` and the gain's settled power carry the settling error. The steps per
+    sample are planned from the initial ``A``, whose contraction worsens as it learns, so the
+    tests ask for tol 1e-20: measured up to 1.0e-11 of the change over 25–30 samples (7.6e-8 at
+    tol 1e-13; the bridge's test bounds 1e-6 at tol 1e-12)."""
     from neurodecorr.lava.learning import reference_stream
 
     A0 = np.linalg.inv(M0)
@@ -96,7 +99,7 @@ def _assert_learned_like_the_numpy_rule(M0, M_lava, X, eta):
     # leaving out the gain lands far away: the bound below separates the rules
     M_no_gain = np.linalg.inv(reference_stream(A0, X, eta, gain=False))
     assert np.max(np.abs(M_no_gain - M_ref)) > 0.01 * change
-    assert np.max(np.abs(M_lava - M_ref)) < 2e-7 * change
+    assert np.max(np.abs(M_lava - M_ref)) < 1e-10 * change
 
 
 def test_float_learning_writes_the_numpy_rules_matrix_into_the_network():
@@ -106,7 +109,7 @@ def test_float_learning_writes_the_numpy_rules_matrix_into_the_network():
     eta = 0.05 / np.mean(np.sum(X**2, axis=1))
     M0, untouched = net.layers[0].decorrelation.copy(), net.layers[1].decorrelation.copy()
     held = net.layers[0].decorrelation
-    run = LavaBackend("float", tol=1e-13).learn_lateral(net, 0, X, eta)
+    run = LavaBackend("float", tol=1e-20).learn_lateral(net, 0, X, eta)
     assert net.layers[0].decorrelation is held  # written in place, as the chip's read_back
     assert run.steps > 30
     _assert_learned_like_the_numpy_rule(M0, net.layers[0].decorrelation, X, eta)
@@ -121,7 +124,7 @@ def test_learn_updates_every_decorrelated_layer_from_one_pass():
     exact = NumpyBackend().forward(net, X)
     M0 = [layer.decorrelation.copy() for layer in net.layers]
     eta = 0.05 / max(np.mean(np.sum(x**2, axis=1)) for x in exact.x)
-    runs = LavaBackend("float", "layer", tol=1e-13).learn(net, X, eta)
+    runs = LavaBackend("float", "layer", tol=1e-20).learn(net, X, eta)
     assert len(runs) == 2
     for i, layer in enumerate(net.layers):
         _assert_learned_like_the_numpy_rule(M0[i], layer.decorrelation, exact.x[i], eta)
