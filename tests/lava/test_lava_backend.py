@@ -180,3 +180,25 @@ def test_diverged_learning_is_refused_and_the_network_kept():
     with pytest.raises(NeurodecorrError, match="diverged.*lower eta"):
         LavaBackend().learn_lateral(net, 0, 2.0 * _correlated(6, 10, seed=1), 0.5)
     np.testing.assert_array_equal(net.layers[0].decorrelation, before)
+
+
+def test_fixed_point_learn_uses_lavas_own_pass():
+    """``learn`` in fixed point: each layer learns from the inputs Lava's fixed-point pass sends
+    (the trace's ``x``), bit for bit as the emulation on those inputs."""
+    from neurodecorr.lava import fixed_learning as fl
+
+    rng = np.random.default_rng(10)
+    net = _decorrelated_network(rng)
+    X = _correlated(6, 12, seed=4)
+    backend = LavaBackend("fixed", calibration=_correlated(6, 200, seed=5))
+    trace = backend.forward(net, X)
+    plan = fl.plan_for(2.0**-6)
+    w0 = [2 * np.round(layer.lateral * 2.0 ** (plan.a - 1)).astype(np.int64)
+          for layer in net.layers]
+    runs = backend.learn(net, X, 2.0**-6)
+    for i, (run, layer) in enumerate(zip(runs, net.layers, strict=True)):
+        emulated = fl.emulate(w0[i], np.round(trace.x[i] * 2**plan.F).astype(np.int64), plan)
+        np.testing.assert_array_equal(run.weights, emulated.weights[-1])
+        assert np.count_nonzero(run.weights - w0[i]) >= 6
+        np.testing.assert_array_equal(layer.decorrelation,
+                                      np.linalg.inv(run.weights * 2.0**-plan.a))
