@@ -113,21 +113,30 @@ class Trainer:
         logits = logits_in_chunks(self.backend, self.network, X)
         return accuracy(logits, y), float(np.mean(cross_entropy(logits, y)))
 
-    def _update_decorrelators(self, inputs: list[np.ndarray]) -> None:
+    def _update_decorrelators(self, inputs: list[np.ndarray],
+                              states: list[np.ndarray] | None = None) -> None:
+        """One step of every ``M`` on its layer's inputs.
+
+        ``states`` are the exact ``x̄ = M x`` of the same pass (the numpy backend's trace): the
+        step then reuses them and writes ``M`` in place (nothing else holds it); without them
+        (a chip's settled states are not ``M x``) every ``M`` is replaced by a new array.
+        """
         for i, (layer, x) in enumerate(zip(self.network.layers, inputs, strict=True)):
             if layer.decorrelation is None:
                 continue
             eta = stable_eta(self.decorrelation.eta, float(np.mean(np.sum(np.square(x), axis=1))))
             self.eta_shrunk += eta != self.decorrelation.eta
             layer.decorrelation, self.decor_means[i], _ = decorrelator_step(
-                layer.decorrelation, x, self.decorrelation, self.decor_means[i], eta)
+                layer.decorrelation, x, self.decorrelation, self.decor_means[i], eta,
+                states=None if states is None else states[i], in_place=states is not None)
 
     def apply_updates(self, grads: list[np.ndarray], trace: Trace) -> None:
         """One batch's updates: Adam on the forward parameters, then the decorrelators.
 
         The hook a hardware trainer overrides (:mod:`neurodecorr.learning.chip_trainer`)."""
         self.adam.step(grads)
-        self._update_decorrelators(trace.x)
+        exact = isinstance(self.backend, NumpyBackend)
+        self._update_decorrelators(trace.x, trace.xbar if exact else None)
 
     def train_epoch(self, callbacks: EpochCallbacks | None = None) -> dict:
         """One pass over the shuffled training set; returns and records the history row."""
