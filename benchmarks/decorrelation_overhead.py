@@ -45,20 +45,39 @@ def _trainer(engine: str, cfg: TrainConfig, data: Dataset, device: str, dtype: s
     return TorchTrainer(cfg, data, TorchOptions(device=device, dtype=dtype))
 
 
+def _timed(fn) -> tuple[float, float]:
+    """Wall and CPU seconds of one call."""
+    w0, c0 = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - w0, time.process_time() - c0
+
+
 def measure(engine: str, hidden: tuple[int, ...], data: Dataset, fraction: float,
             algorithm: str, repeats: int, device: str, dtype: str) -> dict:
-    """Best epoch times of a plain and a decorrelated trainer, timed alternately."""
+    """Median epoch times and median ratio of a plain and a decorrelated trainer.
+
+    After one warm-up epoch each, the two trainers run ``repeats`` epochs in strict
+    alternation (plain, decorrelated, plain, ...); every pair gives a ratio, and the median
+    ratio over pairs is reported (load that lasts a pair hits both of its epochs)."""
     base = {"algorithm": algorithm, "hidden": hidden, "epochs": 10 ** 6, "decor_lr": 1e-5}
     plain = _trainer(engine, TrainConfig(**base), data, device, dtype)
     decor = _trainer(engine, TrainConfig(**base, decorrelation="ahmad",
                                          decor_batch_fraction=fraction), data, device, dtype)
-    t_plain, t_decor = alternate(plain.train_epoch, decor.train_epoch, repeats)
-    c_plain, c_decor = alternate(plain.train_epoch, decor.train_epoch, repeats,
-                                 time.process_time)
+    plain.train_epoch()
+    decor.train_epoch()
+    pairs = [(_timed(plain.train_epoch), _timed(decor.train_epoch)) for _ in range(repeats)]
+    wall = np.array([[p[0], d[0]] for p, d in pairs])
+    cpu = np.array([[p[1], d[1]] for p, d in pairs])
     return {"engine": engine, "fraction": fraction, "algorithm": algorithm,
-            "plain_epoch_s": t_plain, "decor_epoch_s": t_decor, "ratio": t_decor / t_plain,
-            "plain_epoch_cpu_s": c_plain, "decor_epoch_cpu_s": c_decor,
-            "ratio_cpu": c_decor / c_plain}
+            "plain_epoch_s": float(np.median(wall[:, 0])),
+            "decor_epoch_s": float(np.median(wall[:, 1])),
+            "ratio": float(np.median(wall[:, 1] / wall[:, 0])),
+            "ratio_min_max": [float(np.min(wall[:, 1] / wall[:, 0])),
+                              float(np.max(wall[:, 1] / wall[:, 0]))],
+            "plain_epoch_cpu_s": float(np.median(cpu[:, 0])),
+            "decor_epoch_cpu_s": float(np.median(cpu[:, 1])),
+            "ratio_cpu": float(np.median(cpu[:, 1] / cpu[:, 0])),
+            "load_average": os.getloadavg()[0]}
 
 
 def matmul_fraction(hidden: tuple[int, ...], data: Dataset, repeats: int, device: str,
