@@ -115,6 +115,109 @@ def matmul_fraction(hidden: tuple[int, ...], data: Dataset, repeats: int, device
             "fraction_of_matmul": t_matmul / t_engine, "device": trainer.describe_device()}
 
 
+def batch_products(engine: str, sizes: list[int], batch: int, k: int, algorithm: str,
+                   decorrelated: bool) -> list[tuple[str, int, int, int]]:
+    """The matrix products of one training batch, ``(what, m, n, p)`` for an (m×n)(n×p) product.
+
+    As the engines compute them (BP and FA; rows are samples): per layer ``d → o`` the plain
+    layer needs ``X Wᵀ``, ``∂L/∂W = δᵀX`` and, above the first layer, ``δ W`` (or ``δ B``).
+    Decorrelation adds ``X̄ = X Mᵀ`` and ``(δ W) M``, or, for a narrow layer (``o < batch``),
+    the torch engine multiplies by ``W M`` (``o·d²``) and forms ``∂L/∂W = (δᵀX) Mᵀ``; the numpy
+    engine sends the error through ``B M``. The update: ``S M`` and ``Sᵀ(S M)`` on ``k`` rows
+    (the forward states ``S = X̄_k`` are reused; a fused layer forms them, ``k·d²``), the gain
+    ``2k²d``.
+    """
+    if algorithm not in ("bp", "fa"):
+        raise ValueError("the product list covers bp and fa")
+    out: list[tuple[str, int, int, int]] = []
+    for layer, (d, o) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        back = layer > 0
+        if not decorrelated:
+            out += [("X Wᵀ", batch, d, o), ("δᵀ X", o, batch, d)]
+            out += [("δ W", batch, o, d)] if back else []
+            continue
+        if engine == "torch" and o < batch:
+            out += [("W M", o, d, d), ("X (W M)ᵀ", batch, d, o), ("δᵀ X", o, batch, d),
+                    ("(δᵀX) Mᵀ", o, d, d), ("X_k Mᵀ", k, d, d)]
+            if back:
+                out += ([("B M", o, d, d)] if algorithm == "fa" else []) + [
+                    ("δ (W M)", batch, o, d)]
+        else:
+            out += [("X Mᵀ", batch, d, d), ("X̄ Wᵀ", batch, d, o), ("δᵀ X̄", o, batch, d)]
+            if back and engine == "numpy" and o < batch:
+                out += [("B M", o, d, d), ("δ (B M)", batch, o, d)]
+            elif back:
+                out += [("δ W", batch, o, d), ("(δ W) M", batch, d, d)]
+        out += [("S M", k, d, d), ("Sᵀ (S M), into M", d, k, d), ("S Sᵀ", k, d, k),
+                ("(S Sᵀ) S", k, k, d)]
+    return out
+
+
+def eval_products(engine: str, sizes: list[int], rows: int, decorrelated: bool
+                  ) -> list[tuple[str, int, int, int]]:
+    """Products of the end-of-epoch evaluation (forward only; chunks of up to 4096 rows)."""
+    out = []
+    for d, o in zip(sizes[:-1], sizes[1:], strict=True):
+        if decorrelated and engine == "torch" and o < min(rows, 4096):
+            out += [("W M", o, d, d)]
+        elif decorrelated:
+            out += [("X Mᵀ", rows, d, d)]
+        out += [("X Wᵀ", rows, d, o)]
+    return out
+
+
+def _time_product(engine: str, m: int, n: int, p: int, dtype: str, repeats: int = 7) -> float:
+    """Median seconds of one (m×n)(n×p) product on the engine's library and dtype."""
+    if engine == "numpy":
+        rng = np.random.default_rng(0)
+        A, B = rng.standard_normal((m, n)), rng.standard_normal((n, p))
+        run = lambda: A @ B  # noqa: E731
+    else:
+        import torch
+
+        from neurodecorr.reference.device import resolve_dtype
+
+        dt = resolve_dtype(dtype)
+        A, B = torch.randn(m, n, dtype=dt), torch.randn(n, p, dtype=dt)
+        run = lambda: A @ B  # noqa: E731
+    run()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def cost_model(engine: str, sizes: list[int], batch: int, fraction: float, algorithm: str,
+               n_train: int, n_eval: int, dtype: str) -> dict:
+    """Multiply-adds of a plain and a decorrelated epoch, and the seconds their products take
+    when each runs alone at the rate this machine gives its shape (median of 7)."""
+    k = max(1, round(fraction * batch))
+    n_batches = -(-n_train // batch)
+    cache: dict[tuple[int, int, int], float] = {}
+    result = {}
+    for name, decorrelated in (("plain", False), ("decorrelated", True)):
+        per_batch = batch_products(engine, sizes, batch, k, algorithm, decorrelated)
+        evaluation = eval_products(engine, sizes, n_eval, decorrelated)
+        macs = (n_batches * sum(m * n * p for _, m, n, p in per_batch)
+                + sum(m * n * p for _, m, n, p in evaluation))
+        seconds = 0.0
+        for products, times in ((per_batch, n_batches), (evaluation, 1)):
+            for _, m, n, p in products:
+                if (m, n, p) not in cache:
+                    cache[(m, n, p)] = _time_product(engine, m, n, p, dtype)
+                seconds += times * cache[(m, n, p)]
+        result[name] = {"macs_per_batch": sum(m * n * p for _, m, n, p in per_batch),
+                        "macs_per_epoch": macs, "product_seconds_per_epoch": seconds,
+                        "products_per_batch": [list(t) for t in per_batch]}
+    result["mac_ratio"] = result["decorrelated"]["macs_per_epoch"] / result["plain"][
+        "macs_per_epoch"]
+    result["product_time_ratio"] = (result["decorrelated"]["product_seconds_per_epoch"]
+                                    / result["plain"]["product_seconds_per_epoch"])
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", default="mnist1d")
@@ -141,11 +244,16 @@ def main(argv: list[str] | None = None) -> int:
             for fraction in (float(f) for f in args.fractions.split(",")):
                 row = measure(engine, hidden, data, fraction, algorithm, args.repeats,
                               args.torch_device, args.dtype)
+                row["cost_model"] = cost_model(
+                    engine, [data.n_features, *hidden, data.n_classes], 64, fraction,
+                    algorithm, len(data.x_train), len(data.x_train) + len(data.x_test),
+                    args.dtype)
                 rows.append(row)
                 print(f"{engine:6s} {algorithm:4s} fraction {fraction:4.2f}: plain "
                       f"{row['plain_epoch_s']:.3f} s, decorrelated {row['decor_epoch_s']:.3f} s,"
-                      f" ratio {row['ratio']:.2f} (CPU time: {row['ratio_cpu']:.2f})",
-                      file=sys.stderr)
+                      f" ratio {row['ratio']:.2f} (CPU time: {row['ratio_cpu']:.2f}); "
+                      f"multiply-adds {row['cost_model']['mac_ratio']:.2f}x, their products "
+                      f"alone {row['cost_model']['product_time_ratio']:.2f}x", file=sys.stderr)
     fraction = None
     if "torch" in args.engines.split(","):
         fraction = matmul_fraction(hidden, data, args.repeats, args.torch_device, args.dtype)
