@@ -109,6 +109,8 @@ class Trainer:
         self.epoch = 0
         self.history: list[dict] = []
         self.wall_s = 0.0  #: seconds spent training in this process (not saved: not a result)
+        #: seconds of every epoch's training passes in this process (evaluation excluded)
+        self.epoch_wall_s: list[float] = []
         #: decorrelator steps of the current epoch whose η was shrunk (see ``stable_eta``)
         self.eta_shrunk = 0
 
@@ -178,6 +180,7 @@ class Trainer:
             self.apply_updates(grads, trace)
             if cb.on_batch is not None:
                 cb.on_batch(k + 1, n_batches)
+        self.epoch_wall_s.append(time.perf_counter() - t0)
         self.epoch += 1
         train_acc, train_loss = self.evaluate(X, y)
         test_acc, _ = self.evaluate(self.dataset.x_test, self.dataset.y_test)
