@@ -220,6 +220,48 @@ def cost_model(engine: str, sizes: list[int], batch: int, fraction: float, algor
     return result
 
 
+def update_cost(engine: str, d: int, batch: int, fraction: float, dtype: str,
+                repeats: int = 15) -> dict:
+    """Seconds of one layer's decorrelation step, written into ``M`` in place and as a new
+    array, beside one ``batch × d × d`` product (medians; the step as the engine computes it)."""
+    from neurodecorr.core.rules import DecorrelationConfig
+
+    config = DecorrelationConfig(rule="ahmad", eta=1e-5, batch_fraction=fraction)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((batch, d))
+    if engine == "numpy":
+        from neurodecorr.core.linear import linear_update
+
+        M = np.eye(d)
+        states = X @ M.T
+        steps = {"in_place": lambda: linear_update(M, X, config, states=states, in_place=True),
+                 "new_array": lambda: linear_update(M, X, config, states=states)}
+        product = lambda: X @ M.T  # noqa: E731
+    else:
+        import torch
+
+        from neurodecorr.reference.device import resolve_dtype
+        from neurodecorr.torch.decorrelation import decorrelation_step
+
+        dt = resolve_dtype(dtype)
+        Xt = torch.as_tensor(X, dtype=dt)
+        Mt = torch.eye(d, dtype=dt)
+        states = Xt @ Mt.T
+        steps = {"in_place": lambda: decorrelation_step(Mt, Xt, states, config, in_place=True),
+                 "new_array": lambda: decorrelation_step(Mt, Xt, states, config)}
+        product = lambda: Xt @ Mt.T  # noqa: E731
+    out = {}
+    for name, fn in (*steps.items(), ("product_batch_d_d", product)):
+        fn()
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        out[f"{name}_s"] = float(np.median(times))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", default="mnist1d")
@@ -263,6 +305,13 @@ def main(argv: list[str] | None = None) -> int:
                       f"alone {row['cost_model']['product_time_ratio']:.2f}x; plain epoch + "
                       f"added products {row['products_only_ratio']:.2f}x (load "
                       f"{row['load_average']:.1f})", file=sys.stderr)
+    updates = {}
+    for engine in args.engines.split(","):
+        updates[engine] = update_cost(engine, max(hidden), 64, 0.1, args.dtype)
+        u = updates[engine]
+        print(f"{engine}: one layer's update (d = {max(hidden)}, k = 6) in place "
+              f"{1e3 * u['in_place_s']:.2f} ms, as a new array {1e3 * u['new_array_s']:.2f} ms; "
+              f"a 64 × d × d product {1e3 * u['product_batch_d_d_s']:.2f} ms", file=sys.stderr)
     fraction = None
     if "torch" in args.engines.split(","):
         fraction = matmul_fraction(hidden, data, args.repeats, args.torch_device, args.dtype)
@@ -279,7 +328,8 @@ def main(argv: list[str] | None = None) -> int:
                "torch_threads": torch.get_num_threads(), "rows": rows,
                "max_ratio": float(np.max([r["ratio"] for r in rows])),
                "max_ratio_cpu": float(np.max([r["ratio_cpu"] for r in rows])),
-               "torch_matmul_fraction": fraction}
+               "torch_matmul_fraction": fraction, "update_cost": updates,
+               "load_average_end": os.getloadavg()}
         with open(args.json, "w") as fh:
             json.dump(doc, fh, indent=2)
     return 0
