@@ -57,6 +57,55 @@ def dense_net_from_numpy(trainer: Trainer, device: torch.device, dtype: torch.dt
     return DecorNet(layers, config.negative_slope, direct=direct)
 
 
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    return t.detach().to("cpu", torch.float64).numpy()
+
+
+def write_back(net: DecorNet, optimizer: torch.optim.Adam, trainer: Trainer) -> Trainer:
+    """Copy a dense torch network's learned state into the numpy ``trainer`` built with the same
+    configuration (the inverse of :func:`dense_net_from_numpy`), so that it can be saved by
+    :func:`neurodecorr.learning.checkpoint.save_checkpoint`.
+
+    Copied: ``W``, ``b``, ``M``, the decorrelators' running means and Adam's moments and step
+    count (``torch.optim.Adam`` and :class:`neurodecorr.learning.adam.Adam` are the same
+    algorithm, parameters in the same order ``W_0, b_0, W_1, ...``). The rule's fixed matrices
+    never change while training and are the trainer's own.
+    """
+    params = list(net.parameters())
+    if [tuple(p.shape) for p in params] != [np.shape(p) for p in trainer.parameters]:
+        raise NeurodecorrError("the torch network does not have the numpy network's layers")
+    for i, (layer, target) in enumerate(zip(net.layers, trainer.network.layers, strict=True)):
+        target.weight[...] = _numpy(layer.weight)
+        target.bias[...] = _numpy(layer.bias)
+        if target.decorrelation is not None:
+            target.decorrelation = _numpy(layer.M)
+        if trainer.decor_means[i] is not None:
+            trainer.decor_means[i] = _numpy(layer.estimate_mean)
+    step = 0
+    for p, m, v in zip(params, trainer.adam.m, trainer.adam.v, strict=True):
+        state = optimizer.state.get(p, {})
+        if state:
+            m[...] = _numpy(state["exp_avg"])
+            v[...] = _numpy(state["exp_avg_sq"])
+            step = int(state["step"])
+    trainer.adam.step_count = step
+    return trainer
+
+
+def load_adam_state(optimizer: torch.optim.Adam, trainer: Trainer) -> None:
+    """Give ``optimizer`` (over the network built by :func:`dense_net_from_numpy`) the numpy
+    trainer's Adam moments and step count."""
+    if trainer.adam.step_count == 0:
+        return
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    for p, m, v in zip(params, trainer.adam.m, trainer.adam.v, strict=True):
+        optimizer.state[p] = {
+            # torch keeps the step as a CPU float tensor of the default dtype (non-capturable)
+            "step": torch.tensor(float(trainer.adam.step_count), dtype=torch.get_default_dtype()),
+            "exp_avg": _tensor(m, p.device, p.dtype),
+            "exp_avg_sq": _tensor(v, p.device, p.dtype)}
+
+
 class NumpyDiagnostics:
     """The torch diagnostics for a run of the numpy engine: after every epoch, the numpy
     network and rule state are copied into a float64 torch network and measured."""

@@ -27,7 +27,12 @@ from neurodecorr.errors import NeurodecorrError
 from neurodecorr.learning.config import TrainConfig
 from neurodecorr.learning.trainer import EpochCallbacks, Trainer
 from neurodecorr.reference.device import describe_device, resolve_device, resolve_dtype
-from neurodecorr.torch.adapter import LAYER_FEEDBACK, dense_net_from_numpy
+from neurodecorr.torch.adapter import (
+    LAYER_FEEDBACK,
+    dense_net_from_numpy,
+    load_adam_state,
+    write_back,
+)
 from neurodecorr.torch.diagnostics import Diagnostics
 from neurodecorr.torch.feedback import DirectFeedback, kaiming_uniform_feedback
 from neurodecorr.torch.layers import DecorConv2d, DecorLinear
@@ -125,10 +130,16 @@ class TorchTrainer:
     config : TrainConfig
     dataset : Dataset
     options : TorchOptions
+    reference : Trainer, optional
+        The numpy trainer to start from (e.g. one resumed from a checkpoint by
+        :func:`neurodecorr.learning.checkpoint.resume_trainer`); default: a fresh one built
+        with ``config``. A dense network's state is written back into it for checkpoints
+        (:attr:`network`, :meth:`state_arrays`), so the torch engine saves and resumes
+        through the numpy engine's typed checkpoint.
     """
 
     def __init__(self, config: TrainConfig, dataset: Dataset,
-                 options: TorchOptions | None = None) -> None:
+                 options: TorchOptions | None = None, reference: Trainer | None = None) -> None:
         self.config, self.dataset = config, dataset
         self.options = options or TorchOptions()
         if self.options.device == "cuda" and not torch.cuda.is_available():
@@ -138,7 +149,11 @@ class TorchTrainer:
         if self.device.type == "cuda":
             torch.backends.cudnn.deterministic = True
             torch.backends.cudnn.benchmark = False
-        reference = Trainer(config, dataset)
+        if reference is not None and self.options.conv:
+            raise NeurodecorrError("--resume: a convolutional network (--conv) has no numpy "
+                                   "checkpoint form")
+        reference = reference or Trainer(config, dataset)
+        self.reference = reference
         self.rng = reference.rng  # data order and perturbation noise, as the numpy engine
         self.net = (_conv_net(config, dataset, self.options, self.device, self.dtype)
                     if self.options.conv
@@ -148,10 +163,12 @@ class TorchTrainer:
         for layer in self.layers:
             layer.record = True
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr)
+        if not self.options.conv:
+            load_adam_state(self.optimizer, reference)
         self.x_train = self._tensor(dataset.x_train)
         self.y_train = torch.as_tensor(dataset.y_train, dtype=torch.long, device=self.device)
-        self.epoch = 0
-        self.history: list[dict] = []
+        self.epoch = reference.epoch
+        self.history: list[dict] = list(reference.history)
         #: training seconds of every epoch and in all (not in the history: not a result)
         self.epoch_wall_s: list[float] = []
         self.wall_s = 0.0
@@ -169,6 +186,28 @@ class TorchTrainer:
                 else int(np.prod(self.net.input_shape)))
         return [n_in, *(layer.out_features if isinstance(layer, DecorLinear)
                         else layer.out_channels for layer in self.layers)]
+
+    def _written_back(self) -> Trainer:
+        """The numpy reference trainer holding this trainer's current state."""
+        if self.options.conv:
+            raise NeurodecorrError("--checkpoint, --save-network: a convolutional network "
+                                   "(--conv) has no numpy form; use a dense one")
+        if self.options.forward_demean:
+            raise NeurodecorrError("--checkpoint, --save-network: the forward demeaning "
+                                   "(--decor-forward-demean) has no numpy form")
+        ref = write_back(self.net, self.optimizer, self.reference)
+        ref.epoch, ref.history = self.epoch, list(self.history)
+        return ref
+
+    @property
+    def network(self):
+        """The trained network as a numpy :class:`~neurodecorr.core.network.Network` (dense
+        networks; written back on every access)."""
+        return self._written_back().network
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """The numpy trainer's checkpoint state (:meth:`Trainer.state_arrays`) of this run."""
+        return self._written_back().state_arrays()
 
     def describe_device(self) -> str:
         return describe_device(self.device)

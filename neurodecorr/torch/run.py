@@ -32,9 +32,14 @@ class TorchRun:
         self.options = (None if options is None
                         else replace(options, diagnostics=self.diagnostics))
         self.diagnostics_plot = diagnostics_plot
-        if options is not None and (run.chip is not None or run.checkpoint is not None):
-            raise NeurodecorrError("--engine torch: --device, --circuit, --checkpoint and "
-                                   "--resume need the numpy engine")
+        if options is not None and run.chip is not None:
+            raise NeurodecorrError("--engine torch: --device and --circuit need the numpy "
+                                   "engine")
+        if options is not None and (run.checkpoint or run.save_network) and (
+                options.conv or options.forward_demean):
+            raise NeurodecorrError("--checkpoint, --save-network: saved in the numpy engine's "
+                                   "form, which has no convolutions (--conv) and no forward "
+                                   "demeaning (--decor-forward-demean)")
         if self.diagnostics and run.chip is not None:
             raise NeurodecorrError("--diagnostics: not available on a chip (--device, --circuit)")
         if self.diagnostics and run.resume:
@@ -45,7 +50,12 @@ class TorchRun:
 
     def make_trainer(self, run: TrainRun, data):
         if self.options is not None:
-            return TorchTrainer(run.config, data, self.options)
+            reference = None
+            if run.resume:  # the numpy engine's checkpoint, read and checked by its reader
+                from neurodecorr.learning.checkpoint import resume_trainer
+
+                reference = resume_trainer(run.checkpoint, run.config, data)
+            return TorchTrainer(run.config, data, self.options, reference)
         if self.diagnostics:
             from neurodecorr.learning.trainer import Trainer
             from neurodecorr.torch.adapter import NumpyDiagnostics
