@@ -48,17 +48,17 @@ def test_mismatch_spread_matches_its_parameter(rng):
 
 
 @pytest.mark.parametrize("body,match", [
-    ("[lateral]\nR_ohm = -1.0\n", "R_ohm: must be positive"),
+    ("[lateral]\nR_ohm = -1.0\n", "R_ohm: must be > 0"),
     ("[lateral]\nC_F = 'big'\n", "C_F: expected a number"),
     ("[lateral]\nfoo = 1\n", "foo: unknown key"),
     ("[wires]\n", "unknown key 'wires'"),
     ("[activation]\nkind = 'tanh'\n", "kind: must be one of"),
     ("[energy]\npulse_J = -1e-12\n", "pulse_J: must be >= 0"),
     ("[lateral\n", "malformed TOML"),
-    ("[lateral]\nweight_headroom = 0.0\n", "weight_headroom: must be positive"),
+    ("[lateral]\nweight_headroom = 0.0\n", "weight_headroom: must be > 0"),
     ("[lateral]\nsettle_tol = 1.5\n", "settle_tol: must lie in"),
     ("[lateral]\nsettle_tol = 0.0\n", "needs a settle_window_s"),
-    ("[forward]\nweight_headroom = -2.0\n", "weight_headroom: must be positive"),
+    ("[forward]\nweight_headroom = -2.0\n", "weight_headroom: must be > 0"),
     ("[lateral]\ndevice = 'no-such-device'\n", r"\[lateral\] device"),
     ("[forward]\ndevice = 'nope.toml'\n", r"\[forward\] device"),
 ])
@@ -87,12 +87,12 @@ def test_device_path_is_relative_to_the_circuit_file(tmp_path):
 
 
 @pytest.mark.parametrize("change,match", [
-    (lambda c: {"lateral": replace(c.lateral, R_ohm=-1.0)}, r"\[lateral\] R_ohm: must be positive"),
+    (lambda c: {"lateral": replace(c.lateral, R_ohm=-1.0)}, r"\[lateral\] R_ohm: must be > 0"),
     (lambda c: {"lateral": replace(c.lateral, settle_tol=float("nan"))},
      r"\[lateral\] settle_tol: expected a finite number"),
     (lambda c: {"activation": replace(c.activation, kind="tanh")}, r"\[activation\] kind"),
     (lambda c: {"forward": replace(c.forward, tile_size=-2)}, r"\[forward\] tile_size"),
-    (lambda c: {"energy": c.lateral}, r"\[energy\] must be a EnergyModel"),
+    (lambda c: {"energy": c.lateral}, r"\[energy\]: expected a EnergyModel"),
     (lambda c: {"name": ""}, "name: must not be empty"),
 ])
 def test_configs_validate_on_construction_not_only_from_toml(change, match):

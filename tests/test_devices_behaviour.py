@@ -8,7 +8,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from neurodecorr.devices import Crossbar, DeviceConfig, DriftConfig, PulsedConfig, load_device
+from neurodecorr.devices import (
+    Crossbar,
+    DeviceConfig,
+    DriftConfig,
+    LogOrPolynomial,
+    PulsedConfig,
+    load_device,
+)
 from neurodecorr.errors import NeurodecorrError
 
 N = 32
@@ -56,7 +63,7 @@ def test_eight_bit_adc_errs_more_than_ten_bit():
 
 
 NU = 0.06
-FIXED_NU = DriftConfig(t0_s=20.0, nu_mean_intercept=NU, nu_mean_min=NU, nu_mean_max=NU)
+FIXED_NU = DriftConfig(t0_s=20.0, nu_mean=LogOrPolynomial(intercept=NU, lo=NU, hi=NU))
 
 
 def drift(age: float) -> float:

@@ -55,13 +55,13 @@ source = "test"
 @pytest.mark.parametrize(
     ("snippet", "key", "problem"),
     [
-        ("[read]\nnoise_uS = -0.1\n", "noise_uS", "negative noise"),
+        ("[read]\nnoise_uS = -0.1\n", "noise_uS", "must be >= 0"),
         ("[read]\nnoize_uS = 0.1\n", "noize_uS", "unknown key"),
         ("[read]\nnoise_uS = \"a lot\"\n", "noise_uS", "expected a number"),
-        ("[dac]\nbits = 0\n", "bits", "bits < 1"),
+        ("[dac]\nbits = 0\n", "bits", "must lie in [1, 32]"),
         ("[adc]\nbits = 2.5\n", "bits", "expected an integer"),
-        ("[faults]\nstuck_g_min_frac = 1.5\n", "stuck_g_min_frac", "outside [0, 1]"),
-        ("[faults]\nstuck_random_frac = -0.1\n", "stuck_random_frac", "outside [0, 1]"),
+        ("[faults]\nstuck_g_min_frac = 1.5\n", "stuck_g_min_frac", "must lie in [0, 1]"),
+        ("[faults]\nstuck_random_frac = -0.1\n", "stuck_random_frac", "must lie in [0, 1]"),
         ("[pulsed]\nmodel = \"linear_step\"\nexp_a = 0.3\n", "exp_a", "applies to model"),
         ("[pulsed]\nmodel = \"magic\"\n", "model", "must be one of"),
         ("[programming]\nlevels = 1\n", "levels", "levels"),

@@ -19,6 +19,7 @@ from neurodecorr.devices import (
     DeviceConfig,
     DriftConfig,
     IRDropConfig,
+    LogOrPolynomial,
     MappingConfig,
     ProgrammingConfig,
     PulsedConfig,
@@ -32,7 +33,7 @@ from neurodecorr.errors import NeurodecorrError
 
 DAY = 86400.0
 NU, T0 = 0.06, 20.0
-FIXED_NU = DriftConfig(t0_s=T0, nu_mean_intercept=NU, nu_mean_min=NU, nu_mean_max=NU)
+FIXED_NU = DriftConfig(t0_s=T0, nu_mean=LogOrPolynomial(intercept=NU, lo=NU, hi=NU))
 
 
 def drift(age: float) -> float:
@@ -197,7 +198,8 @@ def test_exp_step_complex_noise():
 def test_flicker_clock_includes_t0_under_power_law_drift():
     """aihwkit PCMLikeNoiseModel: t = t_inference + t0 in both the drift and the 1/f term."""
     g_norm, age = 0.4, 3600.0
-    read = ReadConfig(flicker_q_coeff=0.0088, flicker_q_exponent=0.65, flicker_q_max=0.2)
+    read = ReadConfig(flicker_q_coeff=0.0088, flicker_q_exponent=0.65,
+                      flicker_q=LogOrPolynomial(hi=0.2))
     cfg = DeviceConfig(read=read, drift=FIXED_NU)
     cb = Crossbar(cfg, np.full((100, 1000), g_norm), np.random.default_rng(11),
                   weight_scale=1.0)
@@ -247,13 +249,14 @@ def test_device_to_device_bounds_are_not_clipped():
 
 def test_replace_with_a_bad_value_raises_one_line():
     cfg = load_device("pcm")
-    with pytest.raises(NeurodecorrError, match=r"^\[adc\] bits: bits < 1 \(-3\)$"):
+    with pytest.raises(NeurodecorrError, match=r"^\[adc\] bits: must lie in \[1, 32\], got -3$"):
         replace(cfg, adc=replace(cfg.adc, bits=-3))
     with pytest.raises(NeurodecorrError, match=r"\[drift\] t0_s: must be > 0"):
         replace(cfg.drift, t0_s=0.0)
-    with pytest.raises(NeurodecorrError, match=r"\[programming\] noise_poly_uS: must be a finite"):
+    with pytest.raises(NeurodecorrError,
+                       match=r"\[programming\] noise_poly_uS: expected a list of finite"):
         ProgrammingConfig(noise_poly_uS=(float("nan"),))
-    with pytest.raises(NeurodecorrError, match=r"\[dac\] bits: expected int"):
+    with pytest.raises(NeurodecorrError, match=r"\[dac\] bits: expected an integer"):
         replace(cfg.dac, bits=2.5)
     with pytest.raises(NeurodecorrError, match=r"\[adc\]: expected a ADCConfig, got DACConfig"):
         replace(cfg, adc=cfg.dac)

@@ -21,6 +21,7 @@ from neurodecorr.devices import (
     DACConfig,
     DeviceConfig,
     FaultsConfig,
+    LogOrPolynomial,
     MappingConfig,
     ProgrammingConfig,
     PulsedConfig,
@@ -126,8 +127,8 @@ def test_drift_exponent_and_spread_recovered_from_g_of_t(g_norm):
     np.testing.assert_allclose(g2, g_norm * G_MAX * ((t2 + t0) / t0) ** -cb.nu[0], rtol=1e-12)
 
 
-FLICKER = ReadConfig(flicker_q_coeff=0.0088, flicker_q_exponent=0.65, flicker_q_max=0.2,
-                     flicker_t_read_s=250e-9)
+FLICKER = ReadConfig(flicker_q_coeff=0.0088, flicker_q_exponent=0.65,
+                     flicker_q=LogOrPolynomial(hi=0.2), flicker_t_read_s=250e-9)
 
 
 def flicker_sigma_rel(g_norm: float, age: float) -> float:

@@ -131,11 +131,11 @@ def test_config_validation_and_hidden_parsing():
     ({"lr": float("nan")}, "lr: expected a finite number"),
     ({"hidden": 5}, "hidden: expected a sequence of integers"),
     ({"decor_centre": 1}, "decor_centre: expected true or false"),
-    ({"dataset": "imagenet"}, "dataset: unknown 'imagenet'"),
+    ({"dataset": "imagenet"}, "dataset: must be one of .*; got 'imagenet'"),
     # checked even without decorrelation: a config is valid or not whatever else it says
     ({"decor_batch_fraction": 3.0}, r"decor_batch_fraction \(the decorrelators' batch_fraction"),
     ({"decor_kappa": -0.5}, "decor_kappa"),
-    ({"batch_size": 0}, "batch_size: must be at least 1"),
+    ({"batch_size": 0}, "batch_size: must be >= 1, got 0"),
 ])
 def test_train_config_validates_on_construction_however_it_is_made(change, match):
     config = TrainConfig()

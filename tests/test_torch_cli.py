@@ -59,7 +59,9 @@ def test_conv_network_trains_on_image_data(tmp_path):
     (["--conv", "8"], "need --engine torch"),
     (["--engine", "torch", "--conv", "8", "--dataset", "mnist1d"], "needs image data"),
     (["--engine", "torch", "--device", "pcm"], "need the numpy engine"),
-    (["--engine", "torch", "--conv", "4", "--checkpoint", "ck.npz"], "no convolutions"),
+    (["--engine", "torch", "--conv", "4", "--checkpoint", "ck.npz"], "not a Network"),
+    (["--engine", "torch", "--decor-forward-demean", "--checkpoint", "ck.npz"],
+     "forward demeaning"),
     (["--engine", "torch", "--dtype", "float16"], "--dtype"),
 ])
 def test_engine_option_errors_are_one_line(tmp_path, monkeypatch, capsys, extra, message):

@@ -47,7 +47,7 @@ def test_resumed_cli_run_repeats_the_uninterrupted_history(tmp_path):
     (["--data-dir", "/tmp"], "--data-dir: applies only to cifar10, cifar100"),
     (["--resume"], "--resume needs --checkpoint"),
     (["--hidden", "3xq"], "hidden: cannot parse"),
-    (["--lr", "-1"], "lr: must be positive"),
+    (["--lr", "-1"], "lr: must be > 0"),
 ])
 def test_user_errors_are_one_line_exit_2(tmp_path, capsys, extra, message):
     out = tmp_path / "run.json"

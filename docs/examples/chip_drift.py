@@ -81,7 +81,7 @@ def drift_envelope(ages_s: np.ndarray, trained_at_s: float) -> tuple[np.ndarray,
     of its ``[drift]`` table, at ``ages_s`` after training (no drift before ``t₀``)."""
     drift = load_device("pcm").drift
     t = np.maximum((ages_s + trained_at_s) / drift.t0_s, 1.0)
-    return t ** -drift.nu_mean_max, t ** -drift.nu_mean_min
+    return t ** -drift.nu_mean.hi, t ** -drift.nu_mean.lo
 
 
 def main(out_dir: str | Path, epochs: int = 3, train_samples: int = 960, seed: int = 0

@@ -29,7 +29,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from neurodecorr.circuits.updates import UpdateConfig
-from neurodecorr.devices.config import _check, _Group, _one_of
+from neurodecorr.core.checked import setting
+from neurodecorr.devices.config import _check, _Group, _Tables
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.io import load_toml
 from neurodecorr.resources import package_dir
@@ -42,14 +43,19 @@ ON_UNSTABLE = ("stop", "reprogram", "clamp")
 
 
 @dataclass(frozen=True)
-class _UpdateKeys(UpdateConfig, _Group):
-    """How an array takes its updates: ``update`` (an algorithm of
+class _ArrayKeys(UpdateConfig, _Group):
+    """What the lateral and the forward array share: the device preset of their crossbar, its
+    tile size, the weight headroom, and how it takes updates: ``update`` (an algorithm of
     :mod:`neurodecorr.circuits.updates`) and that algorithm's parameters, the fields of
-    :class:`~neurodecorr.circuits.updates.UpdateConfig` under the same names, checked by the
-    table's ``validate`` (which names the file and table)."""
+    :class:`~neurodecorr.circuits.updates.UpdateConfig` under the same names. Checked by
+    :class:`CircuitConfig` (which names the file and table)."""
 
-    def __post_init__(self) -> None:
-        pass
+    device: str = "ideal"
+    tile_size: int = setting(0, within="[0, inf)")
+    weight_headroom: float = setting(2.0, within="(0, inf)")
+
+    #: the table checks itself (not as a bare UpdateConfig: its errors name the table)
+    __post_init__ = _Group.__post_init__
 
     def update_config(self, algorithm: str | None = None) -> UpdateConfig:
         """The array's :class:`UpdateConfig`; ``algorithm`` overrides ``update``."""
@@ -58,54 +64,31 @@ class _UpdateKeys(UpdateConfig, _Group):
             keys["update"] = algorithm
         return UpdateConfig(**keys)
 
-    def validate_update(self, where: str) -> None:
-        try:
-            self.check()
-        except NeurodecorrError as exc:
-            raise NeurodecorrError(f"{where} {exc}") from None
 
 
 @dataclass(frozen=True)
-class LateralCircuit(_UpdateKeys):
+class LateralCircuit(_ArrayKeys):
     """The lateral integrator array (see the module docstring for the equations)."""
 
     table: ClassVar[str] = "lateral"
-    R_ohm: float = 1.0e6
-    C_F: float = 1.0e-12
-    mismatch_sigma_rel: float = 0.0
-    opamp_gain: float = 0.0
-    opamp_pole_Hz: float = 0.0
-    rail_V: float = 0.0
-    volts_per_unit: float = 1.0
-    temperature_K: float = 0.0
-    opamp_noise_V_per_rtHz: float = 0.0
-    device: str = "ideal"
-    tile_size: int = 0
-    weight_headroom: float = 2.0
-    settle_tol: float = 1e-6
-    settle_window_s: float = 0.0
-    dt_s: float = 0.0
-    on_unstable: str = "stop"
+    R_ohm: float = setting(1.0e6, within="(0, inf)")
+    C_F: float = setting(1.0e-12, within="(0, inf)")
+    mismatch_sigma_rel: float = setting(0.0, within="[0, 0.3)")
+    opamp_gain: float = setting(0.0, within="[0, inf)")
+    opamp_pole_Hz: float = setting(0.0, within="[0, inf)")
+    rail_V: float = setting(0.0, within="[0, inf)")
+    volts_per_unit: float = setting(1.0, within="(0, inf)")
+    temperature_K: float = setting(0.0, within="[0, inf)")
+    opamp_noise_V_per_rtHz: float = setting(0.0, within="[0, inf)")
+    settle_tol: float = setting(1e-6, within="[0, 1)")
+    settle_window_s: float = setting(0.0, within="[0, inf)")
+    dt_s: float = setting(0.0, within="[0, inf)")
+    on_unstable: str = setting("stop", one_of=ON_UNSTABLE)
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
-        self.validate_update(where)
-        _one_of(self.on_unstable, ON_UNSTABLE, where, "on_unstable")
-        for key in ("R_ohm", "C_F", "volts_per_unit", "weight_headroom"):
-            _check(getattr(self, key) > 0, where, key, f"must be positive, got "
-                                                       f"{getattr(self, key)}")
-        for key in ("mismatch_sigma_rel", "rail_V", "temperature_K", "opamp_noise_V_per_rtHz",
-                    "opamp_gain", "opamp_pole_Hz"):
-            _check(getattr(self, key) >= 0, where, key, f"must be >= 0, got "
-                                                        f"{getattr(self, key)}")
         _check(self.opamp_pole_Hz == 0 or self.opamp_gain > 0, where, "opamp_pole_Hz",
                "a pole needs a finite opamp_gain")
-        _check(self.mismatch_sigma_rel < 0.3, where, "mismatch_sigma_rel",
-               "must be below 0.3 (larger spreads give negative components)")
-        _check(self.tile_size >= 0, where, "tile_size", "must be >= 0 (0: one tile)")
-        _check(0 <= self.settle_tol < 1, where, "settle_tol", "must lie in [0, 1)")
-        for key in ("settle_window_s", "dt_s"):
-            _check(getattr(self, key) >= 0, where, key, "must be >= 0 (0: from the spectrum)")
         _check(self.settle_tol > 0 or self.settle_window_s > 0, where, "settle_tol",
                "0 needs a settle_window_s")
 
@@ -150,19 +133,11 @@ class LateralCircuit(_UpdateKeys):
 
 
 @dataclass(frozen=True)
-class ForwardCircuit(_UpdateKeys):
-    """The forward crossbar: its device preset (with periphery) and tile size."""
+class ForwardCircuit(_ArrayKeys):
+    """The forward crossbar: its device preset (with periphery), tile size and updates."""
 
     table: ClassVar[str] = "forward"
-    device: str = "ideal"
-    tile_size: int = 0
-    weight_headroom: float = 2.0
     source: str = ""
-
-    def validate(self, where: str, given: set[str]) -> None:
-        self.validate_update(where)
-        _check(self.tile_size >= 0, where, "tile_size", "must be >= 0 (0: one tile)")
-        _check(self.weight_headroom > 0, where, "weight_headroom", "must be positive")
 
 
 @dataclass(frozen=True)
@@ -171,15 +146,10 @@ class ActivationCircuit(_Group):
     clipped to ``±rail_V`` (0: no rail) at the same ``volts_per_unit`` as the lateral array."""
 
     table: ClassVar[str] = "activation"
-    kind: str = "leaky_relu"
-    negative_slope: float = 0.01
-    rail_V: float = 0.0
+    kind: str = setting("leaky_relu", one_of=ACTIVATION_KINDS)
+    negative_slope: float = setting(0.01, within="[0, inf)")
+    rail_V: float = setting(0.0, within="[0, inf)")
     source: str = ""
-
-    def validate(self, where: str, given: set[str]) -> None:
-        _one_of(self.kind, ACTIVATION_KINDS, where, "kind")
-        _check(self.negative_slope >= 0, where, "negative_slope", "must be >= 0")
-        _check(self.rail_V >= 0, where, "rail_V", "must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -187,26 +157,19 @@ class EnergyModel(_Group):
     """Energy per event in joules (all 0: no energy estimate)."""
 
     table: ClassVar[str] = "energy"
-    crossbar_read_J: float = 0.0
-    integration_step_J: float = 0.0
-    adc_conversion_J: float = 0.0
-    dac_conversion_J: float = 0.0
-    pulse_J: float = 0.0
-    buffer_access_J: float = 0.0
-    digital_mac_J: float = 0.0
+    crossbar_read_J: float = setting(0.0, within="[0, inf)")
+    integration_step_J: float = setting(0.0, within="[0, inf)")
+    adc_conversion_J: float = setting(0.0, within="[0, inf)")
+    dac_conversion_J: float = setting(0.0, within="[0, inf)")
+    pulse_J: float = setting(0.0, within="[0, inf)")
+    buffer_access_J: float = setting(0.0, within="[0, inf)")
+    digital_mac_J: float = setting(0.0, within="[0, inf)")
     source: str = ""
-
-    def validate(self, where: str, given: set[str]) -> None:
-        for key in ("crossbar_read_J", "integration_step_J", "adc_conversion_J",
-                    "dac_conversion_J", "pulse_J", "buffer_access_J", "digital_mac_J"):
-            _check(getattr(self, key) >= 0, where, key, "must be >= 0")
 
     @property
     def enabled(self) -> bool:
-        return any(getattr(self, k) > 0 for k in ("crossbar_read_J", "integration_step_J",
-                                                   "adc_conversion_J", "dac_conversion_J",
-                                                   "pulse_J", "buffer_access_J",
-                                                   "digital_mac_J"))
+        return any(getattr(self, f.name) > 0 for f in dataclasses.fields(self)
+                   if f.name.endswith("_J"))
 
 
 GROUPS = (LateralCircuit, ForwardCircuit, ActivationCircuit, EnergyModel)
@@ -214,12 +177,10 @@ _TOP_KEYS = {"name", "description", "source"}
 
 
 @dataclass(frozen=True)
-class CircuitConfig:
+class CircuitConfig(_Tables):
     """A whole layer's circuit: lateral array, forward crossbar, activation, energies."""
 
-    name: str
-    description: str = ""
-    source: str = ""
+    tables: ClassVar[dict[str, type[_Group]]] = {group.table: group for group in GROUPS}
     lateral: LateralCircuit = field(default_factory=LateralCircuit)
     forward: ForwardCircuit = field(default_factory=ForwardCircuit)
     activation: ActivationCircuit = field(default_factory=ActivationCircuit)
@@ -227,38 +188,13 @@ class CircuitConfig:
     path: str = ""
 
     def __post_init__(self) -> None:
-        """Validate on construction, wherever the config comes from (a file, ``replace``, code).
-
-        The circuit groups leave their checks to this method, so that every error names the
-        circuit: the strings, every group's type, its numbers finite, its ranges."""
+        """Validate on construction, wherever the config comes from (a file, ``replace``, code):
+        the strings and every table's type (:meth:`_Tables.check_tables`; each table checked its
+        keys when it was made), and a name."""
         where = self.path or self.name or "circuit"
-        for key in ("name", "description", "source", "path"):
-            if not isinstance(getattr(self, key), str):
-                raise NeurodecorrError(f"{where}: {key}: expected a string")
+        self.check_tables(where)
         if not self.name:
             raise NeurodecorrError(f"{where}: name: must not be empty")
-        for group in GROUPS:
-            value = getattr(self, group.table)
-            if type(value) is not group:
-                raise NeurodecorrError(f"{where}: [{group.table}] must be a {group.__name__}, "
-                                       f"got {type(value).__name__}")
-            for f in dataclasses.fields(value):
-                number = getattr(value, f.name)
-                if str(f.type) == "float" and not (isinstance(number, int | float)
-                                                   and np.isfinite(number)):
-                    raise NeurodecorrError(f"{where}: [{group.table}] {f.name}: expected a "
-                                           f"finite number, got {number!r}")
-            try:
-                value.validate(f"[{group.table}]", set())
-            except NeurodecorrError as exc:
-                raise NeurodecorrError(f"{where}: {exc}") from None
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "description": self.description,
-                               "source": self.source}
-        for group in GROUPS:
-            out[group.table] = getattr(self, group.table).to_table()
-        return out
 
 
 

@@ -59,7 +59,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurodecorr.errors import NeurodecorrError
+from neurodecorr.core.checked import Checked, setting
 
 UPDATES = ("sgd", "mixed-precision", "tiki-taka", "ttv2", "chopped-ttv2", "agad")
 TRANSFERS = UPDATES[2:]
@@ -67,7 +67,7 @@ DIGITAL_EVENTS = ("buffer_reads", "buffer_writes", "digital_macs")
 
 
 @dataclass(frozen=True)
-class UpdateConfig:
+class UpdateConfig(Checked):
     """One array's update algorithm and its parameters (see the module docstring).
 
     Attributes
@@ -103,46 +103,21 @@ class UpdateConfig:
         ``units_in_mbatch = False``), about one sweep per mini-batch for our layer sizes.
     """
 
-    update: str = "sgd"
-    granularity: float = 0.0
-    transfer_every: int = 1
-    transfer_lr: float = 0.1
-    fast_lr: float = 1.0
-    gamma: float = 0.5
-    momentum: float = 0.0
-    chop_prob: float = 0.1
-    tail_weightening: float = 5.0
-    symmetry_pulses: int = 0
-    transfer_columns: int = 0
-
-    def __post_init__(self) -> None:
-        self.check()
+    update: str = setting("sgd", one_of=UPDATES)
+    granularity: float = setting(0.0, within="[0, inf)")
+    transfer_every: int = setting(1, within="[1, inf)")
+    transfer_lr: float = setting(0.1, within="(0, inf)")
+    fast_lr: float = setting(1.0, within="(0, inf)")
+    gamma: float = setting(0.5, within="[0, inf)")
+    momentum: float = setting(0.0, within="[0, 1)")
+    chop_prob: float = setting(0.1, within="(0, 1]")
+    tail_weightening: float = setting(5.0, within="(0, inf)")
+    symmetry_pulses: int = setting(0, within="[0, inf)")
+    transfer_columns: int = setting(0, within="[0, inf)")
 
     @property
     def algorithm(self) -> str:
         return self.update
-
-    def check(self) -> None:
-        """Refuse a value out of range with one line naming the key."""
-        problems = {
-            "update": (self.update in UPDATES, f"must be one of {', '.join(UPDATES)}"),
-            "granularity": (self.granularity >= 0, "must be >= 0 (0: the device's dw_min)"),
-            "transfer_every": (self.transfer_every >= 1, "must be >= 1"),
-            "transfer_lr": (self.transfer_lr > 0, "must be > 0"),
-            "fast_lr": (self.fast_lr > 0, "must be > 0"),
-            "gamma": (self.gamma >= 0, "must be >= 0"),
-            "momentum": (0 <= self.momentum < 1, "must lie in [0, 1)"),
-            "chop_prob": (0 < self.chop_prob <= 1, "must lie in (0, 1]"),
-            "tail_weightening": (self.tail_weightening > 0, "must be > 0"),
-            "symmetry_pulses": (self.symmetry_pulses >= 0, "must be >= 0"),
-            "transfer_columns": (self.transfer_columns >= 0, "must be >= 0 (0: all)"),
-        }
-        for key, (ok, problem) in problems.items():
-            value = getattr(self, key)
-            if isinstance(value, float) and not math.isfinite(value):
-                ok, problem = False, "must be finite"
-            if not ok:
-                raise NeurodecorrError(f"{key}: {problem}; got {value!r}")
 
 
 def pulse_counts(crossbar, counts: np.ndarray, t_s: float, per_count: int = 1) -> None:

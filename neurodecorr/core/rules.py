@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from neurodecorr.errors import NeurodecorrError
+from neurodecorr.core.checked import Checked, setting
 
 RULES = ("ahmad", "copi", "dbp")
 
 
 @dataclass(frozen=True)
-class DecorrelationConfig:
+class DecorrelationConfig(Checked):
     """Settings of one layer's decorrelator.
 
     Attributes
@@ -41,25 +41,12 @@ class DecorrelationConfig:
         Momentum of the running mean, in (0, 1].
     """
 
-    rule: str = "ahmad"
-    eta: float = 1e-3
-    kappa: float = 0.5
-    batch_fraction: float = 1.0
+    rule: str = setting("ahmad", one_of=RULES)
+    eta: float = setting(1e-3, within="(0, inf)")
+    kappa: float = setting(0.5, within="[0, 1]")
+    batch_fraction: float = setting(1.0, within="(0, 1]")
     centre: bool = False
-    momentum: float = 0.1
-
-    def __post_init__(self) -> None:
-        if self.rule not in RULES:
-            raise NeurodecorrError(f"rule: unknown rule '{self.rule}'; choose one of: "
-                                   f"{', '.join(RULES)}")
-        if not (self.eta > 0):
-            raise NeurodecorrError(f"eta: must be positive, got {self.eta}")
-        if not (0.0 <= self.kappa <= 1.0):
-            raise NeurodecorrError(f"kappa: must lie in [0, 1], got {self.kappa}")
-        if not (0.0 < self.batch_fraction <= 1.0):
-            raise NeurodecorrError(f"batch_fraction: must lie in (0, 1], got {self.batch_fraction}")
-        if not (0.0 < self.momentum <= 1.0):
-            raise NeurodecorrError(f"momentum: must lie in (0, 1], got {self.momentum}")
+    momentum: float = setting(0.1, within="(0, 1]")
 
     @property
     def uses_gain(self) -> bool:

@@ -24,6 +24,7 @@ from neurodecorr.devices.config import (
     ReadConfig,
 )
 from neurodecorr.devices.crossbar import Crossbar
+from neurodecorr.devices.fits import LogOrPolynomial
 from neurodecorr.devices.presets import PRESET_DIR, list_presets, load_device
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "DriftConfig",
     "FaultsConfig",
     "IRDropConfig",
+    "LogOrPolynomial",
     "MappingConfig",
     "OutputConfig",
     "PRESET_DIR",

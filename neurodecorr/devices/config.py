@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
+from neurodecorr.core.checked import setting, setting_problem, type_problem
 from neurodecorr.devices import fits
+from neurodecorr.devices.fits import LogOrPolynomial
 from neurodecorr.errors import NeurodecorrError
 
 SCHEMES = ("differential", "reference")
@@ -43,53 +44,74 @@ class _Group:
     ``dataclasses.replace`` of a preset, a literal in code): a bad value raises a one-line
     :class:`NeurodecorrError` naming the table and the key. ``where`` in every check is the
     ``"file: [table]"`` prefix that error messages start with.
+
+    A field holding a fitted curve (:class:`~neurodecorr.devices.fits.LogOrPolynomial`) is
+    written flat in the table, one key per parameter (``nu_mean_slope``, ``nu_mean_max``, ...):
+    :meth:`to_table` and :meth:`from_table` speak those keys, and so do the error messages.
     """
 
     table: ClassVar[str] = ""
+    #: key -> the values it may take (merged over the bases, :func:`~neurodecorr.core.
+    #: checked.declared`)
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: key -> the interval its value (or every element of a tuple) lies in, ``"[0, inf)"``
+    ranges: ClassVar[dict[str, str]] = {}
+    #: the field that names the model, and model -> the keys only that model reads
+    model_keys: ClassVar[tuple[str, dict[str, tuple[str, ...]]] | None] = None
 
     def __post_init__(self) -> None:
-        where = f"[{self.table}]"
+        self.validate_table(f"[{self.table}]", self._non_default_keys())
+
+    def validate_table(self, where: str, given: set[str]) -> None:
+        """Every check of the table (:mod:`neurodecorr.core.checked`): the types, each field's
+        :func:`~neurodecorr.core.checked.setting`, no key of another model
+        (:attr:`model_keys`), then the group's own :meth:`validate` of relations between
+        keys."""
+        for key, value, type_name in _typed_items(self):
+            problem = type_problem(value, type_name)
+            _check(problem is None, where, key, problem or "")
         for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            _check(_has_type(value, str(f.type)), where, f.name,
-                   f"expected {f.type}, got {value!r}")
-            if str(f.type) == "float":
-                _check(math.isfinite(value), where, f.name,
-                       f"expected a finite number, got {value!r}")
-        self.validate(where, self._non_default_keys())
+            problem = setting_problem(getattr(self, f.name), f)
+            _check(problem is None, where, f.name, problem or "")
+        if self.model_keys is not None:
+            model, keys = self.model_keys
+            self._check_model_keys(where, given, getattr(self, model), keys)
+        self.validate(where, given)
 
     def _non_default_keys(self) -> set[str]:
-        given = set()
-        for f in dataclasses.fields(self):
-            default = (f.default if f.default is not dataclasses.MISSING
-                       else f.default_factory() if f.default_factory is not dataclasses.MISSING
-                       else None)
-            if getattr(self, f.name) != default:
-                given.add(f.name)
-        return given
+        defaults = _default_table(type(self))
+        return {key for key, value in self.to_table().items() if value != defaults[key]}
 
     @classmethod
     def from_table(cls, raw: Any, origin: str) -> _Group:
         if not isinstance(raw, dict):
             raise NeurodecorrError(f"{origin}: [{cls.table}] must be a table")
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        values: dict[str, Any] = {}
+        types = {key: type_name for key, _, type_name in _typed_items(cls)}
+        flat: dict[str, Any] = {}
         for key, value in raw.items():
             where = f"{origin}: [{cls.table}] {key}"
-            if key not in known:
-                allowed = ", ".join(sorted(known))
+            if key not in types:
+                allowed = ", ".join(sorted(types))
                 raise NeurodecorrError(f"{where}: unknown key (allowed: {allowed})")
-            values[key] = _coerce(value, known[key].type, where)
+            flat[key] = _coerce(value, types[key], where)
+        values = {}
+        for f in dataclasses.fields(cls):
+            if isinstance(f.default, LogOrPolynomial):
+                if any(key.startswith(f"{f.name}_") for key in flat):
+                    values[f.name] = f.default.with_flat(f.name, flat)
+            elif f.name in flat:
+                values[f.name] = flat[f.name]
         try:
             group = cls(**values)
             # the keys the file sets explicitly (a default value may still be misplaced)
-            group.validate(f"[{cls.table}]", set(raw))
+            group.validate_table(f"[{cls.table}]", set(raw))
         except NeurodecorrError as exc:
             raise NeurodecorrError(f"{origin}: {exc}") from None
         return group
 
     def validate(self, where: str, given: set[str]) -> None:
-        """Check ranges; ``given`` holds the keys set explicitly (or away from their default)."""
+        """Check ranges and relations between keys; ``given`` holds the keys set explicitly (or
+        away from their default)."""
 
     @staticmethod
     def _check_model_keys(where: str, given: set[str], model: str,
@@ -102,7 +124,50 @@ class _Group:
                    f"applies to model {' or '.join(owners)}, not {model}")
 
     def to_table(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """The table's flat keys and values (a fitted curve as its ``name_*`` keys)."""
+        table: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            table.update(_flat(f.name, getattr(self, f.name)))
+        return table
+
+
+def _flat(name: str, value: Any) -> dict[str, Any]:
+    return value.flat(name) if isinstance(value, LogOrPolynomial) else {name: value}
+
+
+def _default_table(cls: type) -> dict[str, Any]:
+    """The flat keys of a group class with their default values."""
+    table: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        default = (f.default if f.default is not dataclasses.MISSING
+                   else f.default_factory() if f.default_factory is not dataclasses.MISSING
+                   else None)
+        table.update(_flat(f.name, default))
+    return table
+
+
+def _typed_items(group: Any) -> list[tuple[str, Any, str]]:
+    """``(flat key, value, type name)`` of a group instance, or of a class with its defaults."""
+    items = []
+    for f in dataclasses.fields(group):
+        value = getattr(group, f.name, f.default)
+        if isinstance(f.default, LogOrPolynomial):
+            curve = value if isinstance(value, LogOrPolynomial) else f.default
+            items += [(key, v, "tuple[float, ...]" if key.endswith("_poly") else "float")
+                      for key, v in curve.flat(f.name).items()]
+        else:
+            items.append((f.name, value, str(f.type)))
+    return items
+
+
+def _check_curve(group: Any, where: str, name: str) -> None:
+    """A fitted curve's clip range: ``0 <= name_min <= name_max``; a break needs the
+    polynomial above it."""
+    curve = getattr(group, name)
+    _check(curve.lo >= 0, where, f"{name}_min", f"must be >= 0, got {curve.lo}")
+    _check(curve.hi >= curve.lo, where, f"{name}_max", f"must be >= {name}_min")
+    _check(curve.brk <= 0 or bool(curve.poly), where, f"{name}_poly",
+           "a break point needs the polynomial above it")
 
 
 def _coerce(value: Any, type_name: Any, where: str) -> Any:
@@ -133,36 +198,9 @@ def _coerce(value: Any, type_name: Any, where: str) -> Any:
     raise AssertionError(f"unsupported field type {t}")  # a programming error, not a user one
 
 
-def _has_type(value: Any, type_name: str) -> bool:
-    if type_name == "float":
-        return isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if type_name == "int":
-        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    if type_name == "bool":
-        return isinstance(value, bool)
-    if type_name == "str":
-        return isinstance(value, str)
-    if type_name == "tuple[float, ...]":
-        return isinstance(value, tuple) and all(_has_type(v, "float") for v in value)
-    return True
-
-
 def _check(ok: bool, where: str, key: str, problem: str) -> None:
     if not ok:
         raise NeurodecorrError(f"{where} {key}: {problem}")
-
-
-def _finite(group: Any, where: str, keys: Any) -> None:
-    """Every number of ``keys`` finite (a ``replace`` in code bypasses the TOML reader's check)."""
-    for key in keys:
-        value = getattr(group, key)
-        values = value if isinstance(value, tuple) else (value,)
-        ok = all(math.isfinite(v) for v in values)
-        _check(ok, where, key, f"must be a finite number, got {value!r}")
-
-
-def _one_of(value: str, allowed: tuple[str, ...], where: str, key: str) -> None:
-    _check(value in allowed, where, key, f"must be one of {', '.join(allowed)}; got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -175,19 +213,15 @@ class MappingConfig(_Group):
     """
 
     table: ClassVar[str] = "mapping"
-    scheme: str = "differential"
-    g_min_uS: float = 0.0
+    scheme: str = setting("differential", one_of=SCHEMES)
+    g_min_uS: float = setting(0.0, within="[0, inf)")
     g_max_uS: float = 25.0
-    headroom: float = 1.0
+    headroom: float = setting(1.0, within="[1, inf)")
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
-        _one_of(self.scheme, SCHEMES, where, "scheme")
-        _finite(self, where, ("g_min_uS", "g_max_uS", "headroom"))
-        _check(self.g_min_uS >= 0, where, "g_min_uS", f"must be >= 0, got {self.g_min_uS}")
         _check(self.g_max_uS > self.g_min_uS, where, "g_max_uS",
                f"G_min >= G_max ({self.g_min_uS} >= {self.g_max_uS} uS)")
-        _check(self.headroom >= 1.0, where, "headroom", f"must be >= 1, got {self.headroom}")
 
     @property
     def g_range_uS(self) -> float:
@@ -206,19 +240,14 @@ class ProgrammingConfig(_Group):
     table: ClassVar[str] = "programming"
     noise_poly_uS: tuple[float, ...] = (0.0,)
     levels: int = 0
-    write_verify_iterations: int = 0
-    write_verify_tolerance_uS: float = 0.0
+    write_verify_iterations: int = setting(0, within="[0, inf)")
+    write_verify_tolerance_uS: float = setting(0.0, within="[0, inf)")
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
         _check(len(self.noise_poly_uS) >= 1, where, "noise_poly_uS", "needs a coefficient")
-        _finite(self, where, ("noise_poly_uS", "write_verify_tolerance_uS"))
         _check(self.levels == 0 or self.levels >= 2, where, "levels",
                f"must be 0 (continuous) or >= 2, got {self.levels}")
-        _check(self.write_verify_iterations >= 0, where, "write_verify_iterations",
-               f"must be >= 0, got {self.write_verify_iterations}")
-        _check(self.write_verify_tolerance_uS >= 0, where, "write_verify_tolerance_uS",
-               f"negative noise tolerance {self.write_verify_tolerance_uS}")
 
     def sigma_uS(self, g_norm: np.ndarray) -> np.ndarray:
         """σ_prog at normalised conductance g/G_max."""
@@ -245,9 +274,10 @@ class ReadConfig(_Group):
     Accumulated 1/f noise of relative amplitude Q_s(g) and standard deviation
     g Q_s sqrt(ln((a + t_r)/(2 t_r))) at age a (Nandakumar 2019 ICECS):
     ``power``: Q_s = min(c g^(−e), Q_max) (aihwkit ``PCMLikeNoiseModel``);
-    ``piecewise``: clip(a ln g + b, Q_min, Q_max) below ``flicker_q_break``, a polynomial above
-    (aihwkit ``HermesNoiseModel``); ``log10``: absolute σ = K log10(G/µS) sqrt(ln(...)) µS
-    (aihwkit ``ReRamCMONoiseModel``); ``none``: off.
+    ``piecewise``: the fitted curve ``flicker_q`` (keys ``flicker_q_slope``, ``_intercept``,
+    ``_min``, ``_max``, ``_break``, ``_poly``), clip(a ln g + b, Q_min, Q_max) below
+    ``flicker_q_break``, a polynomial above (aihwkit ``HermesNoiseModel``); ``log10``:
+    absolute σ = K log10(G/µS) sqrt(ln(...)) µS (aihwkit ``ReRamCMONoiseModel``); ``none``: off.
 
     Read asymmetry (``polarity_d2d_rel`` σ_p; aihwkit ``w_read_asymmetry_dtod``): a negative
     input sees device ij's weight scaled by a_ij = 1 + σ_p ξ_ij, fixed per device (PCM's
@@ -255,45 +285,26 @@ class ReadConfig(_Group):
     """
 
     table: ClassVar[str] = "read"
-    model: str = "constant"
-    noise_uS: float = 0.0
-    flicker_model: str = "power"
-    flicker_q_slope: float = 0.0
-    flicker_q_intercept: float = 0.0
-    flicker_q_coeff: float = 0.0
-    flicker_q_exponent: float = 0.65
-    flicker_q_max: float = 0.2
-    flicker_q_min: float = 0.0
-    flicker_q_break: float = 0.0
-    flicker_q_poly: tuple[float, ...] = ()
-    flicker_k_uS: float = 0.0
-    flicker_t_read_s: float = 250e-9
-    polarity_d2d_rel: float = 0.0
+    model_keys = ("flicker_model", _FLICKER_KEYS)
+    model: str = setting("constant", one_of=READ_MODELS)
+    noise_uS: float = setting(0.0, within="[0, inf)")
+    flicker_model: str = setting("power", one_of=FLICKER_MODELS)
+    flicker_q_coeff: float = setting(0.0, within="[0, inf)")
+    flicker_q_exponent: float = setting(0.65, within="[0, inf)")
+    #: Q_s of ``piecewise``; its ``hi`` (``flicker_q_max``) also caps ``power``
+    flicker_q: LogOrPolynomial = LogOrPolynomial(hi=0.2)
+    flicker_k_uS: float = setting(0.0, within="[0, inf)")
+    flicker_t_read_s: float = setting(250e-9, within="(0, inf)")
+    polarity_d2d_rel: float = setting(0.0, within="[0, inf)")
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
-        _one_of(self.model, READ_MODELS, where, "model")
-        _one_of(self.flicker_model, FLICKER_MODELS, where, "flicker_model")
-        self._check_model_keys(where, given, self.flicker_model, _FLICKER_KEYS)
-        _finite(self, where, [f.name for f in dataclasses.fields(self)
-                              if f.type in ("float", "tuple[float, ...]")])
-        for key in ("noise_uS", "flicker_q_coeff", "flicker_q_max", "flicker_q_min",
-                    "flicker_k_uS", "polarity_d2d_rel"):
-            _check(getattr(self, key) >= 0, where, key, f"negative noise {getattr(self, key)}")
-        _check(self.flicker_q_exponent >= 0, where, "flicker_q_exponent",
-               f"must be >= 0, got {self.flicker_q_exponent}")
-        _check(self.flicker_t_read_s > 0, where, "flicker_t_read_s",
-               f"must be > 0, got {self.flicker_t_read_s}")
-        _check(self.flicker_q_max >= self.flicker_q_min, where, "flicker_q_max",
-               "must be >= flicker_q_min")
-        _check(not (self.flicker_model == "piecewise" and self.flicker_q_break > 0
-                    and not self.flicker_q_poly), where, "flicker_q_poly",
-               "a break point needs the polynomial above it")
+        _check_curve(self, where, "flicker_q")
 
     @property
     def has_flicker(self) -> bool:
         return {"none": False, "power": self.flicker_q_coeff > 0,
-                "piecewise": self.flicker_q_max > 0 or bool(self.flicker_q_poly),
+                "piecewise": self.flicker_q.hi > 0 or bool(self.flicker_q.poly),
                 "log10": self.flicker_k_uS > 0}[self.flicker_model]
 
 
@@ -311,67 +322,38 @@ class DriftConfig(_Group):
     """Slow change of the conductance with the device's age a (:mod:`neurodecorr.devices.drift`).
 
     ``power_law``: g(a) = g_prog ((a + t0)/t0)^(−ν), ν ~ |N(μ(g), σ(g))| per device, μ and σ
-    :func:`~neurodecorr.devices.fits.log_or_polynomial` of g/G_max (Nandakumar 2019 ICECS;
-    aihwkit ``PCMLikeNoiseModel``, ``HermesNoiseModel``).
+    fitted curves of g/G_max, ``nu_mean`` and ``nu_std``
+    (:class:`~neurodecorr.devices.fits.LogOrPolynomial`, keys ``nu_mean_slope``, ...,
+    ``nu_std_poly``; Nandakumar 2019 ICECS; aihwkit ``PCMLikeNoiseModel``,
+    ``HermesNoiseModel``).
     ``log_relaxation``: g(a) = g_prog + m ln(a/t0) + (s0 + s1 ln(a/t0)) ξ µS for a > t0, ξ fixed
     per device (CMO/HfOx ReRAM, Falcone et al. 2025; aihwkit ``ReRamCMONoiseModel``).
     ``retention``: g − G_min decays as exp(−a/τ) (capacitor leak, Li 2018).
     """
 
     table: ClassVar[str] = "drift"
-    model: str = "power_law"
-    t0_s: float = 20.0
-    nu_mean_slope: float = 0.0
-    nu_mean_intercept: float = 0.0
-    nu_mean_min: float = 0.0
-    nu_mean_max: float = 0.0
-    nu_mean_break: float = 0.0
-    nu_mean_poly: tuple[float, ...] = ()
-    nu_std_slope: float = 0.0
-    nu_std_intercept: float = 0.0
-    nu_std_min: float = 0.0
-    nu_std_max: float = 0.0
-    nu_std_break: float = 0.0
-    nu_std_poly: tuple[float, ...] = ()
+    model_keys = ("model", _DRIFT_KEYS)
+    model: str = setting("power_law", one_of=DRIFT_MODELS)
+    t0_s: float = setting(20.0, within="(0, inf)")
+    nu_mean: LogOrPolynomial = LogOrPolynomial()
+    nu_std: LogOrPolynomial = LogOrPolynomial()
     relax_mean_uS: float = 0.0
-    relax_std_uS: float = 0.0
-    relax_std_slope_uS: float = 0.0
-    retention_tau_s: float = 0.0
+    relax_std_uS: float = setting(0.0, within="[0, inf)")
+    relax_std_slope_uS: float = setting(0.0, within="[0, inf)")
+    retention_tau_s: float = setting(0.0, within="[0, inf)")
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
-        _one_of(self.model, DRIFT_MODELS, where, "model")
-        self._check_model_keys(where, given, self.model, _DRIFT_KEYS)
-        _finite(self, where, [f.name for f in dataclasses.fields(self)
-                              if f.type in ("float", "tuple[float, ...]")])
-        _check(self.t0_s > 0, where, "t0_s", f"must be > 0, got {self.t0_s}")
-        for lo, hi in (("nu_mean_min", "nu_mean_max"), ("nu_std_min", "nu_std_max")):
-            _check(getattr(self, lo) >= 0, where, lo, f"must be >= 0, got {getattr(self, lo)}")
-            _check(getattr(self, hi) >= getattr(self, lo), where, hi, f"must be >= {lo}")
-        for part in ("nu_mean", "nu_std"):
-            _check(getattr(self, f"{part}_break") <= 0 or bool(getattr(self, f"{part}_poly")),
-                   where, f"{part}_poly", "a break point needs the polynomial above it")
-        for key in ("relax_std_uS", "relax_std_slope_uS", "retention_tau_s"):
-            _check(getattr(self, key) >= 0, where, key, f"must be >= 0, got {getattr(self, key)}")
+        for name in ("nu_mean", "nu_std"):
+            _check_curve(self, where, name)
 
     @property
     def enabled(self) -> bool:
         if self.model == "power_law":
-            return (self.nu_mean_max > 0 or self.nu_std_max > 0 or bool(self.nu_mean_poly)
-                    or bool(self.nu_std_poly))
+            return any(curve.hi > 0 or curve.poly for curve in (self.nu_mean, self.nu_std))
         if self.model == "log_relaxation":
             return self.relax_mean_uS != 0 or self.relax_std_uS > 0 or self.relax_std_slope_uS > 0
         return self.retention_tau_s > 0
-
-    def nu_mean(self, g_norm: np.ndarray) -> np.ndarray:
-        return fits.log_or_polynomial(g_norm, self.nu_mean_slope, self.nu_mean_intercept,
-                                      self.nu_mean_min, self.nu_mean_max, self.nu_mean_break,
-                                      self.nu_mean_poly)
-
-    def nu_std(self, g_norm: np.ndarray) -> np.ndarray:
-        return fits.log_or_polynomial(g_norm, self.nu_std_slope, self.nu_std_intercept,
-                                      self.nu_std_min, self.nu_std_max, self.nu_std_break,
-                                      self.nu_std_poly)
 
 
 @dataclass(frozen=True)
@@ -380,18 +362,13 @@ class FaultsConfig(_Group):
     random conductance with the given probabilities (fixed per device from the seed)."""
 
     table: ClassVar[str] = "faults"
-    stuck_g_min_frac: float = 0.0
-    stuck_g_max_frac: float = 0.0
-    stuck_random_frac: float = 0.0
+    stuck_g_min_frac: float = setting(0.0, within="[0, 1]")
+    stuck_g_max_frac: float = setting(0.0, within="[0, 1]")
+    stuck_random_frac: float = setting(0.0, within="[0, 1]")
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
-        keys = ("stuck_g_min_frac", "stuck_g_max_frac", "stuck_random_frac")
-        _finite(self, where, keys)
-        for key in keys:
-            v = getattr(self, key)
-            _check(0.0 <= v <= 1.0, where, key, f"fraction {v} outside [0, 1]")
-        total = sum(getattr(self, k) for k in keys)
+        total = self.stuck_g_min_frac + self.stuck_g_max_frac + self.stuck_random_frac
         _check(total <= 1.0, where, "stuck_random_frac", f"stuck fractions sum to {total} > 1")
 
 
@@ -424,78 +401,64 @@ class PulsedConfig(_Group):
     """
 
     table: ClassVar[str] = "pulsed"
-    model: str = "constant_step"
-    dw_min_norm: float = 0.001
-    up_down: float = 0.0
-    w_min_norm: float = -1.0
-    w_max_norm: float = 1.0
-    d2d_distribution: str = "normal"
-    d2d_dw_min_rel: float = 0.0
-    d2d_up_down: float = 0.0
-    d2d_bounds_rel: float = 0.0
-    c2c_rel: float = 0.0
+    model_keys = ("model", _PULSED_KEYS)
+    model: str = setting("constant_step", one_of=PULSED_MODELS)
+    dw_min_norm: float = setting(0.001, within="(0, inf)")
+    up_down: float = setting(0.0, within="(-1, 1)")
+    w_min_norm: float = setting(-1.0, within="[-1, 0)")
+    w_max_norm: float = setting(1.0, within="(0, 1]")
+    d2d_distribution: str = setting("normal", one_of=D2D_DISTRIBUTIONS)
+    d2d_dw_min_rel: float = setting(0.0, within="[0, inf)")
+    d2d_up_down: float = setting(0.0, within="[0, inf)")
+    d2d_bounds_rel: float = setting(0.0, within="[0, inf)")
+    c2c_rel: float = setting(0.0, within="[0, inf)")
     c2c_additive: bool = False
-    c2c_add_norm: float = 0.0
-    c2c_slope: float = 0.0
-    write_noise_rel: float = 0.0
-    gamma_up: float = 0.0
-    gamma_down: float = 0.0
+    c2c_add_norm: float = setting(0.0, within="[0, inf)")
+    c2c_slope: float = setting(0.0, within="[0, inf)")
+    write_noise_rel: float = setting(0.0, within="[0, inf)")
+    gamma_up: float = setting(0.0, within="[0, inf)")
+    gamma_down: float = setting(0.0, within="[0, inf)")
     exp_a_up: float = 0.00081
     exp_a_down: float = 0.36833
     exp_gamma_up: float = 12.44625
     exp_gamma_down: float = 12.78785
     exp_a: float = 0.244
     exp_b: float = 0.2425
-    piecewise_up: tuple[float, ...] = (1.0,)
-    piecewise_down: tuple[float, ...] = (1.0,)
-    bl_max: int = 31
-    unit_cell: str = "pair"
-    refresh_every: int = 0
-    refresh_upper_thres: float = 0.75
-    refresh_lower_thres: float = 0.25
+    piecewise_up: tuple[float, ...] = setting((1.0,), within="[0, inf)")
+    piecewise_down: tuple[float, ...] = setting((1.0,), within="[0, inf)")
+    bl_max: int = setting(31, within="[1, inf)")
+    unit_cell: str = setting("pair", one_of=UNIT_CELLS)
+    refresh_every: int = setting(0, within="[0, inf)")
+    refresh_upper_thres: float = setting(0.75, within="[0, 1]")
+    refresh_lower_thres: float = setting(0.25, within="[0, 1]")
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
-        _one_of(self.model, PULSED_MODELS, where, "model")
-        _one_of(self.d2d_distribution, D2D_DISTRIBUTIONS, where, "d2d_distribution")
-        self._check_model_keys(where, given, self.model, _PULSED_KEYS)
-        _finite(self, where, [f.name for f in dataclasses.fields(self)
-                              if f.type in ("float", "tuple[float, ...]")])
-        _check(self.dw_min_norm > 0, where, "dw_min_norm", f"must be > 0, got {self.dw_min_norm}")
-        _check(-1.0 < self.up_down < 1.0, where, "up_down",
-               f"must be in (-1, 1), got {self.up_down}")
-        _check(-1.0 <= self.w_min_norm < 0.0, where, "w_min_norm",
-               f"must be in [-1, 0), got {self.w_min_norm}")
-        _check(0.0 < self.w_max_norm <= 1.0, where, "w_max_norm",
-               f"must be in (0, 1], got {self.w_max_norm}")
-        for key in ("d2d_dw_min_rel", "d2d_up_down", "d2d_bounds_rel", "c2c_rel",
-                    "c2c_add_norm", "c2c_slope", "write_noise_rel"):
-            v = getattr(self, key)
-            _check(v >= 0, where, key, f"negative noise {v}")
-        for key in ("gamma_up", "gamma_down"):
-            _check(getattr(self, key) >= 0, where, key, f"must be >= 0, got {getattr(self, key)}")
         # aihwkit's ExpStepDevice has no additive cycle-to-cycle noise (rpu_expstep_device.cpp)
         _check(not (self.model == "exp_step" and self.c2c_additive), where, "c2c_additive",
                "exp_step noise is multiplicative (use c2c_add_norm for an additive part)")
-        for key in ("piecewise_up", "piecewise_down"):
-            nodes = getattr(self, key)
-            _check(all(v >= 0 for v in nodes), where, key, "node values must be >= 0")
         _check(len(self.piecewise_up) == len(self.piecewise_down), where, "piecewise_down",
                "needs as many nodes as piecewise_up")
-        _check(self.bl_max >= 1, where, "bl_max", f"must be >= 1, got {self.bl_max}")
-        _one_of(self.unit_cell, UNIT_CELLS, where, "unit_cell")
-        _check(self.refresh_every >= 0, where, "refresh_every",
-               f"must be >= 0 (0: never), got {self.refresh_every}")
         _check(self.unit_cell == "one_sided" or self.refresh_every == 0, where, "refresh_every",
                "refresh applies to the one_sided unit cell")
         _check(self.unit_cell == "pair" or self.write_noise_rel == 0, where, "write_noise_rel",
                "write noise of the one_sided unit cell is not modelled")
-        _check(0 <= self.refresh_lower_thres <= self.refresh_upper_thres <= 1, where,
-               "refresh_upper_thres", "needs 0 <= refresh_lower_thres <= refresh_upper_thres <= 1")
+        _check(self.refresh_lower_thres <= self.refresh_upper_thres, where,
+               "refresh_upper_thres", "must be >= refresh_lower_thres")
 
 
 @dataclass(frozen=True)
-class DACConfig(_Group):
+class _Converter(_Group):
+    """What both converters are: ``bits`` of resolution over ``±range_norm``, quantised with
+    step range/(2^(bits−1) − 1) (:func:`neurodecorr.devices.periphery.quantise`)."""
+
+    bits: int = setting(8, within="[1, 32]")
+    range_norm: float = setting(1.0, within="(0, inf)")
+
+
+
+@dataclass(frozen=True)
+class DACConfig(_Converter):
     """Input converter (aihwkit ``IOParameters``: ``noise_management``, ``nm_thres``,
     ``inp_bound``, ``inp_res``, ``inp_noise``).
 
@@ -506,28 +469,19 @@ class DACConfig(_Group):
     """
 
     table: ClassVar[str] = "dac"
-    bits: int = 8
-    range_norm: float = 1.0
-    noise_management: str = "abs_max"
-    nm_thres_norm: float = 0.0
-    noise_norm: float = 0.0
+    noise_management: str = setting("abs_max", one_of=NOISE_MANAGEMENT)
+    nm_thres_norm: float = setting(0.0, within="[0, inf)")
+    noise_norm: float = setting(0.0, within="[0, inf)")
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
-        _check(self.bits >= 1, where, "bits", f"bits < 1 ({self.bits})")
-        _check(self.bits <= 32, where, "bits", f"must be <= 32, got {self.bits}")
-        _finite(self, where, ("range_norm", "nm_thres_norm", "noise_norm"))
-        _check(self.range_norm > 0, where, "range_norm", f"must be > 0, got {self.range_norm}")
-        _one_of(self.noise_management, NOISE_MANAGEMENT, where, "noise_management")
-        _check(self.nm_thres_norm >= 0, where, "nm_thres_norm",
-               f"must be >= 0, got {self.nm_thres_norm}")
+        super().validate(where, given)
         _check(self.noise_management != "constant" or self.nm_thres_norm > 0, where,
                "nm_thres_norm", "constant noise management needs a positive threshold")
-        _check(self.noise_norm >= 0, where, "noise_norm", f"negative noise {self.noise_norm}")
 
 
 @dataclass(frozen=True)
-class ADCConfig(_Group):
+class ADCConfig(_Converter):
     """Output converter: clip to ±range and quantise with step range/(2^(bits−1) − 1).
 
     Bound management ``iterative`` (aihwkit ``BoundManagementType.ITERATIVE``): when an output
@@ -536,20 +490,10 @@ class ADCConfig(_Group):
     """
 
     table: ClassVar[str] = "adc"
-    bits: int = 8
-    range_norm: float = 10.0
-    bound_management: str = "none"
-    bm_max_passes: int = 10
+    range_norm: float = setting(10.0, within="(0, inf)")
+    bound_management: str = setting("none", one_of=BOUND_MANAGEMENT)
+    bm_max_passes: int = setting(10, within="[1, inf)")
     source: str = ""
-
-    def validate(self, where: str, given: set[str]) -> None:
-        _check(self.bits >= 1, where, "bits", f"bits < 1 ({self.bits})")
-        _check(self.bits <= 32, where, "bits", f"must be <= 32, got {self.bits}")
-        _finite(self, where, ("range_norm",))
-        _check(self.range_norm > 0, where, "range_norm", f"must be > 0, got {self.range_norm}")
-        _one_of(self.bound_management, BOUND_MANAGEMENT, where, "bound_management")
-        _check(self.bm_max_passes >= 1, where, "bm_max_passes",
-               f"must be >= 1, got {self.bm_max_passes}")
 
 
 @dataclass(frozen=True)
@@ -560,21 +504,11 @@ class OutputConfig(_Group):
     y ← (1 − a) y for y < 0 (``out_asymmetry``); additive Gaussian noise σ_out ξ."""
 
     table: ClassVar[str] = "output"
-    noise_norm: float = 0.0
-    nonlinearity: float = 0.0
-    nonlinearity_d2d_rel: float = 0.0
-    asymmetry: float = 0.0
+    noise_norm: float = setting(0.0, within="[0, inf)")
+    nonlinearity: float = setting(0.0, within="[0, inf)")
+    nonlinearity_d2d_rel: float = setting(0.0, within="[0, inf)")
+    asymmetry: float = setting(0.0, within="(-1, 1)")
     source: str = ""
-
-    def validate(self, where: str, given: set[str]) -> None:
-        _finite(self, where, ("noise_norm", "nonlinearity", "nonlinearity_d2d_rel", "asymmetry"))
-        _check(self.noise_norm >= 0, where, "noise_norm", f"negative noise {self.noise_norm}")
-        _check(self.nonlinearity >= 0, where, "nonlinearity",
-               f"must be >= 0, got {self.nonlinearity}")
-        _check(self.nonlinearity_d2d_rel >= 0, where, "nonlinearity_d2d_rel",
-               f"negative spread {self.nonlinearity_d2d_rel}")
-        _check(-1.0 < self.asymmetry < 1.0, where, "asymmetry",
-               f"must be in (-1, 1), got {self.asymmetry}")
 
 
 @dataclass(frozen=True)
@@ -587,16 +521,10 @@ class IRDropConfig(_Group):
     """
 
     table: ClassVar[str] = "ir_drop"
-    model: str = "analytic"
-    scale: float = 0.0
-    g_ratio: float = 5.714e5
+    model: str = setting("analytic", one_of=IR_DROP_MODELS)
+    scale: float = setting(0.0, within="[0, inf)")
+    g_ratio: float = setting(5.714e5, within="(0, inf)")
     source: str = ""
-
-    def validate(self, where: str, given: set[str]) -> None:
-        _one_of(self.model, IR_DROP_MODELS, where, "model")
-        _finite(self, where, ("scale", "g_ratio"))
-        _check(self.scale >= 0, where, "scale", f"must be >= 0, got {self.scale}")
-        _check(self.g_ratio > 0, where, "g_ratio", f"must be > 0, got {self.g_ratio}")
 
 
 #: table name -> group class, in the order they are documented and printed
@@ -616,16 +544,55 @@ PERIPHERY_GROUPS = ("dac", "adc", "output", "ir_drop")
 
 
 @dataclass(frozen=True)
-class DeviceConfig:
-    """One device model with its periphery. ``dac``/``adc`` None means an ideal converter.
+class _Tables:
+    """A configuration file made of tables (a device preset, a circuit description): its
+    ``name``, ``description`` and ``source`` strings, then one :class:`_Group` per table.
 
-    Checked on construction: every group has its type (a ``replace`` that puts a wrong object in
-    a group is refused with a one-line error naming the group).
+    A subclass names its tables in ``tables`` (table -> group class; those in ``optional`` may
+    be ``None``). :meth:`check_tables` refuses, with one line naming the file, a string field
+    that is not a string and a table that is not its group (a ``replace`` that puts a wrong
+    object in it); each group has checked its own keys when it was made.
     """
 
-    name: str = "custom"
+    tables: ClassVar[dict[str, type[_Group]]] = {}
+    optional: ClassVar[tuple[str, ...]] = ()
+    name: str = ""
     description: str = ""
     source: str = ""
+
+    def check_tables(self, where: str) -> None:
+        for f in dataclasses.fields(self):
+            if str(f.type) == "str" and not isinstance(getattr(self, f.name), str):
+                raise NeurodecorrError(f"{where}: {f.name}: expected a string")
+        for key, cls in self.tables.items():
+            value = getattr(self, key)
+            if not (isinstance(value, cls) or (value is None and key in self.optional)):
+                raise NeurodecorrError(f"{where}: [{key}]: expected a {cls.__name__}, got "
+                                       f"{type(value).__name__}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as nested plain data (JSON summaries, ``devices show``)."""
+        out: dict[str, Any] = {"name": self.name, "description": self.description,
+                               "source": self.source}
+        for key in self.tables:
+            group = getattr(self, key)
+            if group is not None:
+                out[key] = {k: list(v) if isinstance(v, tuple) else v
+                            for k, v in group.to_table().items()}
+        return out
+
+
+@dataclass(frozen=True)
+class DeviceConfig(_Tables):
+    """One device model with its periphery. ``dac``/``adc`` None means an ideal converter.
+
+    Checked on construction (:meth:`_Tables.check_tables`, and the unit cell against the
+    mapping scheme).
+    """
+
+    tables: ClassVar[dict[str, type[_Group]]] = GROUPS
+    optional: ClassVar[tuple[str, ...]] = ("dac", "adc")
+    name: str = "custom"
     origin: str = ""
     mapping: MappingConfig = field(default_factory=MappingConfig)
     programming: ProgrammingConfig = field(default_factory=ProgrammingConfig)
@@ -640,27 +607,7 @@ class DeviceConfig:
 
     def __post_init__(self) -> None:
         where = self.origin or self.name
-        for key in ("name", "description", "source", "origin"):
-            if not isinstance(getattr(self, key), str):
-                raise NeurodecorrError(f"{where}: {key}: expected a string")
-        for key, cls in GROUPS.items():
-            value = getattr(self, key)
-            if value is None and key in ("dac", "adc"):
-                continue
-            if not isinstance(value, cls):
-                raise NeurodecorrError(f"{where}: [{key}]: expected a {cls.__name__}, got "
-                                       f"{type(value).__name__}")
+        self.check_tables(where)
         if self.pulsed.unit_cell == "one_sided" and self.mapping.scheme != "differential":
             raise NeurodecorrError(f"{where}: [pulsed] unit_cell: one_sided needs the "
                                    "differential scheme")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The configuration as nested plain data (for JSON summaries and ``devices show``)."""
-        out: dict[str, Any] = {"name": self.name, "description": self.description,
-                               "source": self.source}
-        for key in GROUPS:
-            group = getattr(self, key)
-            if group is not None:
-                table = group.to_table()
-                out[key] = {k: list(v) if isinstance(v, tuple) else v for k, v in table.items()}
-        return out

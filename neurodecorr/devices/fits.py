@@ -9,10 +9,14 @@ Two shapes cover the published fits:
   above it. With no polynomial it is the clipped log-linear law of the PCM drift exponent
   (Nandakumar 2019; aihwkit ``PCMLikeNoiseModel.generate_drift_coefficients``); with one it is
   the branch function aihwkit's ``HermesNoiseModel`` fits to the HERMES chip (Le Gallo 2023)
-  for the mean and spread of ν and for the 1/f amplitude Q_s.
+  for the mean and spread of ν and for the 1/f amplitude Q_s; :class:`LogOrPolynomial` holds
+  one such fit's parameters.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -38,3 +42,38 @@ def log_or_polynomial(g: np.ndarray, slope: float, intercept: float, lo: float, 
     if not poly:
         return low
     return np.where(g < brk, low, polynomial(poly, g))
+
+
+@dataclass(frozen=True)
+class LogOrPolynomial:
+    """One fitted :func:`log_or_polynomial` curve: ``clip(slope·ln g + intercept, lo, hi)``
+    below ``brk`` (everywhere without ``poly``), ``Σ_k poly_k g^k`` from ``brk`` on.
+
+    In a preset table the curve of a quantity ``q`` is written flat, one key per parameter
+    (:data:`KEYS`): ``q_slope``, ``q_intercept``, ``q_min``, ``q_max``, ``q_break``, ``q_poly``.
+    """
+
+    slope: float = 0.0
+    intercept: float = 0.0
+    lo: float = 0.0
+    hi: float = 0.0
+    brk: float = 0.0
+    poly: tuple[float, ...] = ()
+
+    #: flat-key suffix -> field
+    KEYS: ClassVar[dict[str, str]] = {"slope": "slope", "intercept": "intercept", "min": "lo",
+                                      "max": "hi", "break": "brk", "poly": "poly"}
+
+    def __call__(self, g: np.ndarray) -> np.ndarray:
+        return log_or_polynomial(g, self.slope, self.intercept, self.lo, self.hi, self.brk,
+                                 self.poly)
+
+    def flat(self, name: str) -> dict[str, Any]:
+        """The flat keys of the curve of ``name``: ``{name_slope: ..., ...}``."""
+        return {f"{name}_{suffix}": getattr(self, key) for suffix, key in self.KEYS.items()}
+
+    def with_flat(self, name: str, values: dict[str, Any]) -> LogOrPolynomial:
+        """This curve with the flat keys in ``values`` (others keep their values)."""
+        return replace(self, **{key: values[f"{name}_{suffix}"]
+                                for suffix, key in self.KEYS.items()
+                                if f"{name}_{suffix}" in values})

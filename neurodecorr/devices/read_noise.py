@@ -27,7 +27,6 @@ import math
 
 import numpy as np
 
-from neurodecorr.devices import fits
 from neurodecorr.devices.config import MappingConfig, ReadConfig
 
 
@@ -54,10 +53,8 @@ class Flicker:
         g_norm = np.abs(g) / self.mapping.g_max_uS
         if r.flicker_model == "power":
             g_norm = np.maximum(g_norm, 1e-3)
-            return np.minimum(r.flicker_q_coeff / g_norm**r.flicker_q_exponent, r.flicker_q_max)
-        return fits.log_or_polynomial(g_norm, r.flicker_q_slope, r.flicker_q_intercept,
-                                      r.flicker_q_min, r.flicker_q_max, r.flicker_q_break,
-                                      r.flicker_q_poly)
+            return np.minimum(r.flicker_q_coeff / g_norm**r.flicker_q_exponent, r.flicker_q.hi)
+        return r.flicker_q(g_norm)
 
     def amplitude(self, g_uS: np.ndarray, q: np.ndarray) -> np.ndarray:
         """A(g): g q for the relative forms, q log10(g) for ``log10`` (g floored at 1 µS)."""

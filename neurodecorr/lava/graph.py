@@ -3,7 +3,9 @@
 Samples stream through one network: a ``RingBuffer`` holds each sample for
 ``steps_per_sample`` steps, and the last stage keeps its output at the last step of every
 sample window (shifted by the latency of the ``Dense`` processes), so ``N`` samples cost
-``N · steps_per_sample + latency`` Lava steps in one run and one ``Var.get``.
+``N · steps_per_sample + latency`` Lava steps in one run and one ``Var.get``. With
+``record_stages`` every stage and integrator keeps its own output the same way, at its own
+latency (what :class:`neurodecorr.lava.backend.LavaBackend` reads back as a trace).
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ from neurodecorr.lava.runtime import lava_session
 
 @dataclass
 class LavaNetwork:
-    """The built processes: ``source`` feeds the first stage, ``output`` records results."""
+    """The built processes: ``source`` feeds the first stage, ``output`` records results;
+    ``recorders`` are the stages and integrators that record (``output`` alone by default)."""
 
     source: object
     output: object
     processes: list
     n_samples: int
     num_steps: int
+    recorders: list
 
 
 def _dense(Dense, layer: dict, precision: str):
@@ -37,8 +41,9 @@ def _dense(Dense, layer: dict, precision: str):
     return Dense(**kwargs)
 
 
-def build(export: LavaExport, X: np.ndarray) -> LavaNetwork:
-    """Create and connect the processes for the samples ``X`` (shape ``(N, n_in)``)."""
+def build(export: LavaExport, X: np.ndarray, record_stages: bool = False) -> LavaNetwork:
+    """Create and connect the processes for the samples ``X`` (shape ``(N, n_in)``); with
+    ``record_stages`` every ``lateral`` stage and ``integrator`` records, not only the last."""
     import_lava()
     from lava.proc.dense.process import Dense
     from lava.proc.io.source import RingBuffer
@@ -52,15 +57,21 @@ def build(export: LavaExport, X: np.ndarray) -> LavaNetwork:
         data = fixed.to_fixed(data, export.frac_bits).astype(np.int32)
     source = RingBuffer(data=data)
     procs: list = [source]
+    recorders: list = []
     out_port = source.s_out
     last = len(export.layers) - 1
+    delay = 0  # Lava steps from the source to this stage: one per Dense (they send first)
+
+    def record(i: int) -> dict:
+        if not (record_stages or i == last):
+            return {}
+        return {"record_period": T, "record_phase": T + delay, "n_records": n}
     for i, layer in enumerate(export.layers[1:], start=1):
         kind = layer["type"]
         if kind == "lateral":
             params = {k: v for k, v in layer.items()
                       if k not in ("type", "shape", "lateral", "leak", "bias", "gain", "step")}
-            if i == last:
-                params.update(record_period=T, record_phase=T + export.latency, n_records=n)
+            params.update(record(i))
             gain = np.asarray(layer["gain"]) if "gain" in layer else None
             proc = LateralLayer(lateral=np.asarray(layer["lateral"]),
                                 leak=np.asarray(layer["leak"]), bias=np.asarray(layer["bias"]),
@@ -68,51 +79,63 @@ def build(export: LavaExport, X: np.ndarray) -> LavaNetwork:
             out_port.connect(proc.a_in)
             out_port = proc.s_out
             procs.append(proc)
+            if "n_records" in params:
+                recorders.append(proc)
         elif kind == "dense":
             proc = _dense(Dense, layer, export.precision)
             out_port.connect(proc.s_in)
             out_port = proc.a_out
             procs.append(proc)
+            delay += 1
         elif kind == "integrator":
+            delay += 1  # its input Dense
             d_in = _dense(Dense, {"weight": layer["weight_in"],
                                   "weight_exp": layer["weight_in_exp"]}, export.precision)
             d_rec = _dense(Dense, {"weight": layer["weight_rec"],
                                    "weight_exp": layer["weight_rec_exp"]}, export.precision)
             neuron = Integrator(shape=int(layer["shape"][0]), alpha=float(layer.get("alpha", 1.0)),
                                 decay=np.asarray(layer["decay"]),
-                                rec_shift=int(layer.get("rec_shift", 0)))
+                                rec_shift=int(layer.get("rec_shift", 0)), **record(i))
             out_port.connect(d_in.s_in)
             d_in.a_out.connect(neuron.a_in)
             neuron.s_out.connect(d_rec.s_in)
             d_rec.a_out.connect(neuron.a_rec)
             out_port = neuron.s_out
             procs.extend([d_in, neuron, d_rec])
+            if record_stages:
+                recorders.append(neuron)
     return LavaNetwork(source=source, output=procs[-1], processes=procs, n_samples=n,
-                       num_steps=n * T + export.latency)
+                       num_steps=n * T + export.latency, recorders=recorders)
 
 
 @dataclass
 class LavaRun:
-    """Outputs of a Lava run (one row per sample), its Lava steps and wall time."""
+    """Outputs of a Lava run (one row per sample), its Lava steps and wall time; with
+    ``record_stages``, ``stages`` holds what every recording stage and integrator sent, in the
+    export's order, as Lava holds it (integers in fixed point)."""
 
     outputs: np.ndarray
     steps: int
     wall_s: float
     n_processes: int
+    stages: list[np.ndarray] | None = None
 
 
-def run_export(export: LavaExport, X: np.ndarray, progress=None) -> LavaRun:
+def run_export(export: LavaExport, X: np.ndarray, progress=None,
+               record_stages: bool = False) -> LavaRun:
     """Run ``X`` through the exported network in Lava's CPU simulation; always stops Lava.
 
     Returns float outputs: fixed-point results are scaled back by the output stage's ``2^−F``.
     """
     from neurodecorr.lava.procs.models import MODELS
 
-    net = build(export, X)
+    net = build(export, X, record_stages)
     with lava_session(net.source, export.tag, MODELS[export.tag]) as session:
         session.run(net.num_steps, progress)
-        rec = np.asarray(net.output.record.get(), dtype=np.float64).T[:net.n_samples]
+        recs = [np.asarray(proc.record.get(), dtype=np.float64).T[:net.n_samples]
+                for proc in net.recorders]
+    rec = recs[-1]
     if export.precision == "fixed":
         rec = rec * 2.0**-export.out_frac_bits
     return LavaRun(outputs=rec, steps=session.steps, wall_s=session.wall_s,
-                   n_processes=len(net.processes))
+                   n_processes=len(net.processes), stages=recs if record_stages else None)

@@ -3,44 +3,17 @@ checkpoint."""
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 
+from neurodecorr.core.checked import Checked, setting
 from neurodecorr.core.rules import RULES, DecorrelationConfig
 from neurodecorr.data import LOADERS
 from neurodecorr.errors import NeurodecorrError
 
 ALGORITHMS = ("bp", "fa", "signfa", "dfa", "np", "anp")
 DECORRELATIONS = ("none", *RULES)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _check_types(config: TrainConfig) -> None:
-    """Every field has its annotated type (numbers finite), with a one-line error naming it."""
-    hidden = config.hidden
-    if (isinstance(hidden, str) or not isinstance(hidden, Iterable)
-            or not all(_is_int(h) for h in hidden)):
-        raise NeurodecorrError(f"hidden: expected a sequence of integers, got {hidden!r}")
-    for f in fields(config):
-        value = getattr(config, f.name)
-        ok, expected = {
-            "str": (isinstance(value, str), "a string"),
-            "bool": (isinstance(value, bool), "true or false"),
-            "int": (_is_int(value), "an integer"),
-            "float": (_is_number(value) and math.isfinite(value), "a finite number"),
-            "tuple[int, ...]": (True, ""),
-        }[str(f.type)]
-        if not ok:
-            raise NeurodecorrError(f"{f.name}: expected {expected}, got {value!r}")
 
 
 def parse_hidden(text: str) -> tuple[int, ...]:
@@ -66,7 +39,7 @@ def parse_hidden(text: str) -> tuple[int, ...]:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Checked):
     """Everything that determines a training run (with the data, the seed fixes every number).
 
     Attributes
@@ -103,48 +76,35 @@ class TrainConfig:
     seed : int
     """
 
-    dataset: str = "mnist1d"
-    algorithm: str = "bp"
-    decorrelation: str = "none"
+    dataset: str = setting("mnist1d", one_of=tuple(LOADERS))
+    algorithm: str = setting("bp", one_of=ALGORITHMS)
+    decorrelation: str = setting("none", one_of=DECORRELATIONS)
     hidden: tuple[int, ...] = (256, 256)
-    epochs: int = 20
-    batch_size: int = 64
-    lr: float = 1e-3
+    epochs: int = setting(20, within="[1, inf)")
+    batch_size: int = setting(64, within="[1, inf)")
+    lr: float = setting(1e-3, within="(0, inf)")
     decor_lr: float = 1e-3
     decor_batch_fraction: float = 1.0
     decor_centre: bool = False
     decor_kappa: float = 0.5
-    sigma: float = 1e-3
-    negative_slope: float = 0.01
-    feedback_scale: float = 1.0
+    sigma: float = setting(1e-3, within="(0, inf)")
+    negative_slope: float = setting(0.01, within="[0, inf)")
+    feedback_scale: float = setting(1.0, within="(0, inf)")
     fa_through_decorrelation: bool = True
-    seed: int = 0
+    seed: int = setting(0, within="[0, inf)")
 
-    def __post_init__(self) -> None:
-        """Validate every field, however the config was made (CLI, JSON, ``replace``, code)."""
-        _check_types(self)
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
-        if self.dataset not in LOADERS:
-            raise NeurodecorrError(f"dataset: unknown '{self.dataset}'; choose one of: "
-                                   f"{', '.join(LOADERS)}")
-        if self.algorithm not in ALGORITHMS:
-            raise NeurodecorrError(f"algorithm: unknown '{self.algorithm}'; choose one of: "
-                                   f"{', '.join(ALGORITHMS)}")
-        if self.decorrelation not in DECORRELATIONS:
-            raise NeurodecorrError(f"decorrelation: unknown '{self.decorrelation}'; choose one "
-                                   f"of: {', '.join(DECORRELATIONS)}")
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise NeurodecorrError(f"{name}: must be at least 1, got {getattr(self, name)}")
-        for name in ("lr", "sigma", "feedback_scale"):
-            if not (getattr(self, name) > 0):
-                raise NeurodecorrError(f"{name}: must be positive, got {getattr(self, name)}")
-        if not (self.negative_slope >= 0):
-            raise NeurodecorrError(f"negative_slope: must be >= 0, got {self.negative_slope}")
+    def check(self) -> None:
+        """Validate every field, however the config was made (CLI, JSON, ``replace``, code);
+        the decorrelators' settings as :class:`DecorrelationConfig` checks them."""
+        hidden = self.hidden
+        if (isinstance(hidden, str) or not isinstance(hidden, Iterable)
+                or not all(isinstance(h, numbers.Integral) and not isinstance(h, bool)
+                           for h in hidden)):
+            raise NeurodecorrError(f"hidden: expected a sequence of integers, got {hidden!r}")
+        object.__setattr__(self, "hidden", tuple(int(h) for h in hidden))
         if any(h <= 0 for h in self.hidden):
             raise NeurodecorrError(f"hidden: widths must be positive, got {self.hidden}")
-        if self.seed < 0:
-            raise NeurodecorrError(f"seed: must be >= 0, got {self.seed}")
+        super().check()
         try:
             self._decorrelator("ahmad")
         except NeurodecorrError as exc:

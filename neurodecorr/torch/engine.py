@@ -11,6 +11,11 @@ steps). Convolutional layers, which the numpy engine does not have, draw their w
 torch generator seeded with the run's seed.
 
 Deterministic for a seed: on the CPU always; on CUDA cuDNN is put in deterministic mode.
+
+A dense run is the numpy trainer's run in torch, and it is saved as one: :attr:`network` and
+:meth:`state_arrays` write the torch layers, Adam's moments and the running means back into
+the numpy trainer the run started from, so ``--save-network``, ``--checkpoint`` and ``--resume``
+read and write the numpy engine's files (a checkpoint of either engine resumes on either).
 """
 
 from __future__ import annotations
@@ -22,17 +27,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from neurodecorr.core.network import Network
 from neurodecorr.data.base import Dataset
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.learning.config import TrainConfig
 from neurodecorr.learning.trainer import EpochCallbacks, Trainer
 from neurodecorr.reference.device import describe_device, resolve_device, resolve_dtype
-from neurodecorr.torch.adapter import (
-    LAYER_FEEDBACK,
-    dense_net_from_numpy,
-    load_adam_state,
-    write_back,
-)
+from neurodecorr.torch.adapter import LAYER_FEEDBACK, dense_net_from_numpy
 from neurodecorr.torch.diagnostics import Diagnostics
 from neurodecorr.torch.feedback import DirectFeedback, kaiming_uniform_feedback
 from neurodecorr.torch.layers import DecorConv2d, DecorLinear
@@ -130,16 +131,13 @@ class TorchTrainer:
     config : TrainConfig
     dataset : Dataset
     options : TorchOptions
-    reference : Trainer, optional
-        The numpy trainer to start from (e.g. one resumed from a checkpoint by
-        :func:`neurodecorr.learning.checkpoint.resume_trainer`); default: a fresh one built
-        with ``config``. A dense network's state is written back into it for checkpoints
-        (:attr:`network`, :meth:`state_arrays`), so the torch engine saves and resumes
-        through the numpy engine's typed checkpoint.
+    start : Trainer, optional
+        The numpy trainer to start from (e.g. one resumed from a checkpoint); a fresh one by
+        default. Dense networks only.
     """
 
     def __init__(self, config: TrainConfig, dataset: Dataset,
-                 options: TorchOptions | None = None, reference: Trainer | None = None) -> None:
+                 options: TorchOptions | None = None, start: Trainer | None = None) -> None:
         self.config, self.dataset = config, dataset
         self.options = options or TorchOptions()
         if self.options.device == "cuda" and not torch.cuda.is_available():
@@ -149,11 +147,12 @@ class TorchTrainer:
         if self.device.type == "cuda":
             torch.backends.cudnn.deterministic = True
             torch.backends.cudnn.benchmark = False
-        if reference is not None and self.options.conv:
-            raise NeurodecorrError("--resume: a convolutional network (--conv) has no numpy "
-                                   "checkpoint form")
-        reference = reference or Trainer(config, dataset)
-        self.reference = reference
+        if start is not None and self.options.conv:
+            raise NeurodecorrError("--conv: a convolutional network cannot start from a "
+                                   "checkpoint")
+        reference = start or Trainer(config, dataset)
+        #: the numpy trainer this run started from; holds the results once written back
+        self.numpy_trainer = reference
         self.rng = reference.rng  # data order and perturbation noise, as the numpy engine
         self.net = (_conv_net(config, dataset, self.options, self.device, self.dtype)
                     if self.options.conv
@@ -163,8 +162,8 @@ class TorchTrainer:
         for layer in self.layers:
             layer.record = True
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr)
-        if not self.options.conv:
-            load_adam_state(self.optimizer, reference)
+        if reference.adam.step_count:
+            self._load_adam(reference.adam)
         self.x_train = self._tensor(dataset.x_train)
         self.y_train = torch.as_tensor(dataset.y_train, dtype=torch.long, device=self.device)
         self.epoch = reference.epoch
@@ -186,28 +185,6 @@ class TorchTrainer:
                 else int(np.prod(self.net.input_shape)))
         return [n_in, *(layer.out_features if isinstance(layer, DecorLinear)
                         else layer.out_channels for layer in self.layers)]
-
-    def _written_back(self) -> Trainer:
-        """The numpy reference trainer holding this trainer's current state."""
-        if self.options.conv:
-            raise NeurodecorrError("--checkpoint, --save-network: a convolutional network "
-                                   "(--conv) has no numpy form; use a dense one")
-        if self.options.forward_demean:
-            raise NeurodecorrError("--checkpoint, --save-network: the forward demeaning "
-                                   "(--decor-forward-demean) has no numpy form")
-        ref = write_back(self.net, self.optimizer, self.reference)
-        ref.epoch, ref.history = self.epoch, list(self.history)
-        return ref
-
-    @property
-    def network(self):
-        """The trained network as a numpy :class:`~neurodecorr.core.network.Network` (dense
-        networks; written back on every access)."""
-        return self._written_back().network
-
-    def state_arrays(self) -> dict[str, np.ndarray]:
-        """The numpy trainer's checkpoint state (:meth:`Trainer.state_arrays`) of this run."""
-        return self._written_back().state_arrays()
 
     def describe_device(self) -> str:
         return describe_device(self.device)
@@ -288,6 +265,38 @@ class TorchTrainer:
 
     #: the numpy trainer's loop over epochs (it only calls ``train_epoch``)
     fit = Trainer.fit
+
+    def _params(self) -> list[torch.nn.Parameter]:
+        """``[W_0, b_0, W_1, b_1, ...]``, the order of the numpy trainer's Adam."""
+        return [p for layer in self.layers for p in (layer.weight, layer.bias)]
+
+    def _load_adam(self, adam) -> None:
+        for p, m, v in zip(self._params(), adam.m, adam.v, strict=True):
+            self.optimizer.state[p] = {
+                "step": torch.tensor(float(adam.step_count)),
+                "exp_avg": self._tensor(m), "exp_avg_sq": self._tensor(v)}
+
+    @property
+    def network(self) -> Network:
+        """The trained network: the torch layers written into the numpy trainer's network."""
+        return self.net.write_to(self.numpy_trainer.network)
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """The numpy trainer's state arrays (:func:`neurodecorr.learning.checkpoint.
+        save_checkpoint`), with this run's network, Adam moments, means, epoch and history."""
+        ref = self.numpy_trainer
+        self.net.write_to(ref.network)
+        for i, p in enumerate(self._params()):
+            state = self.optimizer.state.get(p)
+            if state:
+                ref.adam.m[i][...] = state["exp_avg"].cpu().double().numpy()
+                ref.adam.v[i][...] = state["exp_avg_sq"].cpu().double().numpy()
+                ref.adam.step_count = int(state["step"])
+        for i, layer in enumerate(self.layers):
+            if ref.decor_means[i] is not None:
+                ref.decor_means[i] = layer.estimate_mean.cpu().double().numpy().copy()
+        ref.epoch, ref.history = self.epoch, self.history
+        return ref.state_arrays()
 
     def numpy_state(self) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray | None]]:
         """Weights, biases and decorrelating matrices as float64 numpy arrays."""

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.io import check_outputs
+from neurodecorr.learning.checkpoint import resume_trainer
 from neurodecorr.learning.run import TrainRun
 from neurodecorr.torch.engine import TorchOptions, TorchTrainer
 
@@ -35,11 +36,14 @@ class TorchRun:
         if options is not None and run.chip is not None:
             raise NeurodecorrError("--engine torch: --device and --circuit need the numpy "
                                    "engine")
-        if options is not None and (run.checkpoint or run.save_network) and (
-                options.conv or options.forward_demean):
-            raise NeurodecorrError("--checkpoint, --save-network: saved in the numpy engine's "
-                                   "form, which has no convolutions (--conv) and no forward "
-                                   "demeaning (--decor-forward-demean)")
+        if options is not None and options.conv and (run.checkpoint or run.save_network):
+            raise NeurodecorrError("--conv: a convolutional network is not a Network; "
+                                   "--checkpoint, --resume and --save-network need a dense one")
+        if options is not None and options.forward_demean and (run.checkpoint
+                                                                or run.save_network):
+            raise NeurodecorrError("--decor-forward-demean: the forward demeaning's running "
+                                   "mean is not saved in network files; --checkpoint, --resume "
+                                   "and --save-network need a run without it")
         if self.diagnostics and run.chip is not None:
             raise NeurodecorrError("--diagnostics: not available on a chip (--device, --circuit)")
         if self.diagnostics and run.resume:
@@ -50,12 +54,8 @@ class TorchRun:
 
     def make_trainer(self, run: TrainRun, data):
         if self.options is not None:
-            reference = None
-            if run.resume:  # the numpy engine's checkpoint, read and checked by its reader
-                from neurodecorr.learning.checkpoint import resume_trainer
-
-                reference = resume_trainer(run.checkpoint, run.config, data)
-            return TorchTrainer(run.config, data, self.options, reference)
+            start = resume_trainer(run.checkpoint, run.config, data) if run.resume else None
+            return TorchTrainer(run.config, data, self.options, start)
         if self.diagnostics:
             from neurodecorr.learning.trainer import Trainer
             from neurodecorr.torch.adapter import NumpyDiagnostics

@@ -30,6 +30,67 @@ from neurodecorr.lava.fixed_learning import (
 )
 from neurodecorr.lava.procs.process import GainRegister, Integrator, LateralLayer, LearningNeuron
 
+#: process -> model, per precision tag (pinned: discovery would execute unrelated modules);
+#: filled by :func:`_cpu_model`
+MODELS: dict[str, dict[type, type]] = {"floating_pt": {}, "fixed_pt": {}}
+
+
+def _cpu_model(proc: type, tag_name: str):
+    """Declare a CPU model of ``proc`` for Lava's Loihi protocol in one precision, and pin it."""
+    def declare(model: type) -> type:
+        model = implements(proc=proc, protocol=LoihiProtocol)(requires(CPU)(tag(tag_name)(model)))
+        MODELS[tag_name][proc] = model
+        return model
+    return declare
+
+
+class _Typed:
+    """Lava's port and variable types in one precision: ``float``, or ``int64`` of ``bits``."""
+
+    def __init__(self, fixed: bool) -> None:
+        self.fixed = fixed
+
+    def _type(self, cls, bits: int) -> LavaPyType:
+        if self.fixed:
+            return LavaPyType(cls, np.int64, precision=bits)
+        return LavaPyType(cls, float)
+
+    def inp(self, bits: int = 24) -> LavaPyType:
+        return self._type(PyInPort.VEC_DENSE, bits)
+
+    def out(self, bits: int = 24) -> LavaPyType:
+        return self._type(PyOutPort.VEC_DENSE, bits)
+
+    def var(self, bits: int = 24) -> LavaPyType:
+        return self._type(np.ndarray, bits)
+
+
+FLOAT, FIXED = _Typed(fixed=False), _Typed(fixed=True)
+
+
+def _neuron_ports(t: _Typed) -> type:
+    """The types of :func:`neurodecorr.lava.procs.process._neuron_ports` in one precision
+    (24-bit values and powers, 7-bit learning codes)."""
+    return type("NeuronPorts", (), {
+        "a_in": t.inp(), "a_rec": t.inp(), "gain_in": t.inp(7),
+        "s_out": t.out(), "s_out_px": t.out(), "s_out_pv": t.out(),
+        "s_out_y1": t.out(7), "s_out_y2": t.out(7), "s_out_y3": t.out(7),
+        "s_out_bap": LavaPyType(PyOutPort.VEC_DENSE, bool), "v": t.var()})
+
+
+def _lateral_ports(t: _Typed) -> type:
+    """The types of :class:`LateralLayer`'s ports and variables in one precision (8-bit
+    lateral mantissas, 12-bit leak and gain, 24-bit values)."""
+    return type("LateralPorts", (), {
+        "a_in": t.inp(), "s_out": t.out(), "lateral": t.var(8), "leak": t.var(12),
+        "bias": t.var(), "gain": t.var(12), "xbar": t.var(), "record": t.var()})
+
+
+def _gain_register_ports(t: _Typed) -> type:
+    """The types of :class:`GainRegister`'s ports in one precision (7-bit gain code)."""
+    return type("GainRegisterPorts", (), {"px_in": t.inp(), "pv_in": t.inp(),
+                                          "gain_out": t.out(7), "gamma": t.var(7)})
+
 
 class _Recorder:
     """Keeps the sent vector every ``record_period`` steps, from step ``record_phase`` on."""
@@ -45,107 +106,61 @@ class _Recorder:
                 self.record[:, k] = value
 
 
-@implements(proc=LateralLayer, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("floating_pt")
-class PyLateralLayerFloat(PyLoihiProcessModel, _Recorder):
-    """``x = f(a + b)``, then ``n_sub`` times ``x̄ ← x̄ + αx − leak∘x̄ − lateral·x̄``."""
-
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
-    lateral: np.ndarray = LavaPyType(np.ndarray, float)
-    leak: np.ndarray = LavaPyType(np.ndarray, float)
-    bias: np.ndarray = LavaPyType(np.ndarray, float)
-    gain: np.ndarray = LavaPyType(np.ndarray, float)
-    xbar: np.ndarray = LavaPyType(np.ndarray, float)
-    record: np.ndarray = LavaPyType(np.ndarray, float)
+class _LateralLayerModel(PyLoihiProcessModel, _Recorder):
+    """One step of :class:`LateralLayer`: the input stage, then (if it decorrelates) the
+    ``n_sub`` Euler sub-steps, then send and record ``x̄``; a precision supplies both parts."""
 
     def run_spk(self) -> None:
-        p = self.proc_params
-        x = activate(self.a_in.recv() + self.bias, p["activation"], p.get("negative_slope", 0.0))
-        if p["decorrelate"]:
-            drive = p["alpha"] * x
-            xbar = self.xbar
-            for _ in range(p["n_sub"]):
-                xbar = xbar + drive - self.leak * xbar - self.lateral @ xbar
-            self.xbar = xbar
-        else:
-            self.xbar = x
+        x = self._input()
+        self.xbar = self._settle(x) if self.proc_params["decorrelate"] else x
         self.s_out.send(self.xbar)
         self._record(self.xbar)
 
 
-@implements(proc=LateralLayer, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt")
-class PyLateralLayerFixed(PyLoihiProcessModel, _Recorder):
+@_cpu_model(LateralLayer, "floating_pt")
+class PyLateralLayerFloat(_lateral_ports(FLOAT), _LateralLayerModel):
+    """``x = f(a + b)``, then ``n_sub`` times ``x̄ ← x̄ + αx − leak∘x̄ − lateral·x̄``."""
+
+    def _input(self) -> np.ndarray:
+        p = self.proc_params
+        return activate(self.a_in.recv() + self.bias, p["activation"],
+                        p.get("negative_slope", 0.0))
+
+    def _settle(self, x: np.ndarray) -> np.ndarray:
+        drive = self.proc_params["alpha"] * x
+        xbar = self.xbar
+        for _ in range(self.proc_params["n_sub"]):
+            xbar = xbar + drive - self.leak * xbar - self.lateral @ xbar
+        return xbar
+
+
+@_cpu_model(LateralLayer, "fixed_pt")
+class PyLateralLayerFixed(_lateral_ports(FIXED), _LateralLayerModel):
     """Integer version: ``x = f(sat((G·sat(a)) >> s) + b)`` (rounded toward zero), then
     ``n_sub`` times ``v ← sat(decay(v, leak) + x − ⌊(Q·v)·2^e⌋)`` (the gain holds the step)."""
 
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
-    lateral: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=8)
-    leak: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=12)
-    bias: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
-    gain: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=12)
-    xbar: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
-    record: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
-
-    def run_spk(self) -> None:
+    def _input(self) -> np.ndarray:
         p = self.proc_params
         a = saturate(self.a_in.recv().astype(np.int64))  # the 24-bit synaptic accumulator
         z = saturate(mul_shift(a, self.gain, p["gain_shift"]) + self.bias)
-        x = activate_int(z, p["activation"], p.get("slope_mant", 0), p.get("slope_shift", 0))
-        if p["decorrelate"]:
-            v = self.xbar.astype(np.int64)
-            lateral = self.lateral.astype(np.int64)
-            for _ in range(p["n_sub"]):
-                v = saturate(decay(v, self.leak) + x - shift_floor(lateral @ v,
-                                                                   p["lateral_exp"]))
-            self.xbar = v
-        else:
-            self.xbar = x
-        self.s_out.send(self.xbar)
-        self._record(self.xbar)
+        return activate_int(z, p["activation"], p.get("slope_mant", 0), p.get("slope_shift", 0))
+
+    def _settle(self, x: np.ndarray) -> np.ndarray:
+        v = self.xbar.astype(np.int64)
+        lateral = self.lateral.astype(np.int64)
+        for _ in range(self.proc_params["n_sub"]):
+            v = saturate(decay(v, self.leak) + x - shift_floor(lateral @ v,
+                                                               self.proc_params["lateral_exp"]))
+        return v
 
 
-class _FixedNeuronPorts:
-    """Ports and state shared by the integer integrator and learning neuron (same names as
-    their processes: inputs, graded output, powers for the gain register, learning traces)."""
-
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
-    a_rec: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
-    gain_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=7)
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
-    s_out_px: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
-    s_out_pv: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
-    s_out_y1: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=7)
-    s_out_y2: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=7)
-    s_out_y3: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=7)
-    s_out_bap: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool)
-    v: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
-
-
-@implements(proc=Integrator, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("floating_pt")
-class PyIntegratorFloat(PyLoihiProcessModel, _Recorder):
+@_cpu_model(Integrator, "floating_pt")
+class PyIntegratorFloat(_neuron_ports(FLOAT), PyLoihiProcessModel, _Recorder):
     """``v ← v − d∘v + a_in + a_rec``; sends ``v``, the traces ``y2 = −a_rec/α · y2_scale`` and
     ``y3 = γ · y3_scale`` (the gain register's ``γ``), and its powers ``(a_in/α)²`` and ``v²``."""
 
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
-    a_rec: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
-    gain_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
-    s_out_px: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
-    s_out_pv: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
-    s_out_y1: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
-    s_out_y2: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
-    s_out_y3: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
-    s_out_bap: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool)
-    v: np.ndarray = LavaPyType(np.ndarray, float)
-    decay: np.ndarray = LavaPyType(np.ndarray, float)
-    record: np.ndarray = LavaPyType(np.ndarray, float)
+    decay: np.ndarray = FLOAT.var()
+    record: np.ndarray = FLOAT.var()
 
     def run_spk(self) -> None:
         p = self.proc_params
@@ -164,10 +179,8 @@ class PyIntegratorFloat(PyLoihiProcessModel, _Recorder):
         self._record(self.v)
 
 
-@implements(proc=Integrator, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt")
-class PyIntegratorFixed(_FixedNeuronPorts, PyLoihiProcessModel, _Recorder):
+@_cpu_model(Integrator, "fixed_pt")
+class PyIntegratorFixed(_neuron_ports(FIXED), PyLoihiProcessModel, _Recorder):
     """Integer integrator ``v ← sat(decay(v, d) + sat(a_in + ⌊a_rec · 2^−rec_shift⌋))``.
 
     ``decay`` rounds toward zero like Lava's LIF; the recurrent ``Dense`` applies at most the
@@ -175,8 +188,8 @@ class PyIntegratorFixed(_FixedNeuronPorts, PyLoihiProcessModel, _Recorder):
     they are one flooring shift. No learning traces (fixed-point learning is not modelled).
     """
 
-    decay: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=12)
-    record: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
+    decay: np.ndarray = FIXED.var(12)
+    record: np.ndarray = FIXED.var()
 
     def run_spk(self) -> None:
         rec = shift_floor(self.a_rec.recv(), -self.proc_params["rec_shift"])
@@ -186,12 +199,9 @@ class PyIntegratorFixed(_FixedNeuronPorts, PyLoihiProcessModel, _Recorder):
         self._record(self.v)
 
 
-@implements(proc=LearningNeuron, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt")
-class PyLearningNeuronFixed(_FixedNeuronPorts, PyLoihiProcessModel):
+@_cpu_model(LearningNeuron, "fixed_pt")
+class PyLearningNeuronFixed(_neuron_ports(FIXED), PyLoihiProcessModel):
     """Integer learning neuron; one step is ``neurodecorr.lava.fixed_learning.neuron_step``."""
-
 
     def run_spk(self) -> None:
         plan = FixedLearningPlan(**self.proc_params["plan"])
@@ -211,16 +221,9 @@ class PyLearningNeuronFixed(_FixedNeuronPorts, PyLoihiProcessModel):
         self.s_out_bap.send(zeros.astype(bool))
 
 
-@implements(proc=GainRegister, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt")
-class PyGainRegisterFixed(PyLoihiProcessModel):
+@_cpu_model(GainRegister, "fixed_pt")
+class PyGainRegisterFixed(_gain_register_ports(FIXED), PyLoihiProcessModel):
     """Sends the gain code it holds, then computes the next from the layer's power sums."""
-
-    px_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
-    pv_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
-    gain_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=7)
-    gamma: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=7)
 
     def run_spk(self) -> None:
         plan = FixedLearningPlan(**self.proc_params["plan"])
@@ -230,17 +233,10 @@ class PyGainRegisterFixed(PyLoihiProcessModel):
         self.gamma = np.array([gain_code(p_x, p_xbar, plan)], dtype=np.int64)
 
 
-@implements(proc=GainRegister, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("floating_pt")
-class PyGainRegisterFloat(PyLoihiProcessModel):
+@_cpu_model(GainRegister, "floating_pt")
+class PyGainRegisterFloat(_gain_register_ports(FLOAT), PyLoihiProcessModel):
     """``γ = 1 − 1/g``, ``g = ‖x‖ / (‖x̄‖ (1 − η‖x̄‖²))`` from the layer's power sums; sends the
     value it holds, then computes the next (one step late, like ``Dense``)."""
-
-    px_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
-    pv_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
-    gain_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
-    gamma: np.ndarray = LavaPyType(np.ndarray, float)
 
     def run_spk(self) -> None:
         self.gain_out.send(np.full(self.proc_params["shape"], self.gamma[0]))
@@ -250,11 +246,3 @@ class PyGainRegisterFloat(PyLoihiProcessModel):
         inv_gain = np.sqrt(p_xbar / p_x) * (1.0 - eta * p_xbar) if p_x > 0 else 1.0
         self.gamma = np.array([1.0 - inv_gain])
 
-
-#: process -> model, per precision tag (pinned: discovery would execute unrelated modules)
-MODELS = {
-    "floating_pt": {LateralLayer: PyLateralLayerFloat, Integrator: PyIntegratorFloat,
-                    GainRegister: PyGainRegisterFloat},
-    "fixed_pt": {LateralLayer: PyLateralLayerFixed, Integrator: PyIntegratorFixed,
-                 LearningNeuron: PyLearningNeuronFixed, GainRegister: PyGainRegisterFixed},
-}

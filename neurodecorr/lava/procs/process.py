@@ -35,6 +35,22 @@ def _record_vars(proc: AbstractProcess, n: int, n_records: int) -> None:
     proc.record = Var(shape=(n, max(n_records, 1)), init=0)
 
 
+def _neuron_ports(proc: AbstractProcess, n: int) -> None:
+    """The ports and state of a graded neuron that can take part in on-chip learning.
+
+    Inputs: the drive ``a_in``, the recurrent current ``a_rec`` and the gain register's code
+    ``gain_in``. Outputs: the graded value ``s_out``, the powers ``s_out_px``/``s_out_pv`` for
+    the :class:`GainRegister`, the traces ``y1``–``y3`` and the back-propagating action
+    potential a learning ``Dense`` reads. State: ``v``.
+    """
+    for name in ("a_in", "a_rec", "gain_in"):
+        setattr(proc, name, InPort(shape=(n,)))
+    for name in ("s_out", "s_out_px", "s_out_pv", "s_out_y1", "s_out_y2", "s_out_y3",
+                 "s_out_bap"):
+        setattr(proc, name, OutPort(shape=(n,)))
+    proc.v = Var(shape=(n,), init=0)
+
+
 class LateralLayer(AbstractProcess):
     """Bias, activation and ``n_sub`` Euler sub-steps of the lateral dynamics per Lava step.
 
@@ -108,18 +124,7 @@ class Integrator(AbstractProcess):
         decay = np.zeros(shape) if decay is None else decay
         super().__init__(shape=shape, alpha=alpha, y2_scale=y2_scale, y3_scale=y3_scale,
                          decay=decay, rec_shift=rec_shift, **params)
-        self.a_in = InPort(shape=(shape,))
-        self.a_rec = InPort(shape=(shape,))
-        self.s_out = OutPort(shape=(shape,))
-        self.s_out_y1 = OutPort(shape=(shape,))
-        self.s_out_y2 = OutPort(shape=(shape,))
-        self.s_out_y3 = OutPort(shape=(shape,))
-        self.s_out_bap = OutPort(shape=(shape,))
-        # on-chip learning with the gain: powers to the GainRegister, its γ back (y3)
-        self.gain_in = InPort(shape=(shape,))
-        self.s_out_px = OutPort(shape=(shape,))
-        self.s_out_pv = OutPort(shape=(shape,))
-        self.v = Var(shape=(shape,), init=0)
+        _neuron_ports(self, shape)
         self.decay = Var(shape=(shape,), init=decay)
         _record_vars(self, shape, params.get("n_records", 0))
 
@@ -144,17 +149,7 @@ class LearningNeuron(AbstractProcess):
 
     def __init__(self, *, shape: int, plan: dict) -> None:
         super().__init__(shape=shape, plan=plan)
-        self.a_in = InPort(shape=(shape,))
-        self.a_rec = InPort(shape=(shape,))
-        self.gain_in = InPort(shape=(shape,))
-        self.s_out = OutPort(shape=(shape,))
-        self.s_out_px = OutPort(shape=(shape,))
-        self.s_out_pv = OutPort(shape=(shape,))
-        self.s_out_y1 = OutPort(shape=(shape,))
-        self.s_out_y2 = OutPort(shape=(shape,))
-        self.s_out_y3 = OutPort(shape=(shape,))
-        self.s_out_bap = OutPort(shape=(shape,))
-        self.v = Var(shape=(shape,), init=0)
+        _neuron_ports(self, shape)
 
 
 class GainRegister(AbstractProcess):
