@@ -174,6 +174,18 @@ def test_in_place_update_from_the_forward_states_equals_the_unfused_step(rng, ru
     assert gain == pytest.approx(want_gain, rel=tol)
 
 
+def test_in_place_update_leaves_a_read_only_m_alone_and_returns_the_step(rng):
+    d = 30
+    X = correlated_data(rng, 64, d)
+    M = np.eye(d)
+    cfg = DecorrelationConfig(eta=2e-3, batch_fraction=0.1)
+    want, _ = _unfused_step(M, X, cfg, None)
+    M.flags.writeable = False
+    got, _ = linear_update(M, X, cfg, in_place=True)
+    np.testing.assert_array_equal(M, np.eye(d))
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize("rule", ["ahmad", "copi", "dbp"])
 def test_rules_drive_correlations_to_their_fixed_points(rng, rule):
     d = 6

@@ -121,8 +121,9 @@ def linear_update(M: np.ndarray, X: np.ndarray, config: DecorrelationConfig,
         ``X Mᵀ`` as the forward pass computed it (its first ``k`` rows are used), so that the
         update does not form it again.
     in_place : bool
-        Write the new ``M`` into ``M`` itself (C-contiguous ``M``, factored ``ahmad`` step; the
-        other cases compute a new array and copy it in).
+        Write the new ``M`` into ``M`` itself (one BLAS call for the factored ``ahmad`` step;
+        the other rules compute a new array and copy it in). A read-only or non-contiguous
+        ``M`` is left alone and a new array returned: use the returned ``M`` either way.
 
     Returns
     -------
@@ -149,7 +150,9 @@ def linear_update(M: np.ndarray, X: np.ndarray, config: DecorrelationConfig,
     if config.uses_gain:
         statesG = (states @ S.T) @ S / k if factored else states @ G
         gain = power_gain(Xk, states - eta * statesG)
-    if factored and in_place and M.flags.c_contiguous:
+    # BLAS writes into a C-contiguous, writeable M only (else it would silently copy)
+    in_place = in_place and M.flags.c_contiguous and M.flags.writeable
+    if factored and in_place:
         _subtract_product_in_place(M, S, S @ M, gain, -gain * eta / k)
         return M, gain
     step = M - (eta / k) * (S.T @ (S @ M)) if factored else M - eta * (G @ M)
