@@ -1,14 +1,18 @@
 """Decorrelation overhead per epoch: (epoch with decorrelation) ÷ (plain epoch), both engines.
 
 Every ratio is taken within one run: the plain and the decorrelated trainer run their epochs in
-alternation (``neurodecorr.bench.measure.alternate``, best of ``--repeats``), so load from other
-processes hits both alike. An epoch includes the end-of-epoch evaluation, as a user sees it.
+strict alternation, and the median of the pairs' ratios is reported with the load average, so
+load from other processes hits both alike. An epoch includes the end-of-epoch evaluation, as a
+user sees it. Beside the measured ratio: the multiply-adds of both epochs product by product
+(``batch_products``, ``eval_products``) and the time those products take alone, one layer's
+update in place and as a new array, and the plain torch engine's fraction of ``torch.matmul``.
 The torch engine runs on CUDA when present (``--torch-device``), else on the CPU.
 
 Example (the figures in docs/torch.md)::
 
     PYTHONPATH=. .venv/bin/python benchmarks/decorrelation_overhead.py --hidden 4x1000 \\
-        --train-rows 1280 --repeats 3 --json results/overhead.json
+        --train-rows 4000 --repeats 5 --fractions 0.1 --algorithms bp,fa \\
+        --json docs/assets/decorrelation_overhead.json
 """
 
 from __future__ import annotations
