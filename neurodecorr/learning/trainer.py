@@ -161,6 +161,15 @@ class Trainer:
         exact = isinstance(self.backend, NumpyBackend)
         self._update_decorrelators(trace.x, trace.xbar if exact else None)
 
+    def train_batch(self, X: np.ndarray, y: np.ndarray) -> None:
+        """One training step on the batch ``X``, ``y``: the rule's gradients, then
+        :meth:`apply_updates`."""
+        grads, trace = self.rule.gradients(self.network, self.backend, X, y, self.rng)
+        if not all(np.all(np.isfinite(g)) for g in grads):
+            raise NeurodecorrError(f"training diverged in epoch {self.epoch + 1} "
+                                   f"(non-finite update); reduce --lr or --decor-lr")
+        self.apply_updates(grads, trace)
+
     def train_epoch(self, callbacks: EpochCallbacks | None = None) -> dict:
         """One pass over the shuffled training set; returns and records the history row."""
         cb = callbacks or EpochCallbacks()
@@ -172,12 +181,7 @@ class Trainer:
         n_batches = -(-len(X) // bs)
         for k in range(n_batches):
             idx = order[k * bs:(k + 1) * bs]
-            grads, trace = self.rule.gradients(self.network, self.backend, X[idx], y[idx],
-                                               self.rng)
-            if not all(np.all(np.isfinite(g)) for g in grads):
-                raise NeurodecorrError(f"training diverged in epoch {self.epoch + 1} "
-                                       f"(non-finite update); reduce --lr or --decor-lr")
-            self.apply_updates(grads, trace)
+            self.train_batch(X[idx], y[idx])
             if cb.on_batch is not None:
                 cb.on_batch(k + 1, n_batches)
         self.epoch_wall_s.append(time.perf_counter() - t0)

@@ -11,6 +11,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from neurodecorr.numba_cache import ensure_cache_dir
+
+ensure_cache_dir(__file__)
+
 
 @numba.njit(cache=True, nogil=True)
 def residual(X, P, Y, leak, R, rsq):  # noqa: N803
