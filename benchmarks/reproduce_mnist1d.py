@@ -168,6 +168,8 @@ def main() -> None:
     p.add_argument("--engine", choices=("numpy", "torch"), default="numpy")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                    help="torch engine only")
+    p.add_argument("--stem", default=None,
+                   help="file name of the outputs (default reproduction_<dataset>[_torch])")
     a = p.parse_args()
     run_kw = {"engine": a.engine, "dtype": a.dtype}
 
@@ -307,7 +309,7 @@ def main() -> None:
                     "evaluation; measured on a shared machine, with the load of the other runs "
                     "and processes):", "", *speed, "", "Targets:", "", *checks, ""])
     out = Path(a.out)
-    stem = f"reproduction_{a.dataset}" + ("_torch" if a.engine == "torch" else "")
+    stem = a.stem or f"reproduction_{a.dataset}" + ("_torch" if a.engine == "torch" else "")
     panels = {RULE_LABELS.get(r, r): {("plain" if v == "none" else f"+ {v}"):
                                       [x["history"] for x in by_key[(r, v)]] for v in variants}
               for r in rules}
