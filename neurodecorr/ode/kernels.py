@@ -30,6 +30,19 @@ def residual(X, P, Y, leak, R, rsq):  # noqa: N803
 
 
 @numba.njit(cache=True, nogil=True)
+def residual_columns(Xt, Pt, Yt, leak, Rt, rsq):  # noqa: N803
+    """:func:`residual` on transposed arrays (one column per sample, as a column-major batch
+    is laid out in memory): ``Rt = Xt − Pt − leak·Yt`` and ``rsq[i] = ‖Rt[:, i]‖²``."""
+    n, b = Xt.shape
+    rsq[:] = 0.0
+    for j in range(n):
+        for i in range(b):
+            r = Xt[j, i] - Pt[j, i] - leak * Yt[j, i]
+            Rt[j, i] = r
+            rsq[i] += np.float64(r) * np.float64(r)
+
+
+@numba.njit(cache=True, nogil=True)
 def euler_step(Y, X, P, leak, h):  # noqa: N803
     """``Y += h (X − P − leak·Y)`` in place."""
     b, n = X.shape
