@@ -38,9 +38,9 @@ from neurodecorr.errors import NeurodecorrError
 from neurodecorr.io import json_bytes, write_outputs
 from neurodecorr.learning import TrainConfig, parse_hidden
 from neurodecorr.learning.plot import envelope_figure_png
+from neurodecorr.learning.progress import LEVELS, time_to_fraction_of_peak
 from neurodecorr.torch.engine import TorchOptions, TorchTrainer
 
-LEVELS = (0.5, 0.9, 0.99)
 RULE_LABELS = {"bp": "BP", "fa": "FA", "np": "NP", "anp": "ANP", "dfa": "DFA",
                "signfa": "sign-FA"}
 
@@ -84,13 +84,7 @@ def run(config: TrainConfig, options: TorchOptions, data: Dataset,
 def time_to(history: list[dict], level: float) -> tuple[int | None, float | None]:
     """Epoch and cumulative wall seconds at which train accuracy first reaches ``level`` of
     the run's peak."""
-    if not history:
-        return None, None
-    target = level * max(row["train_acc"] for row in history)
-    for row in history:
-        if row["train_acc"] >= target:
-            return int(row["epoch"]), float(row["wall_total_s"])
-    return None, None
+    return time_to_fraction_of_peak(history, level, seconds_key="wall_total_s")
 
 
 def summarise(runs: list[dict]) -> dict:

@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "neurodecorr"
 #: modules of a lower layer (or its own package). The diagram in docs/architecture.md.
 LAYERS = {
     "errors": 0,
-    "io": 1, "resources": 1, "provenance": 1,
+    "io": 1, "resources": 1, "provenance": 1, "numba_cache": 1,
     "core": 2, "data": 2,
     "__init__": 3, "devices": 3, "reference": 3, "ode": 3,
     "circuits": 4,

@@ -143,6 +143,49 @@ def test_factored_product_equals_dense(rng):
     np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
+def _unfused_step(M, X, cfg, mean):
+    """The update as the paper writes it, nothing reused: form G, step, then a second pass."""
+    k = max(1, int(round(cfg.batch_fraction * len(X))))
+    Xs = X[:k] if mean is None else X[:k] - mean
+    step = M - cfg.eta * decorrelation_matrix(Xs @ M.T, cfg) @ M
+    gain = np.sqrt(np.sum(X[:k] ** 2) / np.sum((X[:k] @ step.T) ** 2)) if cfg.uses_gain else 1.0
+    return gain * step, gain
+
+
+@pytest.mark.parametrize("rule", ["ahmad", "copi", "dbp"])
+@pytest.mark.parametrize("fraction", [0.1, 1.0])
+@pytest.mark.parametrize("centre", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_in_place_update_from_the_forward_states_equals_the_unfused_step(rng, rule, fraction,
+                                                                         centre, dtype):
+    d = 30  # fraction 0.1: k = 6 < d/2, the factored in-place path; 1.0: G is formed
+    X = correlated_data(rng, 64, d) + 0.3
+    M = np.eye(d) + 0.1 * rng.standard_normal((d, d)) / np.sqrt(d)
+    mean = X.mean(0) * 0.5 if centre else None
+    cfg = DecorrelationConfig(rule=rule, eta=2e-3, kappa=0.3, batch_fraction=fraction,
+                              centre=centre)
+    want, want_gain = _unfused_step(M, X, cfg, mean)
+    M_run, X_run = M.astype(dtype), X.astype(dtype)
+    got, gain = linear_update(M_run, X_run, cfg, mean=mean, states=X_run @ M_run.T,
+                              in_place=True)
+    assert got is M_run  # written into the array the network holds
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(got, want, rtol=0, atol=tol)
+    assert gain == pytest.approx(want_gain, rel=tol)
+
+
+def test_in_place_update_leaves_a_read_only_m_alone_and_returns_the_step(rng):
+    d = 30
+    X = correlated_data(rng, 64, d)
+    M = np.eye(d)
+    cfg = DecorrelationConfig(eta=2e-3, batch_fraction=0.1)
+    want, _ = _unfused_step(M, X, cfg, None)
+    M.flags.writeable = False
+    got, _ = linear_update(M, X, cfg, in_place=True)
+    np.testing.assert_array_equal(M, np.eye(d))
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize("rule", ["ahmad", "copi", "dbp"])
 def test_rules_drive_correlations_to_their_fixed_points(rng, rule):
     d = 6

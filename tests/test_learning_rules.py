@@ -188,6 +188,23 @@ def test_decorrelation_switched_on_leaves_the_function_unchanged():
     np.testing.assert_allclose(model.forward(X), before, rtol=1e-13, atol=1e-14)
 
 
+@pytest.mark.parametrize("rows", [4, 7, 30])
+def test_folding_w_m_for_evaluation_keeps_the_function_and_folds_only_narrow_layers(rows):
+    from neurodecorr.learning.trainer import folded_for_rows
+
+    model, rng = _model([5, 6, 4, 3])  # random non-symmetric M in every layer
+    X = rng.standard_normal((rows, 5))
+    folded = folded_for_rows(model, rows)
+    want = [layer.n_out < rows for layer in model.layers]  # 6, 4, 3 outputs
+    assert [layer.decorrelation is None for layer in folded.layers] == want
+    # the layer equations written out, unfolded, are the truth
+    h = X
+    for layer in model.layers:
+        h = layer.activate((h @ layer.decorrelation.T) @ layer.weight.T + layer.bias)
+    np.testing.assert_allclose(EXACT.forward(folded, X).logits, h, rtol=1e-12, atol=1e-13)
+    assert model.layers[0].decorrelation is not None  # the trained network is untouched
+
+
 def test_the_numpy_trace_is_the_layer_equations_written_out():
     """x̄ = M x, z = W x̄ + b, next x = leaky_relu(z): each recorded, logits = last z."""
     model, rng = _model([5, 6, 4, 3], slope=0.05)

@@ -223,3 +223,67 @@ def test_user_errors(rng):
         Euler(dt_s=-1.0)
     with pytest.raises(NeurodecorrError, match="dtype"):
         settle(A, np.ones(4), dtype="float16")
+
+
+class _RowReader(IdealReader):
+    """The ideal product through a reader that is not exactly ``IdealReader``: Euler then keeps
+    the batch row-major (its general path), the reference for the column-major fast path."""
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_euler_column_layout_equals_the_row_layout_and_the_solve(dtype):
+    rng = np.random.default_rng(5)
+    n, batch = 37, 23
+    A = stable_nonsymmetric(rng, n)
+    X = rng.standard_normal((batch, n))
+    fast = settle(LateralField(A, leak=0.2, dtype=dtype), X, "euler",
+                  criterion=SettleCriterion(tol=1e-5))
+    rows = settle(LateralField(A, leak=0.2, dtype=dtype,
+                               reader=_RowReader(A.astype(dtype))), X, "euler",
+                  criterion=SettleCriterion(tol=1e-5))
+    assert fast.success and rows.success
+    assert fast.y.flags.c_contiguous and fast.y.dtype == dtype
+    # the same steps and checks; only the order of the GEMM's sums may differ
+    assert fast.nsteps == rows.nsteps
+    np.testing.assert_array_equal(fast.t_settle, rows.t_settle)
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(fast.y, rows.y, rtol=0, atol=1e3 * eps * np.abs(rows.y).max())
+    exact = np.linalg.solve(A + 0.2 * np.eye(n), X.T).T
+    assert np.max(np.abs(fast.y - exact)) < 1e-4 * np.abs(exact).max()
+
+
+@pytest.mark.parametrize("method", ["euler", "chebyshev"])
+def test_euler_in_blocks_on_threads_equals_one_thread(method):
+    """Three blocks of 40 samples on worker threads: the same checks, steps and states."""
+    from neurodecorr.ode.controllers import ChebyshevCycle
+
+    rng = np.random.default_rng(9)
+    n, batch = 30, 120
+    A = stable_nonsymmetric(rng, n)
+    X = rng.standard_normal((batch, n))
+    X[7] *= 1e-3  # samples settle at different checks
+    controller = ChebyshevCycle() if method == "chebyshev" else None
+    runs = [settle(LateralField(A), X, Euler(workers=w), controller=controller,
+                   criterion=SettleCriterion(tol=1e-8)) for w in (1, 3)]
+    one, blocks = runs
+    stepper = Euler(workers=3).init(LateralField(A), X, np.zeros_like(X), None, 1.0, 1e-8)
+    assert [b.Y.shape[0] for b in stepper.blocks] == [40, 40, 40]
+    assert one.success and blocks.success
+    assert blocks.nsteps == one.nsteps and blocks.nfev == one.nfev
+    np.testing.assert_array_equal(blocks.t_settle, one.t_settle)
+    np.testing.assert_allclose(blocks.y, one.y, rtol=0, atol=1e-13 * np.abs(one.y).max())
+    exact = np.linalg.solve(A, X.T).T
+    assert np.max(np.abs(blocks.y - exact)) < 1e-6 * np.abs(exact).max()
+
+
+def test_euler_blocks_keep_a_trajectory_and_refuse_bad_workers():
+    rng = np.random.default_rng(10)
+    A = stable_nonsymmetric(rng, 12)
+    X = rng.standard_normal((64, 12))
+    times = np.linspace(0.0, 2e-6, 9)
+    runs = [settle(LateralField(A), X, Euler(dt_s=5e-8, workers=w), t_eval=times,
+                   criterion=SettleCriterion(tol=1e-6)) for w in (1, 2)]
+    np.testing.assert_allclose(runs[1].y_eval, runs[0].y_eval, rtol=0, atol=1e-13)
+    for bad in (0, 1.5, True, "2"):
+        with pytest.raises(NeurodecorrError, match="workers"):
+            Euler(workers=bad)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 pytest.importorskip("torch")
@@ -58,6 +59,9 @@ def test_conv_network_trains_on_image_data(tmp_path):
     (["--conv", "8"], "need --engine torch"),
     (["--engine", "torch", "--conv", "8", "--dataset", "mnist1d"], "needs image data"),
     (["--engine", "torch", "--device", "pcm"], "need the numpy engine"),
+    (["--engine", "torch", "--conv", "4", "--checkpoint", "ck.npz"], "not a Network"),
+    (["--engine", "torch", "--decor-forward-demean", "--checkpoint", "ck.npz"],
+     "forward demeaning"),
     (["--engine", "torch", "--dtype", "float16"], "--dtype"),
 ])
 def test_engine_option_errors_are_one_line(tmp_path, monkeypatch, capsys, extra, message):
@@ -74,3 +78,21 @@ def test_asking_for_cuda_without_a_gpu_is_a_one_line_error(capsys):
         pytest.skip("a CUDA GPU is present")
     assert main([*BASE, "--engine", "torch", "--torch-device", "cuda"]) == 2
     assert "--torch-device: cuda asked for" in capsys.readouterr().err
+
+
+def test_checkpoint_and_resume_through_the_cli_repeat_the_uninterrupted_run(tmp_path):
+    run = [*BASE[:-2], "--engine", "torch", "--dtype", "float64", "--algorithm", "fa",
+           "--decorrelation", "ahmad", "--decor-lr", "1e-4", "--decor-batch-fraction", "0.25",
+           "--epochs"]
+    whole, part = tmp_path / "whole.json", tmp_path / "part.json"
+    ck, net_whole, net_part = tmp_path / "ck.npz", tmp_path / "w.npz", tmp_path / "p.npz"
+    assert main([*run, "2", "--json", str(whole), "--save-network", str(net_whole)]) == 0
+    assert main([*run, "1", "--checkpoint", str(ck)]) == 0
+    assert main([*run, "2", "--checkpoint", str(ck), "--resume", "--json", str(part),
+                 "--save-network", str(net_part)]) == 0
+    assert json.loads(part.read_text())["history"] == json.loads(whole.read_text())["history"]
+    from neurodecorr.core.network import Network
+
+    for a, b in zip(Network.load(net_whole).layers, Network.load(net_part).layers, strict=True):
+        np.testing.assert_array_equal(a.weight, b.weight)
+        np.testing.assert_array_equal(a.decorrelation, b.decorrelation)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -70,8 +72,10 @@ def digits():
 
 
 @pytest.mark.parametrize("algorithm", ["bp", "fa", "signfa", "dfa", "np", "anp"])
-def test_conv_network_trains_with_every_rule_and_repeats_with_its_seed(digits, algorithm):
-    cfg = TrainConfig(dataset="digits", algorithm=algorithm, decorrelation="ahmad",
+@pytest.mark.parametrize("decorrelation", ["none", "ahmad"])
+def test_conv_network_trains_with_every_rule_and_repeats_with_its_seed(digits, algorithm,
+                                                                       decorrelation):
+    cfg = TrainConfig(dataset="digits", algorithm=algorithm, decorrelation=decorrelation,
                       hidden=(16,), epochs=2, batch_size=32, decor_lr=1e-4,
                       decor_batch_fraction=0.25, sigma=1e-2)
     options = TorchOptions(device="cpu", conv=(4,))
@@ -81,7 +85,39 @@ def test_conv_network_trains_with_every_rule_and_repeats_with_its_seed(digits, a
     assert [row["train_loss"] for row in TorchTrainer(cfg, digits, options).fit()] == \
         [row["train_loss"] for row in history]
     M = a.layers[0].M
-    assert M.shape == (9, 9) and not torch.equal(M, torch.eye(9))  # the patch decorrelator
+    if decorrelation == "none":
+        assert M is None
+    else:
+        assert M.shape == (9, 9) and not torch.equal(M, torch.eye(9))  # the patch decorrelator
     assert history[-1]["train_loss"] < initial_loss - 0.02
     # chance is 0.1; over 1437 training images its s.e. is 0.008, so 0.15 is learning
     assert history[-1]["train_acc"] > 0.15
+
+
+@pytest.mark.parametrize("algorithm", ["bp", "fa", "np"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_checkpoint_resume_repeats_the_uninterrupted_run_exactly(toy, tmp_path, algorithm,
+                                                                  dtype):
+    from neurodecorr.learning.checkpoint import resume_trainer, save_checkpoint
+
+    cfg = TrainConfig(dataset="synthetic", algorithm=algorithm, decorrelation="ahmad",
+                      hidden=(12, 8), epochs=2, batch_size=8, decor_lr=5e-3,
+                      decor_batch_fraction=0.5, decor_centre=True, sigma=1e-2, seed=3)
+    options = TorchOptions(device="cpu", dtype=dtype)
+    whole = TorchTrainer(cfg, toy, options)
+    whole.fit()
+    first = TorchTrainer(replace(cfg, epochs=1), toy, options)
+    first.fit()
+    path = tmp_path / "ck.npz"
+    save_checkpoint(first, path)  # the numpy engine's typed checkpoint, through its writer
+    resumed = TorchTrainer(cfg, toy, options, start=resume_trainer(path, cfg, toy))
+    assert resumed.epoch == 1
+    resumed.fit()
+    assert resumed.history == whole.history
+    for got, want in zip(resumed.numpy_state(), whole.numpy_state(), strict=True):
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)
+    # the moments Adam continues from are the uninterrupted run's
+    for p, q in zip(resumed.net.parameters(), whole.net.parameters(), strict=True):
+        np.testing.assert_array_equal(resumed.optimizer.state[p]["exp_avg_sq"].numpy(),
+                                      whole.optimizer.state[q]["exp_avg_sq"].numpy())

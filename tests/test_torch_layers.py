@@ -29,17 +29,22 @@ def _t(a):
 @pytest.mark.parametrize("rule", ["ahmad", "copi", "dbp"])
 @pytest.mark.parametrize("fraction", [0.25, 1.0])
 @pytest.mark.parametrize("centre", [False, True])
-def test_decorrelation_step_matches_the_numpy_core(rng, rule, fraction, centre):
-    d = 12
+@pytest.mark.parametrize("in_place", [False, True])
+def test_decorrelation_step_matches_the_numpy_core(rng, rule, fraction, centre, in_place):
+    d = 30
     X = correlated_data(rng, 40, d) + 0.5
     M = np.eye(d) + 0.2 * rng.standard_normal((d, d)) / np.sqrt(d)
     mean = X.mean(0) * 0.7 if centre else None
     cfg = DecorrelationConfig(rule=rule, eta=3e-3, kappa=0.3, batch_fraction=fraction,
                               centre=centre)
     want, want_gain = linear_update(M, X, cfg, mean=mean)
-    got, gain = decorrelation_step(_t(M), _t(X), _t(X @ M.T), cfg,
-                                   None if mean is None else _t(mean))
+    M_t = _t(M)
+    got, gain = decorrelation_step(M_t, _t(X), _t(X @ M.T), cfg,
+                                   None if mean is None else _t(mean), in_place=in_place)
     np.testing.assert_allclose(got.numpy(), want, rtol=0, atol=1e-13)
+    # in place where the product allows it: the factored ahmad step (k = 10 < d/2)
+    factored = rule == "ahmad" and fraction < 1
+    assert (got.data_ptr() == M_t.data_ptr()) == (in_place and factored)
     assert float(gain) == pytest.approx(want_gain, rel=1e-13)
 
 

@@ -272,6 +272,49 @@ def _check_scaling(p: dict[str, Any], where: str) -> None:
         raise NeurodecorrError(f"{where}: 'ns' must list at least two sizes above 1")
 
 
+def _check_chip(p: dict[str, Any], where: str) -> None:
+    from neurodecorr.bench.chip_overhead import CLOCKS
+    from neurodecorr.circuits.updates import UPDATES
+    from neurodecorr.data import LOADERS
+    from neurodecorr.learning import ALGORITHMS, parse_hidden
+
+    _check_common(p, where)
+    _require(p["dataset"] in LOADERS, where, "dataset", f"must be one of {', '.join(LOADERS)}")
+    try:
+        hidden = parse_hidden(p["hidden"])
+    except NeurodecorrError as exc:
+        raise NeurodecorrError(f"{where}: {exc}") from None
+    _require(all(h <= 4096 for h in hidden), where, "hidden", "layers above 4096 units are "
+             "beyond a benchmark case")
+    _require(p["algorithm"] in ALGORITHMS, where, "algorithm",
+             f"must be one of {', '.join(ALGORITHMS)}")
+    _require(p["update"] in UPDATES, where, "update", f"must be one of {', '.join(UPDATES)}")
+    _require(p["decorrelation"] in ("none", "ahmad"), where, "decorrelation",
+             "must be none or ahmad (the rule the chip learns)")
+    _require(p["clock"] in CLOCKS, where, "clock", f"must be one of {', '.join(CLOCKS)}")
+    _require(p["lr"] > 0, where, "lr", f"must be positive, got {p['lr']}")
+    _require(p["batches"] >= 1, where, "batches", f"must be at least 1, got {p['batches']}")
+    from neurodecorr.devices import load_device
+
+    try:
+        load_device(p["device"])
+    except NeurodecorrError as exc:
+        raise NeurodecorrError(f"{where}: {exc}") from None
+
+
+def _run_chip(p: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
+    """Training on the chip against the software network: ``chip_overhead``
+    (:mod:`neurodecorr.bench.chip_overhead`)."""
+    from neurodecorr.bench.chip_overhead import chip_overhead
+    from neurodecorr.learning import parse_hidden
+
+    hidden = parse_hidden(p["hidden"])
+    row = chip_overhead(p["device"], hidden, p["batch"], p["algorithm"], p["lr"], p["update"],
+                        p["batches"], p["repeats"] or ctx["repeats"], p["seed"], p["dataset"],
+                        p["clock"], p["decorrelation"])
+    return {"n": max(hidden, default=0), **row}
+
+
 CASE_KINDS: dict[str, CaseKind] = {
     "decorrelation": CaseKind(
         defaults={"data": "mnist1d", "n": 40, "samples": 4000, "batch": 64, "epochs": 10,
@@ -287,6 +330,13 @@ CASE_KINDS: dict[str, CaseKind] = {
                   "lava_n_sub": 20},
         run=_run_settle,
         check=_check_settle,
+    ),
+    "chip": CaseKind(
+        defaults={"dataset": "mnist1d", "device": "reram", "hidden": "2x64", "batch": 64,
+                  "algorithm": "bp", "lr": 0.1, "update": "sgd", "decorrelation": "none",
+                  "batches": 10, "repeats": 5, "seed": 0, "clock": "cpu"},
+        run=_run_chip,
+        check=_check_chip,
     ),
     "scaling": CaseKind(
         defaults={"ns": [128, 256, 512, 1024], "batch": 256, "steps": 50, "dtype": "float32",

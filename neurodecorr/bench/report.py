@@ -11,8 +11,8 @@ from rich.table import Table
 #: columns shown in the terminal, in order, when a case reports them
 COLUMNS = ("device", "n", "batch", "rel_error", "converged", "offdiag_corr_rms_before",
            "offdiag_corr_rms_linear", "offdiag_corr_rms_recurrent", "samples_per_s",
-           "gemm_fraction", "speedup_vs_solve_ivp", "speedup_vs_lava", "device_overhead",
-           "cost_exponent")
+           "gemm_fraction", "speedup_vs_solve_ivp", "speedup_vs_lava", "speedup_vs_lava_all_cores",
+           "device_overhead", "chip_overhead", "cost_exponent")
 
 
 #: short headers, so that the table fits a terminal; the JSON keeps the full names
@@ -20,7 +20,9 @@ HEADERS = {"rel_error": "rel err", "converged": "settled", "offdiag_corr_rms_bef
            "offdiag_corr_rms_linear": "corr lin", "offdiag_corr_rms_recurrent": "corr rec",
            "samples_per_s": "samples/s", "gemm_fraction": "gemm frac",
            "speedup_vs_solve_ivp": "×solve_ivp", "speedup_vs_lava": "×lava",
-           "device_overhead": "dev overhead", "cost_exponent": "exponent"}
+           "speedup_vs_lava_all_cores": "×lava all cores",
+           "device_overhead": "dev overhead", "chip_overhead": "chip overhead",
+           "cost_exponent": "exponent"}
 
 
 def _fmt(value: Any) -> str:

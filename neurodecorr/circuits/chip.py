@@ -123,17 +123,14 @@ class ChipLayer:
 
         The batch update is factorised into rank-1 terms by the digital periphery (singular
         value decomposition; streaming batch updates of Hoskins et al. 2019, Front. Neurosci.
-        13:793): ``[dW | db] = Σ_k s_k u_k v_kᵀ``, each a term ``d = s_k u_k``, ``x = v_k`` of
+        13:793): ``[dW | db] = Σ_k s_k u_k v_kᵀ``, each a term of
         :meth:`~neurodecorr.circuits.updates.AnalogArray.update` (one pulse train each with
-        ``sgd``). Returns the number of rank-1 terms.
+        ``sgd``; :func:`rank1_terms`). Returns the number of rank-1 terms.
         """
-        G = np.hstack([dW, np.asarray(db)[:, None]])
-        U, s, Vt = np.linalg.svd(G, full_matrices=False)
-        if s.size == 0 or s[0] == 0:
-            return 0
-        keep = s > s[0] * 1e-10
-        self.forward.update(Vt[keep], (U[:, keep] * s[keep]).T, -lr, t_s)
-        return int(keep.sum())
+        xs, ds = rank1_terms(np.hstack([dW, np.asarray(db)[:, None]]))
+        if len(xs):
+            self.forward.update(xs, ds, -lr, t_s)
+        return len(xs)
 
     def events(self) -> dict[str, float]:
         """Event totals of this layer's arrays and integrators (see :mod:`~.costs`)."""
@@ -143,6 +140,31 @@ class ChipLayer:
             ev = {k: ev[k] + lat[k] for k in ev}
             ev["integration_steps"] = float(self.lateral.node_updates)
         return ev
+
+
+def rank1_terms(G: np.ndarray, rtol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``x_k``, ``d_k`` with ``G = Σ_k d_k x_kᵀ``: the singular terms ``s_k u_k v_kᵀ`` of
+    ``G`` with ``s_k > rtol · s_0``, largest first.
+
+    Computed from the eigen-decomposition of the smaller Gram matrix (half the time of an SVD
+    at the chip's layer sizes): for ``G G ᵀ = Σ λ_k u_k u_kᵀ`` the terms are ``d_k = u_k``,
+    ``x_k = Gᵀ u_k = s_k v_k`` (for ``Gᵀ G``, ``x_k = v_k``, ``d_k = G v_k``). Each term is
+    exactly ``u_k u_kᵀ G``, so they sum to ``G`` to round-off however inaccurate the small
+    eigenvalues are; ``s_k`` is the computed norm of the scaled side. A pulse train depends on
+    its term only through ``d_k x_kᵀ`` (:func:`~neurodecorr.devices.pulsed.pulse_train`), so
+    how ``s_k`` is split between the two sides does not matter.
+    """
+    wide = G.shape[0] <= G.shape[1]
+    M = G if wide else np.ascontiguousarray(G.T)
+    unit = np.ascontiguousarray(np.linalg.eigh(M @ M.T)[1].T[::-1])  # rows u_k (wide) or v_k
+    scaled = unit @ M  # rows s_k v_k (wide) or s_k u_k
+    s = np.sqrt(np.einsum("ij,ij->i", scaled, scaled))
+    if s.size == 0 or s.max() == 0:
+        return np.empty((0, G.shape[1])), np.empty((0, G.shape[0]))
+    keep = s > s.max() * rtol
+    if not keep.all():
+        unit, scaled = unit[keep], scaled[keep]
+    return (scaled, unit) if wide else (unit, scaled)
 
 
 class Chip:

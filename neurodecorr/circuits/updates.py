@@ -130,14 +130,16 @@ def pulse_counts(crossbar, counts: np.ndarray, t_s: float, per_count: int = 1) -
     pulse_train` with ``K = 1``): exactly one pulse per selected device.
     """
     step = crossbar.config.pulsed.dw_min_norm * crossbar.scale * (1.0 - 1e-12)
-    d = np.zeros(crossbar.shape[0])
     counts = counts * per_count
+    xs, rows = [], []
     for i in np.flatnonzero(np.any(counts != 0, axis=1)):
         row = counts[i]
-        d[i] = 1.0
         for r in range(1, int(np.max(np.abs(row))) + 1):
-            crossbar.write_rank1(np.sign(row) * (np.abs(row) >= r), d, step, t_s)
-        d[i] = 0.0
+            xs.append(np.sign(row) * (np.abs(row) >= r))
+            rows.append(i)
+    if rows:
+        # every round of every row as one batch of writes (one kernel call)
+        crossbar.write_batch(np.array(xs), np.eye(crossbar.shape[0])[rows], step, t_s)
 
 
 def default_steps_per_count(pulsed) -> int:
@@ -234,8 +236,7 @@ class AnalogArray:
     def update(self, xs: np.ndarray, ds: np.ndarray, lr: float, t_s: float) -> None:
         """``W ← W + lr Σ_k d_k x_kᵀ`` (rows of ``xs`` and ``ds``) by the array's algorithm."""
         self.n_updates += 1
-        for x, d in zip(np.atleast_2d(xs), np.atleast_2d(ds), strict=True):
-            self.crossbar.write_rank1(x, d, lr, t_s)
+        self.crossbar.write_batch(xs, ds, lr, t_s)
 
     def reprogram(self, weights: np.ndarray, t_s: float) -> None:
         """Program ``weights`` afresh (write-verify), clearing every digital accumulator."""
@@ -319,10 +320,9 @@ class TransferArray(AnalogArray):
         pulsed = self.fast.config.pulsed
         n = self.update_config.symmetry_pulses or min(math.ceil(3.0 / pulsed.dw_min_norm), 20000)
         step = pulsed.dw_min_norm * self.fast.scale * (1.0 - 1e-12)
-        ones_out, ones_in = np.ones(self.shape[0]), np.ones(self.shape[1])
-        for _ in range(n):
-            self.fast.write_rank1(ones_in, ones_out, step, t_s)
-            self.fast.write_rank1(-ones_in, ones_out, step, t_s)
+        # n up/down pairs, one batch of writes
+        xs = np.tile(np.array([1.0, -1.0])[:, None], (n, self.shape[1]))
+        self.fast.write_batch(xs, np.ones((2 * n, self.shape[0])), step, t_s)
         self.reference = self.fast.effective_weights(t_s)
 
     def matvec(self, X, t_s, out=None):
@@ -344,8 +344,8 @@ class TransferArray(AnalogArray):
     def update(self, xs, ds, lr, t_s):
         cfg = self.update_config
         chopped = cfg.update in ("chopped-ttv2", "agad")
-        for x, d in zip(np.atleast_2d(xs), np.atleast_2d(ds), strict=True):
-            self.fast.write_rank1(x * self.chopper if chopped else x, d, lr * cfg.fast_lr, t_s)
+        xs = np.atleast_2d(xs)
+        self.fast.write_batch(xs * self.chopper if chopped else xs, ds, lr * cfg.fast_lr, t_s)
         self.n_updates += 1
         if self.n_updates % cfg.transfer_every == 0:
             self.transfer(t_s)

@@ -4,11 +4,13 @@ A backend turns a :class:`~neurodecorr.core.network.Network` and a batch into a 
 
 * :class:`NumpyBackend` (here): exact float64, ``x̄ = M x``, ``z = W x̄ + b``;
 * :class:`~neurodecorr.circuits.chip.Chip`: the lateral circuits settle, the crossbars read;
-* :func:`neurodecorr.reference.network.trace`: the same exact pass in torch.
+* :func:`neurodecorr.reference.network.trace`: the same exact pass in torch;
+* :class:`neurodecorr.lava.backend.LavaBackend`: the network exported to Lava, the trace read
+  from what its stages send (fields no stage sends are ``None``).
 
-Each supplies the three operations of a layer (:class:`LayerOps`) and runs them through the one
-loop :func:`run_layers`, so they cannot disagree about the order of the steps or about what a
-trace holds. Learning rules only see traces.
+Each of the first three supplies the three operations of a layer (:class:`LayerOps`) and runs
+them through the one loop :func:`run_layers`, so they cannot disagree about the order of the
+steps or about what a trace holds. Learning rules only see traces.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+from scipy.linalg import blas
 
 from neurodecorr.core.rules import DecorrelationConfig
 from neurodecorr.errors import NeurodecorrError
@@ -86,8 +87,22 @@ def power_gain(X: np.ndarray, Xbar_new: np.ndarray) -> float:
     return float(np.sqrt(p_in / p_out))
 
 
+def _subtract_product_in_place(M: np.ndarray, A: np.ndarray, B: np.ndarray, beta: float,
+                               alpha: float) -> None:
+    """``M ← beta·M + alpha·Aᵀ B`` in one BLAS call that reads and writes ``M`` once.
+
+    A fresh ``d × d`` result costs an allocation and two more passes over memory, as much as a
+    ``64 × d × d`` product at ``d = 1000``; the update's own product has only ``k ≈ 6`` terms.
+    ``M`` must be C-contiguous: its transpose is then the Fortran array BLAS writes into.
+    """
+    gemm = blas.dgemm if M.dtype == np.float64 else blas.sgemm
+    # (Aᵀ B)ᵀ = Bᵀ A, written into Mᵀ (Fortran order, shares M's memory)
+    gemm(alpha, B, A, beta=beta, c=M.T, trans_a=1, overwrite_c=1)
+
+
 def linear_update(M: np.ndarray, X: np.ndarray, config: DecorrelationConfig,
-                  mean: np.ndarray | None = None, factored: bool | None = None
+                  mean: np.ndarray | None = None, factored: bool | None = None,
+                  states: np.ndarray | None = None, in_place: bool = False
                   ) -> tuple[np.ndarray, float]:
     """One step of ``M ← g (I − η G) M`` on the batch ``X``.
 
@@ -102,25 +117,50 @@ def linear_update(M: np.ndarray, X: np.ndarray, config: DecorrelationConfig,
     factored : bool, optional
         Compute ``C M`` as ``X̄ᵀ(X̄ M)/k`` (cost 2kd²) instead of forming ``C`` (cost d³ + kd²).
         Default: factored when ``k < d/2``; only the ``ahmad`` rule has this shortcut.
+    states : ndarray, shape (≥ k, d), optional
+        ``X Mᵀ`` as the forward pass computed it (its first ``k`` rows are used), so that the
+        update does not form it again.
+    in_place : bool
+        Write the new ``M`` into ``M`` itself (one BLAS call for the factored ``ahmad`` step;
+        the other rules compute a new array and copy it in). A read-only or non-contiguous
+        ``M`` is left alone and a new array returned: use the returned ``M`` either way.
 
     Returns
     -------
     M_new : ndarray
     gain : float
         ``g`` (1 for rules without gain), measured on the same ``k`` rows as ``G``.
+
+    Notes
+    -----
+    The gain needs the stepped states ``X_k ((I − ηG) M)ᵀ``; as ``G`` is symmetric they are
+    ``X̄_k − η X̄_k G`` with ``X̄_k G = (X̄_k S_kᵀ) S_k / k`` (``S_k`` the centred states):
+    ``2k²d`` instead of a third ``k d²`` product through the new ``M``.
     """
     k = subsample_rows(X.shape[0], config.batch_fraction)
-    Xs = X[:k] if mean is None else X[:k] - mean
-    Xbar_s = Xs @ M.T
+    eta = config.eta
+    Xk = X[:k]
+    states = Xk @ M.T if states is None else states[:k]
+    S = states if mean is None else (Xk - mean) @ M.T
     if factored is None:
         factored = k < M.shape[0] / 2
-    if factored and config.rule == "ahmad":
-        step = M - config.eta * (Xbar_s.T @ (Xbar_s @ M)) / k
-    else:
-        step = M - config.eta * (decorrelation_matrix(Xbar_s, config) @ M)
-    # the gain is measured on the same k rows: the whole update then costs O(k d²)
-    gain = power_gain(X[:k], X[:k] @ step.T) if config.uses_gain else 1.0
-    return gain * step, gain
+    factored = factored and config.rule == "ahmad"
+    G = None if factored else decorrelation_matrix(S, config)
+    gain = 1.0
+    if config.uses_gain:
+        statesG = (states @ S.T) @ S / k if factored else states @ G
+        gain = power_gain(Xk, states - eta * statesG)
+    # BLAS writes into a C-contiguous, writeable M only (else it would silently copy)
+    in_place = in_place and M.flags.c_contiguous and M.flags.writeable
+    if factored and in_place:
+        _subtract_product_in_place(M, S, S @ M, gain, -gain * eta / k)
+        return M, gain
+    step = M - (eta / k) * (S.T @ (S @ M)) if factored else M - eta * (G @ M)
+    step *= gain
+    if in_place:
+        M[...] = step
+        return M, gain
+    return step, gain
 
 
 class LinearDecorrelator:
@@ -149,21 +189,23 @@ class LinearDecorrelator:
 
 
 def decorrelator_step(M: np.ndarray, X: np.ndarray, config: DecorrelationConfig,
-                      mean: np.ndarray | None = None, eta: float | None = None
+                      mean: np.ndarray | None = None, eta: float | None = None,
+                      states: np.ndarray | None = None, in_place: bool = False
                       ) -> tuple[np.ndarray, np.ndarray | None, float]:
     """One training step of a decorrelator whose state is ``M`` (and, when centring, ``mean``).
 
     The running mean moves first, ``mean ← (1 − m) mean + m ⟨x⟩`` (momentum ``m``, as in the
     paper's code), then ``M ← g (I − η G) M`` (:func:`linear_update`) on the centred batch.
-    ``eta`` overrides the configured η for this step (see :func:`stable_eta`).
-    Returns the new ``M``, the new mean (``None`` without centring) and the gain ``g``.
+    ``eta`` overrides the configured η for this step (see :func:`stable_eta`); ``states`` and
+    ``in_place`` are passed to :func:`linear_update`. Returns the new ``M``, the new mean
+    (``None`` without centring) and the gain ``g``.
     """
     if mean is not None:
         m = config.momentum
         mean = (1.0 - m) * mean + m * X.mean(axis=0)
     if eta is not None:
         config = replace(config, eta=eta)
-    M, gain = linear_update(M, X, config, mean=mean)
+    M, gain = linear_update(M, X, config, mean=mean, states=states, in_place=in_place)
     if not np.all(np.isfinite(M)):
         raise NeurodecorrError("decorrelation diverged (non-finite M); reduce eta")
     return M, mean, gain

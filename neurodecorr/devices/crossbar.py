@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neurodecorr.devices import compensation, kernels
+from neurodecorr.devices import compensation, kernels, pulse_kernels
 from neurodecorr.devices.config import COMPENSATIONS, DeviceConfig, IRDropConfig
 from neurodecorr.devices.drift import DeviceArray
 from neurodecorr.devices.faults import draw_stuck
@@ -82,6 +82,11 @@ class _ReadCache:
         return self.by_dtype[key]
 
 
+#: how :meth:`Crossbar.write_batch` runs its pulse trains
+ENGINES = ("numba", "numpy")
+#: the engine of a crossbar built without one (a whole chip on the numpy reference: set this
+#: to ``"numpy"`` before building it)
+DEFAULT_ENGINE = "numba"
 _NM_MODES = {"none": 0, "abs_max": 1, "max": 2, "constant": 3}
 _NO_VAR = np.zeros((1, 1))
 
@@ -107,18 +112,28 @@ class Crossbar:
         Weight that maps to the full conductance range; default ``headroom · max|W|``.
     time_rtol : float
         Relative tolerance on read time for reusing the drifted conductance matrix.
+    engine : {"numba", "numpy"}, optional
+        How :meth:`write_batch` runs its pulse trains (the same numbers either way; ``numpy``
+        is the reference); default :data:`DEFAULT_ENGINE`. A public attribute: it may be
+        changed between writes.
     """
 
     def __init__(self, config: DeviceConfig, weights: np.ndarray, rng: np.random.Generator,
                  t_program_s: float = 0.0, drift_compensation: str = "none",
-                 weight_scale: float | None = None, time_rtol: float = 1e-3):
+                 weight_scale: float | None = None, time_rtol: float = 1e-3,
+                 engine: str | None = None):
         if drift_compensation not in COMPENSATIONS:
             raise NeurodecorrError(f"drift compensation must be one of {', '.join(COMPENSATIONS)};"
                                    f" got {drift_compensation!r}")
         if not math.isfinite(t_program_s):
             raise NeurodecorrError(f"programming time must be finite, got {t_program_s}")
+        engine = engine or DEFAULT_ENGINE
+        if engine not in ENGINES:
+            raise NeurodecorrError(f"crossbar engine must be one of {', '.join(ENGINES)}; got "
+                                   f"{engine!r}")
         w = check_weights(weights)
         self.config = config
+        self.engine = engine
         self.shape = w.shape
         self.compensation = drift_compensation
         self.time_rtol = float(time_rtol)
@@ -149,6 +164,12 @@ class Crossbar:
         self.pulsed = (OneSidedPair(config.pulsed, self.shape, r_d2d) if one_sided
                        else PulsedDevices(config.pulsed, self.shape, r_d2d))
         self._w_offset = np.zeros(self.shape)
+        pulsed = config.pulsed
+        self._model_params = pulse_kernels.model_params(pulsed)
+        self._nodes = (np.asarray(pulsed.piecewise_up, dtype=float),
+                       np.asarray(pulsed.piecewise_down, dtype=float))
+        self._c2c = np.array([pulsed.c2c_rel, pulsed.c2c_add_norm, pulsed.c2c_slope,
+                              float(pulsed.c2c_additive)])
         self._writes = 0
         self._t_last_write = float(t_program_s)
         self._cache: _ReadCache | None = None
@@ -422,22 +443,47 @@ class Crossbar:
     # -- writing ---------------------------------------------------------------------------
 
     def write_rank1(self, x: np.ndarray, d: np.ndarray, lr: float, t_s: float) -> None:
-        """Write ΔW with E[ΔW] = lr · d xᵀ by stochastic pulse trains at time ``t_s``.
+        """Write ΔW with E[ΔW] = lr · d xᵀ by a stochastic pulse train at time ``t_s``.
+
+        One term of :meth:`write_batch` (which gives the model)."""
+        self.write_batch(np.asarray(x, dtype=float).reshape(1, -1),
+                         np.asarray(d, dtype=float).reshape(1, -1), lr, t_s)
+
+    def write_batch(self, xs: np.ndarray, ds: np.ndarray, lr: float, t_s: float) -> None:
+        """Write ``ΔW`` with ``E[ΔW] = lr Σ_k d_k x_kᵀ`` at ``t_s``: one stochastic pulse train
+        per row pair ``(x_k, d_k)``, written one after another.
 
         Each device that receives pulses starts from its current (drifted) state, moves by the
         pulsed update model and is re-drawn its write noise; its drift clock keeps running
         (:mod:`neurodecorr.devices.drift`). Stuck devices do not change. The reference column
         is never written: a device of the reference scheme moves relative to the reference's
         drifted conductance, not its nominal one.
+
+        ``engine`` selects how: ``"numba"`` (default) runs all K trains in one compiled pass
+        (:func:`~neurodecorr.devices.pulse_kernels.write_trains`); ``"numpy"`` is the
+        reference, one :func:`~neurodecorr.devices.pulsed.pulse_train` and
+        :func:`~neurodecorr.devices.pulsed.apply_train` per term. Both draw the same numbers
+        from the array's write stream in the same order and agree to round-off. One-sided unit
+        cells always take the numpy path.
         """
         t_s = self._check_time(t_s)
-        x = np.asarray(x, dtype=float).ravel()
-        d = np.asarray(d, dtype=float).ravel()
-        if x.size != self.shape[1] or d.size != self.shape[0]:
-            raise NeurodecorrError(f"crossbar write: x of size {x.size} and d of size {d.size} "
-                                   f"do not fit an array of shape {self.shape}")
-        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(d)) and math.isfinite(lr)):
+        # C order: one compiled signature of the kernel whatever layout the caller has
+        xs = np.ascontiguousarray(np.atleast_2d(np.asarray(xs, dtype=float)))
+        ds = np.ascontiguousarray(np.atleast_2d(np.asarray(ds, dtype=float)))
+        if (xs.ndim != 2 or ds.ndim != 2 or xs.shape[0] != ds.shape[0]
+                or xs.shape[1] != self.shape[1] or ds.shape[1] != self.shape[0]):
+            raise NeurodecorrError(f"crossbar write: x of shape {xs.shape} and d of shape "
+                                   f"{ds.shape} do not fit an array of shape {self.shape}")
+        if not (np.all(np.isfinite(xs)) and np.all(np.isfinite(ds)) and math.isfinite(lr)):
             raise NeurodecorrError("crossbar write: x, d and lr must be finite")
+        if self.engine == "numpy" or isinstance(self.pulsed, OneSidedPair):
+            for x, d in zip(xs, ds, strict=True):
+                self._write_train(x, d, lr, t_s)
+        else:
+            self._write_trains(xs, ds, lr, t_s)
+
+    def _write_train(self, x: np.ndarray, d: np.ndarray, lr: float, t_s: float) -> None:
+        """One pulse train, the numpy reference of :meth:`write_batch`."""
         cfg = self.config
         train = pulse_train(x, d, lr / self.scale, cfg.pulsed, self._rng_write)
         self.counters["writes"] += 1
@@ -449,7 +495,7 @@ class Crossbar:
         g_a, g_b = a_arr.drifted(t_s), b_arr.drifted(t_s)
         if isinstance(self.pulsed, OneSidedPair):
             self._write_one_sided(g_a, g_b, train, t_s)
-            self._after_write(x, d, lr, t_s)
+            self._after_write(x[None], d[None], lr, t_s)
             return
         current = to_weights(g_a, g_b, cfg.mapping)
         hidden, touched, pulses = apply_train(current - self._w_offset, train, self.pulsed,
@@ -458,9 +504,10 @@ class Crossbar:
         if not touched.any():
             return
         if cfg.pulsed.write_noise_rel > 0:
-            noise = (cfg.pulsed.write_noise_rel * cfg.pulsed.dw_min_norm
-                     * self._rng_write.standard_normal(self.shape))
-            self._w_offset = np.where(touched, noise, self._w_offset)
+            # fresh offsets for the touched devices only, in row-major order
+            self._w_offset[touched] = (cfg.pulsed.write_noise_rel * cfg.pulsed.dw_min_norm
+                                       * self._rng_write.standard_normal(np.count_nonzero(
+                                           touched)))
         target = hidden + self._w_offset
         # pulses that cancel leave a device as it was (its drift state included)
         changed = touched & (target != current)
@@ -472,14 +519,42 @@ class Crossbar:
             # w = 2 (G − G_ref(t))/ΔG against the reference as it has drifted
             new_a = np.maximum(g_b + 0.5 * cfg.mapping.g_range_uS * target, 0.0)
             a_arr.rewrite(changed, new_a, t_s)
-        self._after_write(x, d, lr, t_s)
+        self._after_write(x[None], d[None], lr, t_s)
 
-    def _after_write(self, x: np.ndarray, d: np.ndarray, lr: float, t_s: float) -> None:
+    def _write_trains(self, xs: np.ndarray, ds: np.ndarray, lr: float, t_s: float) -> None:
+        """All trains of :meth:`write_batch` in one kernel call; the conductances are rewritten
+        once, with the values the last write of each device left."""
+        cfg, m = self.config.pulsed, self.config.mapping
+        a_arr, b_arr = self._arrays
+        g_a, g_b = a_arr.drifted(t_s).copy(), b_arr.drifted(t_s).copy()
+        current = to_weights(g_a, g_b, m)
+        changed = np.zeros(self.shape, dtype=bool)
+        touched = np.zeros(xs.shape[0], dtype=bool)
+        stats = np.zeros(len(pulse_kernels.STATS), dtype=np.int64)
+        dev = self.pulsed
+        pulse_kernels.write_trains(
+            xs, ds, lr / self.scale, cfg.dw_min_norm, cfg.bl_max, self._rng_write,
+            pulse_kernels.MODELS[cfg.model], self._model_params,
+            self._nodes[0], self._nodes[1], dev.dw_up, dev.dw_down, dev.b_min, dev.b_max,
+            self._c2c, cfg.write_noise_rel * cfg.dw_min_norm, m.scheme == "reference",
+            m.g_min_uS, m.g_range_uS, a_arr.stuck, b_arr.stuck, current, self._w_offset,
+            g_a, g_b, changed, touched, stats)
+        self.counters["writes"] += xs.shape[0]
+        for key, value in zip(pulse_kernels.STATS, stats, strict=True):
+            self.counters[key] += int(value)
+        if not touched.any():
+            return
+        a_arr.rewrite(changed, g_a, t_s)
+        if m.scheme == "differential":
+            b_arr.rewrite(changed, g_b, t_s)
+        self._after_write(xs[touched], ds[touched], lr, t_s)
+
+    def _after_write(self, xs: np.ndarray, ds: np.ndarray, lr: float, t_s: float) -> None:
         self._t_last_write = t_s
         self._cache = None
         if self._ref_probe_out is not None:
             # the change the chip asked for, in the probe outputs' physical units
-            self._ref_probe_out += lr * np.outer(self._probes @ x, d)
+            self._ref_probe_out += lr * ((self._probes @ xs.T) @ ds)
 
     def _write_one_sided(self, g_a: np.ndarray, g_b: np.ndarray, train, t_s: float) -> None:
         """Pulses on a one-sided unit cell, then the refresh check (aihwkit

@@ -34,12 +34,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurodecorr.devices import read_noise
+from neurodecorr.devices import kernels, read_noise
 from neurodecorr.devices.config import DriftConfig, MappingConfig, ReadConfig
 
 
 class NoDrift:
-    """The conductance stays as programmed."""
+    """The conductance stays as programmed.
+
+    A model is split into the per-device terms that depend only on age and parameters
+    (:meth:`terms`: the drift factor, the shift; transcendental, so :class:`DeviceArray` keeps
+    them for the last read time) and their cheap application to conductances
+    (:meth:`apply_terms`, :meth:`inverse_terms`)."""
 
     def __init__(self, cfg: DriftConfig, mapping: MappingConfig):
         self.cfg, self.mapping = cfg, mapping
@@ -51,12 +56,22 @@ class NoDrift:
     def clock(self, age_s: np.ndarray) -> np.ndarray:
         return age_s
 
-    def apply(self, g_prog: np.ndarray, age_s: np.ndarray, p: np.ndarray) -> np.ndarray:
+    def terms(self, age_s: np.ndarray, p: np.ndarray) -> np.ndarray | None:
+        """What the model needs of each device's age (None: nothing)."""
+        return None
+
+    def apply_terms(self, g_prog: np.ndarray, terms) -> np.ndarray:
         return g_prog
+
+    def inverse_terms(self, g_now: np.ndarray, terms) -> np.ndarray:
+        return g_now
+
+    def apply(self, g_prog: np.ndarray, age_s: np.ndarray, p: np.ndarray) -> np.ndarray:
+        return self.apply_terms(g_prog, self.terms(age_s, p))
 
     def programmed_for(self, g_now: np.ndarray, age_s: np.ndarray, p: np.ndarray) -> np.ndarray:
         """The g_prog that :meth:`apply` takes to ``g_now`` at ``age_s`` (the inverse)."""
-        return g_now
+        return self.inverse_terms(g_now, self.terms(age_s, p))
 
 
 class PowerLawDrift(NoDrift):
@@ -68,11 +83,14 @@ class PowerLawDrift(NoDrift):
     def clock(self, age_s: np.ndarray) -> np.ndarray:
         return age_s + self.cfg.t0_s
 
-    def apply(self, g_prog: np.ndarray, age_s: np.ndarray, p: np.ndarray) -> np.ndarray:
-        return g_prog * drift_factor(age_s, p, self.cfg.t0_s)
+    def terms(self, age_s: np.ndarray, p: np.ndarray) -> np.ndarray:
+        return drift_factor(age_s, p, self.cfg.t0_s)
 
-    def programmed_for(self, g_now: np.ndarray, age_s: np.ndarray, p: np.ndarray) -> np.ndarray:
-        return g_now / drift_factor(age_s, p, self.cfg.t0_s)
+    def apply_terms(self, g_prog: np.ndarray, terms: np.ndarray) -> np.ndarray:
+        return g_prog * terms
+
+    def inverse_terms(self, g_now: np.ndarray, terms: np.ndarray) -> np.ndarray:
+        return g_now / terms
 
 
 class LogRelaxation(NoDrift):
@@ -81,27 +99,31 @@ class LogRelaxation(NoDrift):
     def draw(self, g_prog: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return rng.standard_normal(g_prog.shape)
 
-    def shift(self, age_s: np.ndarray, p: np.ndarray) -> np.ndarray:
+    def terms(self, age_s: np.ndarray, p: np.ndarray) -> np.ndarray:
+        """The shift m L + (s0 + s1 L) ξ (0 at age 0)."""
         c = self.cfg
         log_t = np.log(np.maximum(age_s, c.t0_s) / c.t0_s)
         shift = c.relax_mean_uS * log_t + (c.relax_std_uS + c.relax_std_slope_uS * log_t) * p
         return np.where(age_s > 0, shift, 0.0)
 
-    def apply(self, g_prog: np.ndarray, age_s: np.ndarray, p: np.ndarray) -> np.ndarray:
-        return g_prog + self.shift(age_s, p)
+    def apply_terms(self, g_prog: np.ndarray, terms: np.ndarray) -> np.ndarray:
+        return g_prog + terms
 
-    def programmed_for(self, g_now: np.ndarray, age_s: np.ndarray, p: np.ndarray) -> np.ndarray:
-        return g_now - self.shift(age_s, p)
+    def inverse_terms(self, g_now: np.ndarray, terms: np.ndarray) -> np.ndarray:
+        return g_now - terms
 
 
 class Retention(NoDrift):
     """g(a) = G_min + (g_prog − G_min) exp(−a/τ)."""
 
-    def apply(self, g_prog: np.ndarray, age_s: np.ndarray, p: np.ndarray) -> np.ndarray:
-        g_min = self.mapping.g_min_uS
-        return g_min + (g_prog - g_min) * np.exp(-age_s / self.cfg.retention_tau_s)
+    def terms(self, age_s: np.ndarray, p: np.ndarray) -> np.ndarray:
+        return np.exp(-age_s / self.cfg.retention_tau_s)
 
-    def programmed_for(self, g_now: np.ndarray, age_s: np.ndarray, p: np.ndarray) -> np.ndarray:
+    def apply_terms(self, g_prog: np.ndarray, terms: np.ndarray) -> np.ndarray:
+        g_min = self.mapping.g_min_uS
+        return g_min + (g_prog - g_min) * terms
+
+    def inverse_terms(self, g_now: np.ndarray, terms: np.ndarray) -> np.ndarray:
         # exp(a/τ) overflows for old devices; memoryless decay lets the caller restart instead
         raise AssertionError("retention restarts the clock on a write")
 
@@ -162,6 +184,11 @@ class DeviceArray:
         self.eps = np.zeros(self.g_prog.shape)
         self.v_eps = np.zeros(self.g_prog.shape)
         self.t_eps = float(t_write_s)
+        # (t, drift terms, flicker variance) of the last time asked: one training batch reads,
+        # writes and reads back at one time, and only the clocks and parameters change them
+        self._at: tuple = (None, None, None)
+        self._drifted: tuple = (None, None)  # (t, conductances) until the next write
+        self._has_stuck = bool(np.any(stuck))
 
     @property
     def nu(self) -> np.ndarray:
@@ -175,13 +202,17 @@ class DeviceArray:
         ignore it). Their clock keeps running (see the module docstring); retention, being
         memoryless, restarts it, which is the same law."""
         mask = mask & ~self.stuck
-        self.q[mask] = self.flicker.q(g_new_uS[mask])
+        self._drifted = (None, None)
+        # whole-array passes selected by the mask: a batch of writes touches most devices,
+        # where boolean indexing would cost three passes
+        if self.flicker.enabled:
+            np.copyto(self.q, self.flicker.q(g_new_uS), where=mask)
         if isinstance(self.model, Retention):
-            self.g_prog[mask] = g_new_uS[mask]
+            np.copyto(self.g_prog, g_new_uS, where=mask)
             self.t_write[mask] = t_s
+            self._at = (None, None, None)
             return
-        age = self.age(t_s)[mask]
-        self.g_prog[mask] = self.model.programmed_for(g_new_uS[mask], age, self.params[mask])
+        np.copyto(self.g_prog, self.model.inverse_terms(g_new_uS, self._terms(t_s)), where=mask)
 
     def reprogram(self, mask: np.ndarray, g_prog_uS: np.ndarray, g_target_uS: np.ndarray,
                   t_s: float, rng: np.random.Generator) -> None:
@@ -189,36 +220,58 @@ class DeviceArray:
         clock restarts, drift parameters are redrawn for the new target, the 1/f state
         clears."""
         mask = mask & ~self.stuck
+        self._drifted = (None, None)
         self.g_prog[mask] = g_prog_uS[mask]
         self.t_write[mask] = t_s
         self.params[mask] = self.model.draw(g_target_uS[mask], rng)
         self.q[mask] = self.flicker.q(g_prog_uS[mask])
         self.eps[mask] = 0.0
         self.v_eps[mask] = 0.0
+        self._at = (None, None, None)
 
     def age(self, t_s: float) -> np.ndarray:
         return np.maximum(t_s - self.t_write, 0.0)
 
+    def _common_age(self, t_s: float):
+        """The devices' age at ``t_s``: one number while they share one clock (writes keep
+        the clocks, so until a refresh or re-programming), which spares the transcendental
+        functions of age a pass over the array; else the array."""
+        first = self.t_write.flat[0]
+        if np.all(self.t_write == first):
+            return max(t_s - first, 0.0)
+        return self.age(t_s)
+
+    def _terms(self, t_s: float):
+        """The drift model's terms at ``t_s`` (kept for the last time asked)."""
+        if self._at[0] != t_s:
+            self._at = (t_s, self.model.terms(self._common_age(t_s), self.params), None)
+        return self._at[1]
+
     def drifted(self, t_s: float) -> np.ndarray:
-        """Noiseless conductance at time ``t_s`` (drift only)."""
+        """Noiseless conductance at time ``t_s`` (drift only). The array returned is shared
+        (kept until the next write or time): read it, do not modify it."""
         if type(self.model) is NoDrift:
             return self.g_prog
-        g = self.model.apply(self.g_prog, self.age(t_s), self.params)
-        return np.where(self.stuck, self.stuck_uS, g)
+        if self._drifted[0] != t_s:
+            g = self.model.apply_terms(self.g_prog, self._terms(t_s))
+            self._drifted = (t_s, np.where(self.stuck, self.stuck_uS, g) if self._has_stuck
+                             else g)
+        return self._drifted[1]
 
     def read_slow(self, t_s: float, rng: np.random.Generator) -> np.ndarray:
         """Conductance at ``t_s`` with drift and the accumulated 1/f noise (advances ε)."""
         g = self.drifted(t_s)
         if not self.flicker.enabled:
             return g
-        v = read_noise.flicker_variance(self.model.clock(self.age(t_s)),
-                                        self.read.flicker_t_read_s)
-        if t_s >= self.t_eps:
-            self.eps += np.sqrt(np.maximum(v - self.v_eps, 0.0)) * rng.standard_normal(v.shape)
-            self.v_eps = np.maximum(v, self.v_eps)
-        else:
-            # reading the past: a fresh draw with the right marginal
-            self.eps = np.sqrt(v) * rng.standard_normal(v.shape)
-            self.v_eps = v
+        terms = self._terms(t_s)
+        v = self._at[2]
+        if v is None:
+            v = np.broadcast_to(read_noise.flicker_variance(
+                self.model.clock(self._common_age(t_s)), self.read.flicker_t_read_s),
+                self.g_prog.shape)
+            v = np.ascontiguousarray(v, dtype=float)
+            self._at = (t_s, terms, v)
+        # independent increments later, a fresh draw with the right marginal for the past
+        kernels.flicker_step(self.eps, self.v_eps, v, rng, t_s >= self.t_eps)
         self.t_eps = t_s
         return g + self.flicker.amplitude(g, self.q) * self.eps

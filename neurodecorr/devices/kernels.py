@@ -23,6 +23,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from neurodecorr.numba_cache import ensure_cache_dir
+
+ensure_cache_dir(__file__)
+
 _SUMS = {"reassoc", "nsz", "contract"}  # reorder sums of squares (vectorised); keep NaN/inf
 
 
@@ -154,3 +158,23 @@ def adc_pass(Y, rng, noisy, sd, quantise, step, r, gain, col_gain, z, clipped,  
                 hit = hit or abs(v) >= r
             Y[i, j] = v * g * col_gain[j]
         clipped[i] = hit
+
+
+@numba.njit(cache=True, nogil=True)
+def flicker_step(eps, v_eps, v, rng, forward):
+    """Advance the accumulated 1/f state of every device in place
+    (:meth:`~neurodecorr.devices.drift.DeviceArray.read_slow`).
+
+    ``forward`` (a read later than the last): ``ε ← ε + sqrt(max(v − v_ε, 0)) ξ``,
+    ``v_ε ← max(v, v_ε)``; otherwise (reading the past) a fresh ``ε = sqrt(v) ξ``, ``v_ε = v``.
+    ξ ~ N(0, 1) from ``rng`` in row-major order: numpy's ``rng.standard_normal(v.shape)``,
+    number for number (the arrays are C-contiguous).
+    """
+    e, ve, vv = eps.ravel(), v_eps.ravel(), v.ravel()
+    for i in range(vv.size):
+        if forward:
+            e[i] += np.sqrt(max(vv[i] - ve[i], 0.0)) * rng.standard_normal()
+            ve[i] = max(vv[i], ve[i])
+        else:
+            e[i] = np.sqrt(vv[i]) * rng.standard_normal()
+            ve[i] = vv[i]

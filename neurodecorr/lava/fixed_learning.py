@@ -67,8 +67,12 @@ class FixedLearningPlan:
 
     F: int = 12
     """fractional bits of ``x̄`` and ``x`` in the neuron"""
-    a: int = 6
-    """fractional bits of the weights, ``A = w·2^−a``"""
+    a: int = 7
+    """fractional bits of the weights, ``A = w·2^−a`` (``|A_ij| < 2``). The learned ``A``
+    tends to ``C^½`` for inputs of covariance ``C``, whose entries are at most 1 for
+    unit-variance inputs. Each extra bit halves the variance of ``A``'s stochastic-rounding
+    noise: the per-sample change doubles in LSBs (and its rounding variance with it, while it
+    is below one LSB) while an LSB's size in ``A`` halves."""
     b: int = 4
     """fractional bits of the 7-bit codes"""
     k: int = 1
@@ -79,8 +83,10 @@ class FixedLearningPlan:
     """the Hebbian term's exponent"""
     rng_seed: int = 0
     """the learning rule's trace seed"""
-    c: int = 8
-    """fractional bits of the gain code ``q_γ = round((1 − 1/g)·2^c)``"""
+    c: int = 6
+    """fractional bits of the gain code ``q_γ = round((1 − 1/g)·2^c)`` (``|γ| < 1``)"""
+    gain_shift: int = 4
+    """each sample applies the gain with the weight ``β = 2^−gain_shift`` (see :attr:`beta`)"""
     p: int = 6
     """fractional bits of the power payloads"""
     gain: bool = True
@@ -92,9 +98,22 @@ class FixedLearningPlan:
         return 2.0 ** (self.e - 3 + 2 * self.b - self.a)
 
     @property
+    def beta(self) -> float:
+        """The weight of one sample's gain: ``A ← (A + ηΔ)(1 − β(1 − 1/g))``.
+
+        ``β = 1`` is the ``ahmad`` rule's gain for a batch of one sample, which rescales ``A``
+        to each single sample's power: ``A``'s scale then jumps from sample to sample (its
+        largest eigenvalue between 1.0 and 2.9 over 8000 samples in float at η = 2⁻¹⁰) and, with
+        ``γ`` clipped and rounded, random-walks in fixed point until the Euler step's stability
+        limit is passed. ``β = 2^−4`` spreads the gain over about 16 samples, as a batch of 16
+        would measure it (to first order ``g^−β``).
+        """
+        return 2.0 ** -self.gain_shift
+
+    @property
     def e_gain(self) -> int:
-        """Exponent of the gain term: ``⌊−w·q_γ / 32⌋·2^e_gain`` must be ``−w·q_γ·2^−c``."""
-        return 5 - self.c
+        """Exponent of the gain term: ``⌊−w·q_γ / 32⌋·2^e_gain`` must be ``−β·w·q_γ·2^−c``."""
+        return 5 - self.c - self.gain_shift
 
     @property
     def rule(self) -> str:
@@ -108,7 +127,7 @@ class FixedLearningPlan:
 
     def check(self) -> None:
         """Refuse scales Lava's engine cannot represent."""
-        for name, e in (("e", self.e), ("4 - c", self.e_gain - 1)):
+        for name, e in (("e", self.e), ("4 - c - gain_shift", self.e_gain - 1)):
             if not -7 <= e <= 8:
                 raise NeurodecorrError(f"learning exponent {name}={e}: Lava's engine needs -7..8")
         if not 3 <= self.T < 2**EPOCH_TIME_BITS:
@@ -118,13 +137,14 @@ class FixedLearningPlan:
             raise NeurodecorrError("code bits b must be below the state's fractional bits F")
 
 
-def plan_for(eta: float, T: int = 16, F: int = 12, a: int = 6, b: int = 4, k: int = 1,
-             rng_seed: int = 0, gain: bool = True) -> FixedLearningPlan:
+def plan_for(eta: float, T: int = 16, F: int = 12, a: int = 7, b: int = 4, k: int = 1,
+             rng_seed: int = 0, gain: bool = True, gain_shift: int = 4) -> FixedLearningPlan:
     """The plan whose rule realises ``eta`` (a power of two) at the given scales."""
     e = math.log2(eta) + 3 - 2 * b + a
     if e != round(e):
         raise NeurodecorrError(f"eta={eta}: the on-chip rate must be a power of two")
-    plan = FixedLearningPlan(F=F, a=a, b=b, k=k, T=T, e=int(e), rng_seed=rng_seed, gain=gain)
+    plan = FixedLearningPlan(F=F, a=a, b=b, k=k, T=T, e=int(e), rng_seed=rng_seed, gain=gain,
+                             gain_shift=gain_shift)
     plan.check()
     return plan
 
@@ -205,7 +225,7 @@ def engine_update(w: np.ndarray, x1: np.ndarray, y2: np.ndarray, y3: np.ndarray,
                   plan: FixedLearningPlan, random: float) -> np.ndarray:
     """Lava's bit-approximate update for ``plan.rule`` (one epoch).
 
-    ``dw = 2^e·u0·(x1−64)·(y2−64) − 2^(5−c)·u0·w·(y3−64)``, evaluated as
+    ``dw = 2^e·u0·(x1−64)·(y2−64) − 2^e_gain·u0·w·(y3−64) + 2^(e_gain−1)·u0``, evaluated as
     ``LearningRuleApplierBitApprox.apply`` (factors 7 or 9 bits, 4-bit mantissa, products
     shifted into the 16-bit accumulator and clipped one after the other), then
     ``_stochastic_round_synaptic_variable`` and ``clip_weights``; ``random`` is the epoch's
@@ -307,11 +327,14 @@ class LearningComparison:
     """Off-diagonal correlation RMS of ``x̄ = A⁻¹x`` on held-out samples, along a training run."""
 
     samples: np.ndarray  # sample counts at which the matrices were evaluated
-    float_rule: np.ndarray  # the float local rule (exact x̄, gain as in the plan)
+    float_rule: np.ndarray  # the float local rule (exact x̄, the plan's gain weight β)
+    float_full_gain: np.ndarray  # the same with β = 1: the ahmad gain of a batch of one
+    float_on_grid: np.ndarray  # the float rule with A rounded to the weights' grid, as Lava does
     fixed: dict  # rounding -> scores of the integer rule (``lava`` is what Lava runs)
     input_rms: float  # of x itself
     float_matrix: np.ndarray
     fixed_matrix: np.ndarray
+    fixed_max_eig: np.ndarray  # the largest |eigenvalue| of the ``lava`` run's A per sample
 
 
 def correlated_stream(n: int, N: int, rho: float, seed: int) -> np.ndarray:
@@ -322,14 +345,20 @@ def correlated_stream(n: int, N: int, rho: float, seed: int) -> np.ndarray:
 
 
 def compare_training(plan: FixedLearningPlan, X: np.ndarray, X_test: np.ndarray,
-                     every: int = 100) -> LearningComparison:
-    """Train ``A`` from ``I`` on the stream ``X`` three ways and follow decorrelation.
+                     every: int = 100, roundings: tuple[str, ...] = ROUNDINGS
+                     ) -> LearningComparison:
+    """Train ``A`` from ``I`` on the stream ``X`` several ways and follow decorrelation.
 
-    The float rule is :func:`neurodecorr.core.inverse.first_order_update` (``ahmad``, its gain
-    undone when ``plan.gain`` is False) sample by sample with the exact ``x̄ = A⁻¹x``; the
-    integer rule is :func:`emulate` (equal to the Lava run) with each of :data:`ROUNDINGS`, its
-    ``A = w·2^−a``. Each matrix is scored by :func:`neurodecorr.core.metrics.offdiag_corr_rms`
-    of ``A⁻¹ X_test`` every ``every`` samples (NaN where ``A`` is singular).
+    The float rule is :func:`neurodecorr.core.inverse.first_order_update` (``ahmad``) sample by
+    sample with the exact ``x̄ = A⁻¹x``, its gain ``g`` applied with the plan's weight,
+    ``A ← (A + ηΔ)(1 − β(1 − 1/g))`` (undone when ``plan.gain`` is False), and once more with
+    ``β = 1``, and once with ``A`` rounded after every sample to the weights' grid ``2^−a`` as
+    Lava's engine rounds (stochastically, one shared random number per sample, clipped to
+    9 bits) — the float rule with only the weights' resolution of the integer one; the integer
+    rule is :func:`emulate` (equal to the Lava run) with each of ``roundings``, its
+    ``A = w·2^−a``. Each matrix is scored by
+    :func:`neurodecorr.core.metrics.offdiag_corr_rms` of ``A⁻¹ X_test`` every ``every`` samples
+    (NaN where ``A`` is singular).
     """
     from neurodecorr.core.inverse import first_order_update
     from neurodecorr.core.metrics import offdiag_corr_rms
@@ -339,7 +368,7 @@ def compare_training(plan: FixedLearningPlan, X: np.ndarray, X_test: np.ndarray,
     cfg = DecorrelationConfig(rule="ahmad", eta=plan.eta)
     w0 = (np.eye(n, dtype=np.int64) << plan.a)
     X_int = np.round(X * 2**plan.F).astype(np.int64)
-    runs = {r: emulate(w0, X_int, plan, r) for r in ROUNDINGS}
+    runs = {r: emulate(w0, X_int, plan, r) for r in dict.fromkeys(("lava",) + tuple(roundings))}
     checkpoints = np.arange(0, X.shape[0] + 1, every)
 
     def score(A):
@@ -348,16 +377,32 @@ def compare_training(plan: FixedLearningPlan, X: np.ndarray, X_test: np.ndarray,
         except np.linalg.LinAlgError:  # a run that collapsed (all weights saturated)
             return float("nan")
 
-    A = np.eye(n)
-    float_scores = [score(A)]
-    for s, x in enumerate(X, start=1):
-        xbar = np.linalg.solve(A, x)
-        A_new, g = first_order_update(A, x[None, :], xbar[None, :], cfg)
-        A = A_new if plan.gain else g * A_new  # the same rule as the integer one
-        if s % every == 0:
-            float_scores.append(score(A))
+    def float_run(beta, on_grid=False):
+        A = np.eye(n)
+        scores = [score(A)]
+        randoms = _randoms(SR_SEED, X.shape[0] + 1)
+        for s, x in enumerate(X, start=1):
+            xbar = np.linalg.solve(A, x)
+            A_new, g = first_order_update(A, x[None, :], xbar[None, :], cfg)
+            # A_new = (A + ηΔ)/g; weigh the gain as the integer rule does
+            A = g * A_new * ((1.0 - beta + beta / g) if plan.gain else 1.0)
+            if on_grid:
+                w = A * 2**plan.a
+                w = np.clip(np.floor(w) + (randoms[s] < w % 1), W_MIN, W_MAX)
+                A = w * 2.0**-plan.a
+            if s % every == 0:
+                scores.append(score(A))
+        return np.array(scores), A
+
+    float_scores, A = float_run(plan.beta)
+    full_scores, _ = float_run(1.0)
+    grid_scores, _ = float_run(plan.beta, on_grid=True)
     fixed = {r: np.array([score(run.weights[c] * 2.0**-plan.a) for c in checkpoints])
-             for r, run in runs.items()}
-    return LearningComparison(samples=checkpoints, float_rule=np.array(float_scores),
-                              fixed=fixed, input_rms=offdiag_corr_rms(X_test), float_matrix=A,
-                              fixed_matrix=runs["lava"].weights[-1] * 2.0**-plan.a)
+             for r, run in runs.items() if r in roundings}
+    lava = runs["lava"].weights * 2.0**-plan.a
+    return LearningComparison(samples=checkpoints, float_rule=float_scores,
+                              float_full_gain=full_scores, float_on_grid=grid_scores,
+                              fixed=fixed,
+                              input_rms=offdiag_corr_rms(X_test), float_matrix=A,
+                              fixed_matrix=lava[-1],
+                              fixed_max_eig=np.max(np.abs(np.linalg.eigvals(lava)), axis=1))

@@ -10,7 +10,7 @@ Lava's ``Loihi3FLearningRule`` expresses it as
 ``dw = C·u0·x1·y2 − C·u0·x1·y2·y3 − u0·w·y3``:
 
 - ``x1``: the pre-synaptic graded payload ``x̄`` with ``GradedSpikeCfg.OVERWRITE``, which stores
-  ``x̄/2`` (``lava/magma/core/model/py/connection.py``); a trace time constant of ``2³⁰`` steps
+  ``x̄/2`` (``lava/magma/core/model/py/connection.py``); a trace time constant of ``2⁵⁰`` steps
   (0 gives NaN in the float model) keeps it undecayed within an epoch;
 - ``y2``: the neuron's own lateral current ``(A x̄)_i = −a_rec/α``, scaled by ``s``, sent by
   the :class:`~neurodecorr.lava.procs.process.Integrator` on ``s_out_y2``; Lava decays it over
@@ -45,8 +45,10 @@ from neurodecorr.lava.settling import contraction, settling_plan
 RULE = "-2^0 * u0 * x1 * y2"
 #: the rule with the gain: (1 − γ)·hebbian − γ·w
 RULE_GAIN = "-2^0 * u0 * x1 * y2 + 2^0 * u0 * x1 * y2 * y3 - 2^0 * u0 * w * y3"
-#: x1 time constant in steps: long enough that x1 does not decay within an epoch (float model)
-TRACE_TAU = 2**30
+#: x1 time constant in steps: long enough that x1 does not decay within an epoch (float model,
+#: which decays it by exp(−t/τ) up to the epoch's end: 2^30 left a relative error of about
+#: T·2^−30 in every Hebbian term, a floor of ~1e-8 on A whatever the settling tolerance)
+TRACE_TAU = 2**50
 #: Euler step as a fraction of the plan's step for the initial A: A grows as it learns
 ALPHA_MARGIN = 0.5
 

@@ -37,32 +37,35 @@ def history_figure_png(history: list[dict], title: str = "") -> bytes:
 
 
 def envelope_figure_png(panels: dict[str, dict[str, list[list[dict]]]],
-                        rows: tuple[tuple[str, str], ...] = (("train_acc", "train accuracy (%)"),
+                        rows: tuple[tuple[str, ...], ...] = (("train_acc", "train accuracy (%)"),
                                                              ("test_acc", "test accuracy (%)"))
                         ) -> bytes:
     """PNG in the style of Ahmad 2024, Fig. 4: per rule a column, per metric a row; each variant
     drawn as the mean over seeds with a min–max band.
 
     ``panels[rule][variant]`` is a list of histories (one per seed) of equal length; ``rows``
-    names the history keys drawn (as percentages) and their axis labels.
+    names the history keys drawn (as percentages) and their axis labels, ``(key, label)``
+    against epochs or ``(key, label, x_key, x_label)`` against the seeds' mean of another key
+    (e.g. cumulative training seconds).
     """
     plt = _pyplot()
     fig, axes = plt.subplots(len(rows), len(panels), figsize=(3.8 * len(panels), 3.2 * len(rows)),
                              dpi=120, squeeze=False)
     for c, (rule, variants) in enumerate(panels.items()):
-        for r, (key, label) in enumerate(rows):
+        for r, (key, label, *x_axis) in enumerate(rows):
+            x_key, x_label = x_axis if x_axis else ("epoch", "epoch")
             ax = axes[r][c]
             for variant, runs in variants.items():
                 values = 100 * np.array([[row[key] for row in run] for run in runs])
-                epochs = np.array([row["epoch"] for row in runs[0]])
-                line, = ax.plot(epochs, values.mean(axis=0), label=variant)
-                ax.fill_between(epochs, values.min(axis=0), values.max(axis=0),
+                x = np.array([[row[x_key] for row in run] for run in runs]).mean(axis=0)
+                line, = ax.plot(x, values.mean(axis=0), label=variant)
+                ax.fill_between(x, values.min(axis=0), values.max(axis=0),
                                 color=line.get_color(), alpha=0.25, linewidth=0)
             if r == 0:
                 ax.set_title(rule)
-            if r == len(rows) - 1:
-                ax.set_xlabel("epoch")
-            ax.xaxis.get_major_locator().set_params(integer=True)
+            ax.set_xlabel(x_label)
+            if x_key == "epoch":
+                ax.xaxis.get_major_locator().set_params(integer=True)
             if c == 0:
                 ax.set_ylabel(label)
             ax.grid(alpha=0.3)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -51,6 +51,24 @@ class EpochCallbacks:
     on_batch: Callable[[int, int], None] | None = None
     on_epoch: Callable[[dict], None] | None = None
     on_start: Callable[[int, int], None] | None = None
+
+
+#: rows per evaluation pass
+EVAL_CHUNK = 4096
+
+
+def folded_for_rows(network: Network, rows: int) -> Network:
+    """The same function with ``W M`` as one matrix wherever that is cheaper for ``rows`` rows.
+
+    ``z = W (M x)`` costs ``rows·d² + rows·d·n_out`` per pass, ``(W M) x`` costs
+    ``n_out·d² + rows·d·n_out``: folding pays for a layer with fewer outputs than rows (the
+    classifier; every layer when a whole data set is evaluated). Only for exact clean passes:
+    a trace of the folded network has no ``x̄``.
+    """
+    layers = [replace(layer, weight=layer.weight @ layer.decorrelation, decorrelation=None)
+              if layer.decorrelation is not None and layer.n_out < rows else layer
+              for layer in network.layers]
+    return Network(layers=layers, hardware=network.hardware, metadata=network.metadata)
 
 
 class Trainer:
@@ -91,6 +109,8 @@ class Trainer:
         self.epoch = 0
         self.history: list[dict] = []
         self.wall_s = 0.0  #: seconds spent training in this process (not saved: not a result)
+        #: seconds of every epoch's training passes in this process (evaluation excluded)
+        self.epoch_wall_s: list[float] = []
         #: decorrelator steps of the current epoch whose η was shrunk (see ``stable_eta``)
         self.eta_shrunk = 0
 
@@ -110,24 +130,45 @@ class Trainer:
 
     def evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         """Accuracy and mean cross-entropy of clean passes."""
-        logits = logits_in_chunks(self.backend, self.network, X)
+        network = self.network
+        if isinstance(self.backend, NumpyBackend):
+            network = folded_for_rows(network, min(len(X), EVAL_CHUNK))
+        logits = logits_in_chunks(self.backend, network, X, EVAL_CHUNK)
         return accuracy(logits, y), float(np.mean(cross_entropy(logits, y)))
 
-    def _update_decorrelators(self, inputs: list[np.ndarray]) -> None:
+    def _update_decorrelators(self, inputs: list[np.ndarray],
+                              states: list[np.ndarray] | None = None) -> None:
+        """One step of every ``M`` on its layer's inputs.
+
+        ``states`` are the exact ``x̄ = M x`` of the same pass (the numpy backend's trace): the
+        step then reuses them and writes ``M`` in place (nothing else holds it); without them
+        (a chip's settled states are not ``M x``) every ``M`` is replaced by a new array.
+        """
         for i, (layer, x) in enumerate(zip(self.network.layers, inputs, strict=True)):
             if layer.decorrelation is None:
                 continue
             eta = stable_eta(self.decorrelation.eta, float(np.mean(np.sum(np.square(x), axis=1))))
             self.eta_shrunk += eta != self.decorrelation.eta
             layer.decorrelation, self.decor_means[i], _ = decorrelator_step(
-                layer.decorrelation, x, self.decorrelation, self.decor_means[i], eta)
+                layer.decorrelation, x, self.decorrelation, self.decor_means[i], eta,
+                states=None if states is None else states[i], in_place=states is not None)
 
     def apply_updates(self, grads: list[np.ndarray], trace: Trace) -> None:
         """One batch's updates: Adam on the forward parameters, then the decorrelators.
 
         The hook a hardware trainer overrides (:mod:`neurodecorr.learning.chip_trainer`)."""
         self.adam.step(grads)
-        self._update_decorrelators(trace.x)
+        exact = isinstance(self.backend, NumpyBackend)
+        self._update_decorrelators(trace.x, trace.xbar if exact else None)
+
+    def train_batch(self, X: np.ndarray, y: np.ndarray) -> None:
+        """One training step on the batch ``X``, ``y``: the rule's gradients, then
+        :meth:`apply_updates`."""
+        grads, trace = self.rule.gradients(self.network, self.backend, X, y, self.rng)
+        if not all(np.all(np.isfinite(g)) for g in grads):
+            raise NeurodecorrError(f"training diverged in epoch {self.epoch + 1} "
+                                   f"(non-finite update); reduce --lr or --decor-lr")
+        self.apply_updates(grads, trace)
 
     def train_epoch(self, callbacks: EpochCallbacks | None = None) -> dict:
         """One pass over the shuffled training set; returns and records the history row."""
@@ -140,14 +181,10 @@ class Trainer:
         n_batches = -(-len(X) // bs)
         for k in range(n_batches):
             idx = order[k * bs:(k + 1) * bs]
-            grads, trace = self.rule.gradients(self.network, self.backend, X[idx], y[idx],
-                                               self.rng)
-            if not all(np.all(np.isfinite(g)) for g in grads):
-                raise NeurodecorrError(f"training diverged in epoch {self.epoch + 1} "
-                                       f"(non-finite update); reduce --lr or --decor-lr")
-            self.apply_updates(grads, trace)
+            self.train_batch(X[idx], y[idx])
             if cb.on_batch is not None:
                 cb.on_batch(k + 1, n_batches)
+        self.epoch_wall_s.append(time.perf_counter() - t0)
         self.epoch += 1
         train_acc, train_loss = self.evaluate(X, y)
         test_acc, _ = self.evaluate(self.dataset.x_test, self.dataset.y_test)

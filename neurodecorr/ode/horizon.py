@@ -37,7 +37,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import gammaln, logsumexp
+from scipy.special import gammaln
 
 from neurodecorr.errors import NeurodecorrError
 
@@ -60,9 +60,14 @@ def transient_time(eigenvalues: np.ndarray, departure: float, tol: float) -> flo
     if departure <= 0:
         return -target / a
     k = np.arange(n)
+    log_factorial = gammaln(k + 1)
 
     def log_bound(s: float) -> float:
-        return -a * s + float(logsumexp(k * math.log(departure * s) - gammaln(k + 1)))
+        # log-sum-exp shifted by the largest term, as scipy.special.logsumexp computes it,
+        # without its array-API dispatch (the bisection calls this ~65 times per settle)
+        terms = k * math.log(departure * s) - log_factorial
+        top = float(np.max(terms))
+        return -a * s + (math.log(float(np.sum(np.exp(terms - top)))) + top)
 
     hi = -target / a
     while log_bound(hi) > target:

@@ -160,8 +160,10 @@ def _loop(solver: Solver, cycle, horizon: Horizon, field: LateralField, X: np.nd
     stop_when_settled = not field.noisy
     every = 1 if cycle is None or solver.cheap_residual else cycle.check_every
     if cycle is not None:
-        offsets = cycle.times(field.tau_s)
-        length, cycle_s = len(cycle.h), offsets[-1]
+        # Python floats: numpy scalar arithmetic would cost more per step than a small step
+        offsets = cycle.times(field.tau_s).tolist()
+        steps_h = cycle.h.tolist()
+        length, cycle_s = len(steps_h), offsets[-1]
     if trajectory is not None and cycle is not None:
         stepper.previous = np.empty_like(Y)
     k, t = 0, 0.0
@@ -184,7 +186,7 @@ def _loop(solver: Solver, cycle, horizon: Horizon, field: LateralField, X: np.nd
             stepper.step(t, None)
             t = stepper.t
         else:
-            stepper.step(t, float(cycle.h[k % length]))
+            stepper.step(t, steps_h[k % length])
             t = ((k + 1) // length) * cycle_s + offsets[(k + 1) % length]
         k += 1
         if stepper.failure is not None:
@@ -273,9 +275,9 @@ def settle(field: LateralField | np.ndarray, x: np.ndarray, method: object = "eu
     result, monitor, stepper, nsteps, t = _loop(solver, cycle, horizon, field, X, Y, criterion,
                                                 rng, trajectory)
     out = SettleResult(
-        y=Y.reshape(np.shape(x)), t=t, t_settle=monitor.t_settle, residual=monitor.residual,
-        nsteps=nsteps, nfev=stepper.nfev, result=result, message=result.message(**monitor.values),
-        method=label,
+        y=np.ascontiguousarray(stepper.Y).reshape(np.shape(x)), t=t, t_settle=monitor.t_settle,
+        residual=monitor.residual, nsteps=nsteps, nfev=stepper.nfev, result=result,
+        message=result.message(**monitor.values), method=label,
         dt_s=float("nan") if cycle is None else float(np.mean(cycle.h)) * field.tau_s,
         tol=criterion.tol, warnings=[warning] if warning else [])
     if trajectory is not None:

@@ -11,6 +11,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from neurodecorr.numba_cache import ensure_cache_dir
+
+ensure_cache_dir(__file__)
+
 
 @numba.njit(cache=True, nogil=True)
 def residual(X, P, Y, leak, R, rsq):  # noqa: N803
@@ -23,6 +27,19 @@ def residual(X, P, Y, leak, R, rsq):  # noqa: N803
             R[i, j] = r
             s += np.float64(r) * np.float64(r)
         rsq[i] = s
+
+
+@numba.njit(cache=True, nogil=True)
+def residual_columns(Xt, Pt, Yt, leak, Rt, rsq):  # noqa: N803
+    """:func:`residual` on transposed arrays (one column per sample, as a column-major batch
+    is laid out in memory): ``Rt = Xt − Pt − leak·Yt`` and ``rsq[i] = ‖Rt[:, i]‖²``."""
+    n, b = Xt.shape
+    rsq[:] = 0.0
+    for j in range(n):
+        for i in range(b):
+            r = Xt[j, i] - Pt[j, i] - leak * Yt[j, i]
+            Rt[j, i] = r
+            rsq[i] += np.float64(r) * np.float64(r)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -207,7 +207,7 @@ class TorchTrainer:
             F.cross_entropy(self.net(X), y).backward()
         self.optimizer.step()
         for layer in self.layers:
-            layer.update_from_record()
+            layer.update_from_record(in_place=True)  # the backward pass is done
 
     @torch.no_grad()
     def evaluate(self, X: np.ndarray | torch.Tensor, y: np.ndarray, chunk: int = 4096

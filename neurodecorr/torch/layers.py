@@ -18,7 +18,9 @@ Options, per layer:
 - ``auto_update``: update ``M`` in every training-mode forward (drop-in use); ``False`` leaves
   it to an explicit :meth:`update_decorrelation` call (a trainer with two passes per batch).
 
-``M`` is replaced, never changed in place, so the graph of the pass that used it stays valid.
+In a training-mode forward pass ``M`` is replaced, never changed in place, so the graph of the
+pass that used it stays valid; a trainer that updates after the backward pass
+(``update_from_record(in_place=True)``) writes it in place, which saves a copy of ``M``.
 """
 
 from __future__ import annotations
@@ -121,11 +123,13 @@ class _Decorrelated(nn.Module):
         return x - mean.view(1, -1, *([1] * (x.dim() - 2)))
 
     def update_decorrelation(self, X: torch.Tensor, Xbar: torch.Tensor | None,
-                             config: DecorrelationConfig | None = None) -> None:
+                             config: DecorrelationConfig | None = None,
+                             in_place: bool = False) -> None:
         """One step of ``M`` from decorrelator inputs ``X`` and states ``X̄`` (rows = samples;
         ``X̄`` may be ``None``, see :func:`~neurodecorr.torch.decorrelation.decorrelation_step`).
 
-        ``config`` overrides the layer's settings for this step. The running mean of the
+        ``config`` overrides the layer's settings for this step; ``in_place`` writes the new
+        ``M`` into the old one (only once no graph needs it any more). The running mean of the
         estimate is updated first (``centre``); η is shrunk for this step when
         ``η·⟨‖x‖²⟩ ≥ 1`` and the shrunk steps are counted in ``eta_shrunk``.
         """
@@ -139,7 +143,7 @@ class _Decorrelated(nn.Module):
             eta, shrunk = step_eta(X, config.eta)
             self.eta_shrunk += shrunk
             self.M, self.last_gain = decorrelation_step(self.M, X, Xbar, config,
-                                                        self.estimate_mean, eta)
+                                                        self.estimate_mean, eta, in_place)
 
     def _perturb(self, x_in: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         z = z if self.noise is None else z + self.noise
@@ -208,9 +212,10 @@ class DecorLinear(_Decorrelated):
             self.last_xbar = xbar
         return self._perturb(x_in, z)
 
-    def update_from_record(self) -> None:
-        """Update ``M`` from the last recorded clean pass (trainers with ``auto_update=False``)."""
-        self.update_decorrelation(self.last_input, self.last_xbar)
+    def update_from_record(self, in_place: bool = False) -> None:
+        """Update ``M`` from the last recorded clean pass (trainers with ``auto_update=False``);
+        ``in_place`` once the backward pass is done (see :meth:`update_decorrelation`)."""
+        self.update_decorrelation(self.last_input, self.last_xbar, in_place=in_place)
 
 
 class DecorConv2d(_Decorrelated):
@@ -261,14 +266,15 @@ class DecorConv2d(_Decorrelated):
             self.update_from_input(x_in.detach())
         return self._perturb(x_in, z)
 
-    def update_from_record(self) -> None:
-        """Update ``M`` from the last recorded clean pass (trainers with ``auto_update=False``)."""
-        self.update_from_input(self.last_input)
+    def update_from_record(self, in_place: bool = False) -> None:
+        """Update ``M`` from the last recorded clean pass (trainers with ``auto_update=False``);
+        ``in_place`` once the backward pass is done (see :meth:`update_decorrelation`)."""
+        self.update_from_input(self.last_input, in_place)
 
-    def update_from_input(self, x_in: torch.Tensor) -> None:
+    def update_from_input(self, x_in: torch.Tensor, in_place: bool = False) -> None:
         """Update ``M`` from the patches of the first ``k`` images of the (demeaned) input."""
         if self.config is None:
             return
         k = subsample_rows(x_in.shape[0], self.config.batch_fraction)
         P = self.patches(x_in[:k])
-        self.update_decorrelation(P, None, replace(self.config, batch_fraction=1.0))
+        self.update_decorrelation(P, None, replace(self.config, batch_fraction=1.0), in_place)

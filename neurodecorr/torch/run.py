@@ -39,6 +39,11 @@ class TorchRun:
         if options is not None and options.conv and (run.checkpoint or run.save_network):
             raise NeurodecorrError("--conv: a convolutional network is not a Network; "
                                    "--checkpoint, --resume and --save-network need a dense one")
+        if options is not None and options.forward_demean and (run.checkpoint
+                                                                or run.save_network):
+            raise NeurodecorrError("--decor-forward-demean: the forward demeaning's running "
+                                   "mean is not saved in network files; --checkpoint, --resume "
+                                   "and --save-network need a run without it")
         if self.diagnostics and run.chip is not None:
             raise NeurodecorrError("--diagnostics: not available on a chip (--device, --circuit)")
         if self.diagnostics and run.resume:

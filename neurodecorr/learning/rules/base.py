@@ -54,10 +54,14 @@ def backpropagate(network: Network, trace: Trace, y: np.ndarray, feedback: list[
     delta = cross_entropy_grad(trace.logits, y)
     deltas = [delta]
     for i in range(network.n_layers - 1, 0, -1):
-        g = delta @ feedback[i]
         M = network.layers[i].decorrelation
+        B = feedback[i]
         if M is not None and through_decorrelation:
-            g = g @ M
+            # association by shape: (δ B) M costs N·n_out·d + N·d², δ (B M) costs
+            # n_out·d² + N·n_out·d; the narrow classifier (n_out < N) takes the second
+            g = delta @ (B @ M) if B.shape[0] < delta.shape[0] else (delta @ B) @ M
+        else:
+            g = delta @ B
         delta = g * network.layers[i - 1].derivative(trace.z[i - 1])
         deltas.append(delta)
     return deltas[::-1]
