@@ -138,7 +138,7 @@ def summarise(results: list[dict]) -> list[dict]:
                      "pulses_per_train_sample": float(np.mean(
                          [r.get("pulses_per_train_sample", 0.0) for r in runs])),
                      "aihwkit": (AIHWKIT.get(device, {}).get(update)
-                                 if task == "shared" and rule == "bp" else None),
+                                 if (task, rule, epochs) == ("shared", "bp", 10) else None),
                      "first_failure": next((r["failure"] for r in runs if r["failure"]), "")})
     ref = {(r["task"], r["rule"], r["device"]): r["train_acc_mean"] for r in rows
            if r["device"] in ("ideal", "digital") and r["update"] == "sgd"}
