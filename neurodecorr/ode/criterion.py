@@ -106,3 +106,13 @@ class Monitor:
         if stop_when_settled and worst < self.criterion.tol:
             return Result.SETTLED, newly
         return None, newly
+
+    def recheck(self, rsq: np.ndarray, result: Result) -> Result:
+        """Replace the residuals by ``rsq`` recomputed from the returned states; a run that
+        settled by a propagated residual but whose states are above ``tol`` ends as
+        :attr:`Result.ROUNDING`, and those samples lose their settling time."""
+        self.residual = np.sqrt(rsq) / self.scale
+        self.values["worst"] = self.worst
+        above = ~(self.residual < self.criterion.tol)
+        self.t_settle[above] = np.nan
+        return Result.ROUNDING if result is Result.SETTLED and above.any() else result

@@ -93,8 +93,7 @@ def settle_time_bound(field, tol: float, enough: float) -> float:
     if key not in field.plans:
         s = transient_time(field.eigenvalues, field.departure_from_normality, tol)
         if s > enough:
-            S = field.system_matrix
-            omega = float(np.linalg.eigvalsh((S + S.T) / 2.0)[0])
+            omega = field.numerical_abscissa
             if omega > 0:
                 s = min(s, math.log(1.0 / min(max(tol, 1e-300), 1.0)) / omega)
         field.plans[key] = s
@@ -121,7 +120,7 @@ def _spectrum(field) -> str:
 
 
 def plan_horizon(field, criterion, solver, cycle_h: np.ndarray | None, rho_cycle: float,
-                 label: str | None = None) -> Horizon:
+                 label: str | None = None, norm: float | None = None) -> Horizon:
     """The time limit and step limit of a settle, after checking the work against the budget.
 
     Parameters
@@ -136,6 +135,10 @@ def plan_horizon(field, criterion, solver, cycle_h: np.ndarray | None, rho_cycle
         The contraction of the residual over one cycle (ignored for an adaptive solver).
     label : str, optional
         The method's name in messages.
+    norm : float, optional
+        ``‖G‖₂ < 1`` of one step's iteration matrix when the controller chose a 2-norm
+        contraction (non-normal matrices): the residual falls below ``tol`` within
+        ``ln(1/tol) / ln(1/norm)`` steps, which the default horizon then covers.
     """
     tol, budget, tau = criterion.tol, criterion.max_steps, field.tau_s
     label = label or solver.label
@@ -172,6 +175,9 @@ def plan_horizon(field, criterion, solver, cycle_h: np.ndarray | None, rho_cycle
     transient_s = settle_time_bound(field, tol, ASYMPTOTIC_FACTOR / TRANSIENT_FACTOR
                                     * settle_s / tau) * tau
     t_end = max(ASYMPTOTIC_FACTOR * settle_s, TRANSIENT_FACTOR * transient_s)
+    if norm is not None and cycle_h is not None:
+        # a guaranteed monotone contraction: enough cycles for the bound itself to reach tol
+        t_end = max(t_end, cycle_s * math.ceil(log_tol / -math.log(norm) / length))
     need = steps_to(t_end)
     if field.noisy and need > budget:
         raise NeurodecorrError(

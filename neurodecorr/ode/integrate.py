@@ -197,6 +197,9 @@ def _loop(solver: Solver, cycle, horizon: Horizon, field: LateralField, X: np.nd
             trajectory.take(stepper, t_prev, t)
     if result.status >= 0:
         stepper.finish(t)
+        rsq = stepper.final_rsq()
+        if rsq is not None:
+            result = monitor.recheck(rsq, result)
     monitor.values.update(t_end=horizon.t_end_s, max_steps=criterion.max_steps,
                           side="below" if monitor.worst < criterion.tol else "above")
     return result, monitor, stepper, k, t
@@ -264,9 +267,11 @@ def settle(field: LateralField | np.ndarray, x: np.ndarray, method: object = "eu
     cycle = None if controller is None else controller.plan(solver, field, criterion)
     label = getattr(controller, "label", None) or solver.label
     horizon = plan_horizon(field, criterion, solver, None if cycle is None else cycle.h,
-                           1.0 if cycle is None else cycle.rho, label)
+                           1.0 if cycle is None else cycle.rho, label,
+                           None if cycle is None else cycle.norm)
     warning = None if field.noisy else precision_warning(field, criterion.tol,
                                                          float(np.finfo(field.dtype).eps))
+    warnings = [w for w in (warning, getattr(cycle, "warning", None)) if w]
     if warning and solver.adaptive:
         # the error control chases an unreachable tolerance step after step (BDF took 25 s
         # for 1000 steps at min Re μ = 1e-12 without getting below a residual of 0.3)
@@ -279,7 +284,7 @@ def settle(field: LateralField | np.ndarray, x: np.ndarray, method: object = "eu
         residual=monitor.residual, nsteps=nsteps, nfev=stepper.nfev, result=result,
         message=result.message(**monitor.values), method=label,
         dt_s=float("nan") if cycle is None else float(np.mean(cycle.h)) * field.tau_s,
-        tol=criterion.tol, warnings=[warning] if warning else [])
+        tol=criterion.tol, warnings=warnings)
     if trajectory is not None:
         _attach(out, trajectory, field, X, np.shape(x))
     return out

@@ -18,6 +18,8 @@ class Result(Enum):
                      "{tol:.3g}")
     BUDGET = (0, "step budget of {max_steps} steps reached at t = {t:.4g} s; max residual "
                  "{worst:.3g} > tol {tol:.3g} (raise max_steps or set max_time)")
+    ROUNDING = (0, "the propagated residual reached tol {tol:.3g} by t = {t:.4g} s, but the "
+                   "returned states' residual is {worst:.3g} (rounding in forming them)")
     HORIZON = (0, "noisy circuit integrated to its horizon t = {t:.4g} s; max residual "
                   "{worst:.3g} ({side} tol {tol:.3g})")
     NON_FINITE = (-1, "states became non-finite at t = {t:.4g} s")

@@ -166,6 +166,14 @@ class LateralField:
         gap = float(np.sum(S * S) - np.sum(np.abs(self.eigenvalues) ** 2))
         return float(np.sqrt(max(gap, 0.0)))
 
+    @cached_property
+    def numerical_abscissa(self) -> float:
+        """``ω = λ_min((S + Sᵀ)/2)``, ``S = A + λI``: the left end of the real part of the field
+        of values of ``S`` (ω > 0: ``‖e^{−S s}‖₂ ≤ e^{−ω s}``, and a small Euler step contracts
+        in the 2-norm; see :mod:`neurodecorr.ode.contraction`)."""
+        S = self.system_matrix
+        return float(np.linalg.eigvalsh((S + S.T) / 2.0)[0])
+
     def fixed_point(self, X: np.ndarray) -> np.ndarray:
         """``x̄* = (A + λI)⁻¹ x`` for each row of ``X``, by a float64 linear solve."""
         return np.linalg.solve(self.system_matrix, np.asarray(X, dtype=np.float64).T).T

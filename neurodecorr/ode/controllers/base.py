@@ -19,11 +19,19 @@ class StepCycle:
         ``max_μ |Π_k R(−h_k μ)|``: the asymptotic contraction of the residual per cycle.
     check_every : int
         Steps between residual checks.
+    norm : float or None
+        ``‖G‖₂`` of the iteration matrix of one step when the controller chose the step to be a
+        2-norm contraction (non-normal matrices, :mod:`neurodecorr.ode.contraction`): the
+        residual then falls at least this much every step, which sets the horizon.
+    warning : str or None
+        What the controller found doubtful about its plan.
     """
 
     h: np.ndarray
     rho: float
     check_every: int
+    norm: float | None = None
+    warning: str | None = None
 
     def times(self, tau_s: float) -> np.ndarray:
         """Start time of each step within a cycle, and the cycle's length, in seconds."""

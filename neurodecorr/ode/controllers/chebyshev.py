@@ -19,7 +19,9 @@ only at cycle ends, so ``t_settle`` is the time of the Euler iterate, not of the
 Individual steps exceed Euler's stability limit: the step order is chosen to keep the
 largest intermediate growth of any mode small, and the cycle's contraction is evaluated on the
 actual spectrum (complex eigenvalues included); where it does not beat constant-step Euler the
-cycle falls back to Euler's best constant step. Noiseless circuits only: intermediate growth
+cycle falls back to Euler's best constant step. For a non-normal matrix whose optimal Euler
+step is not a 2-norm contraction the controller takes the contracting constant step of
+:mod:`neurodecorr.ode.contraction` instead (the cycle's bound holds per eigen-mode only). Noiseless circuits only: intermediate growth
 would amplify read or state noise.
 """
 
@@ -29,6 +31,7 @@ import numpy as np
 
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.ode.controllers.base import StepCycle
+from neurodecorr.ode.controllers.optimal import optimal_plan
 from neurodecorr.ode.solvers.euler import Euler
 from neurodecorr.ode.stability import optimal_h, spectral_radius
 
@@ -97,6 +100,11 @@ class ChebyshevCycle:
         if not isinstance(solver, Euler) or solver.stochastic:
             raise NeurodecorrError(f"method {solver.name}: the Chebyshev cycle is built for "
                                    "Euler's steps; use euler")
+        h, rho, norm, warning = optimal_plan(solver, field)
+        if norm is not None or warning is not None:
+            # non-normal: Euler's eigen-optimal step already lets the residual grow, and the
+            # cycle's larger steps would grow it more; take the 2-norm-contracting step
+            return StepCycle(np.array([h]), rho, 1, norm, warning)
         n_steps = int(self.n_steps or criterion.check_every)
         key = ("chebyshev", n_steps)
         if key not in field.plans:

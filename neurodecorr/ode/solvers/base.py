@@ -97,3 +97,8 @@ class Stepper:
 
     def finish(self, t: float) -> None:
         """Leave the states at ``t`` in ``Y``."""
+
+    def final_rsq(self) -> np.ndarray | None:
+        """Squared residual norms of the final ``Y``, for a stepper whose measured residual is
+        not that of its states (None: the last measurement is)."""
+        return None
