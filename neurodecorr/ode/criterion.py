@@ -76,6 +76,7 @@ class Monitor:
         self.criterion = criterion
         self.t_settle = np.full(X.shape[0], np.nan)
         self.residual = np.full(X.shape[0], np.inf)
+        self.previous = np.inf
         self.initial: float | None = None
         #: the numbers of the last check, for the result's message
         self.values: dict = {"tol": criterion.tol}
@@ -91,6 +92,8 @@ class Monitor:
         Returns the result that ends the run (None to go on) and the mask of the samples that
         settled at this check.
         """
+        #: the largest residual at the previous check (is the residual still falling?)
+        self.previous = self.worst
         self.residual = np.sqrt(rsq) / self.scale
         worst = self.worst
         self.values.update(t=t, worst=worst)

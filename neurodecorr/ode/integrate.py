@@ -175,6 +175,10 @@ def _loop(solver: Solver, cycle, horizon: Horizon, field: LateralField, X: np.nd
                 stepper.nfev += stepper.refine(newly, t, monitor)
             if result is not None:
                 break
+            if ended and _extend(cycle, monitor, k, criterion):
+                # no contracting step exists: go on while the residual falls, to the budget
+                horizon = Horizon(horizon.t_end_s, criterion.max_steps, True)
+                ended = False
             if ended:
                 if horizon.by_budget or (cycle is None and t < horizon.t_end_s):
                     result = Result.BUDGET
@@ -203,6 +207,13 @@ def _loop(solver: Solver, cycle, horizon: Horizon, field: LateralField, X: np.nd
     monitor.values.update(t_end=horizon.t_end_s, max_steps=criterion.max_steps,
                           side="below" if monitor.worst < criterion.tol else "above")
     return result, monitor, stepper, k, t
+
+
+def _extend(cycle, monitor: Monitor, k: int, criterion: SettleCriterion) -> bool:
+    """Whether a run at its time limit goes on: only a plan that warned of non-normality, while
+    the residual still falls and steps remain in the budget."""
+    return (getattr(cycle, "warning", None) is not None and k < criterion.max_steps
+            and monitor.worst < monitor.previous)
 
 
 def settle(field: LateralField | np.ndarray, x: np.ndarray, method: object = "euler", *,
@@ -271,7 +282,7 @@ def settle(field: LateralField | np.ndarray, x: np.ndarray, method: object = "eu
                            None if cycle is None else cycle.norm)
     warning = None if field.noisy else precision_warning(field, criterion.tol,
                                                          float(np.finfo(field.dtype).eps))
-    warnings = [w for w in (warning, getattr(cycle, "warning", None)) if w]
+    warnings = [warning] if warning else []
     if warning and solver.adaptive:
         # the error control chases an unreachable tolerance step after step (BDF took 25 s
         # for 1000 steps at min Re μ = 1e-12 without getting below a residual of 0.3)
@@ -279,6 +290,8 @@ def settle(field: LateralField | np.ndarray, x: np.ndarray, method: object = "eu
     trajectory = None if times is None else _Trajectory(times, Y)
     result, monitor, stepper, nsteps, t = _loop(solver, cycle, horizon, field, X, Y, criterion,
                                                 rng, trajectory)
+    if getattr(cycle, "warning", None) and result is not Result.SETTLED:
+        warnings.append(cycle.warning)
     out = SettleResult(
         y=np.ascontiguousarray(stepper.Y).reshape(np.shape(x)), t=t, t_settle=monitor.t_settle,
         residual=monitor.residual, nsteps=nsteps, nfev=stepper.nfev, result=result,

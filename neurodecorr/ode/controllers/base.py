@@ -24,7 +24,9 @@ class StepCycle:
         2-norm contraction (non-normal matrices, :mod:`neurodecorr.ode.contraction`): the
         residual then falls at least this much every step, which sets the horizon.
     warning : str or None
-        What the controller found doubtful about its plan.
+        Why the plan may fail (a non-normal matrix with no contracting step): the settle
+        then goes on past its horizon while the residual falls, up to the step budget, and
+        adds the warning to its result if it does not settle.
     """
 
     h: np.ndarray

@@ -101,7 +101,7 @@ class ChebyshevCycle:
             raise NeurodecorrError(f"method {solver.name}: the Chebyshev cycle is built for "
                                    "Euler's steps; use euler")
         h, rho, norm, warning = optimal_plan(solver, field)
-        if norm is not None or warning is not None:
+        if norm is not None:
             # non-normal: Euler's eigen-optimal step already lets the residual grow, and the
             # cycle's larger steps would grow it more; take the 2-norm-contracting step
             return StepCycle(np.array([h]), rho, 1, norm, warning)
@@ -111,4 +111,4 @@ class ChebyshevCycle:
             field.plans[key] = chebyshev_cycle(field.eigenvalues, n_steps)
         hs, rho = field.plans[key]
         # every step reads A x̄ anyway: measure every state, stop at the first below tol
-        return StepCycle(hs, rho, 1)
+        return StepCycle(hs, rho, 1, None, warning)

@@ -9,13 +9,21 @@ from neurodecorr.ode.controllers.base import StepCycle
 from neurodecorr.ode.stability import optimal_h, spectral_radius
 
 
+#: why a settle at a non-contracting step may fail, added to its warnings when it does
+NON_NORMAL = ("non-normal matrix: {name}'s step {h:.3g} tau is not a 2-norm contraction and the "
+              "symmetric part is not positive definite, so the residual can grow before it "
+              "falls; try method exact or adaptive")
+
+
 def optimal_plan(solver, field) -> tuple[float, float, float | None, str | None]:
     """``(h, rho, norm, warning)`` of the optimal constant step, cached on the field.
 
     The eigen-optimal ``h`` (see :class:`OptimalStep`) when its iteration matrix contracts in
     the 2-norm (every normal matrix); otherwise the step of
     :func:`~neurodecorr.ode.contraction.contracting_step` with its norm, or, when no step is
-    guaranteed to contract, the eigen-optimal step with a warning naming the non-normality.
+    guaranteed to contract, the eigen-optimal step and a warning naming the non-normality
+    (the settle then runs past its horizon while the residual still falls, and reports the
+    warning only if it does not settle).
     """
     key = ("optimal", solver.name)
     if key not in field.plans:
@@ -27,11 +35,7 @@ def optimal_plan(solver, field) -> tuple[float, float, float | None, str | None]
                 plan = (step[0], spectral_radius(solver, step[0], field.eigenvalues), step[1],
                         None)
             else:
-                plan = plan[:3] + (
-                    f"non-normal matrix: {solver.name}'s step {h:.3g} tau is not a 2-norm "
-                    "contraction and the symmetric part is not positive definite, so the "
-                    "residual may grow before it falls; the settle may diverge or end at its "
-                    "time limit (try method exact or adaptive)",)
+                plan = plan[:3] + (NON_NORMAL.format(name=solver.name, h=h),)
         field.plans[key] = plan
     return field.plans[key]
 
