@@ -50,7 +50,7 @@ def _iteration(solver, S: np.ndarray, h: float):
 
 
 def _taylor(solver) -> list[float]:
-    """Horner factors of the solver's stability polynomial (Euler ``[1]``, RK4 ``[1,1/2,1/3,1/4]``)."""
+    """Horner factors of the stability polynomial: Euler ``[1]``, RK4 ``[1, 1/2, 1/3, 1/4]``."""
     return [1.0] if solver.name in ("euler", "euler-maruyama") else [1.0, 0.5, 1.0 / 3, 0.25]
 
 

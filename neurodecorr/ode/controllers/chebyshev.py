@@ -21,8 +21,8 @@ largest intermediate growth of any mode small, and the cycle's contraction is ev
 actual spectrum (complex eigenvalues included); where it does not beat constant-step Euler the
 cycle falls back to Euler's best constant step. For a non-normal matrix whose optimal Euler
 step is not a 2-norm contraction the controller takes the contracting constant step of
-:mod:`neurodecorr.ode.contraction` instead (the cycle's bound holds per eigen-mode only). Noiseless circuits only: intermediate growth
-would amplify read or state noise.
+:mod:`neurodecorr.ode.contraction` instead (the cycle's bound holds per eigen-mode only).
+Noiseless circuits only: intermediate growth would amplify read or state noise.
 """
 
 from __future__ import annotations

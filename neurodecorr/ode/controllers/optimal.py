@@ -8,7 +8,6 @@ from neurodecorr.ode.contraction import contracting_step, is_contraction
 from neurodecorr.ode.controllers.base import StepCycle
 from neurodecorr.ode.stability import optimal_h, spectral_radius
 
-
 #: why a settle at a non-contracting step may fail, added to its warnings when it does
 NON_NORMAL = ("non-normal matrix: {name}'s step {h:.3g} tau is not a 2-norm contraction and the "
               "symmetric part is not positive definite, so the residual can grow before it "
