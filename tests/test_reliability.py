@@ -16,6 +16,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import tracemalloc
 import warnings
@@ -194,6 +195,39 @@ def test_ctrl_c_or_a_full_disk_while_writing_leaves_nothing_behind(tmp_path, mon
         with pytest.raises(NeurodecorrError):
             write_outputs({tmp_path / "new" / "f": b"z"}, make_folders=[tmp_path / "new"])
     assert not (tmp_path / "new").exists()
+
+
+def test_a_signal_another_thread_takes_waits_until_every_file_is_renamed(tmp_path,
+                                                                         monkeypatch):
+    """The mask holds SIGTERM back from the writing thread only; the kernel hands a
+    process-directed signal to a thread without it (here a waiting worker, as a BLAS thread
+    would be), and Python still runs the handler in the main thread. It must run after the
+    renames, so that it sees both new files, not one (the race that once lost a checkpoint)."""
+    seen: list[list[str]] = []
+
+    def handler(signum, frame):
+        seen.append(sorted(p.name for p in tmp_path.iterdir()))
+
+    stop = threading.Event()
+    worker = threading.Thread(target=stop.wait)  # started before the mask: the signal's taker
+    worker.start()
+    real_replace = os.replace
+
+    def replace_then_signal(src, dst):
+        real_replace(src, dst)
+        if not seen and Path(dst).name == "a":
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.2)  # the handler, were it not held, would run here
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        monkeypatch.setattr(outputs.os, "replace", replace_then_signal)
+        write_outputs({tmp_path / "a": b"1", tmp_path / "b": b"2"})
+    finally:
+        signal.signal(signal.SIGTERM, old)
+        stop.set()
+        worker.join()
+    assert seen == [["a", "b"]]
 
 
 def test_modes_follow_the_umask_or_the_replaced_file(tmp_path):

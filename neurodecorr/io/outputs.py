@@ -27,6 +27,7 @@ import secrets
 import signal
 import stat
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -184,17 +185,34 @@ def check_output_folder(path: PathLike, what: str = "output") -> None:
 
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back (they arrive afterwards), so a step cannot be cut in half."""
-    held = {signal.SIGINT, signal.SIGTERM}
+    """Hold SIGINT and SIGTERM back (they arrive afterwards), so a step cannot be cut in half.
+
+    The signal mask holds them back from this thread only. A process-directed signal may be
+    delivered to another thread (a BLAS worker), and CPython then runs the Python handler in
+    the main thread all the same. So, in the main thread, the handlers are also swapped for
+    one that notes the signal; the noted signals are raised again, in order, once the block
+    has ended.
+    """
+    held = (signal.SIGINT, signal.SIGTERM)
+    noted: list[int] = []
+    handlers: dict[int, object] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in held:
+            if signal.getsignal(signum) is not None:  # None: a handler set outside Python
+                handlers[signum] = signal.signal(signum, lambda number, _: noted.append(number))
     try:
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, held)
     except (AttributeError, OSError, ValueError):  # no POSIX signal masks
-        yield
-        return
+        old_mask = None
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        if old_mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(noted):
+            signal.raise_signal(signum)
 
 
 def _umask() -> int:
