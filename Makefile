@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml Makefile $(CONSTRAINTS)
 	# (nvidia-* packages and triton, several GB); for the CPU-only build install torch from
 	# PyTorch's CPU index before `make` (docs/install.md): an installed 2.13.0 is kept.
 	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) torch
+	# editable: the import finder maps neurodecorr to ./neurodecorr, so a stale build/lib (from an
+	# earlier wheel build) is never imported; tests/test_wheel.py builds wheels from a clean copy
 	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev,docs,lava]"
 	# lava-nc 0.10.0 declares Python <3.11; on 3.11+ install it without its metadata checks
 	# (its one incompatibility is fixed at import time by neurodecorr.lava, see docs/lava.md).

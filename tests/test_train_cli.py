@@ -110,3 +110,37 @@ def test_off_a_terminal_every_epoch_prints_a_line_and_updates_the_json(tmp_path,
     for line, row in zip(lines, doc["history"], strict=True):
         assert f"test {100 * row['test_acc']:.1f}%" in line
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.fixture(scope="module")
+def contradicting_checkpoint(tmp_path_factory):
+    """A real ``train --checkpoint`` file whose header, rewritten by the checkpoint module's own
+    reader and writer, claims a hidden width of 99 over arrays of width 16."""
+    from dataclasses import replace
+
+    from neurodecorr.learning.checkpoint import read_checkpoint, write_checkpoint
+
+    ck = tmp_path_factory.mktemp("contradict") / "ck.npz"
+    assert main([*BASE, "--epochs", "1", "--checkpoint", str(ck)]) == 0
+    network, header, state, arrays = read_checkpoint(ck)
+    write_checkpoint(ck, network, replace(header, sizes=(64, 99, 10)), state, arrays)
+    return ck
+
+
+@pytest.mark.parametrize("command", [
+    [*BASE, "--epochs", "2", "--resume", "--checkpoint"],
+    ["export-lava", "--out", "{tmp}/bundle"],
+    ["evaluate", "--device", "ideal", "--times", "1"],
+    ["evaluate", "--dataset", "digits", "--device", "ideal", "--times", "1"],
+], ids=["train-resume", "export-lava", "evaluate", "evaluate-dataset"])
+def test_a_header_that_contradicts_the_arrays_is_refused_by_every_reader(
+        contradicting_checkpoint, command, tmp_path, capsys):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in command]
+    args = (args + [str(contradicting_checkpoint)] if args[0] == "train"
+            else [args[0], str(contradicting_checkpoint), *args[1:]])
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"neurodecorr: error: {contradicting_checkpoint}: checkpoint "
+                                f"header describes layers (64, 99, 10) ('leaky_relu', "
+                                f"'identity') but the file holds [64, 16, 10]"], err
+    assert not (tmp_path / "bundle").exists()

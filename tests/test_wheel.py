@@ -1,4 +1,5 @@
-"""The wheel carries the shipped TOML: build it, install it in a fresh virtualenv, run the CLI.
+"""The wheel carries the source modules (exactly) and the shipped TOML: build it from a clean copy
+of the checkout, install it in a fresh virtualenv, run the CLI.
 
 The fresh environment borrows the already-installed dependencies (numpy, scipy, torch, ...) through
 a ``.pth`` line pointing at this interpreter's site-packages: nothing is downloaded, and the
@@ -10,6 +11,7 @@ the wheel.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -22,12 +24,30 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _source_files() -> list[str]:
+    """The checkout's files as git sees them: tracked plus untracked-but-not-ignored, present in
+    the working tree (so an uncommitted change is built, and an ignored ``build/`` is not)."""
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: the source tree's files cannot be told from build output")
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
+                             "--exclude-standard"], cwd=ROOT, capture_output=True, check=True)
+    return sorted({name for name in listed.stdout.decode().split("\0")
+                   if name and (ROOT / name).is_file()})
+
+
 @pytest.fixture(scope="module")
 def wheel_env(tmp_path_factory) -> tuple[Path, Path]:
     work = tmp_path_factory.mktemp("wheel")
+    # built from a copy of the source files: setuptools packs whatever lies in the project's
+    # build/lib, so a stale ignored build/ in the checkout (from an earlier build, of deleted
+    # modules) would ship; the copy also keeps this build from writing into the checkout
+    source = work / "source"
+    for name in _source_files():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, source / name)
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--verbose",
-         "--wheel-dir", str(work / "dist"), str(ROOT)],
+         "--wheel-dir", str(work / "dist"), str(source)],
         capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, build.stderr
     # setuptools' deprecations (the license table, license classifiers) are build errors to come
@@ -68,6 +88,17 @@ def test_wheel_declares_its_licence(wheel_env):
         licence = zf.read(next(n for n in names if n.endswith(".dist-info/licenses/LICENSE")))
     assert "License-Expression: BSD-3-Clause" in metadata.splitlines()
     assert licence == (ROOT / "LICENSE").read_bytes()
+
+
+def test_wheel_holds_exactly_the_source_modules(wheel_env):
+    """Every module of the source tree, and nothing else (no stale copy of a deleted one)."""
+    wheel, _ = wheel_env
+    packed = {n for n in zipfile.ZipFile(wheel).namelist()
+              if n.startswith("neurodecorr/") and n.endswith(".py")}
+    source = {n for n in _source_files() if n.startswith("neurodecorr/") and n.endswith(".py")}
+    assert source, "no module found in the source tree"
+    assert packed == source, {"not in the source": sorted(packed - source),
+                              "missing from the wheel": sorted(source - packed)}
 
 
 def test_wheel_holds_every_shipped_toml(wheel_env):

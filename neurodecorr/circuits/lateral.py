@@ -274,7 +274,7 @@ class LateralArray:
 
     def least_stable(self, t_s: float) -> complex:
         """The eigenvalue of ``D (Ã/G + λI)`` with the smallest real part (the circuit settles
-        iff it is positive; :mod:`~neurodecorr.circuits.stability`)."""
+        iff it is positive; see :meth:`check_stability`)."""
         M = self.crossbar.read_weights(t_s) / self.gain
         M = self.rate[:, None] * (M + self.circuit.leak * np.eye(self.n))
         mu = np.linalg.eigvals(M)

@@ -4,7 +4,7 @@ A backend turns a :class:`~neurodecorr.core.network.Network` and a batch into a 
 
 * :class:`NumpyBackend` (here): exact float64, ``x̄ = M x``, ``z = W x̄ + b``;
 * :class:`~neurodecorr.circuits.chip.Chip`: the lateral circuits settle, the crossbars read;
-* :func:`neurodecorr.reference.network.trace`: the same exact pass in torch;
+* :class:`~neurodecorr.reference.network.TorchReference`: the same exact pass in torch;
 * :class:`neurodecorr.lava.backend.LavaBackend`: the network exported to Lava, the trace read
   from what its stages send (fields no stage sends are ``None``).
 

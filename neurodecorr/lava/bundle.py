@@ -85,13 +85,13 @@ def export_bundle(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, *,
 
     Fixed point needs calibration inputs: the training inputs of ``dataset`` (default: the
     data set in the checkpoint's header,
-    :func:`neurodecorr.learning.checkpoint.checkpoint_dataset`).
+    :func:`neurodecorr.learning.checkpoint.load_trained_network`).
     """
     from neurodecorr.data import load_dataset
-    from neurodecorr.learning.checkpoint import checkpoint_dataset
+    from neurodecorr.learning.checkpoint import load_trained_network
 
-    network = Network.load(checkpoint)
-    dataset = dataset or checkpoint_dataset(checkpoint)
+    network, recorded = load_trained_network(checkpoint)
+    dataset = dataset or recorded
     calibration = None
     if precision == "fixed":
         if dataset is None:

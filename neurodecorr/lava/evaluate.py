@@ -72,7 +72,8 @@ def evaluate_bundle(folder: str | os.PathLike, dataset: str, samples: int = 200,
     Lava worker (:func:`neurodecorr.lava.supervisor.run_supervised`) and :func:`compare`.
 
     Every parameter, the bundle (:func:`neurodecorr.lava.bundle.read_bundle`) and the data set
-    are checked before any process starts. ``progress(steps, total)`` is called after every
+    (the one in the bundle's manifest, when it records one) are checked before any process
+    starts. ``progress(steps, total)`` is called after every
     chunk. The result adds ``dataset``, ``accuracy`` on the labels and the package ``versions``.
     """
     from neurodecorr.data import load_dataset
@@ -88,6 +89,10 @@ def evaluate_bundle(folder: str | os.PathLike, dataset: str, samples: int = 200,
         raise NeurodecorrError(f"--chunk-timeout: must be a positive number of seconds, got "
                                f"{chunk_timeout_s}")
     bundle = read_bundle(folder)
+    recorded = bundle.manifest.get("dataset")
+    if recorded is not None and recorded != dataset:  # the network and its ranges are for that one
+        raise NeurodecorrError(f"--dataset: the bundle {folder} was exported for {recorded!r}, "
+                               f"not {dataset!r}")
     data = load_dataset(dataset)
     if data.x_test.shape[1] != bundle.export.n_in:
         raise NeurodecorrError(f"--dataset: {dataset} has {data.x_test.shape[1]} features, the "

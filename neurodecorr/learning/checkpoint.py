@@ -158,15 +158,19 @@ def _number(value: object) -> bool:
 
 def save_checkpoint(trainer: Trainer, path: str | os.PathLike) -> None:
     """Write the trainer's network, header and state to ``path``, all-or-nothing."""
-    network = trainer.network
     extra = trainer.state_arrays()
-    state = json.loads(str(extra["train_state"]))
+    state = json.loads(str(extra.pop("train_state")))
     state["schema_version"] = CHECKPOINT_FORMAT_VERSION
     state.pop("config", None)  # the configuration lives in the typed header
-    extra["train_state"] = np.array(_dumps(state))
-    extra["checkpoint"] = np.array(_dumps(
-        CheckpointHeader.describe(network, trainer.config).to_dict()))
-    network.save(path, extra=extra)
+    write_checkpoint(path, trainer.network,
+                     CheckpointHeader.describe(trainer.network, trainer.config), state, extra)
+
+
+def write_checkpoint(path: str | os.PathLike, network: Network, header: CheckpointHeader,
+                     state: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Write what :func:`read_checkpoint` returns back to ``path``, all-or-nothing."""
+    network.save(path, extra={**arrays, "train_state": np.array(_dumps(state)),
+                              "checkpoint": np.array(_dumps(header.to_dict()))})
 
 
 def _dumps(obj: object) -> str:
@@ -202,15 +206,23 @@ def read_checkpoint_header(path: str | os.PathLike) -> CheckpointHeader:
         return _header_and_state(archive)[0]
 
 
-def checkpoint_dataset(path: str | os.PathLike) -> str | None:
-    """The data set a network file was trained on: its checkpoint header's, else the one a
-    network saved by ``train --save-network`` records in its metadata, else ``None`` (networks
-    built in code, export folders)."""
+def load_trained_network(path: str | os.PathLike) -> tuple[Network, str | None]:
+    """The network in a file ``train`` wrote and the data set it was trained on.
+
+    For a checkpoint, the data set is its header's, and the header's architecture is checked
+    against the arrays (the check ``train --resume`` makes), so ``export-lava`` and ``evaluate``
+    never run a file whose header contradicts it. For a network saved by
+    ``train --save-network`` it is the one its metadata records; ``None`` for networks built in
+    code and export folders.
+    """
+    network = Network.load(path)
     with _open(path) as archive:
         if "train_state" in archive:
-            return _header_and_state(archive)[0].dataset
-    recorded = Network.load(path).metadata.get("dataset")
-    return recorded if isinstance(recorded, str) else None
+            header = _header_and_state(archive)[0]
+            header.check_network(network, archive.source)
+            return network, header.dataset
+    recorded = network.metadata.get("dataset")
+    return network, recorded if isinstance(recorded, str) else None
 
 
 def read_checkpoint(path: str | os.PathLike

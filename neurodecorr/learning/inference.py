@@ -58,11 +58,11 @@ def evaluate_file(network_path: str, dataset: str | None, times_s: list[float], 
     of ``dataset`` (default: the data set the file records); returns the data set and rows."""
     from neurodecorr.data import load_dataset
     from neurodecorr.io import input_file
-    from neurodecorr.learning.checkpoint import checkpoint_dataset
+    from neurodecorr.learning.checkpoint import load_trained_network
 
     input_file(network_path, "NETWORK")
-    network = Network.load(network_path)
-    dataset = dataset or checkpoint_dataset(network_path)
+    network, recorded = load_trained_network(network_path)
+    dataset = dataset or recorded
     if dataset is None:
         raise NeurodecorrError(f"--dataset: {network_path} records no data set; name one")
     data = load_dataset(dataset)

@@ -143,7 +143,7 @@ def run_training(run: TrainRun, callbacks: EpochCallbacks | None = None,
         files[run.json_path] = report(trainer)
     if run.save_network:
         # the data set travels with the network, so that evaluate and export-lava need no
-        # --dataset for it (checkpoint_dataset reads it back)
+        # --dataset for it (load_trained_network reads it back)
         saved = trainer.network.copy()
         saved.metadata = {**saved.metadata, "dataset": run.config.dataset}
         files[run.save_network] = npz_bytes(saved.to_arrays())

@@ -406,3 +406,18 @@ def test_speedup_vs_lava_at_batch_1_and_256_in_both_dtypes():
     assert set(table["1"]) == {"float64", "float32"}
     assert set(table["256"]) == {"float64", "float32", "float64_all_cores", "float32_all_cores"}
     assert all(min(row.values()) > 0 for row in table.values())
+
+
+def test_cli_run_refuses_a_dataset_the_bundle_was_not_exported_for(trained, tmp_path, capsys):
+    """A float bundle of the 40-input network exported for cifar10 (float export loads no data):
+    MNIST-1D has the right width, but it is not the data set the manifest names."""
+    _, ckpt = trained
+    out = tmp_path / "cifar"
+    assert main(["export-lava", str(ckpt), "--out", str(out), "--precision", "float",
+                 "--dataset", "cifar10"]) == 0
+    assert json.loads((out / "manifest.json").read_text())["dataset"] == "cifar10"
+    assert main(["lava-run", str(out), "--dataset", "mnist1d", "--samples", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"neurodecorr: error: --dataset: the bundle {out} was exported "
+                                f"for 'cifar10', not 'mnist1d'"], err
+    assert multiprocessing.active_children() == []
