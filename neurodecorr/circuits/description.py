@@ -42,7 +42,6 @@ ACTIVATION_KINDS = ("relu", "leaky_relu", "identity")
 ON_UNSTABLE = ("stop", "reprogram", "clamp")
 
 
-@dataclass(frozen=True)
 class _ArrayKeys(UpdateConfig, _Group):
     """What the lateral and the forward array share: the device preset of their crossbar, its
     tile size, the weight headroom, and how it takes updates: ``update`` (an algorithm of
@@ -66,7 +65,6 @@ class _ArrayKeys(UpdateConfig, _Group):
 
 
 
-@dataclass(frozen=True)
 class LateralCircuit(_ArrayKeys):
     """The lateral integrator array (see the module docstring for the equations)."""
 
@@ -132,7 +130,6 @@ class LateralCircuit(_ArrayKeys):
         return R * C
 
 
-@dataclass(frozen=True)
 class ForwardCircuit(_ArrayKeys):
     """The forward crossbar: its device preset (with periphery), tile size and updates."""
 
@@ -140,7 +137,6 @@ class ForwardCircuit(_ArrayKeys):
     source: str = ""
 
 
-@dataclass(frozen=True)
 class ActivationCircuit(_Group):
     """The activation circuit: ``relu``, ``leaky_relu`` (slope below zero) or ``identity``,
     clipped to ``±rail_V`` (0: no rail) at the same ``volts_per_unit`` as the lateral array."""
@@ -152,7 +148,6 @@ class ActivationCircuit(_Group):
     source: str = ""
 
 
-@dataclass(frozen=True)
 class EnergyModel(_Group):
     """Energy per event in joules (all 0: no energy estimate)."""
 

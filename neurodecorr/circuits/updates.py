@@ -56,7 +56,6 @@ crossbars' own counters (:mod:`neurodecorr.circuits.costs`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -67,7 +66,6 @@ TRANSFERS = UPDATES[2:]
 DIGITAL_EVENTS = ("buffer_reads", "buffer_writes", "digital_macs")
 
 
-@dataclass(frozen=True)
 class UpdateConfig(Checked):
     """One array's update algorithm and its parameters (see the module docstring).
 

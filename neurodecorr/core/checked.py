@@ -25,6 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+try:
+    from typing import dataclass_transform
+except ImportError:  # Python 3.10: the marker only informs type checkers
+    def dataclass_transform(**_: Any) -> Callable[[type], type]:
+        return lambda cls: cls
+
 from neurodecorr.errors import NeurodecorrError
 
 Fail = Callable[[str, str], None]
@@ -118,12 +124,18 @@ def _raise(key: str, problem: str) -> None:
     raise NeurodecorrError(f"{key}: {problem}")
 
 
+@dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field, setting))
 class Checked:
     """Base of a frozen configuration dataclass that checks itself on construction.
 
-    Its fields are :func:`setting` s; a subclass that relates fields to each other extends
-    :meth:`check`.
+    A subclass is made a frozen dataclass when it is defined (as a pydantic model is), so
+    every configuration is declared one way and none can forget ``frozen``. Its fields are
+    :func:`setting` s; a subclass that relates fields to each other extends :meth:`check`.
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        dataclass(frozen=True)(cls)
 
     def __post_init__(self) -> None:
         self.check()

@@ -13,14 +13,13 @@ Each rule defines the matrix ``G`` in the left-multiplied update ``M ‚Üê g (I ‚à
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 from neurodecorr.core.checked import Checked, setting
 
 RULES = ("ahmad", "copi", "dbp")
 
 
-@dataclass(frozen=True)
 class DecorrelationConfig(Checked):
     """Settings of one layer's decorrelator.
 

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from neurodecorr.core.checked import setting, setting_problem, type_problem
+from neurodecorr.core.checked import Checked, setting, setting_problem, type_problem
 from neurodecorr.devices import fits
 from neurodecorr.devices.fits import LogOrPolynomial
 from neurodecorr.errors import NeurodecorrError
@@ -37,7 +37,7 @@ IR_DROP_MODELS = ("analytic", "nodal")
 COMPENSATIONS = ("none", "global", "column")
 
 
-class _Group:
+class _Group(Checked):
     """Shared parsing and validation of one TOML table into a dataclass.
 
     A group validates itself on construction, wherever it comes from (a TOML file, a
@@ -203,7 +203,6 @@ def _check(ok: bool, where: str, key: str, problem: str) -> None:
         raise NeurodecorrError(f"{where} {key}: {problem}")
 
 
-@dataclass(frozen=True)
 class MappingConfig(_Group):
     """How a weight becomes conductances.
 
@@ -228,7 +227,6 @@ class MappingConfig(_Group):
         return self.g_max_uS - self.g_min_uS
 
 
-@dataclass(frozen=True)
 class ProgrammingConfig(_Group):
     """Programming a target conductance.
 
@@ -262,7 +260,6 @@ _FLICKER_KEYS = {
 }
 
 
-@dataclass(frozen=True)
 class ReadConfig(_Group):
     """Noise on reading (:mod:`neurodecorr.devices.read_noise`).
 
@@ -317,7 +314,6 @@ _DRIFT_KEYS = {
 }
 
 
-@dataclass(frozen=True)
 class DriftConfig(_Group):
     """Slow change of the conductance with the device's age a (:mod:`neurodecorr.devices.drift`).
 
@@ -356,7 +352,6 @@ class DriftConfig(_Group):
         return self.retention_tau_s > 0
 
 
-@dataclass(frozen=True)
 class FaultsConfig(_Group):
     """Stuck devices: each device is independently stuck at G_min, at G_max, or at a uniformly
     random conductance with the given probabilities (fixed per device from the seed)."""
@@ -381,7 +376,6 @@ _PULSED_KEYS = {
 }
 
 
-@dataclass(frozen=True)
 class PulsedConfig(_Group):
     """Pulsed (on-chip learning) updates in normalised weight units (aihwkit pulsed devices).
 
@@ -447,7 +441,6 @@ class PulsedConfig(_Group):
                "refresh_upper_thres", "must be >= refresh_lower_thres")
 
 
-@dataclass(frozen=True)
 class _Converter(_Group):
     """What both converters are: ``bits`` of resolution over ``±range_norm``, quantised with
     step range/(2^(bits−1) − 1) (:func:`neurodecorr.devices.periphery.quantise`)."""
@@ -457,7 +450,6 @@ class _Converter(_Group):
 
 
 
-@dataclass(frozen=True)
 class DACConfig(_Converter):
     """Input converter (aihwkit ``IOParameters``: ``noise_management``, ``nm_thres``,
     ``inp_bound``, ``inp_res``, ``inp_noise``).
@@ -480,7 +472,6 @@ class DACConfig(_Converter):
                "nm_thres_norm", "constant noise management needs a positive threshold")
 
 
-@dataclass(frozen=True)
 class ADCConfig(_Converter):
     """Output converter: clip to ±range and quantise with step range/(2^(bits−1) − 1).
 
@@ -496,7 +487,6 @@ class ADCConfig(_Converter):
     source: str = ""
 
 
-@dataclass(frozen=True)
 class OutputConfig(_Group):
     """Before the ADC, in normalised output units (aihwkit ``IOParameters``):
     S-shaped non-linearity y ← y/(1 + |c_i y|), c_i = (nonlinearity/R)(1 + σ_nl ξ_i) fixed per
@@ -511,7 +501,6 @@ class OutputConfig(_Group):
     source: str = ""
 
 
-@dataclass(frozen=True)
 class IRDropConfig(_Group):
     """Voltage drop on the wires; ``scale`` 0 disables it. ``g_ratio`` is the wire conductance
     per segment divided by G_max.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 
 from neurodecorr.core.checked import Checked, setting
 from neurodecorr.core.rules import RULES, DecorrelationConfig
@@ -38,7 +38,6 @@ def parse_hidden(text: str) -> tuple[int, ...]:
     return sizes
 
 
-@dataclass(frozen=True)
 class TrainConfig(Checked):
     """Everything that determines a training run (with the data, the seed fixes every number).
 
