@@ -48,6 +48,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def register_sweep_targets() -> None:
+    """Tell the sweep library where the commands it runs are defined.
+
+    The sweep learns the modules from here, so that the library below the CLI never names the
+    command layer; done when ``sweep`` is loaded (the sweep package is not imported otherwise,
+    which keeps ``neurodecorr --help`` fast).
+    """
+    from neurodecorr.sweep.targets import register_commands
+
+    register_commands({name: module for name, (module, _) in COMMANDS.items()})
+
+
 def _package_version() -> str:
     try:
         return version("neurodecorr")
@@ -154,6 +166,8 @@ class LazyGroup(click.Group):
         if cmd_name not in COMMANDS:
             return None
         module_name, _ = COMMANDS[cmd_name]
+        if cmd_name == "sweep":
+            register_sweep_targets()
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

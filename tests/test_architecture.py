@@ -74,11 +74,27 @@ def test_the_library_runs_without_loading_the_cli(module):
 
 
 def test_the_sweep_runs_the_commands_the_cli_runs():
-    from neurodecorr.cli import COMMANDS
-    from neurodecorr.sweep.targets import TARGETS
+    from neurodecorr.cli import COMMANDS, register_sweep_targets
+    from neurodecorr.sweep.targets import TARGETS, target_modules
 
-    for name, target in TARGETS.items():
-        assert target.module == COMMANDS[name][0]
+    register_sweep_targets()
+    assert target_modules() == tuple(COMMANDS[name][0] for name in TARGETS)
+
+
+def test_nothing_below_the_cli_names_the_command_layer():
+    """A dynamic import (importlib, runpy) hides from the import test above: the layers below
+    the CLI must not even spell the command modules' names."""
+    wrong = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if LAYERS[_top(module)] >= LAYERS["commands"]:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and \
+                    "neurodecorr.commands" in node.value:
+                wrong.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: "
+                             f"{node.value!r}")
+    assert not wrong, "\n".join(wrong)
 
 
 def test_every_file_the_architecture_map_names_exists():

@@ -15,12 +15,19 @@ import numpy as np
 import pytest
 from distributed import LocalCluster
 
-from neurodecorr.cli import main
+from neurodecorr.cli import main, register_sweep_targets
 from neurodecorr.core import offdiag_corr_rms
 from neurodecorr.sweep import correlated_inputs, load_spec, read_rows
 
 ETA_OK = (0.01, 0.05)
 ETA_UNSTABLE = 5.0  # eta·<|x|^2> = 5·n >> 1: decorrelate refuses it
+
+
+@pytest.fixture(autouse=True)
+def _sweep_knows_the_commands():
+    """The CLI registers the commands the sweep runs when it loads ``sweep``; these tests call
+    the library directly, so they register them the same way."""
+    register_sweep_targets()
 
 
 @pytest.fixture(scope="module")

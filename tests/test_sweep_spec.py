@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurodecorr.cli import main
+from neurodecorr.cli import main, register_sweep_targets
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.sweep import (
     ResultsFile,
@@ -24,6 +24,13 @@ from neurodecorr.sweep.plot import summarise
 from neurodecorr.sweep.point import error_line, flatten_metrics
 
 EXAMPLES = Path(__file__).parents[1] / "benchmarks" / "sweeps"
+
+
+@pytest.fixture(autouse=True)
+def _sweep_knows_the_commands():
+    """The CLI registers the commands the sweep runs when it loads ``sweep``; these tests call
+    the library directly, so they register them the same way."""
+    register_sweep_targets()
 
 
 def _spec(tmp_path, body: str, name: str = "spec.toml"):

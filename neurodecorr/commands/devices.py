@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from neurodecorr.devices.config import GROUPS
-from neurodecorr.devices.presets import PRESET_DIR, list_presets, load_device, load_raw
+from neurodecorr.devices.presets import PRESET_DIR, describe_preset, list_presets, load_raw
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.terminal import echo_json, fold, terminal_width
 
@@ -57,39 +57,22 @@ def show_cmd(name: str, as_json: bool) -> None:
 
     Parameters the file does not set are shown with their defaults, marked "(default)".
     """
-    config = load_device(name) if _is_device(name) else None
-    path, raw = load_raw(name.partition("+")[0] if config is not None else name)
-    periphery = (name.partition("+")[2] or raw.get("periphery")) if config is not None else None
-    if config is None:
-        tables = {}
-        for key in GROUPS:
-            if key in raw:
-                GROUPS[key].from_table(raw[key], str(path))
-                tables[key] = raw[key]
-        given_by_table = tables
-    else:
-        periph_raw = load_raw(periphery)[1] if periphery else {}
-        tables = config.to_dict()
-        given_by_table = {key: {**periph_raw.get(key, {}), **raw.get(key, {})} for key in GROUPS}
+    preset = describe_preset(name)
     if as_json:
-        echo_json({"name": raw.get("name", path.stem), "file": str(path),
-                   "kind": raw.get("kind", "device"), "description": raw.get("description", ""),
-                   "source": raw.get("source", ""), "periphery": periphery,
-                   "tables": {k: tables.get(k) for k in GROUPS
-                              if config is not None or k in tables}})
+        echo_json(preset.to_json())
         return
     width = terminal_width()
-    click.echo(f"{raw.get('name', path.stem)}  ({path})")
-    click.echo("\n".join(fold(raw.get("description", ""), width, 2, "  ")))
-    click.echo("\n".join(fold(raw.get("source", ""), width, 10, "  source: ")))
-    if raw.get("periphery"):
-        click.echo(f"  periphery: {raw['periphery']}")
-    if name.partition("+")[2]:
-        click.echo(f"  periphery replaced by: {periphery}")
+    click.echo(f"{preset.name}  ({preset.file})")
+    click.echo("\n".join(fold(preset.description, width, 2, "  ")))
+    click.echo("\n".join(fold(preset.source, width, 10, "  source: ")))
+    if preset.declared_periphery:
+        click.echo(f"  periphery: {preset.declared_periphery}")
+    if preset.replaced:
+        click.echo(f"  periphery replaced by: {preset.periphery}")
     for key in GROUPS:
-        if key in tables:
-            _show_table(key, tables[key], given_by_table[key], width)
-        elif config is not None:
+        if key in preset.tables:
+            _show_table(key, preset.tables[key], preset.given[key], width)
+        elif preset.is_device:
             click.echo(f"[{key}]  ideal (not modelled)")
 
 
@@ -105,7 +88,3 @@ def _show_table(key: str, values: dict, given: dict, width: int) -> None:
     click.echo("\n".join(fold(values.get("source") or "-", width, indent,
                                f"  {'source':{key_w}s} : ")))
 
-
-def _is_device(name: str) -> bool:
-    path, raw = load_raw(name.partition("+")[0])
-    return raw.get("kind", "device") == "device"

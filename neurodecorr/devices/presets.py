@@ -10,6 +10,7 @@ line.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +148,73 @@ def load_raw(name_or_path: str) -> tuple[Path, dict[str, Any]]:
     raw = load_toml(path, "device")
     _check_top(raw, str(path))
     return path, raw
+
+
+@dataclass(frozen=True)
+class PresetDescription:
+    """One preset (or TOML file) as ``neurodecorr devices show`` reports it.
+
+    Attributes
+    ----------
+    name, file, kind, description, source : str
+        From the file's top keys (``name`` defaults to the file's stem).
+    is_device : bool
+        A device (its tables complete, defaults filled in) rather than a periphery file (only
+        the tables it sets, each checked).
+    declared_periphery : str or None
+        The file's own ``periphery`` key.
+    periphery : str or None
+        The periphery in force: ``NAME+PERIPHERY`` replaces the declared one.
+    replaced : bool
+        Whether ``+PERIPHERY`` replaced it.
+    tables : dict
+        Group -> parameter table (a device: every group it models).
+    given : dict
+        Group -> the parameters the file (or its periphery) sets; the others are defaults.
+    """
+
+    name: str
+    file: str
+    kind: str
+    description: str
+    source: str
+    is_device: bool
+    declared_periphery: str | None
+    periphery: str | None
+    replaced: bool
+    tables: dict[str, dict[str, Any]]
+    given: dict[str, dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` report: the top keys and every group (``null``: not modelled)."""
+        return {"name": self.name, "file": self.file, "kind": self.kind,
+                "description": self.description, "source": self.source,
+                "periphery": self.periphery,
+                "tables": {k: self.tables.get(k) for k in GROUPS
+                           if self.is_device or k in self.tables}}
+
+
+def describe_preset(name: str) -> PresetDescription:
+    """Every parameter of a preset (``NAME`` or ``NAME+PERIPHERY``) or TOML file, with what the
+    file itself sets, for showing it; a periphery file's tables are checked, not completed."""
+    is_device = load_raw(name.partition("+")[0])[1].get("kind", "device") == "device"
+    path, raw = load_raw(name.partition("+")[0] if is_device else name)
+    if is_device:
+        config = load_device(name)
+        periphery = name.partition("+")[2] or raw.get("periphery")
+        periph_raw = load_raw(periphery)[1] if periphery else {}
+        tables = config.to_dict()
+        given = {key: {**periph_raw.get(key, {}), **raw.get(key, {})} for key in GROUPS}
+    else:
+        periphery = None
+        tables = {}
+        for key in GROUPS:
+            if key in raw:
+                GROUPS[key].from_table(raw[key], str(path))
+                tables[key] = raw[key]
+        given = tables
+    return PresetDescription(
+        name=raw.get("name", path.stem), file=str(path), kind=raw.get("kind", "device"),
+        description=raw.get("description", ""), source=raw.get("source", ""),
+        is_device=is_device, declared_periphery=raw.get("periphery"), periphery=periphery,
+        replaced=bool(name.partition("+")[2]), tables=tables, given=given)

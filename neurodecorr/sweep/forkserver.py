@@ -3,8 +3,9 @@
 Starting ``python -m neurodecorr`` for every point costs the interpreter start and the imports
 (numpy, scipy, numba, the command's own modules): about a second on an idle machine, and far
 more on a loaded one, against milliseconds of work for a small settle. Each worker thread
-therefore starts one server (``python -m neurodecorr.sweep.forkserver``) with the commands
-imported, and the server forks a process per point from that warm state.
+therefore starts one server with the commands' modules imported (their names are data from the
+caller, :func:`neurodecorr.sweep.targets.target_modules`), and the server forks a process per
+point from that warm state.
 
 A point still runs in a process of its own, so the isolation of :mod:`.point` holds: a crash,
 an out-of-memory kill or a hang ends that point only (a timeout kills the forked process), and
@@ -31,8 +32,6 @@ import sys
 import threading
 import time
 import traceback
-
-from neurodecorr.sweep.targets import TARGETS
 
 
 def _child(request: dict) -> None:
@@ -87,13 +86,13 @@ def _warm_up() -> None:
         pass
 
 
-def serve() -> None:
-    """The server's loop: import the commands, then one forked child per request line."""
+def serve(preload: list[str] | tuple[str, ...] = ()) -> None:
+    """The server's loop: import the ``preload`` modules, then one forked child per request."""
     # Ctrl-C reaches the whole process group; the sweep stops the server by closing its stdin
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for target in TARGETS.values():
+    for module in preload:
         try:
-            importlib.import_module(target.module)
+            importlib.import_module(module)
         except ImportError:  # an optional backend (Lava) that is not installed
             pass
     _warm_up()
@@ -115,12 +114,19 @@ class ServerLost(RuntimeError):
 
 
 class ForkServer:
-    """The client side: start a server, run points on it one at a time."""
+    """The client side: start a server, run points on it one at a time.
 
-    def __init__(self) -> None:
+    Parameters
+    ----------
+    preload : sequence of str
+        Modules the server imports before its first fork (the commands the points run).
+    """
+
+    def __init__(self, preload: tuple[str, ...] = ()) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from neurodecorr.sweep.forkserver import serve; serve()"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            [sys.executable, "-c",
+             "import sys; from neurodecorr.sweep.forkserver import serve; serve(sys.argv[1:])",
+             *preload], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self._buffer = b""
 
     def _send(self, obj: dict) -> None:
@@ -183,12 +189,12 @@ _all: list[ForkServer] = []
 
 
 def run_command(argv: list[str], cwd: str, stderr_path: str,
-                timeout_s: float | None = None) -> int:
-    """Run ``neurodecorr ARGV`` on this thread's server (started on first use, and again after
-    it was lost); see :meth:`ForkServer.run`."""
+                timeout_s: float | None = None, preload: tuple[str, ...] = ()) -> int:
+    """Run ``neurodecorr ARGV`` on this thread's server (started on first use with ``preload``
+    imported, and again after it was lost); see :meth:`ForkServer.run`."""
     server = getattr(_servers, "server", None)
     if server is None or server.proc.poll() is not None:
-        server = _servers.server = ForkServer()
+        server = _servers.server = ForkServer(preload)
         _all.append(server)
     try:
         return server.run(argv, cwd, stderr_path, timeout_s)

@@ -37,7 +37,8 @@ Cell = str | int | float | bool | None
 ERROR_PREFIX = "neurodecorr: error: "
 
 
-def run_point(point: Point, folder: str, timeout_s: float | None = None) -> dict[str, object]:
+def run_point(point: Point, folder: str, timeout_s: float | None = None,
+              preload: tuple[str, ...] = ()) -> dict[str, object]:
     """Run one point; never raises for a failure of the point itself.
 
     Parameters
@@ -48,6 +49,10 @@ def run_point(point: Point, folder: str, timeout_s: float | None = None) -> dict
         written (on a worker without that folder it runs in its temporary folder).
     timeout_s : float, optional
         Kill the command after this many seconds.
+    preload : tuple of str
+        Modules the worker's point server imports once, ahead of its first point
+        (:func:`neurodecorr.sweep.targets.target_modules`; data, since a worker process has not
+        imported the CLI that registered them).
 
     Returns
     -------
@@ -57,7 +62,7 @@ def run_point(point: Point, folder: str, timeout_s: float | None = None) -> dict
     """
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"sweep-{point.key}-", dir=_scratch()) as tmp:
-        status, metrics = _run(point, Path(tmp), folder, timeout_s)
+        status, metrics = _run(point, Path(tmp), folder, timeout_s, preload)
     return {"status": status, "elapsed_s": time.perf_counter() - start, "metrics": metrics}
 
 
@@ -71,8 +76,8 @@ def _scratch() -> str | None:
         return None
 
 
-def _run(point: Point, tmp: Path, folder: str, timeout_s: float | None
-         ) -> tuple[str, dict[str, Cell]]:
+def _run(point: Point, tmp: Path, folder: str, timeout_s: float | None,
+         preload: tuple[str, ...]) -> tuple[str, dict[str, Cell]]:
     target = TARGETS[point.command]
     argv = [point.command, *point.argv]
     try:
@@ -92,7 +97,7 @@ def _run(point: Point, tmp: Path, folder: str, timeout_s: float | None
     cwd = folder if os.path.isdir(folder) else str(tmp)
     stderr_path = tmp / "stderr.txt"
     try:
-        returncode = run_command(argv, cwd, str(stderr_path), timeout_s)
+        returncode = run_command(argv, cwd, str(stderr_path), timeout_s, preload)
     except TimeoutError:
         return f"error: timed out after {timeout_s:g} s", {}
     except ServerLost as exc:

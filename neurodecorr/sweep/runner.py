@@ -32,6 +32,7 @@ from neurodecorr.errors import NeurodecorrError
 from neurodecorr.sweep.point import run_point
 from neurodecorr.sweep.results import ResultsFile
 from neurodecorr.sweep.spec import RESERVED_COLUMNS, Point, SweepSpec, text_of
+from neurodecorr.sweep.targets import target_modules
 
 #: How long to wait for an existing scheduler to answer.
 CONNECT_TIMEOUT_S = 10
@@ -134,7 +135,8 @@ def run_sweep(spec: SweepSpec, out: str | os.PathLike, workers: int | None = Non
 
         results.start()
         task = progress.add_task(_describe(spec, 0), total=len(points), completed=skipped)
-        futures = {client.submit(run_point, p, str(spec.folder), timeout_s, pure=False): p
+        preload = target_modules()
+        futures = {client.submit(run_point, p, str(spec.folder), timeout_s, preload, pure=False): p
                    for p in todo}
         try:
             for done, future in enumerate(as_completed(futures), start=1):

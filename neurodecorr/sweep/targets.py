@@ -1,10 +1,12 @@
 """What the sweep needs to know about each command it can run.
 
 A point runs the real command (in its own interpreter, :mod:`neurodecorr.sweep.point`). The sweep
-reads the command's options from the command's own module, never through the CLI, so nothing
-below the CLI imports it. The sweep fills in, per point, the files that the command writes
-(in a temporary folder that is removed afterwards; only the metrics of ``--json`` are kept) and,
-where the point gives ``n`` and ``batch``, the inputs it draws from its seed
+reads the command's options from the command's click definition, which it finds through
+:func:`register_commands`: the CLI layer hands over the module that defines each subcommand, so
+the sweep never names the command layer and nothing below the CLI imports it. The sweep fills
+in, per point, the files that the command writes (in a temporary folder that is removed
+afterwards; only the metrics of ``--json`` are kept) and, where the point gives ``n`` and
+``batch``, the inputs it draws from its seed
 (:mod:`neurodecorr.sweep.synthetic`). Everything else about the command's options is read from
 its click definition, so a new option is sweepable without changes here.
 """
@@ -30,8 +32,6 @@ class Target:
     ----------
     name : str
         The subcommand.
-    module : str
-        The module that defines the subcommand's click ``command``.
     outputs : dict
         Option -> file name in the point's temporary folder, for every file the command must
         write besides ``--json``.
@@ -44,28 +44,49 @@ class Target:
     """
 
     name: str
-    module: str
     outputs: dict[str, str] = field(default_factory=dict)
     drawn: dict[str, str] = field(default_factory=dict)
     refused: tuple[str, ...] = ()
 
 
 TARGETS: dict[str, Target] = {
-    "decorrelate": Target("decorrelate", "neurodecorr.commands.decorrelate",
-                          outputs={"--out-matrix": "matrix.npy"}, drawn={"--input": "inputs"}),
-    "settle": Target("settle", "neurodecorr.commands.settle", outputs={"--out": "xbar.npy"},
+    "decorrelate": Target("decorrelate", outputs={"--out-matrix": "matrix.npy"},
+                          drawn={"--input": "inputs"}),
+    "settle": Target("settle", outputs={"--out": "xbar.npy"},
                      drawn={"--matrix": "lateral", "--input": "inputs"}),
-    "train": Target("train", "neurodecorr.commands.train",
-                    refused=("--checkpoint", "--plot", "--resume")),
+    "train": Target("train", refused=("--checkpoint", "--plot", "--resume")),
 }
+
+#: Subcommand -> the module that defines its click ``command``, as the CLI registered it.
+_MODULES: dict[str, str] = {}
 
 #: The option through which every command writes its metrics.
 JSON_OPTION = "--json"
 
 
+def register_commands(modules: dict[str, str]) -> None:
+    """Tell the sweep where each subcommand is defined (called by the CLI layer).
+
+    Parameters
+    ----------
+    modules : dict
+        Subcommand name -> importable module whose ``command`` attribute is its click command.
+        Only the names in :data:`TARGETS` are kept.
+    """
+    _MODULES.update({name: module for name, module in modules.items() if name in TARGETS})
+
+
+def target_modules() -> tuple[str, ...]:
+    """The registered modules of the sweepable commands (what a point server imports ahead)."""
+    return tuple(_MODULES[name] for name in TARGETS if name in _MODULES)
+
+
 def click_command(name: str) -> click.Command:
     """Import the click object of a subcommand (refusing one that is not installed)."""
-    module_name = TARGETS[name].module
+    module_name = _MODULES.get(name)
+    if module_name is None:
+        raise NeurodecorrError(f"command '{name}' is not registered with the sweep (the CLI "
+                               "registers its commands when neurodecorr.cli is imported)")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
