@@ -11,7 +11,7 @@ from neurodecorr.circuits.updates import UPDATES
 from neurodecorr.data import LOADERS
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.learning.config import ALGORITHMS, DECORRELATIONS, TrainConfig, parse_hidden
-from neurodecorr.learning.run import TrainRun, run_training
+from neurodecorr.learning.run import TrainRun, chip_options, run_training, summary_line
 from neurodecorr.progress import epoch_bars
 
 
@@ -103,44 +103,25 @@ def command(hidden, data_dir, checkpoint, resume, json_path, plot_path, device, 
     decorrelation ahmad) and the forward weights by SGD pulses (see docs/chip.md).
     """
     config = TrainConfig(hidden=parse_hidden(hidden), **settings)
-    chip = None
-    given = _given(click.get_current_context())
-    if device is not None or circuit is not None:
-        from neurodecorr.learning.chip_trainer import ChipOptions
-
-        if "lr" in given:
-            raise NeurodecorrError("--lr is Adam's rate of software training; the chip trains "
-                                   "by SGD pulses with its own step --chip-lr")
-        chip = ChipOptions(circuit=circuit or "ideal", device=device,
-                           batch_interval_s=batch_interval_s, seed=config.seed, lr=chip_lr,
-                           update=update)
-    else:
-        for name in given & {"chip_lr", "update"}:
-            raise NeurodecorrError(f"--{name.replace('_', '-')} applies to a chip only "
-                                   f"(--device or --circuit)")
+    chip = chip_options(config, _given(click.get_current_context()), device=device,
+                        circuit=circuit, chip_lr=chip_lr, update=update,
+                        batch_interval_s=batch_interval_s)
     run = TrainRun(config, data_dir=data_dir, checkpoint=checkpoint, resume=resume, chip=chip,
                    json_path=json_path, plot_path=plot_path, save_network=save_network)
     if engine == "numpy" and (conv or decor_forward_demean):
         raise NeurodecorrError("--conv, --decor-forward-demean: need --engine torch")
     extension = None
     if engine == "torch" or diagnostics or diagnostics_plot:
-        from neurodecorr.torch.engine import TorchOptions
-        from neurodecorr.torch.run import TorchRun
+        from neurodecorr.torch.run import torch_extension
 
-        options = (TorchOptions(device=torch_device, dtype=dtype, conv=parse_hidden(conv),
-                                forward_demean=decor_forward_demean)
-                   if engine == "torch" else None)
-        extension = TorchRun(run, options, diagnostics, diagnostics_plot)
+        extension = torch_extension(run, engine, torch_device=torch_device, dtype=dtype,
+                                    conv=conv, forward_demean=decor_forward_demean,
+                                    diagnostics=diagnostics, diagnostics_plot=diagnostics_plot)
     with epoch_bars(progress) as callbacks:
         trainer = run_training(run, callbacks, extension)
-    history = trainer.history
-    if history:
-        last = history[-1]
-        print(f"{config.algorithm} ({config.decorrelation}) on {config.dataset}: epoch "
-              f"{last['epoch']}, train "
-              f"{100 * last['train_acc']:.1f}%, test {100 * last['test_acc']:.1f}%, best test "
-              f"{100 * max(r['test_acc'] for r in history):.1f}% ({trainer.wall_s:.1f} s)",
-              file=sys.stderr)
+    line = summary_line(config, trainer)
+    if line:
+        print(line, file=sys.stderr)
 
 
 def _given(ctx: click.Context) -> set[str]:

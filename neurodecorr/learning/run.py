@@ -155,3 +155,35 @@ def run_training(run: TrainRun, callbacks: EpochCallbacks | None = None,
         files.update(extension.files(trainer, run.title()))
     write_outputs(files)
     return trainer
+
+
+def chip_options(config: TrainConfig, given: set[str], *, device: str | None,
+                 circuit: str | None, chip_lr: float, update: str | None,
+                 batch_interval_s: float) -> ChipOptions | None:
+    """The chip a ``train`` run asks for (``None``: software training), refusing options that
+    belong to the other kind of run. ``given`` names the options set on the command line."""
+    if device is None and circuit is None:
+        for name in sorted(given & {"chip_lr", "update"}):
+            raise NeurodecorrError(f"--{name.replace('_', '-')} applies to a chip only "
+                                   f"(--device or --circuit)")
+        return None
+    from neurodecorr.learning.chip_trainer import ChipOptions
+
+    if "lr" in given:
+        raise NeurodecorrError("--lr is Adam's rate of software training; the chip trains "
+                               "by SGD pulses with its own step --chip-lr")
+    return ChipOptions(circuit=circuit or "ideal", device=device,
+                       batch_interval_s=batch_interval_s, seed=config.seed, lr=chip_lr,
+                       update=update)
+
+
+def summary_line(config: TrainConfig, trainer: Trainer) -> str | None:
+    """One line on the last epoch of a finished run (``None`` when it trained none)."""
+    history = trainer.history
+    if not history:
+        return None
+    last = history[-1]
+    return (f"{config.algorithm} ({config.decorrelation}) on {config.dataset}: epoch "
+            f"{last['epoch']}, train {100 * last['train_acc']:.1f}%, test "
+            f"{100 * last['test_acc']:.1f}%, best test "
+            f"{100 * max(r['test_acc'] for r in history):.1f}% ({trainer.wall_s:.1f} s)")

@@ -81,3 +81,16 @@ class TorchRun:
         from neurodecorr.learning.diagnostics_plot import diagnostics_figure_png
 
         return {self.diagnostics_plot: diagnostics_figure_png(trainer.history, title)}
+
+
+def torch_extension(run: TrainRun, engine: str, *, torch_device: str, dtype: str,
+                    conv: str | None, forward_demean: bool, diagnostics: bool,
+                    diagnostics_plot: str | None) -> TorchRun:
+    """The :class:`TorchRun` of a ``train`` run: the torch engine when ``engine == "torch"``
+    (``conv`` parsed like ``--hidden``), and the diagnostics on either engine."""
+    from neurodecorr.learning.config import parse_hidden
+
+    options = (TorchOptions(device=torch_device, dtype=dtype, conv=parse_hidden(conv),
+                            forward_demean=forward_demean)
+               if engine == "torch" else None)
+    return TorchRun(run, options, diagnostics, diagnostics_plot)
