@@ -163,8 +163,9 @@ def chip_options(config: TrainConfig, given: set[str], *, device: str | None,
     """The chip a ``train`` run asks for (``None``: software training), refusing options that
     belong to the other kind of run. ``given`` names the options set on the command line."""
     if device is None and circuit is None:
-        for name in sorted(given & {"chip_lr", "update"}):
-            raise NeurodecorrError(f"--{name.replace('_', '-')} applies to a chip only "
+        stray = sorted(given & {"chip_lr", "update"})
+        if stray:
+            raise NeurodecorrError(f"--{stray[0].replace('_', '-')} applies to a chip only "
                                    f"(--device or --circuit)")
         return None
     from neurodecorr.learning.chip_trainer import ChipOptions
