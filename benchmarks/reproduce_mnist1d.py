@@ -148,7 +148,7 @@ def _fmt_acc(values: list[float]) -> str:
     return f"{v.mean():.1f} [{v.min():.1f}–{v.max():.1f}]"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", default="mnist1d")
     p.add_argument("--data-dir", default=None)
@@ -164,13 +164,17 @@ def main() -> None:
     p.add_argument("--selection-seed", type=int, default=99)
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--out", default="docs/assets")
+    p.add_argument("--out", default="docs/assets", help="output folder (created if missing)")
     p.add_argument("--engine", choices=("numpy", "torch"), default="numpy")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                    help="torch engine only")
     p.add_argument("--stem", default=None,
                    help="file name of the outputs (default reproduction_<dataset>[_torch])")
-    a = p.parse_args()
+    a = p.parse_args(argv)
+    try:  # before the long runs, not after them
+        Path(a.out).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        p.error(f"--out: cannot create the folder {a.out}: {exc.strerror}")
     run_kw = {"engine": a.engine, "dtype": a.dtype}
 
     rules = a.rules.split(",")

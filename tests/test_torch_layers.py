@@ -91,6 +91,53 @@ def test_forward_demeaning_uses_the_batch_mean_then_the_running_mean(rng):
     np.testing.assert_allclose(z, (X - 0.1 * X.mean(0)) @ M.T @ W.T + b, atol=1e-13)
 
 
+@pytest.mark.parametrize("demean", [False, True])
+def test_decor_linear_takes_leading_dimensions_as_nn_linear_does(rng, demean):
+    # (N, T, d) input: the output is nn.Linear's shape, and everything (z, M, the running mean)
+    # is what the 2-D layer gives on the (N·T, d) rows
+    cfg = DecorrelationConfig(eta=2e-3, batch_fraction=0.5, momentum=0.1)
+    X = correlated_data(rng, 24, 6).reshape(4, 6, 6) + 1.0
+    a = DecorLinear(6, 3, decorrelation=cfg, forward_demean=demean, dtype=F64)
+    b = DecorLinear(6, 3, decorrelation=cfg, forward_demean=demean, dtype=F64)
+    b.load_state_dict(a.state_dict())
+    linear = torch.nn.Linear(6, 3, dtype=F64)
+    linear.load_state_dict({"weight": a.weight.detach(), "bias": a.bias.detach()})
+    for _ in range(2):
+        z3 = a(_t(X))
+        z2 = b(_t(X.reshape(-1, 6)))
+        assert z3.shape == linear(_t(X)).shape == (4, 6, 3)
+        np.testing.assert_allclose(z3.detach().numpy().reshape(-1, 3), z2.detach().numpy(),
+                                   rtol=0, atol=1e-13)
+        np.testing.assert_allclose(a.M.numpy(), b.M.numpy(), rtol=0, atol=1e-13)
+        assert not torch.equal(a.M, torch.eye(6, dtype=F64))
+        if demean:
+            np.testing.assert_allclose(a.forward_mean.numpy(), b.forward_mean.numpy(), atol=1e-15)
+    z3.sum().backward()
+    z2.sum().backward()
+    np.testing.assert_allclose(a.weight.grad.numpy(), b.weight.grad.numpy(), atol=1e-12)
+    a.eval()
+    xbar = a.decorrelate(_t(X))
+    assert xbar.shape == (4, 6, 6)
+    np.testing.assert_allclose(xbar.numpy().reshape(-1, 6),
+                               a.decorrelate(_t(X.reshape(-1, 6))).numpy(), atol=1e-14)
+
+
+@pytest.mark.parametrize("layer", ["linear", "conv"])
+def test_sign_fa_scale_is_saved_and_restored_by_the_state_dict(layer):
+    def make(scale, seed):
+        g = torch.Generator().manual_seed(seed)
+        if layer == "linear":
+            return DecorLinear(5, 3, feedback="signfa", feedback_scale=scale, generator=g)
+        return DecorConv2d(2, 3, 3, feedback="signfa", feedback_scale=scale, generator=g)
+    a, b = make(2.0, 0), make(0.5, 1)
+    assert "sign_scale" in a.state_dict()
+    assert not torch.equal(a.feedback_matrix(), b.feedback_matrix())
+    b.load_state_dict(a.state_dict())
+    assert torch.equal(a.feedback_matrix(), b.feedback_matrix())
+    rms = torch.sqrt(torch.mean(a.weight.detach() ** 2))
+    assert float(b.sign_scale) == pytest.approx(2.0 * float(rms), rel=1e-6)
+
+
 def test_an_unstable_eta_is_shrunk_for_that_step_and_counted(rng):
     X = correlated_data(rng, 64, 10, scale=3.0)
     power = float(np.mean(np.sum(X ** 2, 1)))

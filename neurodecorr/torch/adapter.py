@@ -44,7 +44,7 @@ def dense_net_from_numpy(trainer: Trainer, device: torch.device, dtype: torch.dt
             if feedback == "fa":
                 layer.B = _tensor(rule.feedback[i], device, dtype)
             if feedback == "signfa":
-                layer.sign_scale = float(rule.scales[i])
+                layer.sign_scale.fill_(float(rule.scales[i]))
     if config.algorithm == "dfa":
         net.direct = DirectFeedback([_tensor(B, device, dtype) for B in rule.feedback[:-1]])
     return net

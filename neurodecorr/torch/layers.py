@@ -78,7 +78,9 @@ class _Decorrelated(nn.Module):
                                                            generator, **factory)
                              if feedback == "fa" else None)
         rms = float(torch.sqrt(torch.mean(self.weight.detach() ** 2)))
-        self.sign_scale = feedback_scale * rms if feedback == "signfa" else None
+        # a buffer, so that a state dict restores the sign-FA scale ``s`` with ``W``
+        self.register_buffer("sign_scale", torch.tensor(feedback_scale * rms, **factory)
+                             if feedback == "signfa" else None)
         # buffers, so that ``.to(device)`` moves them with the layer; not saved in state dicts
         self.register_buffer("last_gain", torch.ones((), **factory), persistent=False)
         self.register_buffer("eta_shrunk", torch.zeros((), dtype=torch.long,
@@ -185,15 +187,27 @@ class DecorLinear(_Decorrelated):
                     {"device": device, "dtype": dtype})
 
     def decorrelate(self, x: torch.Tensor) -> torch.Tensor:
-        """``x̄ = M (x − μ)`` for the rows of ``x``."""
-        x = self._demean(x)
-        return x if self.M is None else x @ self.M.T
+        """``x̄ = M (x − μ)`` for the rows of ``x`` (shape ``(*, in_features)``)."""
+        lead = x.shape[:-1]
+        x = self._demean(x.reshape(-1, x.shape[-1]))
+        x = x if self.M is None else x @ self.M.T
+        return x.reshape(*lead, x.shape[-1])
 
     def fused(self, n_rows: int) -> bool:
         """Multiply by ``W M`` (``out·in²``) rather than form ``X̄`` (``N·in²``): narrow layers."""
         return self.M is not None and self.out_features < n_rows
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` of shape ``(*, in_features)`` as for ``nn.Linear``; any leading dimensions are
+        flattened into rows for the statistics and the update of ``M`` (every row one sample),
+        and the output has shape ``(*, out_features)``."""
+        if x.dim() == 2:
+            return self._forward_rows(x)
+        lead = x.shape[:-1]
+        z = self._forward_rows(x.reshape(-1, x.shape[-1]))
+        return z.reshape(*lead, z.shape[-1])
+
+    def _forward_rows(self, x: torch.Tensor) -> torch.Tensor:
         x_in = self._demean(x)
         B = self.feedback_matrix()
         if self.fused(x_in.shape[0]):
