@@ -12,8 +12,9 @@ Protocol (fixed before any run is seen):
    and min–max over seeds): test accuracy at the epoch of best validation accuracy; epochs and
    wall seconds to 50 / 90 / 99 % of the run's peak train accuracy; the peak itself.
 
-CIFAR is read only from folders the user names (python-batch format, see
-``neurodecorr.data.cifar``); nothing is downloaded. The torch engine runs on CUDA when present.
+CIFAR is read only from folders the user names (the python or the binary version of the
+batches, see ``neurodecorr.data.cifar``); nothing is downloaded. The torch engine runs on
+CUDA when present.
 Writes ``<out>/reproduction_cifar.json`` (settings, selection scores, every history), ``.md``
 (the table) and one ``.png`` per data set and network (mean with min–max envelope).
 
@@ -126,8 +127,8 @@ def _floats(text: str) -> list[float]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--cifar10", help="folder with the CIFAR-10 python batches")
-    p.add_argument("--cifar100", help="folder with the CIFAR-100 python batches")
+    p.add_argument("--cifar10", help="folder with the CIFAR-10 batches (python or binary)")
+    p.add_argument("--cifar100", help="folder with the CIFAR-100 batches (python or binary)")
     p.add_argument("--networks", default="dense,conv")
     p.add_argument("--hidden", default="4x1000", help="dense network's hidden layers")
     p.add_argument("--conv", default="32,64", help="conv network: channels of 3×3/2 convs")

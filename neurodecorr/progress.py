@@ -30,13 +30,24 @@ def _epoch_line(row: dict) -> str:
             f"loss {row['train_loss']:.3f}")
 
 
+def _shrunk_warning(row: dict) -> str | None:
+    """A warning when the decorrelators' η was shrunk in this epoch (``decor_eta_shrunk``)."""
+    shrunk = int(row.get("decor_eta_shrunk", 0) or 0)
+    if shrunk <= 0:
+        return None
+    return (f"warning: epoch {row['epoch']}: η of the decorrelators shrunk in {shrunk} steps "
+            f"(η·<|x|²> reached 1; those steps ran with η = 0.5/<|x|²>); a smaller --decor-lr "
+            f"avoids it")
+
+
 @contextmanager
 def epoch_bars(enabled: bool = True) -> Iterator:
     """Yield training callbacks (see :class:`~neurodecorr.learning.trainer.EpochCallbacks`).
 
     On a terminal (stderr), two bars: one over epochs, one over the current epoch's batches.
     Off a terminal (a batch job, a pipe) or with ``enabled=False``, one line per finished epoch
-    on stderr instead, so that a log shows how far a long run got.
+    on stderr instead, so that a log shows how far a long run got. Either way, an epoch in which
+    the decorrelators' η was shrunk adds one warning line on stderr with the count.
     """
     from neurodecorr.learning.trainer import EpochCallbacks
 
@@ -49,6 +60,9 @@ def epoch_bars(enabled: bool = True) -> Iterator:
         def print_epoch(row: dict) -> None:
             print(f"epoch {row['epoch']}/{total.get('epochs', '?')}: {_epoch_line(row)}",
                   file=sys.stderr, flush=True)
+            warning = _shrunk_warning(row)
+            if warning:
+                print(warning, file=sys.stderr, flush=True)
 
         yield EpochCallbacks(on_epoch=print_epoch, on_start=on_start)
         return
@@ -66,6 +80,9 @@ def epoch_bars(enabled: bool = True) -> Iterator:
 
         def on_epoch(row: dict) -> None:
             progress.update(tasks["epochs"], completed=row["epoch"], info=_epoch_line(row))
+            warning = _shrunk_warning(row)
+            if warning:  # printed above the bars, which stay at the bottom
+                progress.console.print(warning, markup=False, highlight=False)
             progress.reset(tasks["batches"], description=f"epoch {row['epoch'] + 1}")
 
         yield EpochCallbacks(on_batch=on_batch, on_epoch=on_epoch, on_start=on_start)

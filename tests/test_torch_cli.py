@@ -34,9 +34,10 @@ def test_diagnostics_are_in_the_json_and_plotted(tmp_path, engine):
 
 def test_the_two_engines_report_the_same_diagnostics_in_float64(tmp_path):
     docs = []
-    for engine in ("numpy", "torch"):
+    for engine in ("numpy", "torch"):  # the numpy engine is always float64
         out = tmp_path / f"{engine}.json"
-        assert main([*BASE, "--engine", engine, "--dtype", "float64", "--algorithm", "signfa",
+        dtype = ["--dtype", "float64"] if engine == "torch" else []
+        assert main([*BASE, "--engine", engine, *dtype, "--algorithm", "signfa",
                      "--decorrelation", "ahmad", "--decor-lr", "1e-4", "--diagnostics",
                      "--json", str(out)]) == 0
         docs.append(json.loads(out.read_text()))
@@ -56,7 +57,11 @@ def test_conv_network_trains_on_image_data(tmp_path):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--conv", "8"], "need --engine torch"),
+    (["--conv", "8"], "--conv: needs --engine torch"),
+    (["--dtype", "float64"], "--dtype: needs --engine torch"),
+    (["--torch-device", "cpu"], "--torch-device: needs --engine torch"),
+    (["--engine", "numpy", "--dtype", "float32", "--decor-forward-demean"],
+     "--dtype, --decor-forward-demean: need --engine torch"),
     (["--engine", "torch", "--conv", "8", "--dataset", "mnist1d"], "needs image data"),
     (["--engine", "torch", "--device", "pcm"], "need the numpy engine"),
     (["--engine", "torch", "--conv", "4", "--checkpoint", "ck.npz"], "not a Network"),
@@ -69,6 +74,33 @@ def test_engine_option_errors_are_one_line(tmp_path, monkeypatch, capsys, extra,
     assert main([*BASE, *extra]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_torch_defaults_are_no_error_on_the_numpy_engine(tmp_path):
+    # the refusal is of options given, not of their defaults (--dtype float32, --torch-device
+    # auto): a plain numpy run trains
+    out = tmp_path / "run.json"
+    assert main([*BASE, "--epochs", "1", "--json", str(out)]) == 0
+    assert len(json.loads(out.read_text())["history"]) == 1
+
+
+@pytest.mark.parametrize("engine", ["numpy", "torch"])
+def test_every_epoch_with_a_shrunk_eta_prints_one_warning_with_the_count(tmp_path, capsys,
+                                                                         engine):
+    out = tmp_path / "run.json"
+    assert main([*BASE, "--engine", engine, "--decorrelation", "ahmad", "--decor-lr", "0.5",
+                 "--json", str(out)]) == 0
+    shrunk = [row["decor_eta_shrunk"] for row in json.loads(out.read_text())["history"]]
+    assert shrunk[0] > 0
+    warnings = [line for line in capsys.readouterr().err.splitlines()
+                if line.startswith("warning:")]
+    assert warnings == [f"warning: epoch {e}: η of the decorrelators shrunk in {n} steps "
+                        f"(η·<|x|²> reached 1; those steps ran with η = 0.5/<|x|²>); a smaller "
+                        f"--decor-lr avoids it" for e, n in enumerate(shrunk, 1) if n > 0]
+    # a stable η: no warning
+    assert main([*BASE, "--epochs", "1", "--engine", engine, "--decorrelation", "ahmad",
+                 "--decor-lr", "1e-5"]) == 0
+    assert "warning:" not in capsys.readouterr().err
 
 
 def test_asking_for_cuda_without_a_gpu_is_a_one_line_error(capsys):

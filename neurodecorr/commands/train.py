@@ -1,5 +1,6 @@
-"""``neurodecorr train``: train a dense network with one learning rule, with or without
-decorrelation of every layer's input, and write its history, checkpoint and learning curves."""
+"""``neurodecorr train``: train a network (dense; with the torch engine, convolutions first if
+asked) with one learning rule, with or without decorrelation of every layer's input, and write
+its history, checkpoint and learning curves."""
 
 from __future__ import annotations
 
@@ -14,12 +15,18 @@ from neurodecorr.learning.config import ALGORITHMS, DECORRELATIONS, TrainConfig,
 from neurodecorr.learning.run import TrainRun, chip_options, run_training, summary_line
 from neurodecorr.progress import epoch_bars
 
+#: options of the torch engine only, by parameter name; refused on the numpy engine when given
+#: on the command line (their defaults are never an error)
+TORCH_ONLY = {"torch_device": "--torch-device", "dtype": "--dtype", "conv": "--conv",
+              "decor_forward_demean": "--decor-forward-demean"}
+
 
 @click.command(name="train")
 @click.option("--dataset", type=click.Choice(sorted(LOADERS)), default="mnist1d",
               show_default=True)
 @click.option("--data-dir", type=click.Path(file_okay=False),
-              help="Folder with the CIFAR python-version batch files (cifar10, cifar100 only).")
+              help="Folder with the CIFAR batch files, python or binary version (cifar10, "
+                   "cifar100 only).")
 @click.option("--algorithm", type=click.Choice(ALGORITHMS), default="bp", show_default=True)
 @click.option("--decorrelation", type=click.Choice(DECORRELATIONS), default="none",
               show_default=True, help="Decorrelation rule on every layer's input.")
@@ -93,7 +100,8 @@ from neurodecorr.progress import epoch_bars
 def command(hidden, data_dir, checkpoint, resume, json_path, plot_path, device, circuit,
             chip_lr, update, save_network, batch_interval_s, engine, torch_device, dtype, conv,
             decor_forward_demean, diagnostics, diagnostics_plot, progress, **settings) -> None:
-    """Train a dense network with BP, FA, sign-FA, DFA, NP or ANP.
+    """Train a network with BP, FA, sign-FA, DFA, NP or ANP: dense, or (--engine torch --conv)
+    convolutions before the dense layers.
 
     Every layer's input can be decorrelated (x̄ = M x, M ← g(I − ηC)M; Ahmad 2024). With the
     same seed, a run resumed from its checkpoint repeats the uninterrupted run exactly.
@@ -108,8 +116,11 @@ def command(hidden, data_dir, checkpoint, resume, json_path, plot_path, device, 
                         batch_interval_s=batch_interval_s)
     run = TrainRun(config, data_dir=data_dir, checkpoint=checkpoint, resume=resume, chip=chip,
                    json_path=json_path, plot_path=plot_path, save_network=save_network)
-    if engine == "numpy" and (conv or decor_forward_demean):
-        raise NeurodecorrError("--conv, --decor-forward-demean: need --engine torch")
+    given = _given(click.get_current_context())
+    torch_only = [flag for name, flag in TORCH_ONLY.items() if name in given]
+    if engine != "torch" and torch_only:
+        raise NeurodecorrError(f"{', '.join(torch_only)}: "
+                               f"{'needs' if len(torch_only) == 1 else 'need'} --engine torch")
     extension = None
     if engine == "torch" or diagnostics or diagnostics_plot:
         from neurodecorr.torch.run import torch_extension
