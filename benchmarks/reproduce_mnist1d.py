@@ -10,8 +10,10 @@ Protocol (fixed before any run is seen):
 2. Every variant then runs on the reported seeds (default 0, 1, 2) with those settings.
 3. The table reports epochs to 90 % train accuracy and best test accuracy (mean and min–max over
    seeds); the targets of the issue are checked on those numbers and printed as met or missed.
-   Beside them: epochs and seconds of training (evaluation excluded) until each run reaches 50,
-   90 and 99 % of its own peak train accuracy (:mod:`neurodecorr.learning.progress`).
+   Beside them: epochs and seconds of training (evaluation excluded; wall seconds and the
+   CPU seconds of the one-thread run, which load from other processes inflates much less)
+   until each run reaches 50, 90 and 99 % of its own peak train accuracy
+   (:mod:`neurodecorr.learning.progress`).
 
 ``--engine torch`` trains on the torch engine (``--dtype``, float32 by default) and writes
 ``reproduction_<dataset>_torch.*``.
@@ -86,8 +88,11 @@ def _run(args: tuple[dict, str | None, str, str]) -> dict:
     except ValueError as exc:  # a diverging setting is a result of the selection, not a crash
         error = str(exc)
     history = trainer.history
-    # training seconds (evaluation excluded) up to each epoch; a diverged epoch has no row
+    # training seconds (evaluation excluded) up to each epoch, wall and CPU of this process;
+    # a diverged epoch has no row. Runs share the machine (and --workers run in parallel):
+    # the wall seconds grow with the load, the CPU seconds of a one-thread run much less
     add_cumulative_seconds(history, trainer.epoch_wall_s[:len(history)])
+    add_cumulative_seconds(history, trainer.epoch_cpu_s[:len(history)], key="train_cpu_s")
     return {"config": config.to_dict(), "history": history, "error": error,
             "wall_s": time.perf_counter() - start}
 
@@ -230,7 +235,8 @@ def main(argv: list[str] | None = None) -> None:
              f"(mean [min–max]) | best test acc % | final train acc % |",
              "|---|---|---|---|---|---|---|"]
     speed = ["| rule | decorrelation | peak train acc % | epochs to 50 / 90 / 99 % of peak | "
-             "training s to 50 / 90 / 99 % of peak |", "|---|---|---|---|---|"]
+             "training s to 50 / 90 / 99 % of peak (wall) | training CPU s to 50 / 90 / 99 % "
+             "of peak |", "|---|---|---|---|---|---|"]
     summary: dict[str, dict] = {}
     for r in rules:
         for v in variants:
@@ -249,12 +255,16 @@ def main(argv: list[str] | None = None) -> None:
                     e for e, _ in reached]
                 summary[f"{r}/{v}"][f"train_s_to_{round(100 * level)}pct_of_peak"] = [
                     t for _, t in reached]
+                summary[f"{r}/{v}"][f"train_cpu_s_to_{round(100 * level)}pct_of_peak"] = [
+                    time_to_fraction_of_peak(h, level, "train_cpu_s")[1] for h in hist]
             epochs_txt = " / ".join(_fmt_mean(summary[f"{r}/{v}"][
                 f"epochs_to_{round(100 * level)}pct_of_peak"], 1) for level in LEVELS)
             seconds_txt = " / ".join(_fmt_mean(summary[f"{r}/{v}"][
                 f"train_s_to_{round(100 * level)}pct_of_peak"], 1) for level in LEVELS)
+            cpu_txt = " / ".join(_fmt_mean(summary[f"{r}/{v}"][
+                f"train_cpu_s_to_{round(100 * level)}pct_of_peak"], 1) for level in LEVELS)
             speed.append(f"| {RULE_LABELS.get(r, r)} | {v} | {_fmt_acc(max_train)} | "
-                         f"{epochs_txt} | {seconds_txt} |")
+                         f"{epochs_txt} | {seconds_txt} | {cpu_txt} |")
             decor_eta = "—" if v == "none" else f"{best_dl[r]:g}"
             lines.append(f"| {RULE_LABELS.get(r, r)} | {v} | {best_lr[r]:g} | "
                          f"{decor_eta} | {_fmt_epochs(e90, epochs[r])} | "
@@ -310,8 +320,9 @@ def main(argv: list[str] | None = None) -> None:
               f"{a.sigma:g}; epochs {a.epochs_bp} (BP, FA), {a.epochs_np} (NP, ANP); "
               f"{a.workers} runs in parallel; total wall time {wall / 60:.1f} min.")
     md = "\n".join([header, "", *lines, "", "How fast (training seconds exclude the per-epoch "
-                    "evaluation; measured on a shared machine, with the load of the other runs "
-                    "and processes):", "", *speed, "", "Targets:", "", *checks, ""])
+                    "evaluation; wall seconds grow with the load of the other runs and "
+                    "processes, the CPU seconds of each one-thread run much less):", "", *speed,
+                     "", "Targets:", "", *checks, ""])
     out = Path(a.out)
     stem = a.stem or f"reproduction_{a.dataset}" + ("_torch" if a.engine == "torch" else "")
     panels = {RULE_LABELS.get(r, r): {("plain" if v == "none" else f"+ {v}"):

@@ -117,3 +117,65 @@ def test_a_refused_case_is_recorded_and_the_others_run(tmp_path):
     leaked, fine = json.loads(out.read_text())["cases"]
     assert "unstable" in leaked["error"]
     assert fine["converged"] and "error" not in fine
+
+
+TORCH_ENGINE = """
+[[case]]
+name = "torch-engine"
+kind = "torch_engine"
+hidden = "1x16"
+train_rows = 128
+repeats = 1
+"""
+
+
+def test_torch_engine_case_reports_both_fractions_of_matmul(tmp_path):
+    pytest.importorskip("torch")
+    import torch
+
+    spec = tmp_path / "t.toml"
+    spec.write_text(TORCH_ENGINE)
+    out = tmp_path / "r.json"
+    assert main(["bench", "--scenario", str(spec), "--repeats", "1", "--json", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["cases"]
+    assert "error" not in row
+    # each fraction is the products' time over the path's, both timed in this run
+    assert row["engine_fraction_of_matmul"] == pytest.approx(
+        row["engine_matmul_s"] / row["engine_epoch_s"], rel=1e-12)
+    assert row["reference_fraction_of_matmul"] == pytest.approx(
+        row["reference_matmul_s"] / row["reference_forward_s"], rel=1e-12)
+    assert row["engine_fraction_of_matmul"] > 0 and row["reference_fraction_of_matmul"] > 0
+    assert row["sizes"] == [40, 16, 10] and row["train_rows"] == 128
+    assert row["device"].startswith("cuda (" if torch.cuda.is_available() else "cpu")
+
+
+def test_torch_engine_case_without_torch_says_why(monkeypatch):
+    import sys
+
+    from neurodecorr.bench.torch_speed import torch_engine_fractions
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
+    row = torch_engine_fractions("mnist1d", (16,), 64, "float32", "auto", 1, 0, 128)
+    assert row["engine_fraction_of_matmul"] is None
+    assert row["reference_fraction_of_matmul"] is None
+    assert "torch is not installed" in row["torch"]
+
+
+@pytest.mark.parametrize("scenario", ["quick", "full"])
+def test_shipped_scenarios_measure_the_torch_engine(scenario):
+    from neurodecorr.bench.scenario import load_scenario
+
+    kinds = [case.kind for case in load_scenario(scenario).cases]
+    assert "torch_engine" in kinds
+
+
+@pytest.mark.parametrize("body, match", [
+    ("device = 'tpu'", "'device' must be auto, cpu or cuda"),
+    ("hidden = 'x'", "hidden"),
+    ("train_rows = -1", "'train_rows' must be >= 0"),
+])
+def test_bad_torch_engine_cases_exit_2(tmp_path, capsys, body, match):
+    spec = tmp_path / "t.toml"
+    spec.write_text(f"[[case]]\nname = 'c'\nkind = 'torch_engine'\n{body}\n")
+    assert main(["bench", "--scenario", str(spec)]) == 2
+    assert match in capsys.readouterr().err

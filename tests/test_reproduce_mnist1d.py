@@ -27,7 +27,13 @@ def test_a_missing_output_folder_is_created_and_written(tmp_path, script):
     script.main([*TINY, "--out", str(out)])
     result = json.loads((out / "reproduction_mnist1d.json").read_text())
     assert [r["config"]["algorithm"] for r in result["runs"]] == ["bp", "bp"]
-    assert (out / "reproduction_mnist1d.md").exists()
+    assert "training CPU s to 50 / 90 / 99 % of peak" in (out / "reproduction_mnist1d.md"
+                                                           ).read_text()
+    for run in result["runs"]:
+        # cumulative training seconds of both clocks, one per epoch
+        cpu = [row["train_cpu_s"] for row in run["history"]]
+        wall = [row["train_s"] for row in run["history"]]
+        assert len(cpu) == len(wall) == 1 and cpu[0] > 0 and wall[0] > 0
 
 
 def test_an_output_path_that_is_a_file_is_refused_before_any_run(tmp_path, capsys, script):

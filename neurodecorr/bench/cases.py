@@ -315,6 +315,36 @@ def _run_chip(p: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
     return {"n": max(hidden, default=0), **row}
 
 
+def _check_torch_engine(p: dict[str, Any], where: str) -> None:
+    from neurodecorr.data import LOADERS
+    from neurodecorr.learning import parse_hidden
+
+    _check_common(p, where)
+    _require(p["dataset"] in LOADERS, where, "dataset", f"must be one of {', '.join(LOADERS)}")
+    try:
+        hidden = parse_hidden(p["hidden"])
+    except NeurodecorrError as exc:
+        raise NeurodecorrError(f"{where}: {exc}") from None
+    _require(all(h <= 4096 for h in hidden), where, "hidden", "layers above 4096 units are "
+             "beyond a benchmark case")
+    _require(p["device"] in ("auto", "cpu", "cuda"), where, "device",
+             f"must be auto, cpu or cuda, got {p['device']!r}")
+    _require(p["train_rows"] >= 0, where, "train_rows", f"must be >= 0, got {p['train_rows']}")
+
+
+def _run_torch_engine(p: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
+    """The torch engine's plain epoch and the reference's forward pass as fractions of bare
+    ``torch.matmul`` on the same shapes (:mod:`neurodecorr.bench.torch_speed`)."""
+    from neurodecorr.bench.torch_speed import torch_engine_fractions
+    from neurodecorr.learning import parse_hidden
+
+    hidden = parse_hidden(p["hidden"])
+    row = torch_engine_fractions(p["dataset"], hidden, p["batch"], p["dtype"], p["device"],
+                                 p["repeats"] or ctx["repeats"], p["seed"], p["train_rows"],
+                                 ctx.get("blas_threads"))
+    return {"n": max(hidden, default=0), "batch": p["batch"], "device": p["device"], **row}
+
+
 CASE_KINDS: dict[str, CaseKind] = {
     "decorrelation": CaseKind(
         defaults={"data": "mnist1d", "n": 40, "samples": 4000, "batch": 64, "epochs": 10,
@@ -337,6 +367,12 @@ CASE_KINDS: dict[str, CaseKind] = {
                   "batches": 10, "repeats": 5, "seed": 0, "clock": "cpu"},
         run=_run_chip,
         check=_check_chip,
+    ),
+    "torch_engine": CaseKind(
+        defaults={"dataset": "mnist1d", "hidden": "4x1000", "batch": 64, "dtype": "float32",
+                  "device": "auto", "train_rows": 0, "repeats": 0, "seed": 0},
+        run=_run_torch_engine,
+        check=_check_torch_engine,
     ),
     "scaling": CaseKind(
         defaults={"ns": [128, 256, 512, 1024], "batch": 256, "steps": 50, "dtype": "float32",

@@ -12,7 +12,8 @@ from rich.table import Table
 COLUMNS = ("device", "n", "batch", "rel_error", "converged", "offdiag_corr_rms_before",
            "offdiag_corr_rms_linear", "offdiag_corr_rms_recurrent", "samples_per_s",
            "gemm_fraction", "speedup_vs_solve_ivp", "speedup_vs_lava", "speedup_vs_lava_all_cores",
-           "device_overhead", "chip_overhead", "cost_exponent")
+           "device_overhead", "chip_overhead", "engine_fraction_of_matmul",
+           "reference_fraction_of_matmul", "cost_exponent")
 
 
 #: short headers, so that the table fits a terminal; the JSON keeps the full names
@@ -22,6 +23,8 @@ HEADERS = {"rel_error": "rel err", "converged": "settled", "offdiag_corr_rms_bef
            "speedup_vs_solve_ivp": "×solve_ivp", "speedup_vs_lava": "×lava",
            "speedup_vs_lava_all_cores": "×lava all cores",
            "device_overhead": "dev overhead", "chip_overhead": "chip overhead",
+           "engine_fraction_of_matmul": "engine/matmul",
+           "reference_fraction_of_matmul": "ref/matmul",
            "cost_exponent": "exponent"}
 
 

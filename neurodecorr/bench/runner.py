@@ -27,7 +27,7 @@ def run_scenario(scenario: Scenario, reference: str = "auto", repeats: int = 3,
     ``on_case(done, name)`` is called before each case with the number of cases finished.
     """
     device = resolve_device(reference)
-    context = {"reference_device": device, "repeats": repeats}
+    context = {"reference_device": device, "repeats": repeats, "blas_threads": blas_threads}
     limits = threadpool_limits(limits=blas_threads, user_api="blas") if blas_threads else None
     try:
         cases = _run_cases(scenario, context, on_case)

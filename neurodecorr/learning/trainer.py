@@ -111,6 +111,9 @@ class Trainer:
         self.wall_s = 0.0  #: seconds spent training in this process (not saved: not a result)
         #: seconds of every epoch's training passes in this process (evaluation excluded)
         self.epoch_wall_s: list[float] = []
+        #: CPU seconds of this process in the same passes: the cost of a single-threaded run on
+        #: a machine shared with other work, where wall seconds grow with the load
+        self.epoch_cpu_s: list[float] = []
         #: decorrelator steps of the current epoch whose η was shrunk (see ``stable_eta``)
         self.eta_shrunk = 0
 
@@ -173,7 +176,7 @@ class Trainer:
     def train_epoch(self, callbacks: EpochCallbacks | None = None) -> dict:
         """One pass over the shuffled training set; returns and records the history row."""
         cb = callbacks or EpochCallbacks()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         self.eta_shrunk = 0
         X, y = self.dataset.x_train, self.dataset.y_train
         order = self.rng.permutation(len(X))
@@ -185,6 +188,7 @@ class Trainer:
             if cb.on_batch is not None:
                 cb.on_batch(k + 1, n_batches)
         self.epoch_wall_s.append(time.perf_counter() - t0)
+        self.epoch_cpu_s.append(time.process_time() - c0)
         self.epoch += 1
         train_acc, train_loss = self.evaluate(X, y)
         test_acc, _ = self.evaluate(self.dataset.x_test, self.dataset.y_test)

@@ -170,6 +170,9 @@ class TorchTrainer:
         self.history: list[dict] = list(reference.history)
         #: training seconds of every epoch and in all (not in the history: not a result)
         self.epoch_wall_s: list[float] = []
+        #: CPU seconds of this process in the same passes (a CPU run's cost under load; on a
+        #: GPU it counts only the host's share)
+        self.epoch_cpu_s: list[float] = []
         self.wall_s = 0.0
         self.diagnostics = None
         if self.options.diagnostics:
@@ -232,7 +235,7 @@ class TorchTrainer:
         """One pass over the shuffled training set; returns and records the history row."""
         cb = callbacks or EpochCallbacks()
         self._sync()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for layer in self.layers:
             layer.eta_shrunk.zero_()
         order = torch.as_tensor(self.rng.permutation(len(self.x_train)), device=self.device)
@@ -246,6 +249,7 @@ class TorchTrainer:
                 cb.on_batch(k + 1, n_batches)
         self._sync()
         self.epoch_wall_s.append(time.perf_counter() - t0)
+        self.epoch_cpu_s.append(time.process_time() - c0)
         self.wall_s += self.epoch_wall_s[-1]
         self.epoch += 1
         train_acc, train_loss = self.evaluate(self.x_train, self.dataset.y_train)
