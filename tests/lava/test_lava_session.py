@@ -67,6 +67,11 @@ def lava_children(pid: int) -> set[int]:
                                       if b"resource_tracker" in _cmdline(p)}
 
 
+def _orphans(kids: set[int]) -> set[int]:
+    """Children of the run's processes (a Lava child's own children, if any)."""
+    return {c for k in kids for c in processes.children(k)}
+
+
 def _cmdline(pid: int) -> bytes:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -98,8 +103,9 @@ def finish(proc, kids: set[int], segments: set[str], timeout: float = 60) -> tup
     try:
         _, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        processes.kill({proc.pid, *kids})
-        proc.communicate()
+        # orphaned Lava children would hold the pipes open: kill, wait, never read again
+        processes.kill({proc.pid, *kids, *_orphans(kids)})
+        proc.wait()
         raise AssertionError(f"the program did not end within {timeout} s") from None
     took = time.monotonic() - t0
     wait_until(lambda: not any(alive(p) for p in kids), 30, "every Lava process to end")
@@ -152,7 +158,10 @@ def test_lava_processes_die_with_a_killed_program(net_path):
     proc, kids, _ = start(net_path)
     proc.kill()  # no handler runs: the kernel's parent-death signal must end the children
     proc.wait(timeout=30)
-    wait_until(lambda: not any(alive(p) for p in kids), 30, "every Lava process to end")
+    try:
+        wait_until(lambda: not any(alive(p) for p in kids), 30, "every Lava process to end")
+    finally:
+        processes.kill(kids)  # on failure, leave no orphan behind
 
 
 def test_the_time_limit_ends_a_run_that_takes_too_long(net_path):
