@@ -30,8 +30,10 @@ like a :class:`~neurodecorr.devices.Crossbar` and takes updates ``ΔW = lr Σ_k 
       ``r`` the symmetry point of ``A`` (below);
     * ``ttv2`` (Gokmen 2021, Front. Artif. Intell. 4:699148; ``BufferedTransferCompound``):
       ``H_j ← H_j + transfer_lr (v − r_j)/ε_A`` in a digital buffer; where ``|H_ij| ≥ 1``,
-      ``C_ij`` gets ``trunc(H_ij)`` pulses and ``H_ij ← momentum · H_ij`` (aihwkit's
-      ``forget_buffer``);
+      ``C_ij`` gets ``n = clip(trunc(H_ij), ±transfer_max_pulses)`` pulses and
+      ``H_ij ← momentum · H_ij`` (aihwkit's ``forget_buffer``; without it
+      ``H_ij ← H_ij − (1 − momentum) n``, aihwkit ``rpu_chopped_transfer_device.cpp``,
+      ``readAndUpdate``);
     * ``chopped-ttv2`` (Rasch et al. 2024, Nat. Commun. "Fast and robust analog in-memory deep
       neural network training"; ``ChoppedTransferCompound``): as ``ttv2`` with no symmetry-point
       reference, but the input ``x_j`` of the gradient into ``A`` is multiplied by a chopper
@@ -42,7 +44,32 @@ like a :class:`~neurodecorr.devices.Crossbar` and takes updates ``ΔW = lr Σ_k 
       choppers flipped every ``n = ceil(1/chop_prob)`` transfers of a column, and the reference
       of ``A`` tracked on the fly: a running mean ``m ← (1 − κ) m + κ v`` with
       ``κ = min(tail_weightening/n, 1)``; at a chopper switch the reference becomes ``m``, and
-      ``H ← H + c (v − reference) transfer_lr/ε_A``. No write before the first ``n`` transfers.
+      ``H ← H + c (v − reference) s`` (``s`` the buffer rate below). No write before the first
+      ``n`` transfers (``rpu_dynamic_transfer_device.cpp``, ``readAndUpdate``).
+
+    The chopped pair runs, by default, as aihwkit's chopped presets configure
+    ``ChoppedTransferCompound`` and ``DynamicTransferCompound``
+    (``simulator/presets/configs.py``, ``ChoppedTTv2ReRamESPreset``, ``AGADReRamESPreset``;
+    the C++ of aihwkit 0.9.2, ``rpu_chopped_transfer_device.cpp``):
+
+    - ``auto_scale``: the rate into ``A`` is ``fast_lr · BL · δ_A / (m_x m_d)``, ``m_x``,
+      ``m_d`` running means of each sample's ``max|x|``, ``max|d|``: a sample at the running
+      maxima asks for ``fast_lr · BL`` pulses, whatever the gradient's size; the SGD step does
+      not enter (``getPulseCountAutoLR``, ``updateAutoScale``);
+    - ``auto_granularity`` ``g``: the buffer rate is ``s = |lr| transfer_lr P / (δ_A g)``,
+      ``P`` the samples per sweep of ``A``'s columns, so that per sample ``C`` moves on average
+      by ``|lr| transfer_lr (δ_C/δ_A) A / g``, a low-pass of ``A`` over about ``g`` samples
+      (``getTransferLRScale``, ``getBufferGranularity``); with ``g = 0``,
+      ``s = transfer_lr/ε_C`` (not scaled by the SGD step, as ``ttv2`` here);
+    - ``transfer_max_pulses`` 1 (the presets' ``transfer_update`` ``desired_bl = 1``),
+      ``fast_lr`` 0.5, ``transfer_lr`` 1, ``chop_prob`` 0.01 (chopped TTv2) and 0.02 (AGAD),
+      ``forget_buffer`` with ``momentum`` 0.
+
+    Not modelled: ``out_chop_prob`` (0 in the presets), ``correct_gradient_magnitudes``,
+    ``buffer_cap`` and ``experimental_*`` (off), ``units_in_mbatch`` (the presets count
+    ``transfer_every`` in samples; ours counts updates, each a mini-batch, and reads
+    ``transfer_columns`` columns per transfer, all by default: about one sweep per
+    mini-batch, where aihwkit reads one column per sample).
 
     Symmetry point (``tiki-taka``, ``ttv2``): a zero update pulls an asymmetric device to its
     symmetry point, where up and down steps balance; that point must act as ``A``'s zero. At
@@ -95,9 +122,11 @@ class UpdateConfig(Checked):
     transfer_every : int
         Updates between two transfers (χ → devices, or one column of ``A`` → ``C``).
     transfer_lr : float
-        Transfer algorithms: the rate of the column read into ``C`` (or ``H``).
+        Transfer algorithms: the rate of the column read into ``C`` (or ``H``); 0: the
+        algorithm's default (:data:`ALGORITHM_DEFAULTS`, as the three fields below).
     fast_lr : float
-        Transfer algorithms: multiplies the learning rate of the gradient written into ``A``.
+        Transfer algorithms: multiplies the learning rate of the gradient written into ``A``;
+        with ``auto_scale``, the fraction of ``BL`` pulses asked at the running maxima.
     gamma : float
         Tiki-Taka and TTv2: reads see ``γ (A − r) + C``. The choppers of ``chopped-ttv2`` and
         ``agad`` leave ``A`` chopped, so those read ``C`` alone (``γ = 0``). 0.5 by default:
@@ -105,8 +134,20 @@ class UpdateConfig(Checked):
         symmetric device and oscillates (tests/test_updates.py's quadratic problem).
     momentum : float
         TTv2 family: what of ``H`` stays after a transfer pulse (``forget_buffer``).
+    forget_buffer : bool
+        TTv2 family: after a transfer ``H ← momentum·H`` (true) or ``H ← H − (1 − momentum) n``.
+    transfer_max_pulses : int
+        TTv2 family: at most this many pulses per device and transfer; 0: the algorithm's
+        default (1 for the chopped pair, the device's ``bl_max`` for ``ttv2``).
     chop_prob : float
         Chopped TTv2: flip probability per transfer; AGAD: flips every ``ceil(1/chop_prob)``.
+    auto_scale : bool
+        Chopped pair: the rate into ``A`` normalised by running maxima (module docstring).
+    auto_momentum : float
+        Chopped pair: ``auto_scale``'s running maxima keep ``1 − (1 − auto_momentum)/K`` per
+        sample of a ``K``-sample update.
+    auto_granularity : float
+        Chopped pair: the buffer low-pass in samples (module docstring); 0: off.
     tail_weightening : float
         AGAD: weight of the running mean of ``A``'s reads.
     symmetry_pulses : int
