@@ -330,6 +330,13 @@ def lava_session(root, tag: str, models: dict,
                 _restore(previous)
                 handler(watchdog.signals[0], None)
         raise
+    else:
+        # the failure's wake-up came too late to raise inside the run (or was swallowed):
+        # the runtime's processes are gone all the same
+        watchdog.close()
+        if watchdog.failure is not None:
+            _discard(root)
+            raise watchdog.failure
     finally:
         watchdog.close()
         _session_parent = None
