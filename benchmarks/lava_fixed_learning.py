@@ -69,11 +69,14 @@ if __name__ == "__main__":
     parser.add_argument("--gain-shift", type=int, default=fl.FixedLearningPlan.gain_shift)
     parser.add_argument("--steps", type=int, default=16)
     parser.add_argument("--no-gain", action="store_true")
+    parser.add_argument("--no-floor-compensation", action="store_true",
+                        help="the earlier rule: add back only half a unit of the gain product")
     parser.add_argument("--plot", help="write a PNG of the scores against the samples")
     args = parser.parse_args()
     plan = fl.plan_for(2.0**args.log2_eta, T=args.steps, a=args.weight_bits, b=args.code_bits,
                        gain=not args.no_gain, gain_shift=args.gain_shift)
-    plan = dataclasses.replace(plan, c=args.gain_code_bits)
+    plan = dataclasses.replace(plan, c=args.gain_code_bits,
+                               floor_compensation=not args.no_floor_compensation)
     plan.check()
     X = fl.correlated_stream(4, args.samples, 0.6, 1)
     X_test = fl.correlated_stream(4, 2000, 0.6, 2)
@@ -82,6 +85,7 @@ if __name__ == "__main__":
                      np.round(X * 2**plan.F).astype(np.int64), plan)
     q = (run.x1 - fl.OFFSET)[:, None, :] * (run.y2 - fl.OFFSET)[:, :, None]
     hebb_lsb = np.abs(q) / 8 * 2.0**plan.e  # the engine's Hebbian change in weight LSBs
+    floor_err = fl.floor_errors(run, plan)
     if args.plot:
         plot(cmp, plan, args.plot)
     print(json.dumps({
@@ -95,4 +99,10 @@ if __name__ == "__main__":
         "lava_max_abs_weight": int(np.max(np.abs(run.weights))),
         "median_hebbian_dw_lsb": float(np.median(hebb_lsb)),
         "share_hebbian_dw_below_half_lsb": float(np.mean(hebb_lsb < 0.5)),
+        "rule_terms": dataclasses.asdict(plan.terms),
+        # what the engine's floors and the constant leave per sample and synapse, before the
+        # stochastic rounding (accumulator units, 2^-7 weight LSB)
+        "mean_floor_error_acc": round(float(floor_err.mean()), 4),
+        "mean_floor_error_acc_offdiag": round(float(floor_err[:, ~np.eye(4, dtype=bool)].mean()),
+                                              4),
     }, indent=1))

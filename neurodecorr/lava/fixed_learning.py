@@ -62,6 +62,66 @@ SR_SEED = 2
 
 
 @dataclass(frozen=True)
+class RuleTerms:
+    """How the rule writes its two products' scales and the constant that offsets their floors."""
+
+    hebb_mantissa: int
+    """scaling mantissa ``m`` of the Hebbian product (its scale ``2^e`` as ``m·2^(e − log2 m)``)"""
+    gain_mantissa: int
+    """the same for the gain product"""
+    constant: int
+    """``K``, added every epoch in accumulator units (``2^−7`` weight LSB)"""
+    residual: float
+    """the products' predicted mean floor error plus ``K``, in accumulator units"""
+
+    @property
+    def constant_exp(self) -> int:
+        """``K = m_K·2^j``: the power of two ``j`` (Lava's constants have a 4-bit mantissa)."""
+        return (self.constant & -self.constant).bit_length() - 1 if self.constant else 0
+
+    @property
+    def constant_mantissa(self) -> int:
+        return self.constant >> self.constant_exp
+
+
+def residue_mean(k: int) -> float:
+    """``ε_k = E[(P mod 2^k)]/2^k`` for ``P = a·b`` with ``a``, ``b`` uniform modulo ``2^k``.
+
+    The mean fraction a right shift by ``k`` floors away from a product of two integers whose
+    low bits are independent and uniform (0, 0.125, 0.25, 0.344, 0.406, 0.445 for k = 0…5;
+    ½ − 2^−(k+1) would hold for a uniform ``P`` itself: a product is even three times in four).
+    """
+    if k <= 0:
+        return 0.0
+    a = np.arange(2**k)
+    return float(np.mean(np.outer(a, a) % 2**k)) / 2**k
+
+
+def _mantissas(E: int) -> tuple[int, ...]:
+    """Power-of-two scaling mantissas ``m ≤ 4`` that keep the exponent ``E − log2 m ≥ −7``."""
+    return tuple(m for m in (1, 2, 4) if E - int(math.log2(m)) >= -7)
+
+
+def _floor_error(E: int, m: int, r: int) -> float:
+    """Mean error (accumulator units, negative) Lava's floor leaves in a product scaled ``2^E``
+    written with mantissa ``m`` and shifted right by ``r``: ``−2^(E+7)/m · ε_(r − log2 m)``."""
+    return -(2.0 ** (E + 7) / m) * residue_mean(r - int(math.log2(m)))
+
+
+def _representable(K: int) -> int:
+    """The nearest ``m·2^j`` (``m < 8``, ``j ≥ 0``) to the non-negative integer ``K``."""
+    candidates = [m << j for j in range(16) for m in range(8)]
+    return min(candidates, key=lambda c: (abs(c - K), c))
+
+
+def _scale(E: int, m: int) -> str:
+    """A rule's scaling factor ``2^E`` with mantissa ``m``: ``m*2^(E − log2 m)``."""
+    if m == 1:
+        return f"2^{E}"
+    return f"{m}*2^{E - int(math.log2(m))}"
+
+
+@dataclass(frozen=True)
 class FixedLearningPlan:
     """Integer scales of the on-chip rule."""
 
@@ -91,6 +151,9 @@ class FixedLearningPlan:
     """fractional bits of the power payloads"""
     gain: bool = True
     """whether the rule contains the gain term"""
+    floor_compensation: bool = True
+    """compensate the engine's floors of both products (:attr:`terms`); False is the earlier
+    rule, which added back only half a unit of the gain product's floor"""
 
     @property
     def eta(self) -> float:
@@ -116,18 +179,53 @@ class FixedLearningPlan:
         return 5 - self.c - self.gain_shift
 
     @property
+    def terms(self) -> RuleTerms:
+        """Mantissas of the two products and the constant that compensates their floors.
+
+        Lava multiplies a product's factors by the scaling mantissa ``m`` (4 bits) before it
+        shifts them right by ``r`` (3 for two traces, 5 for weight × trace), then left by
+        ``s + 7``; a scale ``2^E`` written as ``m·2^(E − log2 m)`` floors at a granularity of
+        ``G = 2^(E + 7)/m`` accumulator units (``2^−7`` weight LSB) instead of ``2^(E + 7)``, with
+        ``s = E − log2 m ≥ −7``. For a product ``P`` of two integers with independent uniform
+        residues the floor's mean error is ``−G·ε_k``, ``ε_k = E[(P mod 2^k)]/2^k``,
+        ``k = r − log2 m`` (:func:`floor_bias`). The rule adds the integer constant ``K``
+        (accumulator units, ``K·2^−7·u0``) that cancels the sum of both products' mean errors
+        best, over the mantissas the exponent range allows; ties keep the smaller mantissas.
+        """
+        if not self.floor_compensation:
+            K = 2 ** (self.e_gain + 6) if self.gain else 0
+            bias = _floor_error(self.e, 1, 3)
+            bias += _floor_error(self.e_gain, 1, 5) if self.gain else 0.0
+            return RuleTerms(1, 1, K, bias + K)
+        best = None
+        for m_h in _mantissas(self.e):
+            for m_g in _mantissas(self.e_gain) if self.gain else (1,):
+                bias = _floor_error(self.e, m_h, 3)
+                if self.gain:
+                    bias += _floor_error(self.e_gain, m_g, 5)
+                K = _representable(round(-bias))
+                cand = RuleTerms(m_h, m_g, K, bias + K)
+                if best is None or abs(cand.residual) < abs(best.residual) - 1e-12:
+                    best = cand
+        return best
+
+    @property
     def rule(self) -> str:
         """The rule string for ``Loihi3FLearningRule``."""
-        hebb = f"2^{self.e} * u0 * (x1 - {OFFSET}) * (y2 - {OFFSET})"
-        if not self.gain:
-            return hebb
-        # the engine floors the gain product (−½ unit on average): add ½ unit back
-        return (f"{hebb} - 2^{self.e_gain} * u0 * w * (y3 - {OFFSET})"
-                f" + 2^{self.e_gain - 1} * u0")
+        t = self.terms
+        hebb = (f"{_scale(self.e, t.hebb_mantissa)} * u0 * (x1 - {OFFSET}) * (y2 - {OFFSET})")
+        if self.gain:
+            hebb += f" - {_scale(self.e_gain, t.gain_mantissa)} * u0 * w * (y3 - {OFFSET})"
+        if t.constant:
+            # the engine floors both products: add their mean error back
+            m, j = t.constant_mantissa, t.constant_exp - 7
+            hebb += f" + {f'{m}*' if m != 1 else ''}2^{j} * u0"
+        return hebb
 
     def check(self) -> None:
         """Refuse scales Lava's engine cannot represent."""
-        for name, e in (("e", self.e), ("4 - c - gain_shift", self.e_gain - 1)):
+        lowest = self.e_gain - (0 if self.floor_compensation else 1)
+        for name, e in (("e", self.e), ("5 - c - gain_shift", lowest)):
             if not -7 <= e <= 8:
                 raise NeurodecorrError(f"learning exponent {name}={e}: Lava's engine needs -7..8")
         if not 3 <= self.T < 2**EPOCH_TIME_BITS:
@@ -215,9 +313,12 @@ def _decay(trace: np.ndarray, tau: int, steps: int, random: float) -> np.ndarray
     return trace
 
 
-def _product(values: np.ndarray, widths: int, e: int) -> np.ndarray:
-    """One product of Lava's ``LearningRuleApplierBitApprox``: shift to the accumulator, clip."""
-    shifted = np.left_shift(np.right_shift(values, max(0, widths + 4 - 15)), e + 7)
+def _product(values: np.ndarray, widths: int, E: int, m: int = 1) -> np.ndarray:
+    """One product of Lava's ``LearningRuleApplierBitApprox`` scaled ``m·2^(E − log2 m)``:
+    times the mantissa, shifted right by the factor widths beyond the accumulator, left by the
+    exponent, clipped."""
+    shifted = np.left_shift(np.right_shift(values * m, max(0, widths + 4 - 15)),
+                            E - int(math.log2(m)) + 7)
     return np.clip(shifted, -ACC_MAX - 2, ACC_MAX)
 
 
@@ -225,20 +326,23 @@ def engine_update(w: np.ndarray, x1: np.ndarray, y2: np.ndarray, y3: np.ndarray,
                   plan: FixedLearningPlan, random: float) -> np.ndarray:
     """Lava's bit-approximate update for ``plan.rule`` (one epoch).
 
-    ``dw = 2^e·u0·(x1−64)·(y2−64) − 2^e_gain·u0·w·(y3−64) + 2^(e_gain−1)·u0``, evaluated as
-    ``LearningRuleApplierBitApprox.apply`` (factors 7 or 9 bits, 4-bit mantissa, products
+    ``dw = 2^e·u0·(x1−64)·(y2−64) − 2^e_gain·u0·w·(y3−64) + K·2^−7·u0`` (:attr:`~Fixed
+    LearningPlan.terms` gives the mantissas the scales are written with, and ``K``), evaluated
+    as ``LearningRuleApplierBitApprox.apply`` (factors 7 or 9 bits, 4-bit mantissa, products
     shifted into the 16-bit accumulator and clipped one after the other), then
     ``_stochastic_round_synaptic_variable`` and ``clip_weights``; ``random`` is the epoch's
     shared number (0.5 rounds to nearest).
     """
+    terms = plan.terms
     w = w.astype(np.int64)
-    hebb = _product((y2[:, None] - OFFSET) * (x1[None, :] - OFFSET), 14, plan.e)
+    hebb = _product((y2[:, None] - OFFSET) * (x1[None, :] - OFFSET), 14, plan.e,
+                    terms.hebb_mantissa)
     acc = np.clip((w << ACC_SHIFT) + hebb, -ACC_MAX - 2, ACC_MAX)
     if plan.gain:
-        shrink = _product(-(w * (y3[:, None] - OFFSET)), 16, plan.e_gain)
+        shrink = _product(-(w * (y3[:, None] - OFFSET)), 16, plan.e_gain, terms.gain_mantissa)
         acc = np.clip(acc + shrink, -ACC_MAX - 2, ACC_MAX)
-        half = _product(np.ones_like(w), 0, plan.e_gain - 1)
-        acc = np.clip(acc + half, -ACC_MAX - 2, ACC_MAX)
+    if terms.constant:
+        acc = np.clip(acc + terms.constant, -ACC_MAX - 2, ACC_MAX)
     scaled = acc / 2**ACC_SHIFT  # 2^(15 − 8): the weight's 8 magnitude bits in the accumulator
     rounded = np.floor(scaled) + (random < scaled % 1).astype(int)
     w_new = (rounded * 2**ACC_SHIFT).astype(np.int64) >> ACC_SHIFT
@@ -322,6 +426,25 @@ def emulate(w0: np.ndarray, X_int: np.ndarray, plan: FixedLearningPlan,
                             gain_code=np.array(gs))
 
 
+def floor_errors(run: FixedLearningRun, plan: FixedLearningPlan) -> np.ndarray:
+    """Per sample and synapse, the engine's update minus the exact rule before the stochastic
+    rounding, in accumulator units (``2^−7`` weight LSB): the floors of both products plus
+    the constant ``K``, from the codes and weights of an :func:`emulate` run (no clipping).
+
+    The exact rule is ``q_y q_x·2^(e+4) − w·q_γ·2^(e_gain+2)``.
+    """
+    qx, qy = run.x1 - OFFSET, run.y2 - OFFSET
+    w = run.weights[:-1]
+    q = qy[:, :, None] * qx[:, None, :]
+    terms = plan.terms
+    out = _product(q, 14, plan.e, terms.hebb_mantissa) - q * 2.0 ** (plan.e + 4)
+    if plan.gain:
+        wg = -(w * run.gain_code[:, None, None])
+        out = (out + _product(wg, 16, plan.e_gain, terms.gain_mantissa)
+               - wg * 2.0 ** (plan.e_gain + 2))
+    return out + terms.constant
+
+
 @dataclass
 class LearningComparison:
     """Off-diagonal correlation RMS of ``x̄ = A⁻¹x`` on held-out samples, along a training run."""
@@ -349,7 +472,7 @@ def compare_training(plan: FixedLearningPlan, X: np.ndarray, X_test: np.ndarray,
                      ) -> LearningComparison:
     """Train ``A`` from ``I`` on the stream ``X`` several ways and follow decorrelation.
 
-    The float rule is :func:`neurodecorr.core.inverse.first_order_update` (``ahmad``) sample by
+    The float rule is :func:`neurodecorr.lava.learning.local_rule_step` (``ahmad``) sample by
     sample with the exact ``x̄ = A⁻¹x``, its gain ``g`` applied with the plan's weight,
     ``A ← (A + ηΔ)(1 − β(1 − 1/g))`` (undone when ``plan.gain`` is False), and once more with
     ``β = 1``, and once with ``A`` rounded after every sample to the weights' grid ``2^−a`` as
@@ -360,9 +483,9 @@ def compare_training(plan: FixedLearningPlan, X: np.ndarray, X_test: np.ndarray,
     :func:`neurodecorr.core.metrics.offdiag_corr_rms` of ``A⁻¹ X_test`` every ``every`` samples
     (NaN where ``A`` is singular).
     """
-    from neurodecorr.core.inverse import first_order_update
     from neurodecorr.core.metrics import offdiag_corr_rms
     from neurodecorr.core.rules import DecorrelationConfig
+    from neurodecorr.lava.learning import local_rule_step  # imports this module
 
     n = X.shape[1]
     cfg = DecorrelationConfig(rule="ahmad", eta=plan.eta)
@@ -382,10 +505,7 @@ def compare_training(plan: FixedLearningPlan, X: np.ndarray, X_test: np.ndarray,
         scores = [score(A)]
         randoms = _randoms(SR_SEED, X.shape[0] + 1)
         for s, x in enumerate(X, start=1):
-            xbar = np.linalg.solve(A, x)
-            A_new, g = first_order_update(A, x[None, :], xbar[None, :], cfg)
-            # A_new = (A + ηΔ)/g; weigh the gain as the integer rule does
-            A = g * A_new * ((1.0 - beta + beta / g) if plan.gain else 1.0)
+            A = local_rule_step(A, x, cfg, beta, plan.gain)
             if on_grid:
                 w = A * 2**plan.a
                 w = np.clip(np.floor(w) + (randoms[s] < w % 1), W_MIN, W_MAX)
