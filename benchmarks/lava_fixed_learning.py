@@ -63,8 +63,10 @@ if __name__ == "__main__":
     parser.add_argument("--every", type=int, default=300)
     parser.add_argument("--log2-eta", type=int, default=-8)
     parser.add_argument("--code-bits", type=int, default=4)
-    parser.add_argument("--weight-bits", type=int, default=fl.FixedLearningPlan.a,
-                        help="fractional bits a of the weights")
+    parser.add_argument("--weight-bits", type=int, default=None,
+                        help="fractional bits a of the weights (default 7; 9 with --split)")
+    parser.add_argument("--split", action="store_true",
+                        help="A = D + Δ: the diagonal in the neurons, only Δ in the synapses")
     parser.add_argument("--gain-code-bits", type=int, default=fl.FixedLearningPlan.c)
     parser.add_argument("--gain-shift", type=int, default=fl.FixedLearningPlan.gain_shift)
     parser.add_argument("--steps", type=int, default=16)
@@ -74,15 +76,15 @@ if __name__ == "__main__":
     parser.add_argument("--plot", help="write a PNG of the scores against the samples")
     args = parser.parse_args()
     plan = fl.plan_for(2.0**args.log2_eta, T=args.steps, a=args.weight_bits, b=args.code_bits,
-                       gain=not args.no_gain, gain_shift=args.gain_shift)
+                       gain=not args.no_gain, gain_shift=args.gain_shift, split=args.split)
     plan = dataclasses.replace(plan, c=args.gain_code_bits,
                                floor_compensation=not args.no_floor_compensation)
     plan.check()
     X = fl.correlated_stream(4, args.samples, 0.6, 1)
     X_test = fl.correlated_stream(4, 2000, 0.6, 2)
     cmp = fl.compare_training(plan, X, X_test, every=args.every)
-    run = fl.emulate(np.eye(4, dtype=np.int64) << plan.a,
-                     np.round(X * 2**plan.F).astype(np.int64), plan)
+    w0 = np.zeros((4, 4), np.int64) if plan.split else np.eye(4, dtype=np.int64) << plan.a
+    run = fl.emulate(w0, np.round(X * 2**plan.F).astype(np.int64), plan)
     q = (run.x1 - fl.OFFSET)[:, None, :] * (run.y2 - fl.OFFSET)[:, :, None]
     hebb_lsb = np.abs(q) / 8 * 2.0**plan.e  # the engine's Hebbian change in weight LSBs
     floor_err = fl.floor_errors(run, plan)

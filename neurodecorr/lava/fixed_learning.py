@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurodecorr.errors import NeurodecorrError
-from neurodecorr.lava.fixed import saturate, shift_floor
+from neurodecorr.lava.fixed import mul_shift, saturate, shift_floor
 
 #: Lava's learning-engine widths (``lava/magma/core/learning/constants.py``)
 TRACE_MAX = 127
@@ -59,6 +59,10 @@ X1_TAU = 2**30
 Y_TAU = 2**16 - 1
 #: ConnVarRandom's fixed seed
 SR_SEED = 2
+#: fractional bits of the 12-bit multiplier (``[0, 2)``) a split neuron's diagonal uses
+DIAG_MULT_BITS = 11
+#: the most negative weight exponent Loihi tooling uses (a larger ``a``: the neuron shifts the rest)
+MIN_WEIGHT_EXP = -8
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,14 @@ class FixedLearningPlan:
     floor_compensation: bool = True
     """compensate the engine's floors of both products (:attr:`terms`); False is the earlier
     rule, which added back only half a unit of the gain product's floor"""
+    split: bool = False
+    """``A = D + Δ``: the diagonal ``D`` is a register of each neuron, which applies it as its
+    own self term and learns it (node-local, :func:`diagonal_update`); the synapses hold only
+    the off-diagonal ``Δ = w·2^−a`` (a ``LearningSparse`` without diagonal synapses), whose
+    entries are smaller than ``A``'s diagonal, so ``a`` can be larger"""
+    D: int = 20
+    """fractional bits of a split neuron's diagonal register ``d`` (24 bits: ``d < 8``); the
+    self term multiplies by its top 12 bits, ``d >> (D − 11)``"""
 
     @property
     def eta(self) -> float:
@@ -172,6 +184,16 @@ class FixedLearningPlan:
         would measure it (to first order ``g^−β``).
         """
         return 2.0 ** -self.gain_shift
+
+    @property
+    def weight_exp(self) -> int:
+        """The learning connection's ``weight_exp``: ``−a``, at least Loihi's −8."""
+        return max(-self.a, MIN_WEIGHT_EXP)
+
+    @property
+    def rec_shift(self) -> int:
+        """The rest of ``2^−a`` as a flooring shift in the neuron (two floors compose into one)."""
+        return -self.a - self.weight_exp
 
     @property
     def e_gain(self) -> int:
@@ -233,16 +255,26 @@ class FixedLearningPlan:
                                    f"{EPOCH_TIME_BITS} bits (3..63)")
         if self.b >= self.F:
             raise NeurodecorrError("code bits b must be below the state's fractional bits F")
+        if self.split and self.e - 3 - self.a + self.D < 0:
+            raise NeurodecorrError(f"diagonal bits D={self.D}: the neuron's Hebbian term "
+                                   f"q_x q_y·2^(e-3-a+D) needs D >= {3 + self.a - self.e}")
 
 
-def plan_for(eta: float, T: int = 16, F: int = 12, a: int = 7, b: int = 4, k: int = 1,
-             rng_seed: int = 0, gain: bool = True, gain_shift: int = 4) -> FixedLearningPlan:
-    """The plan whose rule realises ``eta`` (a power of two) at the given scales."""
+def plan_for(eta: float, T: int = 16, F: int = 12, a: int | None = None, b: int = 4, k: int = 1,
+             rng_seed: int = 0, gain: bool = True, gain_shift: int = 4, split: bool = False
+             ) -> FixedLearningPlan:
+    """The plan whose rule realises ``eta`` (a power of two) at the given scales.
+
+    ``a`` defaults to 7 (``|A_ij| < 2``), and to 9 with ``split`` (the synapses hold only the
+    off-diagonal entries, ``|Δ_ij| < 0.5``).
+    """
+    if a is None:
+        a = 9 if split else 7
     e = math.log2(eta) + 3 - 2 * b + a
     if e != round(e):
         raise NeurodecorrError(f"eta={eta}: the on-chip rate must be a power of two")
     plan = FixedLearningPlan(F=F, a=a, b=b, k=k, T=T, e=int(e), rng_seed=rng_seed, gain=gain,
-                             gain_shift=gain_shift)
+                             gain_shift=gain_shift, split=split)
     plan.check()
     return plan
 
@@ -276,6 +308,32 @@ def neuron_step(phase: int, v: np.ndarray, x: np.ndarray, r: np.ndarray,
     if phase != 1:
         v = saturate(v + shift_floor(x - r, -plan.k))
     return v, v
+
+
+def diagonal_current(d: np.ndarray, v: np.ndarray, plan: FixedLearningPlan) -> np.ndarray:
+    """A split neuron's self term ``D_ii x̄_i``: its 12-bit multiplier ``d >> (D − 11)`` times
+    ``v``, shifted right by 11 rounding toward zero (:func:`neurodecorr.lava.fixed.mul_shift`)."""
+    return mul_shift(v, np.right_shift(d, plan.D - DIAG_MULT_BITS), DIAG_MULT_BITS)
+
+
+def diagonal_update(d: np.ndarray, qx: np.ndarray, qy: np.ndarray, q_gamma: int,
+                    plan: FixedLearningPlan) -> np.ndarray:
+    """A split neuron learns its diagonal at the epoch's end, as the synapses learn theirs:
+    ``D ← D + η q_y q_x 2^−2b − β γ D`` in units of ``2^−D``.
+
+    The Hebbian term is ``q_x q_y·2^(e−3−a+D)`` (exact: an integer for the allowed ``D``);
+    ``βγD = d·q_γ·2^−(c+s)`` is rounded to nearest (half up). Saturated to ``[0, 2^24)``.
+    """
+    hebb = (qx * qy) << (plan.e - 3 - plan.a + plan.D)
+    if plan.gain:
+        shift = plan.c + plan.gain_shift
+        hebb = hebb - shift_floor(d * q_gamma + (1 << (shift - 1)), -shift)
+    return np.clip(d + hebb, 0, 2**24 - 1)
+
+
+def diagonal_matrix(d: np.ndarray, plan: FixedLearningPlan) -> np.ndarray:
+    """The diagonal the split neurons realise, ``(d >> (D − 11))·2^−11``."""
+    return np.diag(np.right_shift(d, plan.D - DIAG_MULT_BITS) * 2.0**-DIAG_MULT_BITS)
 
 
 def power(v: np.ndarray, plan: FixedLearningPlan) -> np.ndarray:
@@ -357,6 +415,14 @@ class FixedLearningRun:
     x1: np.ndarray  # (N, n)
     y2: np.ndarray  # (N, n)
     gain_code: np.ndarray  # (N,), q_γ the engine saw (after its trace decay)
+    d: np.ndarray | None = None  # (N + 1, n): a split plan's diagonal registers
+
+    def matrices(self, plan: FixedLearningPlan) -> np.ndarray:
+        """``A`` after every sample: ``w·2^−a``, plus the neurons' diagonal when split."""
+        A = self.weights * 2.0**-plan.a
+        if plan.split:
+            A = A + np.stack([diagonal_matrix(d, plan) for d in self.d])
+        return A
 
 
 def _randoms(seed: int, count: int) -> np.ndarray:
@@ -367,7 +433,8 @@ ROUNDINGS = ("lava", "independent", "nearest")
 
 
 def emulate(w0: np.ndarray, X_int: np.ndarray, plan: FixedLearningPlan,
-            rounding: str = "lava", seed: int = 0) -> FixedLearningRun:
+            rounding: str = "lava", seed: int = 0, d0: np.ndarray | None = None
+            ) -> FixedLearningRun:
     """Bit-true numpy model of :func:`neurodecorr.lava.learning.learn_on_chip_fixed`.
 
     Parameters
@@ -376,6 +443,9 @@ def emulate(w0: np.ndarray, X_int: np.ndarray, plan: FixedLearningPlan,
         Initial weights (even, as Lava's mixed-sign ``Dense`` truncates them once).
     X_int : ndarray of int, shape (N, n)
         Input samples with ``F`` fractional bits; sample ``s`` drives steps ``sT+1 … (s+1)T``.
+    d0 : ndarray of int, shape (n,), optional
+        A split plan's initial diagonal registers (units ``2^−D``; default ``2^D``, ``D = I``);
+        ``w0``'s diagonal must then be zero (no diagonal synapses).
     rounding : {"lava", "independent", "nearest"}
         ``lava``: Lava's stochastic rounding, one random number per epoch shared by every
         synapse (the Lava run equals this); ``independent``: one number per synapse (from
@@ -395,6 +465,12 @@ def emulate(w0: np.ndarray, X_int: np.ndarray, plan: FixedLearningPlan,
     rsr = _randoms(SR_SEED, N + 1)
     w = np.asarray(w0, dtype=np.int64).copy()
     weights = [w.copy()]
+    if plan.split:
+        if np.any(np.diag(w)):
+            raise NeurodecorrError("a split plan has no diagonal synapses: w0's diagonal must "
+                                   "be zero")
+        d = np.full(n, 1 << plan.D, dtype=np.int64) if d0 is None else np.array(d0, np.int64)
+        ds = [d.copy()]
     v = np.zeros(n, dtype=np.int64)
     a_buff = np.zeros(n, dtype=np.int64)
     gamma = 0
@@ -402,11 +478,14 @@ def emulate(w0: np.ndarray, X_int: np.ndarray, plan: FixedLearningPlan,
     for t in range(1, steps + 1):
         x = X_int[(t - 1) // T]
         phase = t % T
-        v, payload = neuron_step(phase, v, x, a_buff, plan)
+        # the recurrent current: the synapses' sum, plus a split neuron's own diagonal term
+        # from the same v (the state it sent last step)
+        r = a_buff + diagonal_current(d, v, plan) if plan.split else a_buff
+        v, payload = neuron_step(phase, v, x, r, plan)
         if phase == T - 1:
             # the register's code reaches the engine one step later, on the epoch's last y3
             gamma = gain_code(int(power(x, plan).sum()), int(power(v, plan).sum()), plan)
-        y2 = y_code(a_buff, plan) + OFFSET if phase == 0 else None
+        y2 = y_code(r, plan) + OFFSET if phase == 0 else None
         # Dense: sends last step's sum, then sums this step's payload (flooring weight_exp)
         a_buff = shift_floor(w @ payload, -plan.a)
         if phase == 0:
@@ -418,12 +497,16 @@ def emulate(w0: np.ndarray, X_int: np.ndarray, plan: FixedLearningPlan,
             if random is None:
                 random = per_synapse.random(w.shape)
             w = engine_update(w, x1_u, y2_u, y3_u, plan, random)
+            if plan.split:
+                np.fill_diagonal(w, 0)  # no diagonal synapses: the neuron learns its own
+                d = diagonal_update(d, x_code(v, plan), y2 - OFFSET, gamma, plan)
+                ds.append(d.copy())
             weights.append(w.copy())
             xs.append(x1_u)
             ys.append(y2_u)
             gs.append(y3_u[0] - OFFSET)
     return FixedLearningRun(weights=np.array(weights), x1=np.array(xs), y2=np.array(ys),
-                            gain_code=np.array(gs))
+                            gain_code=np.array(gs), d=np.array(ds) if plan.split else None)
 
 
 def floor_errors(run: FixedLearningRun, plan: FixedLearningPlan) -> np.ndarray:
@@ -489,7 +572,7 @@ def compare_training(plan: FixedLearningPlan, X: np.ndarray, X_test: np.ndarray,
 
     n = X.shape[1]
     cfg = DecorrelationConfig(rule="ahmad", eta=plan.eta)
-    w0 = (np.eye(n, dtype=np.int64) << plan.a)
+    w0 = np.zeros((n, n), np.int64) if plan.split else np.eye(n, dtype=np.int64) << plan.a
     X_int = np.round(X * 2**plan.F).astype(np.int64)
     runs = {r: emulate(w0, X_int, plan, r) for r in dict.fromkeys(("lava",) + tuple(roundings))}
     checkpoints = np.arange(0, X.shape[0] + 1, every)
@@ -500,6 +583,8 @@ def compare_training(plan: FixedLearningPlan, X: np.ndarray, X_test: np.ndarray,
         except np.linalg.LinAlgError:  # a run that collapsed (all weights saturated)
             return float("nan")
 
+    off_diagonal = ~np.eye(n, dtype=bool)
+
     def float_run(beta, on_grid=False):
         A = np.eye(n)
         scores = [score(A)]
@@ -509,7 +594,8 @@ def compare_training(plan: FixedLearningPlan, X: np.ndarray, X_test: np.ndarray,
             if on_grid:
                 w = A * 2**plan.a
                 w = np.clip(np.floor(w) + (randoms[s] < w % 1), W_MIN, W_MAX)
-                A = w * 2.0**-plan.a
+                # split: only the off-diagonal entries are synapses on the grid
+                A = np.where(off_diagonal, w * 2.0**-plan.a, A) if plan.split else w * 2.0**-plan.a
             if s % every == 0:
                 scores.append(score(A))
         return np.array(scores), A
@@ -517,9 +603,9 @@ def compare_training(plan: FixedLearningPlan, X: np.ndarray, X_test: np.ndarray,
     float_scores, A = float_run(plan.beta)
     full_scores, _ = float_run(1.0)
     grid_scores, _ = float_run(plan.beta, on_grid=True)
-    fixed = {r: np.array([score(run.weights[c] * 2.0**-plan.a) for c in checkpoints])
+    fixed = {r: np.array([score(A) for A in run.matrices(plan)[checkpoints]])
              for r, run in runs.items() if r in roundings}
-    lava = runs["lava"].weights * 2.0**-plan.a
+    lava = runs["lava"].matrices(plan)
     return LearningComparison(samples=checkpoints, float_rule=float_scores,
                               float_full_gain=full_scores, float_on_grid=grid_scores,
                               fixed=fixed,

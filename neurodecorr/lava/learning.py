@@ -204,6 +204,11 @@ def learn_on_chip_fixed(w0: np.ndarray, X_int: np.ndarray, plan, progress=None
     from neurodecorr.lava.procs.process import GainRegister, LearningNeuron
 
     plan.check()
+    if plan.split:
+        # needs a LearningSparse without diagonal synapses; Lava 0.10's hangs on this rule
+        # (its applier clips the sparse weight factor), so the split runs in the emulation only
+        raise NeurodecorrError("split plan (A = D + Δ): emulation only, Lava 0.10's "
+                               "LearningSparse cannot run it")
     X_int = np.atleast_2d(np.asarray(X_int, dtype=np.int64))
     n = w0.shape[0]
     rule = Loihi3FLearningRule(dw=plan.rule, x1_tau=X1_TAU, t_epoch=plan.T,
