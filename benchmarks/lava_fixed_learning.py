@@ -36,7 +36,7 @@ def plot(cmp: fl.LearningComparison, plan: fl.FixedLearningPlan, path: str) -> N
     top.plot(cmp.samples, cmp.float_rule, "k-", label=f"float rule (gain weight β = {plan.beta:g})")
     top.plot(cmp.samples, cmp.float_full_gain, "k:", label="float rule (β = 1, per-sample gain)")
     top.plot(cmp.samples, cmp.float_on_grid, "C7-", lw=2.5, alpha=0.5,
-             label="float rule, A rounded to the 9-bit weight grid")
+             label=f"float rule, {'Δ' if plan.split else 'A'} rounded to the 9-bit weight grid")
     styles = {"lava": "C0-", "independent": "C1--", "nearest": "C2-."}
     names = {"lava": "fixed point, Lava's rounding (= Lava run)",
              "independent": "fixed point, per-synapse rounding", "nearest": "fixed point, nearest"}
@@ -47,7 +47,8 @@ def plot(cmp: fl.LearningComparison, plan: fl.FixedLearningPlan, path: str) -> N
     top.set_ylim(0, 1.05 * cmp.input_rms)
     top.legend(fontsize=8)
     top.set_title(f"η = $2^{{{int(np.log2(plan.eta))}}}$, {plan.b}-bit codes, "
-                  f"A = w·$2^{{-{plan.a}}}$, {len(cmp.fixed_max_eig) - 1} samples")
+                  f"A = {'D + ' if plan.split else ''}w·$2^{{-{plan.a}}}$, "
+                  f"{len(cmp.fixed_max_eig) - 1} samples")
     bottom.plot(np.arange(len(cmp.fixed_max_eig)), cmp.fixed_max_eig, "C0-", lw=0.6)
     bottom.axhline(2 * 2**plan.k, color="C3", lw=0.8, label="Euler limit 2/α")
     bottom.set_ylabel("largest |eig| of A")
