@@ -32,7 +32,13 @@ bit. ``stochastic=False`` rounds to nearest instead (what a deterministic engine
 per-sample ``Δw`` below half an LSB is then lost.
 
 The power-preserving gain ``g`` of the ``ahmad`` rule is a per-layer scalar, see
-:func:`gain_code`.
+:func:`gain_code`. The engine floors each product before its shift; the rule's constant
+cancels their mean (:attr:`FixedLearningPlan.terms`, :func:`floor_errors`).
+
+**Split** (``FixedLearningPlan.split``, emulation only): ``A = D + Δ`` with the diagonal in a
+register of each neuron, applied as its self term (:func:`diagonal_current`) and learned by the
+neuron itself (:func:`diagonal_update`), and only the off-diagonal ``Δ`` in synapses, at a finer
+grid (``a`` = 9).
 """
 
 from __future__ import annotations
