@@ -91,20 +91,20 @@ def test_rule_realises_eta_and_the_gain():
         qx = rng.integers(-40, 40, n)
         qy = rng.integers(-40, 40, n)
         q_gain = 20
-        randoms = (np.arange(4096) + 0.5) / 4096  # the engine's number, uniform on [0, 1)
+        randoms = (np.arange(1024) + 0.5) / 1024  # the engine's number, uniform on [0, 1)
         mean = np.mean([fl.engine_update(w, qx + 64, qy + 64, np.full(n, q_gain + 64), plan, r)
                         for r in randoms], axis=0)
         # float: Δw = η·2^a·(A x̄)_i x̄_j − βγ·w, codes x̄ = q_x/2^b, A x̄ = q_y/2^b, γ = q/2^c
         expected = (w + plan.eta * 2**plan.a * np.outer(qy, qx) / 4**plan.b
                     - plan.beta * q_gain / 2**plan.c * w)
         # each product is floored at its granularity 2^(E+7)/m accumulator units (2^−7 LSB)
-        # and the constant K added: the error lies in (K − G_h − G_g, K]; the grid of 4096
-        # random numbers averages to 1/4096
+        # and the constant K added: the error lies in (K − G_h − G_g, K]; the grid of 1024
+        # random numbers averages to 1/1024
         t = plan.terms
         grains = 2.0**(plan.e + 7) / t.hebb_mantissa + 2.0**(plan.e_gain + 7) / t.gain_mantissa
         error = mean - expected
-        assert np.all(error <= (t.constant + 1) / 2**7 + 1 / 4096)
-        assert np.all(error >= (t.constant - grains) / 2**7 - 1 / 4096)
+        assert np.all(error <= t.constant / 2**7 + 1 / 1024)
+        assert np.all(error >= (t.constant - grains) / 2**7 - 1 / 1024)
 
 
 def test_residue_mean_is_the_mean_fraction_a_shift_floors_from_a_product():
