@@ -67,8 +67,7 @@ Y_TAU = 2**16 - 1
 SR_SEED = 2
 #: fractional bits of the 12-bit multiplier (``[0, 2)``) a split neuron's diagonal uses
 DIAG_MULT_BITS = 11
-#: the most negative weight exponent Loihi tooling uses (a larger ``a``: the neuron shifts the rest)
-MIN_WEIGHT_EXP = -8
+DIAG_MULT_MAX = 2**12 - 1
 
 
 @dataclass(frozen=True)
@@ -192,16 +191,6 @@ class FixedLearningPlan:
         return 2.0 ** -self.gain_shift
 
     @property
-    def weight_exp(self) -> int:
-        """The learning connection's ``weight_exp``: ``−a``, at least Loihi's −8."""
-        return max(-self.a, MIN_WEIGHT_EXP)
-
-    @property
-    def rec_shift(self) -> int:
-        """The rest of ``2^−a`` as a flooring shift in the neuron (two floors compose into one)."""
-        return -self.a - self.weight_exp
-
-    @property
     def e_gain(self) -> int:
         """Exponent of the gain term: ``⌊−w·q_γ / 32⌋·2^e_gain`` must be ``−β·w·q_γ·2^−c``."""
         return 5 - self.c - self.gain_shift
@@ -216,7 +205,7 @@ class FixedLearningPlan:
         ``G = 2^(E + 7)/m`` accumulator units (``2^−7`` weight LSB) instead of ``2^(E + 7)``, with
         ``s = E − log2 m ≥ −7``. For a product ``P`` of two integers with independent uniform
         residues the floor's mean error is ``−G·ε_k``, ``ε_k = E[(P mod 2^k)]/2^k``,
-        ``k = r − log2 m`` (:func:`floor_bias`). The rule adds the integer constant ``K``
+        ``k = r − log2 m`` (:func:`residue_mean`). The rule adds the integer constant ``K``
         (accumulator units, ``K·2^−7·u0``) that cancels the sum of both products' mean errors
         best, over the mantissas the exponent range allows; ties keep the smaller mantissas.
         """
@@ -317,9 +306,14 @@ def neuron_step(phase: int, v: np.ndarray, x: np.ndarray, r: np.ndarray,
 
 
 def diagonal_current(d: np.ndarray, v: np.ndarray, plan: FixedLearningPlan) -> np.ndarray:
-    """A split neuron's self term ``D_ii x̄_i``: its 12-bit multiplier ``d >> (D − 11)`` times
-    ``v``, shifted right by 11 rounding toward zero (:func:`neurodecorr.lava.fixed.mul_shift`)."""
-    return mul_shift(v, np.right_shift(d, plan.D - DIAG_MULT_BITS), DIAG_MULT_BITS)
+    """A split neuron's self term ``D_ii x̄_i``: its 12-bit multiplier ``d >> (D − 11)``
+    (saturated at 4095, ``D_ii < 2``) times ``v``, shifted right by 11 rounding toward zero
+    (:func:`neurodecorr.lava.fixed.mul_shift`)."""
+    return mul_shift(v, _multiplier(d, plan), DIAG_MULT_BITS)
+
+
+def _multiplier(d: np.ndarray, plan: FixedLearningPlan) -> np.ndarray:
+    return np.minimum(np.right_shift(d, plan.D - DIAG_MULT_BITS), DIAG_MULT_MAX)
 
 
 def diagonal_update(d: np.ndarray, qx: np.ndarray, qy: np.ndarray, q_gamma: int,
@@ -328,18 +322,19 @@ def diagonal_update(d: np.ndarray, qx: np.ndarray, qy: np.ndarray, q_gamma: int,
     ``D ← D + η q_y q_x 2^−2b − β γ D`` in units of ``2^−D``.
 
     The Hebbian term is ``q_x q_y·2^(e−3−a+D)`` (exact: an integer for the allowed ``D``);
-    ``βγD = d·q_γ·2^−(c+s)`` is rounded to nearest (half up). Saturated to ``[0, 2^24)``.
+    ``βγD = d·q_γ·2^−(c+s)`` is rounded to nearest (half up). Saturated to the 24-bit
+    register, ``[0, 2^23)``.
     """
     hebb = (qx * qy) << (plan.e - 3 - plan.a + plan.D)
     if plan.gain:
         shift = plan.c + plan.gain_shift
         hebb = hebb - shift_floor(d * q_gamma + (1 << (shift - 1)), -shift)
-    return np.clip(d + hebb, 0, 2**24 - 1)
+    return np.clip(d + hebb, 0, 2**23 - 1)
 
 
 def diagonal_matrix(d: np.ndarray, plan: FixedLearningPlan) -> np.ndarray:
-    """The diagonal the split neurons realise, ``(d >> (D − 11))·2^−11``."""
-    return np.diag(np.right_shift(d, plan.D - DIAG_MULT_BITS) * 2.0**-DIAG_MULT_BITS)
+    """The diagonal the split neurons realise, ``min(d >> (D − 11), 4095)·2^−11``."""
+    return np.diag(_multiplier(d, plan) * 2.0**-DIAG_MULT_BITS)
 
 
 def power(v: np.ndarray, plan: FixedLearningPlan) -> np.ndarray:
