@@ -81,6 +81,8 @@ def local_rule_step(A: np.ndarray, x: np.ndarray, cfg: DecorrelationConfig, beta
     """
     xbar = np.linalg.solve(A, x)
     A_new, g = first_order_update(A, x[None, :], xbar[None, :], cfg)
+    if gain and beta == 1.0:
+        return A_new  # the ahmad rule itself, bit for bit
     return g * A_new * ((1.0 - beta + beta / g) if gain else 1.0)
 
 
