@@ -73,6 +73,20 @@ def test_reference_learning_is_the_software_rule(rng, mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_reference_learning_without_a_step_only_rescales(rng, mode):
+    """η = 0: ``Ã`` stays, the gain register moves, so ``A ← A/g`` (the fixed reference's
+    diagonal correction is written alone)."""
+    lat = LateralArray(_circuit(mode), _A(rng), IDEAL, np.random.default_rng(2),
+                       update=UpdateConfig("mixed-precision"))
+    A0 = lat.effective_matrix(0.0)
+    X = rng.standard_normal((5, 6))
+    g = lat.learn(X, 0.5 * X, 0.0, eta=0.0)
+    assert g == pytest.approx(2.0, rel=1e-12)
+    got = lat.effective_matrix(0.0) + lat.crossbar.chi / lat.gain
+    np.testing.assert_allclose(got, A0 / g, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_reference_write_is_node_local(rng, mode):
     """Changing node 2's own row of Ã leaves every other node's row of the devices, of the
     digital buffer χ and of the reference bit-identical."""

@@ -356,8 +356,11 @@ class LateralArray:
             # the diagonal term as n one-device terms (x = e_i): row i of the write still
             # depends on node i's own quantities and the broadcast scalars only
             eye = np.eye(self.n)
-            self.crossbar.update(np.vstack([Xs, eye]), np.vstack([D, (diag * k / eta)[:, None]
-                                                                  * eye]), eta / k, t_s)
+            if eta:
+                self.crossbar.update(np.vstack([Xs, eye]),
+                                     np.vstack([D, (diag * k / eta)[:, None] * eye]), eta / k, t_s)
+            elif np.any(diag):   # η = 0: only the fixed reference's gain correction
+                self.crossbar.update(eye, diag[:, None] * eye, 1.0, t_s)
         self.gain *= g
         self.last_gain = g
         return g
