@@ -44,6 +44,7 @@ from neurodecorr.devices.pulsed import (
     refresh_mask,
 )
 from neurodecorr.devices.read_noise import PerReadNoise
+from neurodecorr.devices.rng_handle import Handles
 from neurodecorr.errors import NeurodecorrError
 
 
@@ -146,6 +147,8 @@ class Crossbar:
                                    f"scale {self.scale:.4g} that maps to G_max")
         (self._rng_prog, r_fault, r_d2d, self._rng_state, self._rng_read, self._rng_flicker,
          self._rng_write, r_probe) = rng.spawn(8)
+        # the kernels' view of the read and write streams (rng_handle: no per-call unboxing)
+        self._h_read, self._h_write = Handles(), Handles()
         self.counters: dict[str, int] = dict.fromkeys(
             ("reads", "read_vectors", "macs", "dac_conversions", "adc_conversions",
              "programmed_devices", "writes", "pulse_slots", "line_pulses", "device_pulses",
@@ -325,7 +328,7 @@ class Crossbar:
             var = self._state_dependent_variance(xn, cache)
         if self._curvature is not None or cfg.output.asymmetry != 0:
             out[...] = apply_output_nonidealities(out, self._curvature, cfg.output.asymmetry)
-        kernels.adc_pass(out, self._rng_read, noisy, sd, adc is not None,
+        kernels.adc_pass(out, self._h_read(self._rng_read), noisy, sd, adc is not None,
                          lsb(adc.bits, adc.range_norm) if adc else 1.0,
                          adc.range_norm if adc else 1.0, gain, col_gain, z, clipped,
                          var is not _NO_VAR, var)
@@ -533,7 +536,8 @@ class Crossbar:
         stats = np.zeros(len(pulse_kernels.STATS), dtype=np.int64)
         dev = self.pulsed
         pulse_kernels.write_trains(
-            xs, ds, lr / self.scale, cfg.dw_min_norm, cfg.bl_max, self._rng_write,
+            xs, ds, lr / self.scale, cfg.dw_min_norm, cfg.bl_max,
+            self._h_write(self._rng_write),
             pulse_kernels.MODELS[cfg.model], self._model_params,
             self._nodes[0], self._nodes[1], dev.dw_up, dev.dw_down, dev.b_min, dev.b_max,
             self._c2c, cfg.write_noise_rel * cfg.dw_min_norm, m.scheme == "reference",

@@ -42,6 +42,7 @@ import math
 import numba
 import numpy as np
 
+from neurodecorr.devices.rng_handle import generator
 from neurodecorr.numba_cache import ensure_cache_dir
 
 ensure_cache_dir(__file__)
@@ -147,6 +148,7 @@ def write_trains(xs, ds, lr_norm, dw_min, bl_max, rng,
     stats : (3,) int64
         Incremented by :data:`STATS`.
     """
+    rng = generator(rng)
     n_out, n_in = cur.shape
     h = np.empty_like(cur)
     stamp = np.full(cur.shape, -1, dtype=np.int64)

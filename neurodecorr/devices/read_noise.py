@@ -41,6 +41,8 @@ class Flicker:
     def __init__(self, read: ReadConfig, mapping: MappingConfig):
         self.read, self.mapping = read, mapping
         self.enabled = read.has_flicker
+        #: whether A = |g| q (``power``, ``piecewise``), not q log10(g) (``log10``)
+        self.relative = read.flicker_model != "log10"
 
     def q(self, g_prog_uS: np.ndarray) -> np.ndarray:
         """Q_s for the relative forms, K for ``log10`` (zeros when the noise is off)."""
