@@ -102,7 +102,9 @@ class ChipLayer:
     def project(self, Xbar: np.ndarray, t_s: float) -> np.ndarray:
         """``z = [W | b] [x̄; 1]`` read through the forward crossbar."""
         Xbar = np.atleast_2d(Xbar)
-        aug = np.hstack([Xbar, np.ones((Xbar.shape[0], 1))]).astype(self.dtype)
+        aug = np.empty((Xbar.shape[0], Xbar.shape[1] + 1), dtype=self.dtype)
+        aug[:, :-1] = Xbar
+        aug[:, -1] = 1.0
         return np.asarray(self.forward.matvec(aug, t_s), dtype=np.float64)
 
     def activate(self, Z: np.ndarray) -> np.ndarray:

@@ -52,7 +52,7 @@ from neurodecorr.errors import NeurodecorrError
 class _ReadCache:
     t_s: float
     w_norm: np.ndarray
-    noise_var: tuple | None = None
+    noise_var_t: tuple | None = None  # (Vᵀ, v_ref) of the state-dependent read noise
     by_dtype: dict = field(default_factory=dict)
 
     def weights(self, dtype: np.dtype) -> np.ndarray:
@@ -231,7 +231,8 @@ class Crossbar:
         if self._cache_valid(t_s):
             return self._cache
         a, b = (arr.read_slow(t_s, self._rng_flicker) for arr in self._arrays)
-        noise_var = self._noise.variance_matrix(a, b) if self._noise.state_dependent else None
+        noise_var = (self._noise.variance_matrix_t(a, b) if self._noise.state_dependent
+                     else None)
         self._cache = _ReadCache(t_s, to_weights(a, b, self.config.mapping), noise_var)
         self.counters["drift_refreshes"] += 1
         return self._cache
@@ -296,7 +297,7 @@ class Crossbar:
         gain.fill(self.scale)
         dac, adc = cfg.dac, cfg.adc
         noisy = (self._read_sigma > 0 or cfg.output.noise_norm > 0
-                 or cache.noise_var is not None)
+                 or cache.noise_var_t is not None)
         if dac is not None or noisy:
             kernels.dac_pass(X, xn, dac is not None, _NM_MODES[dac.noise_management] if dac else 0,
                              dac.nm_thres_norm if dac else 0.0, bm,
@@ -324,7 +325,7 @@ class Crossbar:
         if cfg.ir_drop.scale > 0 and not nodal:
             out[...] = ir_drop(xn, wn, cache.abs_weights(dtype), out, cfg.ir_drop)
         var = _NO_VAR
-        if cache.noise_var is not None:
+        if cache.noise_var_t is not None:
             var = self._state_dependent_variance(xn, cache)
         if self._curvature is not None or cfg.output.asymmetry != 0:
             out[...] = apply_output_nonidealities(out, self._curvature, cfg.output.asymmetry)
@@ -336,10 +337,10 @@ class Crossbar:
     def _state_dependent_variance(self, xn: np.ndarray, cache: _ReadCache) -> np.ndarray:
         """σ_bi² = Σ_j V_ij x̂_bj² (+ v_ref,i (Σ_j x̂_bj)²): one GEMM of x̂² with V, in the
         working dtype; the fused ADC pass draws the noise."""
-        v, v_ref = cache.noise_var
+        v_t, v_ref = cache.noise_var_t
         key = ("noise_var", xn.dtype)
         if key not in cache.by_dtype:
-            cache.by_dtype[key] = np.ascontiguousarray(v.T, dtype=xn.dtype)
+            cache.by_dtype[key] = np.ascontiguousarray(v_t, dtype=xn.dtype)
         var = np.square(xn) @ cache.by_dtype[key]
         if v_ref is not None:
             var += (np.sum(xn, axis=1, dtype=np.float64)[:, None] ** 2 * v_ref).astype(var.dtype)

@@ -148,7 +148,9 @@ def draw_nu(g_prog_uS: np.ndarray, drift: DriftConfig, g_max_uS: float,
 
 def drift_factor(age_s: np.ndarray, nu: np.ndarray, t0_s: float) -> np.ndarray:
     """((a + t0)/t0)^(−ν)."""
-    return np.exp(-nu * np.log1p(age_s / t0_s))
+    # ν·(−L) equals (−ν)·L bit for bit; the exponential is taken in place
+    factor = np.multiply(nu, -np.log1p(age_s / t0_s))
+    return np.exp(factor, out=factor) if isinstance(factor, np.ndarray) else np.exp(factor)
 
 
 class DeviceArray:

@@ -195,3 +195,14 @@ def relative_flicker(g, q, eps, out):
     gg, qq, ee, oo = g.ravel(), q.ravel(), eps.ravel(), out.ravel()
     for i in range(oo.size):
         oo[i] = gg[i] + abs(gg[i]) * qq[i] * ee[i]
+
+
+@numba.njit(cache=True, nogil=True)
+def pair_variance_t(a, b, per_uS, range_sq, out):  # noqa: N803
+    """``out[j, i] = per_uS (|a_ij| + |b_ij|) / range_sq``: the per-read variance matrix of a
+    differential pair (:meth:`~neurodecorr.devices.read_noise.PerReadNoise.variance_matrix`,
+    same operation order), written transposed, as the read's GEMM takes it."""
+    n_out, n_in = a.shape
+    for i in range(n_out):
+        for j in range(n_in):
+            out[j, i] = per_uS * (abs(a[i, j]) + abs(b[i, j])) / range_sq

@@ -95,3 +95,18 @@ class PerReadNoise:
             return per_uS * (np.abs(a_uS) + np.abs(b_uS)) / m.g_range_uS**2, None
         scale = (2.0 / m.g_range_uS) ** 2 * per_uS
         return scale * np.abs(a_uS), scale * np.abs(b_uS[:, 0])
+
+    def variance_matrix_t(self, a_uS: np.ndarray, b_uS: np.ndarray) -> tuple[np.ndarray,
+                                                                             np.ndarray | None]:
+        """:meth:`variance_matrix` with ``V`` transposed (C-contiguous ``Vᵀ``, in × out): the
+        layout of the read's GEMM ``x̂² Vᵀ``, in one pass for the pair."""
+        m = self.mapping
+        if m.scheme == "differential":
+            from neurodecorr.devices.kernels import pair_variance_t
+
+            out = np.empty(a_uS.shape[::-1])
+            pair_variance_t(a_uS, b_uS, self.read.noise_uS**2 / m.g_max_uS, m.g_range_uS**2,
+                            out)
+            return out, None
+        v, v_ref = self.variance_matrix(a_uS, b_uS)
+        return np.ascontiguousarray(v.T), v_ref
