@@ -232,16 +232,16 @@ class DeviceArray:
         arithmetic on those devices only."""
         g = g_flat[idx]
         if self.flicker.enabled:
-            self.q.flat[idx] = self.flicker.q(g)
+            np.put(self.q, idx, self.flicker.q(g))
         if isinstance(self.model, Retention):
-            self.g_prog.flat[idx] = g
-            self.t_write.flat[idx] = t_s
+            np.put(self.g_prog, idx, g)
+            np.put(self.t_write, idx, t_s)
             self._clocks_changed()
             return
         terms = self._terms(t_s)
-        if terms is not None:
-            terms = np.broadcast_to(terms, self.g_prog.shape).ravel()[idx]
-        self.g_prog.flat[idx] = self.model.inverse_terms(g, terms)
+        if np.ndim(terms) == 2:
+            terms = terms.ravel()[idx]
+        np.put(self.g_prog, idx, self.model.inverse_terms(g, terms))
 
     def reprogram(self, mask: np.ndarray, g_prog_uS: np.ndarray, g_target_uS: np.ndarray,
                   t_s: float, rng: np.random.Generator) -> None:

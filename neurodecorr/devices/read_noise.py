@@ -52,10 +52,13 @@ class Flicker:
             return np.zeros(g.shape)
         if r.flicker_model == "log10":
             return np.full(g.shape, r.flicker_k_uS)
-        g_norm = np.abs(g) / self.mapping.g_max_uS
+        g_norm = np.divide(np.abs(g), self.mapping.g_max_uS, out=np.empty(g.shape))
         if r.flicker_model == "power":
-            g_norm = np.maximum(g_norm, 1e-3)
-            return np.minimum(r.flicker_q_coeff / g_norm**r.flicker_q_exponent, r.flicker_q.hi)
+            # in place: the same operations without a temporary each
+            np.maximum(g_norm, 1e-3, out=g_norm)
+            np.power(g_norm, r.flicker_q_exponent, out=g_norm)
+            np.divide(r.flicker_q_coeff, g_norm, out=g_norm)
+            return np.minimum(g_norm, r.flicker_q.hi, out=g_norm)
         return r.flicker_q(g_norm)
 
     def amplitude(self, g_uS: np.ndarray, q: np.ndarray) -> np.ndarray:
