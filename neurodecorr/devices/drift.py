@@ -153,6 +153,11 @@ def drift_factor(age_s: np.ndarray, nu: np.ndarray, t0_s: float) -> np.ndarray:
     return np.exp(factor, out=factor) if isinstance(factor, np.ndarray) else np.exp(factor)
 
 
+#: below this fraction of changed devices, :meth:`DeviceArray.rewrite` works on their indices
+#: (the same element-wise arithmetic; boolean masks cost whole-array passes)
+SPARSE_FRACTION = 0.25
+
+
 class DeviceArray:
     """The state of one array of devices: programmed conductance, clock, drift and 1/f state.
 
@@ -212,7 +217,7 @@ class DeviceArray:
         changed = np.count_nonzero(mask)
         if changed == 0:
             return
-        if 4 * changed < mask.size:
+        if changed < SPARSE_FRACTION * mask.size:
             # few devices (a PCM update moves a few per cent): work on their indices
             self._rewrite_at(np.flatnonzero(mask), np.ravel(g_new_uS), t_s)
             return
