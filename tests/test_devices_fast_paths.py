@@ -84,14 +84,20 @@ def test_flicker_step_with_one_variance_is_the_step_with_that_variance_everywher
         np.testing.assert_array_equal(a, b)
 
 
-def test_relative_flicker_read_is_numpys_expression():
+@pytest.mark.parametrize("forward", [True, False])
+def test_fused_flicker_read_is_the_step_then_numpys_expression(forward):
     rng = np.random.default_rng(7)
-    g, q, eps = rng.uniform(-5, 25, (8, 11)), rng.uniform(0, 0.2, (8, 11)), rng.normal(size=(8, 11))
+    g, q = rng.uniform(-5, 25, (8, 11)), rng.uniform(0, 0.2, (8, 11))
+    eps, v_eps, v = rng.normal(size=(8, 11)), rng.uniform(0, 1, (8, 11)), np.array([0.8])
+    fused, stepped = (eps.copy(), v_eps.copy()), (eps.copy(), v_eps.copy())
     out = np.empty_like(g)
-    kernels.relative_flicker(g, q, eps, out)
-    np.testing.assert_array_equal(out, g + np.abs(g) * q * eps)
+    kernels.flicker_read(*fused, v, np.random.default_rng(8), forward, g, q, out)
+    kernels.flicker_step(*stepped, v, np.random.default_rng(8), forward)
+    for a, b in zip(fused, stepped, strict=True):
+        np.testing.assert_array_equal(a, b)
     cfg = load_device("pcm")
-    np.testing.assert_array_equal(out, g + Flicker(cfg.read, cfg.mapping).amplitude(g, q) * eps)
+    amplitude = Flicker(cfg.read, cfg.mapping).amplitude(g, q)
+    np.testing.assert_array_equal(out, g + amplitude * stepped[0])
 
 
 @pytest.mark.parametrize("name", ["pcm", "reram-cmo"])

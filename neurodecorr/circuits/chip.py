@@ -161,9 +161,10 @@ def rank1_terms(G: np.ndarray, rtol: float = 1e-10) -> tuple[np.ndarray, np.ndar
     unit = np.ascontiguousarray(np.linalg.eigh(M @ M.T)[1].T[::-1])  # rows u_k (wide) or v_k
     scaled = unit @ M  # rows s_k v_k (wide) or s_k u_k
     s = np.sqrt(np.einsum("ij,ij->i", scaled, scaled))
-    if s.size == 0 or s.max() == 0:
+    s_max = s.max() if s.size else 0.0
+    if s_max == 0:
         return np.empty((0, G.shape[1])), np.empty((0, G.shape[0]))
-    keep = s > s.max() * rtol
+    keep = s > s_max * rtol
     if not keep.all():
         unit, scaled = unit[keep], scaled[keep]
     return (scaled, unit) if wide else (unit, scaled)

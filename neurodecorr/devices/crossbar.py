@@ -478,7 +478,7 @@ class Crossbar:
                 or xs.shape[1] != self.shape[1] or ds.shape[1] != self.shape[0]):
             raise NeurodecorrError(f"crossbar write: x of shape {xs.shape} and d of shape "
                                    f"{ds.shape} do not fit an array of shape {self.shape}")
-        if not (np.all(np.isfinite(xs)) and np.all(np.isfinite(ds)) and math.isfinite(lr)):
+        if not (np.isfinite(xs).all() and np.isfinite(ds).all() and math.isfinite(lr)):
             raise NeurodecorrError("crossbar write: x, d and lr must be finite")
         if self.engine == "numpy" or isinstance(self.pulsed, OneSidedPair):
             for x, d in zip(xs, ds, strict=True):
@@ -545,8 +545,8 @@ class Crossbar:
             m.g_min_uS, m.g_range_uS, a_arr.stuck, b_arr.stuck, current, self._w_offset,
             g_a, g_b, changed, touched, stats)
         self.counters["writes"] += xs.shape[0]
-        for key, value in zip(pulse_kernels.STATS, stats, strict=True):
-            self.counters[key] += int(value)
+        for key, value in zip(pulse_kernels.STATS, stats.tolist(), strict=True):
+            self.counters[key] += value
         if not touched.any():
             return
         a_arr.rewrite(changed, g_a, t_s)

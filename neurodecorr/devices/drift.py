@@ -214,12 +214,12 @@ class DeviceArray:
         if self._has_stuck:
             mask = mask & ~self.stuck
         self._drifted = (None, None)
-        changed = np.count_nonzero(mask)
-        if changed == 0:
+        idx = mask.ravel().nonzero()[0]
+        if idx.size == 0:
             return
-        if changed < SPARSE_FRACTION * mask.size:
+        if idx.size < SPARSE_FRACTION * mask.size:
             # few devices (a PCM update moves a few per cent): work on their indices
-            self._rewrite_at(np.flatnonzero(mask), np.ravel(g_new_uS), t_s)
+            self._rewrite_at(idx, g_new_uS.reshape(-1), t_s)
             return
         # whole-array passes selected by the mask: a batch of writes touches most devices,
         # where boolean indexing would cost three passes
@@ -237,16 +237,16 @@ class DeviceArray:
         arithmetic on those devices only."""
         g = g_flat[idx]
         if self.flicker.enabled:
-            np.put(self.q, idx, self.flicker.q(g))
+            self.q.put(idx, self.flicker.q(g))
         if isinstance(self.model, Retention):
-            np.put(self.g_prog, idx, g)
-            np.put(self.t_write, idx, t_s)
+            self.g_prog.put(idx, g)
+            self.t_write.put(idx, t_s)
             self._clocks_changed()
             return
         terms = self._terms(t_s)
-        if np.ndim(terms) == 2:
-            terms = terms.ravel()[idx]
-        np.put(self.g_prog, idx, self.model.inverse_terms(g, terms))
+        if getattr(terms, "ndim", 0) == 2:
+            terms = terms.reshape(-1)[idx]
+        self.g_prog.put(idx, self.model.inverse_terms(g, terms))
 
     def reprogram(self, mask: np.ndarray, g_prog_uS: np.ndarray, g_target_uS: np.ndarray,
                   t_s: float, rng: np.random.Generator) -> None:
@@ -311,10 +311,11 @@ class DeviceArray:
                 dtype=float).reshape(-1)
             self._at = (t_s, terms, v)
         # independent increments later, a fresh draw with the right marginal for the past
-        kernels.flicker_step(self.eps, self.v_eps, v, self._handles(rng), t_s >= self.t_eps)
-        self.t_eps = t_s
+        forward, self.t_eps = t_s >= self.t_eps, t_s
         if self.flicker.relative:
             out = np.empty_like(g)
-            kernels.relative_flicker(g, self.q, self.eps, out)
+            kernels.flicker_read(self.eps, self.v_eps, v, self._handles(rng), forward, g,
+                                 self.q, out)
             return out
+        kernels.flicker_step(self.eps, self.v_eps, v, self._handles(rng), forward)
         return g + self.flicker.amplitude(g, self.q) * self.eps

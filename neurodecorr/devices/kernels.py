@@ -188,10 +188,12 @@ def flicker_step(eps, v_eps, v, rng, forward):
 
 
 @numba.njit(cache=True, nogil=True)
-def relative_flicker(g, q, eps, out):
-    """``out = g + (|g| q) ε``: the read of the relative 1/f amplitudes
-    (:meth:`~neurodecorr.devices.read_noise.Flicker.amplitude`), in numpy's operation order,
-    one pass instead of four."""
+def flicker_read(eps, v_eps, v, rng, forward, g, q, out):
+    """:func:`flicker_step`, then the read of the relative 1/f amplitudes
+    ``out = g + (|g| q) ε`` (:meth:`~neurodecorr.devices.read_noise.Flicker.amplitude`, in
+    numpy's operation order), in the same pass: the same numbers as the step followed by the
+    numpy expression."""
+    flicker_step(eps, v_eps, v, rng, forward)
     gg, qq, ee, oo = g.ravel(), q.ravel(), eps.ravel(), out.ravel()
     for i in range(oo.size):
         oo[i] = gg[i] + abs(gg[i]) * qq[i] * ee[i]
