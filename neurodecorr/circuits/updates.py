@@ -30,8 +30,10 @@ like a :class:`~neurodecorr.devices.Crossbar` and takes updates ``ΔW = lr Σ_k 
       ``r`` the symmetry point of ``A`` (below);
     * ``ttv2`` (Gokmen 2021, Front. Artif. Intell. 4:699148; ``BufferedTransferCompound``):
       ``H_j ← H_j + transfer_lr (v − r_j)/ε_A`` in a digital buffer; where ``|H_ij| ≥ 1``,
-      ``C_ij`` gets ``trunc(H_ij)`` pulses and ``H_ij ← momentum · H_ij`` (aihwkit's
-      ``forget_buffer``);
+      ``C_ij`` gets ``n = clip(trunc(H_ij), ±transfer_max_pulses)`` pulses and
+      ``H_ij ← momentum · H_ij`` (aihwkit's ``forget_buffer``; without it
+      ``H_ij ← H_ij − (1 − momentum) n``, aihwkit ``rpu_chopped_transfer_device.cpp``,
+      ``readAndUpdate``);
     * ``chopped-ttv2`` (Rasch et al. 2024, Nat. Commun. "Fast and robust analog in-memory deep
       neural network training"; ``ChoppedTransferCompound``): as ``ttv2`` with no symmetry-point
       reference, but the input ``x_j`` of the gradient into ``A`` is multiplied by a chopper
@@ -42,7 +44,32 @@ like a :class:`~neurodecorr.devices.Crossbar` and takes updates ``ΔW = lr Σ_k 
       choppers flipped every ``n = ceil(1/chop_prob)`` transfers of a column, and the reference
       of ``A`` tracked on the fly: a running mean ``m ← (1 − κ) m + κ v`` with
       ``κ = min(tail_weightening/n, 1)``; at a chopper switch the reference becomes ``m``, and
-      ``H ← H + c (v − reference) transfer_lr/ε_A``. No write before the first ``n`` transfers.
+      ``H ← H + c (v − reference) s`` (``s`` the buffer rate below). No write before the first
+      ``n`` transfers (``rpu_dynamic_transfer_device.cpp``, ``readAndUpdate``).
+
+    The chopped pair runs, by default, as aihwkit's chopped presets configure
+    ``ChoppedTransferCompound`` and ``DynamicTransferCompound``
+    (``simulator/presets/configs.py``, ``ChoppedTTv2ReRamESPreset``, ``AGADReRamESPreset``;
+    the C++ of aihwkit 0.9.2, ``rpu_chopped_transfer_device.cpp``):
+
+    - ``auto_scale``: the rate into ``A`` is ``fast_lr · BL · δ_A / (m_x m_d)``, ``m_x``,
+      ``m_d`` running means of each sample's ``max|x|``, ``max|d|``: a sample at the running
+      maxima asks for ``fast_lr · BL`` pulses, whatever the gradient's size; the SGD step does
+      not enter (``getPulseCountAutoLR``, ``updateAutoScale``);
+    - ``auto_granularity`` ``g``: the buffer rate is ``s = |lr| transfer_lr P / (δ_A g)``,
+      ``P`` the samples per sweep of ``A``'s columns, so that per sample ``C`` moves on average
+      by ``|lr| transfer_lr (δ_C/δ_A) A / g``, a low-pass of ``A`` over about ``g`` samples
+      (``getTransferLRScale``, ``getBufferGranularity``); with ``g = 0``,
+      ``s = transfer_lr/ε_C`` (not scaled by the SGD step, as ``ttv2`` here);
+    - ``transfer_max_pulses`` 1 (the presets' ``transfer_update`` ``desired_bl = 1``),
+      ``fast_lr`` 0.5, ``transfer_lr`` 1, ``chop_prob`` 0.01 (chopped TTv2) and 0.02 (AGAD),
+      ``forget_buffer`` with ``momentum`` 0.
+
+    Not modelled: ``out_chop_prob`` (0 in the presets), ``correct_gradient_magnitudes``,
+    ``buffer_cap`` and ``experimental_*`` (off), ``units_in_mbatch`` (the presets count
+    ``transfer_every`` in samples; ours counts updates, each a mini-batch, and reads
+    ``transfer_columns`` columns per transfer, all by default: about one sweep per
+    mini-batch, where aihwkit reads one column per sample).
 
     Symmetry point (``tiki-taka``, ``ttv2``): a zero update pulls an asymmetric device to its
     symmetry point, where up and down steps balance; that point must act as ``A``'s zero. At
@@ -55,6 +82,7 @@ crossbars' own counters (:mod:`neurodecorr.circuits.costs`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -63,6 +91,21 @@ from neurodecorr.core.checked import Checked, setting
 
 UPDATES = ("sgd", "mixed-precision", "tiki-taka", "ttv2", "chopped-ttv2", "agad")
 TRANSFERS = UPDATES[2:]
+CHOPPED = ("chopped-ttv2", "agad")
+#: what a 0 of these :class:`UpdateConfig` fields stands for, per algorithm. Tiki-Taka and TTv2
+#: keep this project's values; the chopped pair take aihwkit's chopped presets
+#: (``presets/configs.py``, ``ChoppedTTv2ReRamESPreset``: ``fast_lr=0.5``,
+#: ``in_chop_prob=0.01``; ``AGADReRamESPreset``: ``in_chop_prob=0.02``; both
+#: ``transfer_lr = 1`` (the ``TransferCompound`` default) and ``transfer_update =
+#: PresetUpdateParameters(desired_bl=1)``: one pulse per device and transfer at most).
+#: ``transfer_max_pulses`` 0 left as 0 means the device's ``bl_max``.
+ALGORITHM_DEFAULTS = {
+    "tiki-taka": {"transfer_lr": 0.1, "fast_lr": 1.0},
+    "ttv2": {"transfer_lr": 0.1, "fast_lr": 1.0},
+    "chopped-ttv2": {"transfer_lr": 1.0, "fast_lr": 0.5, "chop_prob": 0.01,
+                     "transfer_max_pulses": 1},
+    "agad": {"transfer_lr": 1.0, "fast_lr": 0.5, "chop_prob": 0.02, "transfer_max_pulses": 1},
+}
 DIGITAL_EVENTS = ("buffer_reads", "buffer_writes", "digital_macs")
 
 
@@ -79,9 +122,11 @@ class UpdateConfig(Checked):
     transfer_every : int
         Updates between two transfers (χ → devices, or one column of ``A`` → ``C``).
     transfer_lr : float
-        Transfer algorithms: the rate of the column read into ``C`` (or ``H``).
+        Transfer algorithms: the rate of the column read into ``C`` (or ``H``); 0: the
+        algorithm's default (:data:`ALGORITHM_DEFAULTS`, as the three fields below).
     fast_lr : float
-        Transfer algorithms: multiplies the learning rate of the gradient written into ``A``.
+        Transfer algorithms: multiplies the learning rate of the gradient written into ``A``;
+        with ``auto_scale``, the fraction of ``BL`` pulses asked at the running maxima.
     gamma : float
         Tiki-Taka and TTv2: reads see ``γ (A − r) + C``. The choppers of ``chopped-ttv2`` and
         ``agad`` leave ``A`` chopped, so those read ``C`` alone (``γ = 0``). 0.5 by default:
@@ -89,8 +134,20 @@ class UpdateConfig(Checked):
         symmetric device and oscillates (tests/test_updates.py's quadratic problem).
     momentum : float
         TTv2 family: what of ``H`` stays after a transfer pulse (``forget_buffer``).
+    forget_buffer : bool
+        TTv2 family: after a transfer ``H ← momentum·H`` (true) or ``H ← H − (1 − momentum) n``.
+    transfer_max_pulses : int
+        TTv2 family: at most this many pulses per device and transfer; 0: the algorithm's
+        default (1 for the chopped pair, the device's ``bl_max`` for ``ttv2``).
     chop_prob : float
         Chopped TTv2: flip probability per transfer; AGAD: flips every ``ceil(1/chop_prob)``.
+    auto_scale : bool
+        Chopped pair: the rate into ``A`` normalised by running maxima (module docstring).
+    auto_momentum : float
+        Chopped pair: ``auto_scale``'s running maxima keep ``1 − (1 − auto_momentum)/K`` per
+        sample of a ``K``-sample update.
+    auto_granularity : float
+        Chopped pair: the buffer low-pass in samples (module docstring); 0: off.
     tail_weightening : float
         AGAD: weight of the running mean of ``A``'s reads.
     symmetry_pulses : int
@@ -105,11 +162,16 @@ class UpdateConfig(Checked):
     update: str = setting("sgd", one_of=UPDATES)
     granularity: float = setting(0.0, within="[0, inf)")
     transfer_every: int = setting(1, within="[1, inf)")
-    transfer_lr: float = setting(0.1, within="(0, inf)")
-    fast_lr: float = setting(1.0, within="(0, inf)")
+    transfer_lr: float = setting(0.0, within="[0, inf)")
+    fast_lr: float = setting(0.0, within="[0, inf)")
     gamma: float = setting(0.5, within="[0, inf)")
     momentum: float = setting(0.0, within="[0, 1)")
-    chop_prob: float = setting(0.1, within="(0, 1]")
+    forget_buffer: bool = True
+    transfer_max_pulses: int = setting(0, within="[0, inf)")
+    chop_prob: float = setting(0.0, within="[0, 1]")
+    auto_scale: bool = True
+    auto_momentum: float = setting(0.99, within="[0, 1)")
+    auto_granularity: float = setting(1000.0, within="[0, inf)")
     tail_weightening: float = setting(5.0, within="(0, inf)")
     symmetry_pulses: int = setting(0, within="[0, inf)")
     transfer_columns: int = setting(0, within="[0, inf)")
@@ -117,6 +179,13 @@ class UpdateConfig(Checked):
     @property
     def algorithm(self) -> str:
         return self.update
+
+    def resolved(self) -> UpdateConfig:
+        """The configuration with every 0 that stands for a default replaced by the
+        algorithm's value (:data:`ALGORITHM_DEFAULTS`)."""
+        defaults = ALGORITHM_DEFAULTS.get(self.update, {})
+        given = {k: v for k, v in defaults.items() if getattr(self, k) == 0}
+        return dataclasses.replace(self, **given) if given else self
 
 
 def pulse_counts(crossbar, counts: np.ndarray, t_s: float, per_count: int = 1) -> None:
@@ -293,7 +362,7 @@ class TransferArray(AnalogArray):
 
         super().__init__(device, weights, rng, t_program_s, weight_scale, config,
                          drift_compensation)
-        cfg = self.update_config
+        self.update_config = cfg = self.update_config.resolved()
         r_fast, self._rng_chop = self._rng.spawn(2)
         self.fast = Crossbar(device, np.zeros(self.shape), r_fast, t_program_s=t_program_s,
                              weight_scale=self.crossbar.scale)
@@ -305,7 +374,13 @@ class TransferArray(AnalogArray):
         self.transfers = 0
         self._mean = np.zeros(self.shape)
         self._switched = np.zeros(n_in, dtype=bool)
-        self._period = max(math.ceil(1.0 / cfg.chop_prob), 2)
+        self._period = max(math.ceil(1.0 / cfg.chop_prob), 2) if cfg.chop_prob else 2
+        self._chopped = cfg.update in CHOPPED
+        # auto_scale's running maxima of |x| and |d| (aihwkit m_x_, m_d_; 0: none seen yet)
+        self.m_x = self.m_d = 0.0
+        # the SGD step of the last update and the samples since the last transfer
+        self._lr = 0.0
+        self._samples = 0
         self.gamma = cfg.gamma if cfg.update in ("tiki-taka", "ttv2") else 0.0
         if cfg.update in ("tiki-taka", "ttv2"):
             self._calibrate_symmetry_point(t_program_s)
@@ -341,23 +416,79 @@ class TransferArray(AnalogArray):
 
     def update(self, xs, ds, lr, t_s):
         cfg = self.update_config
-        chopped = cfg.update in ("chopped-ttv2", "agad")
         xs = np.atleast_2d(xs)
-        self.fast.write_batch(xs * self.chopper if chopped else xs, ds, lr * cfg.fast_lr, t_s)
+        rate = lr * cfg.fast_lr
+        if self._chopped:
+            xs = xs * self.chopper
+            if cfg.auto_scale:
+                ds = self._auto_scaled(xs, np.atleast_2d(ds))
+                rate = math.copysign(1.0, lr)
+        self.fast.write_batch(xs, ds, rate, t_s)
+        self._lr = abs(lr)
+        self._samples += xs.shape[0]
         self.n_updates += 1
         if self.n_updates % cfg.transfer_every == 0:
             self.transfer(t_s)
+
+    def _auto_scaled(self, xs: np.ndarray, ds: np.ndarray) -> np.ndarray:
+        """``auto_scale``: each sample's ``d`` times its rate into ``A``,
+        ``fast_lr · BL · δ_A / (m_x m_d)``, so that a sample at the running maxima asks for
+        ``fast_lr · BL`` pulses (``BL`` the device's ``bl_max``, ``δ_A`` its step in weight
+        units) whatever the gradient's size, and the SGD step does not enter (aihwkit
+        ``ChoppedTransferRPUDevice::getPulseCountLearningRate`` →
+        ``getPulseCountAutoLR``, ``scale_fast_lr = False``). ``m_x``, ``m_d`` are running
+        means of the samples' ``max|x|``, ``max|d|`` with weight ``τ = (1 − auto_momentum)/K``
+        per sample (``K`` the samples of the update; ``updateAutoScale``, called per sample
+        from ``initUpdateCycle``), the first nonzero value taken as is. Scaling a sample's
+        ``d`` is scaling its rate: the pulse train's length and probabilities depend on the
+        product ``rate · max|x| · max|d|`` only."""
+        cfg = self.update_config
+        pulsed = self.fast.config.pulsed
+        base = cfg.fast_lr * pulsed.bl_max * pulsed.dw_min_norm * self.fast.scale
+        tau = (1.0 - cfg.auto_momentum) / xs.shape[0]
+        rates = np.empty(xs.shape[0])
+        for k, (mx, md) in enumerate(zip(np.abs(xs).max(axis=1), np.abs(ds).max(axis=1),
+                                         strict=True)):
+            self.m_x = _running_max(self.m_x, float(mx), tau)
+            self.m_d = _running_max(self.m_d, float(md), tau)
+            rates[k] = base / (self.m_x * self.m_d) if self.m_x > 0 and self.m_d > 0 else base
+        self.digital["digital_macs"] += 4 * xs.shape[0]
+        return ds * rates[:, None]
 
     def transfer(self, t_s: float) -> None:
         """Read ``transfer_columns`` columns of ``A`` (cycling) and move them towards ``C``
         (see the module docstring); the pulse counts of a sweep go to ``C`` together."""
         cfg = self.update_config
         n_cols = cfg.transfer_columns or self.shape[1]
+        self._buffer_rate = self._buffer_scale(self._samples * self.shape[1] / n_cols)
+        self._samples = 0
         counts = np.zeros(self.shape)
         for _ in range(n_cols):
             self._transfer_column(t_s, counts)
         if counts.any():
             pulse_counts(self.crossbar, counts, t_s)
+
+    def _buffer_scale(self, period: float) -> float | None:
+        """What one read ``v`` adds to the buffer ``H`` per unit of ``v`` (``H`` counts pulses
+        of ``C``).
+
+        ``chopped-ttv2`` and ``agad`` with ``auto_granularity`` ``g > 0``: aihwkit's
+        ``|lr| · transfer_lr / b`` with the buffer granularity ``b = δ_A g / P``
+        (``ChoppedTransferRPUDeviceMetaParameter::getTransferLRScale`` and
+        ``getBufferGranularity``, ``scale_transfer_lr = True``, ``buffer_granularity = 1``),
+        ``δ_A`` the step of ``A`` in weight units, ``P`` the samples per sweep of ``A``'s
+        columns (aihwkit ``in_size · transfer_every`` with one column read per sample; here
+        the samples since the last transfer times ``n_in / transfer_columns``, the same
+        number for that schedule). Per sample ``C`` then moves, on average, by
+        ``|lr| transfer_lr (δ_C/δ_A) A / g``: a low-pass over about ``g`` samples whatever
+        the layer size and schedule. Otherwise ``transfer_lr / ε`` (``ε`` the step of ``C``),
+        the rate not scaled by the SGD step (``None``: the caller divides, as before).
+        """
+        cfg = self.update_config
+        if self._chopped and cfg.auto_granularity > 0:
+            step_a = self.fast.config.pulsed.dw_min_norm * self.fast.scale
+            return self._lr * cfg.transfer_lr * period / (step_a * cfg.auto_granularity)
+        return None
 
     def _transfer_column(self, t_s: float, counts: np.ndarray) -> None:
         cfg = self.update_config
@@ -376,11 +507,17 @@ class TransferArray(AnalogArray):
             signal = self.chopper[j] * v
         else:
             signal = v - self.reference[:, j]
-        h = self.H[:, j] + signal * cfg.transfer_lr / self.granularity
-        limit = self.crossbar.config.pulsed.bl_max
+        if self._buffer_rate is None:
+            h = self.H[:, j] + signal * cfg.transfer_lr / self.granularity
+        else:
+            h = self.H[:, j] + signal * self._buffer_rate
+        limit = cfg.transfer_max_pulses or self.crossbar.config.pulsed.bl_max
         steps = np.clip(np.trunc(h), -limit, limit)
         fired = steps != 0
-        h[fired] *= cfg.momentum
+        if cfg.forget_buffer:
+            h[fired] *= cfg.momentum
+        else:
+            h[fired] -= (1.0 - cfg.momentum) * steps[fired]
         self.H[:, j] = h
         self.digital["digital_macs"] += n_out
         self.digital["buffer_reads"] += n_out
@@ -410,6 +547,16 @@ class TransferArray(AnalogArray):
     def reprogram(self, weights, t_s):
         super().reprogram(weights, t_s)
         self.H[...] = 0.0
+
+
+def _running_max(m: float, value: float, tau: float) -> float:
+    """aihwkit ``ChoppedTransferRPUDeviceMetaParameter::updateAutoScale``: the first positive
+    value as is, then ``m ← (1 − τ) m + τ value``; a zero value leaves ``m``."""
+    if m <= 0.0:
+        return value
+    if value <= 0.0:
+        return m
+    return (1.0 - tau) * m + tau * value
 
 
 def make_array(device, weights: np.ndarray, rng: np.random.Generator, t_program_s: float = 0.0,
