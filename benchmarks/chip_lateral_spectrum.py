@@ -11,6 +11,12 @@ what a few batches of lateral writes leave behind)::
 
     # ≈ 10 s → docs/assets/chip_lateral_spectrum.json and .csv
     .venv/bin/python benchmarks/chip_lateral_spectrum.py
+
+With a diagonal reference in the nodes' feedback (``[lateral] reference``, see
+:mod:`neurodecorr.circuits.lateral`) the array holds ``Δ = A − I`` (zero at programming) mapped
+on ``reference_range``: the rows with ``reference_range > 0`` program ``Δ = 0`` at that range and
+measure ``I + Δ``. Write noise in units of ``A`` is ``write_noise_rel · dw_min · range``
+(``write_noise_closed_form``), so it shrinks by the range ratio.
 """
 
 from __future__ import annotations
@@ -43,15 +49,25 @@ def spectrum(A: np.ndarray) -> dict:
             "min_re_mu": float(np.min(mu.real))}
 
 
-def measure(device_name: str, n: int, headroom: float, seed: int) -> dict:
+def measure(device_name: str, n: int, headroom: float, seed: int,
+            reference_range: float = 0.0) -> dict:
+    """``A = I`` at ``headroom`` (the array holds all of ``A``), or with a reference
+    (``reference_range > 0``) ``Δ = 0`` at that range and ``A = I + Δ``."""
     device = load_device(device_name)
-    xbar = Crossbar(device, np.eye(n), np.random.default_rng(seed), weight_scale=headroom)
-    programmed = spectrum(xbar.read_weights(0.0))
+    held = np.zeros((n, n)) if reference_range else np.eye(n)
+    scale = reference_range or headroom
+    xbar = Crossbar(device, held, np.random.default_rng(seed), weight_scale=scale)
+    base = np.eye(n) if reference_range else 0.0
+    programmed = spectrum(base + xbar.read_weights(0.0))
     every = np.ones((n, n))
     pulse_counts(xbar, every, 0.0)
     pulse_counts(xbar, -every, 0.0)
-    written = spectrum(xbar.read_weights(0.0))
-    return {"device": Path(device_name).stem, "n": n, "headroom": headroom, "seed": seed,
+    written = spectrum(base + xbar.read_weights(0.0))
+    p = device.pulsed
+    return {"device": Path(device_name).stem, "n": n,
+            "headroom": 0.0 if reference_range else headroom,
+            "reference_range": reference_range, "seed": seed,
+            "write_noise_closed_form": p.write_noise_rel * p.dw_min_norm * scale,
             **{f"programmed_{k}": v for k, v in programmed.items()},
             **{f"written_{k}": v for k, v in written.items()}}
 
@@ -62,11 +78,15 @@ def main(argv: list[str] | None = None) -> int:
                    + str(HERE / "chip_study_devices" / "reram-no-write-noise.toml"))
     p.add_argument("--n", type=int, default=64)
     p.add_argument("--headrooms", default="4,1")
+    p.add_argument("--reference-ranges", default="1,0.5,0.25",
+                   help="ranges of a reference's deviation array ('' for none)")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--out", default=str(ASSETS / "chip_lateral_spectrum"))
     args = p.parse_args(argv)
     rows = [measure(d, args.n, float(h), s) for d in args.devices.split(",")
             for h in args.headrooms.split(",") for s in range(args.seeds)]
+    rows += [measure(d, args.n, 0.0, s, float(r)) for d in args.devices.split(",")
+             for r in filter(None, args.reference_ranges.split(",")) for s in range(args.seeds)]
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
     writer.writeheader()

@@ -40,6 +40,8 @@ BOLTZMANN_J_PER_K = 1.380649e-23
 ACTIVATION_KINDS = ("relu", "leaky_relu", "identity")
 #: what the chip does when a learned lateral matrix loses stability (:mod:`~.lateral`)
 ON_UNSTABLE = ("stop", "reprogram", "clamp")
+#: the diagonal reference of a lateral array (:mod:`~.lateral`)
+REFERENCES = ("none", "fixed", "node")
 
 
 class _ArrayKeys(UpdateConfig, _Group):
@@ -82,9 +84,21 @@ class LateralCircuit(_ArrayKeys):
     settle_window_s: float = setting(0.0, within="[0, inf)")
     dt_s: float = setting(0.0, within="[0, inf)")
     on_unstable: str = setting("stop", one_of=ON_UNSTABLE)
+    #: the diagonal reference in the nodes' own feedback (see :mod:`neurodecorr.circuits.lateral`):
+    #: ``none`` (the array holds all of ``Ã``), ``fixed`` (``c·G·I``, ``c = reference_level``)
+    #: or ``node`` (one digital coefficient per node holding ``Ã``'s diagonal)
+    reference: str = setting("none", one_of=REFERENCES)
+    reference_level: float = setting(1.0, within="(0, inf)")
+    #: with a reference: the least weight mapped to the deviation array's full range
+    reference_range: float = setting(1.0, within="(0, inf)")
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
+        for key in ("reference_level", "reference_range"):
+            _check(self.reference != "none" or key not in given, where, key,
+                   "needs a reference (fixed or node)")
+        _check(self.reference == "fixed" or "reference_level" not in given, where,
+               "reference_level", "applies to reference = \"fixed\" only")
         _check(self.opamp_pole_Hz == 0 or self.opamp_gain > 0, where, "opamp_pole_Hz",
                "a pole needs a finite opamp_gain")
         _check(self.settle_tol > 0 or self.settle_window_s > 0, where, "settle_tol",

@@ -28,6 +28,54 @@ amplitude by its relative ``τ`` deviation (about ``mismatch_sigma_rel``), which
 The global gain of the ``ahmad`` rule is a digital register ``G`` multiplying the input:
 ``x̄ = (Ã/G)⁻¹ x = Ã⁻¹ (G x)``, so the conductances hold ``Ã = G·A`` and are never rescaled
 (see :meth:`LateralArray.learn`).
+
+**Diagonal reference** (``reference`` in the ``[lateral]`` table; ``none`` by default). The
+learned ``A = M⁻¹`` is close to diagonal (off-diagonal RMS about 0.1 of its diagonal after 10
+epochs of the decorrelation task), so an array that maps ``headroom·max|A|`` onto its
+conductance range spends its range, its step and its programming and write noise on the
+diagonal. With a reference each node's own feedback holds a diagonal ``diag(r)`` and the
+array only the rest:
+
+    Ã = G·A = diag(r) + Δ,        node i:  τ_i dx̄_i/dt = G x_i − r_i x̄_i − (Δ x̄)_i − λ x̄_i,
+
+so node ``i``'s lateral input is ``(Ã x̄)_i = r_i x̄_i + (Δ x̄)_i`` — its own ``x̄_i`` and its
+own row — and the reader supplies ``D (Δ x̄ + (λ + r) ∘ x̄)`` (the reference acts as a per-node
+leak ``r_i``). The read matrix whose spectrum decides stability is ``D (Δ/G + diag(r)/G + λI)``.
+Since ``Ã`` is never rescaled (the gain register ``G`` carries the rule's ``g⁻¹``), a
+reference fixed in the circuit would stop matching the diagonal as soon as ``G`` moves, and
+``Δ`` would have to absorb the diagonal's growth ``(G − 1)``. Two references follow it:
+
+``fixed``
+    ``r_i = c·G`` (``c = reference_level``): a precision feedback resistor ``R_i/c``, matched
+    like ``R_i``, scaled by the same digital register that scales the input (a multiplying DAC
+    on the node's own output). ``Δ = G (A − c I)``. The rule ``Ã ← Ã + η⟨(Ã x̄) x̄ᵀ⟩``,
+    ``G ← g G`` becomes, for the devices,
+
+        Δ ← Δ + η⟨(Ã x̄) x̄ᵀ⟩ − c (g − 1) G I,
+
+    node ``i`` adding ``−c(g − 1)G`` to its own diagonal device (``g`` is the layer-wide scalar
+    every node already receives). ``A``'s diagonal does not stay at ``c``: with power
+    normalisation it shrinks (to about 0.62 in the software run of the decorrelation task), so
+    the devices' diagonal carries ``G(diag A − c)``.
+``node``
+    ``r_i`` a digital coefficient of node ``i`` (initially ``Ã_ii``) setting the gain of its
+    feedback element: the node's diagonal update goes to it exactly,
+
+        r_i ← r_i + η⟨(Ã x̄)_i x̄_i⟩,       Δ ← Δ + η⟨(Ã x̄) x̄ᵀ⟩ − diag(η⟨(Ã x̄)_i x̄_i⟩),
+
+    and the devices hold only ``Ã``'s off-diagonal part (their diagonal programmed at 0; the
+    cancelling diagonal term is written with the update, so mixed precision's digital
+    accumulator never fires a diagonal pulse, while stochastic pulse trains, ``sgd``, deliver
+    it with their pulse noise). Node-local: ``r_i`` needs ``(Ã x̄)_i`` and ``x̄_i``.
+
+Dividing node ``i``'s equation by ``G`` gives the same circuit with the gain at the array's
+output instead, ``(τ/G) dx̄/dt = x − (diag(r)/G + Δ/G) x̄``: the same fixed point
+``x̄ = A⁻¹x``, dynamics slower by ``G``. The array maps ``max(reference_range,
+headroom·max|Δ|)`` onto its range (``Δ = 0`` at the usual start ``A = I``). Device steps,
+programming and write noise in units of ``Ã`` scale with that range, so they shrink by
+``reference_range / (headroom·max|A|)`` against an array holding all of ``Ã``; by the circular
+law (``benchmarks/chip_lateral_spectrum.py``) ``min Re μ ≈ min r_i/G − σ√n/G`` with that
+smaller ``σ``. The range must still hold ``Δ``'s growth with ``G`` (``G·max|A_ij|``, i ≠ j).
 """
 
 from __future__ import annotations
@@ -87,8 +135,8 @@ class CircuitReader:
         Supplies ``A x̄`` (an ideal reader or :class:`CrossbarProduct`).
     rate : ndarray, shape (n,)
         ``D = τ/τ_i`` per node.
-    leak : float
-        ``λ`` in units of ``1/τ_i``.
+    leak : float or ndarray, shape (n,)
+        ``λ`` in units of ``1/τ_i`` (per node: a leak plus a reference's feedback).
     rail : float or None
         Output rail in state units.
     U : ndarray, shape (batch, n)
@@ -102,7 +150,8 @@ class CircuitReader:
         self.inner = inner
         self.noisy = bool(getattr(inner, "noisy", False))
         self.rate = np.asarray(rate, dtype=U.dtype)
-        self.leak = U.dtype.type(leak)
+        # a scalar, or one value per node (a reference's feedback, see LateralArray)
+        self.leak = U.dtype.type(leak) if np.ndim(leak) == 0 else np.asarray(leak, U.dtype)
         self.rail = None if rail is None else U.dtype.type(rail)
         self.U = U
 
@@ -110,7 +159,7 @@ class CircuitReader:
         if self.rail is not None:
             np.clip(Y, -self.rail, self.rail, out=Y)
         self.inner.read(Y, t_s, out)
-        if self.leak:
+        if np.any(self.leak):
             out += self.leak * Y
         out *= self.rate
         if self.rail is not None:
@@ -122,7 +171,8 @@ class CircuitReader:
 
     def matrix(self, t_s: float = 0.0) -> np.ndarray:
         M = np.asarray(self.inner.matrix(t_s), dtype=np.float64)
-        return self.rate.astype(np.float64)[:, None] * (M + self.leak * np.eye(M.shape[0]))
+        leak = np.diag(np.broadcast_to(np.asarray(self.leak, np.float64), M.shape[:1]))
+        return self.rate.astype(np.float64)[:, None] * (M + leak)
 
 
 class LateralArray:
@@ -158,13 +208,22 @@ class LateralArray:
             raise NeurodecorrError("lateral circuit: mismatch drew a non-positive time constant")
         self.rate = circuit.tau_s / self.tau_i_s
         self.dtype = np.dtype(dtype)
-        scale = circuit.weight_headroom * float(np.max(np.abs(A)))
-        self.crossbar = make_array(device, A, r_xbar, t_program_s, scale if scale > 0 else None,
+        #: the diagonal reference (``none``, ``fixed``, ``node``; see the module docstring)
+        self.reference = circuit.reference
+        #: ``node``: each node's digital feedback coefficient ``r_i`` (units of ``Ã``)
+        self.r = np.diag(A).copy() if self.reference == "node" else None
+        stored = A - np.diag(self._feedback(1.0)) if self.reference != "none" else A
+        scale = circuit.weight_headroom * float(np.max(np.abs(stored)))
+        if self.reference != "none":
+            scale = max(scale, circuit.reference_range)
+        self.crossbar = make_array(device, stored, r_xbar, t_program_s,
+                                   scale if scale > 0 else None,
                                    update or circuit.update_config(), drift_compensation)
         self.gain = 1.0
-        #: the digital copy: the last matrix ``Ã`` and gain that passed the stability check
-        self.copy = (A.copy(), 1.0)
-        #: stability responses taken (re-programs and clamps)
+        #: the digital copy: the last conductance matrix (``Ã``, or ``Δ`` with a reference),
+        #: gain and feedback coefficients that passed the stability check
+        self.copy = (stored.copy(), 1.0)
+        self._r_copy = None if self.r is None else self.r.copy()
         self.responses = 0
         self.last_gain = 1.0
         #: integrator steps x samples x nodes, over all settles
@@ -174,7 +233,11 @@ class LateralArray:
         """The circuit with the conductances as they are at ``t_s``, holding the input ``U``."""
         inner = CrossbarProduct(self.crossbar, t_s)
         Ud = np.ascontiguousarray(U * self.rate, dtype=self.dtype)
-        reader = CircuitReader(inner, self.rate, self.circuit.leak, self.circuit.rail, Ud)
+        # a reference's self-feedback r_i x̄_i enters each node as a leak does
+        leak = self.circuit.leak
+        if self.reference != "none":
+            leak = leak + self._feedback(self.gain)
+        reader = CircuitReader(inner, self.rate, leak, self.circuit.rail, Ud)
         return LateralField(reader.matrix(0.0), tau_s=self.circuit.tau_s, leak=0.0,
                             noise_std=self.circuit.noise_std, dtype=self.dtype, reader=reader)
 
@@ -227,13 +290,33 @@ class LateralArray:
         return Y, result
 
     def lateral_input(self, Xbar: np.ndarray, t_s: float) -> np.ndarray:
-        """``Ã x̄``: each node's total lateral input, read through the crossbar."""
-        return np.asarray(self.crossbar.matvec(np.asarray(Xbar, dtype=self.dtype), t_s),
-                          dtype=np.float64)
+        """``Ã x̄``: each node's total lateral input, read through the crossbar (plus its own
+        reference feedback ``r_i x̄_i``)."""
+        out = np.asarray(self.crossbar.matvec(np.asarray(Xbar, dtype=self.dtype), t_s),
+                         dtype=np.float64)
+        if self.reference != "none":
+            out = out + self._feedback(self.gain) * np.asarray(Xbar, dtype=np.float64)
+        return out
+
+    def _feedback(self, gain: float) -> np.ndarray:
+        """The reference ``r`` (n,) at gain register ``gain``: ``c·G`` or the nodes' own."""
+        if self.reference == "node":
+            return self.r
+        return np.full(self.n, self.circuit.reference_level * gain)
+
+    def _with_reference(self, W: np.ndarray, gain: float | None = None,
+                        r: np.ndarray | None = None) -> np.ndarray:
+        """``(W + diag(r))/G``: the matrix ``A`` of conductances ``W``, at the current gain and
+        reference unless given."""
+        gain = self.gain if gain is None else gain
+        if self.reference == "none":
+            return W / gain
+        r = self._feedback(gain) if r is None else r
+        return (W + np.diag(r)) / gain
 
     def effective_matrix(self, t_s: float) -> np.ndarray:
         """``A = Ã/G`` as the conductances encode it at ``t_s`` (no read noise)."""
-        return self.crossbar.effective_weights(t_s) / self.gain
+        return self._with_reference(self.crossbar.effective_weights(t_s))
 
     def learn(self, X: np.ndarray, Xbar: np.ndarray, t_s: float, eta: float,
               batch_fraction: float = 1.0) -> float:
@@ -260,22 +343,42 @@ class LateralArray:
         k = subsample_rows(X.shape[0], batch_fraction)
         Xs = Xbar[:k]
         D = self.lateral_input(Xs, t_s)
-        self.crossbar.update(Xs, D, eta / k, t_s)
+        if self.reference == "none":
+            self.crossbar.update(Xs, D, eta / k, t_s)
+            g = self._gain_step(X, Xbar)
+        else:
+            g = self._gain_step(X, Xbar)
+            if self.reference == "fixed":
+                diag = np.full(self.n, -self.circuit.reference_level * (g - 1.0) * self.gain)
+            else:
+                diag = -(eta / k) * np.einsum("ki,ki->i", D, Xs)
+                self.r = self.r - diag
+            # the diagonal term as n one-device terms (x = e_i): row i of the write still
+            # depends on node i's own quantities and the broadcast scalars only
+            eye = np.eye(self.n)
+            if eta:
+                self.crossbar.update(np.vstack([Xs, eye]),
+                                     np.vstack([D, (diag * k / eta)[:, None] * eye]), eta / k, t_s)
+            elif np.any(diag):   # η = 0: only the fixed reference's gain correction
+                self.crossbar.update(eye, diag[:, None] * eye, 1.0, t_s)
+        self.gain *= g
+        self.last_gain = g
+        return g
+
+    def _gain_step(self, X: np.ndarray, Xbar: np.ndarray) -> float:
+        """``g = sqrt(Σ‖x‖² / Σ‖x̄‖²)`` (see :meth:`learn`), counted as digital work."""
         p_in = float(np.sum(np.square(X)))
         p_out = float(np.sum(np.square(Xbar)))
         self.crossbar.digital["digital_macs"] += 2 * X.size
         if not (p_out > 0 and math.isfinite(p_out)):
             raise NeurodecorrError("on-chip decorrelation: settled states have zero or "
                                    "non-finite power; cannot compute the gain")
-        g = math.sqrt(p_in / p_out) if p_in > 0 else 1.0
-        self.gain *= g
-        self.last_gain = g
-        return g
+        return math.sqrt(p_in / p_out) if p_in > 0 else 1.0
 
     def least_stable(self, t_s: float) -> complex:
         """The eigenvalue of ``D (Ã/G + λI)`` with the smallest real part (the circuit settles
         iff it is positive; see :meth:`check_stability`)."""
-        M = self.crossbar.read_weights(t_s) / self.gain
+        M = self._with_reference(self.crossbar.read_weights(t_s))
         M = self.rate[:, None] * (M + self.circuit.leak * np.eye(self.n))
         mu = np.linalg.eigvals(M)
         return complex(mu[int(np.argmin(mu.real))])
@@ -293,6 +396,7 @@ class LateralArray:
         mu = self.least_stable(t_s)
         if mu.real > 0:
             self.copy = (self.crossbar.effective_weights(t_s), self.gain)
+            self._r_copy = None if self.r is None else self.r.copy()
             return None
         policy = self.circuit.on_unstable
         if policy == "stop":
@@ -303,7 +407,7 @@ class LateralArray:
             bad = self.crossbar.effective_weights(t_s)
             for s in 0.5 ** np.arange(1, 11):
                 trial = good + s * (bad - good)
-                if self._stable(trial / gain):
+                if self._stable(self._with_reference(trial, gain, self._r_copy)):
                     target = trial
                     break
         self._restore_copy(target, t_s)
@@ -314,6 +418,8 @@ class LateralArray:
         programming noise leaves unstable stops the run."""
         self.crossbar.reprogram(target, t_s)
         self.gain = self.copy[1]
+        if self.r is not None:
+            self.r = self._r_copy.copy()
         self.responses += 1
         again = self.least_stable(t_s)
         if again.real <= 0:
@@ -321,6 +427,7 @@ class LateralArray:
                                   "matrix unstable")
 
     def _stable(self, A: np.ndarray) -> bool:
+        """Whether ``A`` (over the gain, the reference included) settles."""
         M = self.rate[:, None] * (A + self.circuit.leak * np.eye(self.n))
         return bool(np.min(np.linalg.eigvals(M).real) > 0)
 

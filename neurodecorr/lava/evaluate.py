@@ -110,7 +110,7 @@ def evaluate_bundle(folder: str | os.PathLike, dataset: str, samples: int = 200,
             progress(done[0], total)
 
     run = run_supervised("neurodecorr.lava.graph.run_export",
-                         {"export": bundle.export, "X": X},
+                         {"export": bundle.export, "X": X, "chunk_timeout_s": chunk_timeout_s},
                          chunk_timeout_s=chunk_timeout_s, progress=report)
     result = compare(bundle.network, bundle.export, X, run, labels=y)
     result.update(dataset=dataset, versions=package_versions())

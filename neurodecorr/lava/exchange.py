@@ -3,7 +3,8 @@
 Layout (lava-dl netx reads ``layer/<i>/{type, shape, weight, ...}``; we keep that layout):
 
 - root attributes: ``format = "neurodecorr-lava"``, ``version``, ``precision``, ``mapping``,
-  ``steps_per_sample``, ``frac_bits`` (of the input encoding);
+  ``steps_per_sample``, ``frac_bits`` (of the input encoding), ``tol`` (the contraction the
+  lateral dynamics were planned to reach per sample, :mod:`neurodecorr.lava.settling`);
 - ``layer/<i>/type``: ``input``, ``dense`` (netx's own type: ``weight``, ``weight_exp``; in fixed
   point ``weight`` is the 8-bit mantissa, as netx casts weights to integers, and ``row_scale``
   records each row's full-range scale),
@@ -33,8 +34,9 @@ from neurodecorr.lava.export import MAPPINGS, PRECISIONS, LavaExport
 FORMAT = "neurodecorr-lava"
 #: 2: full-range fixed point (per-row weight scales, input gains, per-stage frac_bits);
 #: 3: Loihi 2 widths (weight exponents >= -8 with the integrator's rec_shift, mantissas ±254,
-#: rounding toward zero), checked field by field
-VERSION = 3
+#: rounding toward zero), checked field by field; 4: the settling tolerance ``tol`` is stored
+#: and the steps are checked against it
+VERSION = 4
 #: most layers a file may hold
 MAX_LAYERS = 1000
 #: in-memory layer type -> type written to the file
@@ -50,7 +52,7 @@ def export_bytes(export: LavaExport) -> bytes:
     with h5py.File(buf, "w") as f:
         f.attrs.update(format=FORMAT, version=VERSION, precision=export.precision,
                        mapping=export.mapping, steps_per_sample=export.steps_per_sample,
-                       frac_bits=export.frac_bits)
+                       frac_bits=export.frac_bits, tol=float(export.info["tol"]))
         group = f.create_group("layer")
         for i, layer in enumerate(export.layers):
             g = group.create_group(str(i))
@@ -112,6 +114,10 @@ def load_export(path: str | os.PathLike) -> LavaExport:
                                    f"'{mapping}'")
         steps = _int_attr(f, "steps_per_sample", path, 1, schema.MAX_STEPS)
         frac_bits = _int_attr(f, "frac_bits", path, *schema.FRAC_RANGE)
+        tol = np.asarray(_attr(f, "tol", path))
+        if tol.shape != () or tol.dtype.kind != "f" or not 0 < float(tol) < 1:
+            raise NeurodecorrError(f"{path}: attribute 'tol' must be a number in (0, 1)")
+        tol = float(tol)
         group = f.get("layer")
         if not isinstance(group, h5py.Group) or not 2 <= len(group) <= MAX_LAYERS:
             raise NeurodecorrError(f"{path}: 'layer' must be a group of 2 to {MAX_LAYERS} layers")
@@ -133,5 +139,8 @@ def load_export(path: str | os.PathLike) -> LavaExport:
     layers = schema.check_layers(layers, precision, mapping, str(path))
     if precision == "float" and frac_bits != 0:
         raise NeurodecorrError(f"{path}: attribute 'frac_bits' must be 0 in floating point")
+    if precision == "fixed":
+        schema.check_dense_messages(layers, str(path))
+    schema.check_schedule(layers, precision, mapping, steps, tol, str(path))
     return LavaExport(layers=layers, precision=precision, mapping=mapping,
-                      steps_per_sample=steps, frac_bits=frac_bits)
+                      steps_per_sample=steps, frac_bits=frac_bits, info={"tol": tol})

@@ -32,7 +32,13 @@ bit. ``stochastic=False`` rounds to nearest instead (what a deterministic engine
 per-sample ``Δw`` below half an LSB is then lost.
 
 The power-preserving gain ``g`` of the ``ahmad`` rule is a per-layer scalar, see
-:func:`gain_code`.
+:func:`gain_code`. The engine floors each product before its shift; the rule's constant
+cancels their mean (:attr:`FixedLearningPlan.terms`, :func:`floor_errors`).
+
+**Split** (``FixedLearningPlan.split``, emulation only): ``A = D + Δ`` with the diagonal in a
+register of each neuron, applied as its self term (:func:`diagonal_current`) and learned by the
+neuron itself (:func:`diagonal_update`), and only the off-diagonal ``Δ`` in synapses, at a finer
+grid (``a`` = 9).
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurodecorr.errors import NeurodecorrError
-from neurodecorr.lava.fixed import saturate, shift_floor
+from neurodecorr.lava.fixed import mul_shift, saturate, shift_floor
 
 #: Lava's learning-engine widths (``lava/magma/core/learning/constants.py``)
 TRACE_MAX = 127
@@ -59,6 +65,69 @@ X1_TAU = 2**30
 Y_TAU = 2**16 - 1
 #: ConnVarRandom's fixed seed
 SR_SEED = 2
+#: fractional bits of the 12-bit multiplier (``[0, 2)``) a split neuron's diagonal uses
+DIAG_MULT_BITS = 11
+DIAG_MULT_MAX = 2**12 - 1
+
+
+@dataclass(frozen=True)
+class RuleTerms:
+    """How the rule writes its two products' scales and the constant that offsets their floors."""
+
+    hebb_mantissa: int
+    """scaling mantissa ``m`` of the Hebbian product (its scale ``2^e`` as ``m·2^(e − log2 m)``)"""
+    gain_mantissa: int
+    """the same for the gain product"""
+    constant: int
+    """``K``, added every epoch in accumulator units (``2^−7`` weight LSB)"""
+    residual: float
+    """the products' predicted mean floor error plus ``K``, in accumulator units"""
+
+    @property
+    def constant_exp(self) -> int:
+        """``K = m_K·2^j``: the power of two ``j`` (Lava's constants have a 4-bit mantissa)."""
+        return (self.constant & -self.constant).bit_length() - 1 if self.constant else 0
+
+    @property
+    def constant_mantissa(self) -> int:
+        return self.constant >> self.constant_exp
+
+
+def residue_mean(k: int) -> float:
+    """``ε_k = E[(P mod 2^k)]/2^k`` for ``P = a·b`` with ``a``, ``b`` uniform modulo ``2^k``.
+
+    The mean fraction a right shift by ``k`` floors away from a product of two integers whose
+    low bits are independent and uniform (0, 0.125, 0.25, 0.344, 0.406, 0.445 for k = 0…5;
+    ½ − 2^−(k+1) would hold for a uniform ``P`` itself: a product is even three times in four).
+    """
+    if k <= 0:
+        return 0.0
+    a = np.arange(2**k)
+    return float(np.mean(np.outer(a, a) % 2**k)) / 2**k
+
+
+def _mantissas(E: int) -> tuple[int, ...]:
+    """Power-of-two scaling mantissas ``m ≤ 4`` that keep the exponent ``E − log2 m ≥ −7``."""
+    return tuple(m for m in (1, 2, 4) if E - int(math.log2(m)) >= -7)
+
+
+def _floor_error(E: int, m: int, r: int) -> float:
+    """Mean error (accumulator units, negative) Lava's floor leaves in a product scaled ``2^E``
+    written with mantissa ``m`` and shifted right by ``r``: ``−2^(E+7)/m · ε_(r − log2 m)``."""
+    return -(2.0 ** (E + 7) / m) * residue_mean(r - int(math.log2(m)))
+
+
+def _representable(K: int) -> int:
+    """The nearest ``m·2^j`` (``m < 8``, ``j ≥ 0``) to the non-negative integer ``K``."""
+    candidates = [m << j for j in range(16) for m in range(8)]
+    return min(candidates, key=lambda c: (abs(c - K), c))
+
+
+def _scale(E: int, m: int) -> str:
+    """A rule's scaling factor ``2^E`` with mantissa ``m``: ``m*2^(E − log2 m)``."""
+    if m == 1:
+        return f"2^{E}"
+    return f"{m}*2^{E - int(math.log2(m))}"
 
 
 @dataclass(frozen=True)
@@ -91,6 +160,17 @@ class FixedLearningPlan:
     """fractional bits of the power payloads"""
     gain: bool = True
     """whether the rule contains the gain term"""
+    floor_compensation: bool = True
+    """compensate the engine's floors of both products (:attr:`terms`); False is the earlier
+    rule, which added back only half a unit of the gain product's floor"""
+    split: bool = False
+    """``A = D + Δ``: the diagonal ``D`` is a register of each neuron, which applies it as its
+    own self term and learns it (node-local, :func:`diagonal_update`); the synapses hold only
+    the off-diagonal ``Δ = w·2^−a`` (a ``LearningSparse`` without diagonal synapses), whose
+    entries are smaller than ``A``'s diagonal, so ``a`` can be larger"""
+    D: int = 20
+    """fractional bits of a split neuron's diagonal register ``d`` (24 bits: ``d < 8``); the
+    self term multiplies by its top 12 bits, ``d >> (D − 11)``"""
 
     @property
     def eta(self) -> float:
@@ -116,18 +196,53 @@ class FixedLearningPlan:
         return 5 - self.c - self.gain_shift
 
     @property
+    def terms(self) -> RuleTerms:
+        """Mantissas of the two products and the constant that compensates their floors.
+
+        Lava multiplies a product's factors by the scaling mantissa ``m`` (4 bits) before it
+        shifts them right by ``r`` (3 for two traces, 5 for weight × trace), then left by
+        ``s + 7``; a scale ``2^E`` written as ``m·2^(E − log2 m)`` floors at a granularity of
+        ``G = 2^(E + 7)/m`` accumulator units (``2^−7`` weight LSB) instead of ``2^(E + 7)``, with
+        ``s = E − log2 m ≥ −7``. For a product ``P`` of two integers with independent uniform
+        residues the floor's mean error is ``−G·ε_k``, ``ε_k = E[(P mod 2^k)]/2^k``,
+        ``k = r − log2 m`` (:func:`residue_mean`). The rule adds the integer constant ``K``
+        (accumulator units, ``K·2^−7·u0``) that cancels the sum of both products' mean errors
+        best, over the mantissas the exponent range allows; ties keep the smaller mantissas.
+        """
+        if not self.floor_compensation:
+            K = 2 ** (self.e_gain + 6) if self.gain else 0
+            bias = _floor_error(self.e, 1, 3)
+            bias += _floor_error(self.e_gain, 1, 5) if self.gain else 0.0
+            return RuleTerms(1, 1, K, bias + K)
+        best = None
+        for m_h in _mantissas(self.e):
+            for m_g in _mantissas(self.e_gain) if self.gain else (1,):
+                bias = _floor_error(self.e, m_h, 3)
+                if self.gain:
+                    bias += _floor_error(self.e_gain, m_g, 5)
+                K = _representable(round(-bias))
+                cand = RuleTerms(m_h, m_g, K, bias + K)
+                if best is None or abs(cand.residual) < abs(best.residual) - 1e-12:
+                    best = cand
+        return best
+
+    @property
     def rule(self) -> str:
         """The rule string for ``Loihi3FLearningRule``."""
-        hebb = f"2^{self.e} * u0 * (x1 - {OFFSET}) * (y2 - {OFFSET})"
-        if not self.gain:
-            return hebb
-        # the engine floors the gain product (−½ unit on average): add ½ unit back
-        return (f"{hebb} - 2^{self.e_gain} * u0 * w * (y3 - {OFFSET})"
-                f" + 2^{self.e_gain - 1} * u0")
+        t = self.terms
+        hebb = (f"{_scale(self.e, t.hebb_mantissa)} * u0 * (x1 - {OFFSET}) * (y2 - {OFFSET})")
+        if self.gain:
+            hebb += f" - {_scale(self.e_gain, t.gain_mantissa)} * u0 * w * (y3 - {OFFSET})"
+        if t.constant:
+            # the engine floors both products: add their mean error back
+            m, j = t.constant_mantissa, t.constant_exp - 7
+            hebb += f" + {f'{m}*' if m != 1 else ''}2^{j} * u0"
+        return hebb
 
     def check(self) -> None:
         """Refuse scales Lava's engine cannot represent."""
-        for name, e in (("e", self.e), ("4 - c - gain_shift", self.e_gain - 1)):
+        lowest = self.e_gain - (0 if self.floor_compensation else 1)
+        for name, e in (("e", self.e), ("5 - c - gain_shift", lowest)):
             if not -7 <= e <= 8:
                 raise NeurodecorrError(f"learning exponent {name}={e}: Lava's engine needs -7..8")
         if not 3 <= self.T < 2**EPOCH_TIME_BITS:
@@ -135,16 +250,26 @@ class FixedLearningPlan:
                                    f"{EPOCH_TIME_BITS} bits (3..63)")
         if self.b >= self.F:
             raise NeurodecorrError("code bits b must be below the state's fractional bits F")
+        if self.split and self.e - 3 - self.a + self.D < 0:
+            raise NeurodecorrError(f"diagonal bits D={self.D}: the neuron's Hebbian term "
+                                   f"q_x q_y·2^(e-3-a+D) needs D >= {3 + self.a - self.e}")
 
 
-def plan_for(eta: float, T: int = 16, F: int = 12, a: int = 7, b: int = 4, k: int = 1,
-             rng_seed: int = 0, gain: bool = True, gain_shift: int = 4) -> FixedLearningPlan:
-    """The plan whose rule realises ``eta`` (a power of two) at the given scales."""
+def plan_for(eta: float, T: int = 16, F: int = 12, a: int | None = None, b: int = 4, k: int = 1,
+             rng_seed: int = 0, gain: bool = True, gain_shift: int = 4, split: bool = False
+             ) -> FixedLearningPlan:
+    """The plan whose rule realises ``eta`` (a power of two) at the given scales.
+
+    ``a`` defaults to 7 (``|A_ij| < 2``), and to 9 with ``split`` (the synapses hold only the
+    off-diagonal entries, ``|Δ_ij| < 0.5``).
+    """
+    if a is None:
+        a = 9 if split else 7
     e = math.log2(eta) + 3 - 2 * b + a
     if e != round(e):
         raise NeurodecorrError(f"eta={eta}: the on-chip rate must be a power of two")
     plan = FixedLearningPlan(F=F, a=a, b=b, k=k, T=T, e=int(e), rng_seed=rng_seed, gain=gain,
-                             gain_shift=gain_shift)
+                             gain_shift=gain_shift, split=split)
     plan.check()
     return plan
 
@@ -178,6 +303,38 @@ def neuron_step(phase: int, v: np.ndarray, x: np.ndarray, r: np.ndarray,
     if phase != 1:
         v = saturate(v + shift_floor(x - r, -plan.k))
     return v, v
+
+
+def diagonal_current(d: np.ndarray, v: np.ndarray, plan: FixedLearningPlan) -> np.ndarray:
+    """A split neuron's self term ``D_ii x̄_i``: its 12-bit multiplier ``d >> (D − 11)``
+    (saturated at 4095, ``D_ii < 2``) times ``v``, shifted right by 11 rounding toward zero
+    (:func:`neurodecorr.lava.fixed.mul_shift`)."""
+    return mul_shift(v, _multiplier(d, plan), DIAG_MULT_BITS)
+
+
+def _multiplier(d: np.ndarray, plan: FixedLearningPlan) -> np.ndarray:
+    return np.minimum(np.right_shift(d, plan.D - DIAG_MULT_BITS), DIAG_MULT_MAX)
+
+
+def diagonal_update(d: np.ndarray, qx: np.ndarray, qy: np.ndarray, q_gamma: int,
+                    plan: FixedLearningPlan) -> np.ndarray:
+    """A split neuron learns its diagonal at the epoch's end, as the synapses learn theirs:
+    ``D ← D + η q_y q_x 2^−2b − β γ D`` in units of ``2^−D``.
+
+    The Hebbian term is ``q_x q_y·2^(e−3−a+D)`` (exact: an integer for the allowed ``D``);
+    ``βγD = d·q_γ·2^−(c+s)`` is rounded to nearest (half up). Saturated to the 24-bit
+    register, ``[0, 2^23)``.
+    """
+    hebb = (qx * qy) << (plan.e - 3 - plan.a + plan.D)
+    if plan.gain:
+        shift = plan.c + plan.gain_shift
+        hebb = hebb - shift_floor(d * q_gamma + (1 << (shift - 1)), -shift)
+    return np.clip(d + hebb, 0, 2**23 - 1)
+
+
+def diagonal_matrix(d: np.ndarray, plan: FixedLearningPlan) -> np.ndarray:
+    """The diagonal the split neurons realise, ``min(d >> (D − 11), 4095)·2^−11``."""
+    return np.diag(_multiplier(d, plan) * 2.0**-DIAG_MULT_BITS)
 
 
 def power(v: np.ndarray, plan: FixedLearningPlan) -> np.ndarray:
@@ -215,9 +372,12 @@ def _decay(trace: np.ndarray, tau: int, steps: int, random: float) -> np.ndarray
     return trace
 
 
-def _product(values: np.ndarray, widths: int, e: int) -> np.ndarray:
-    """One product of Lava's ``LearningRuleApplierBitApprox``: shift to the accumulator, clip."""
-    shifted = np.left_shift(np.right_shift(values, max(0, widths + 4 - 15)), e + 7)
+def _product(values: np.ndarray, widths: int, E: int, m: int = 1) -> np.ndarray:
+    """One product of Lava's ``LearningRuleApplierBitApprox`` scaled ``m·2^(E − log2 m)``:
+    times the mantissa, shifted right by the factor widths beyond the accumulator, left by the
+    exponent, clipped."""
+    shifted = np.left_shift(np.right_shift(values * m, max(0, widths + 4 - 15)),
+                            E - int(math.log2(m)) + 7)
     return np.clip(shifted, -ACC_MAX - 2, ACC_MAX)
 
 
@@ -225,20 +385,23 @@ def engine_update(w: np.ndarray, x1: np.ndarray, y2: np.ndarray, y3: np.ndarray,
                   plan: FixedLearningPlan, random: float) -> np.ndarray:
     """Lava's bit-approximate update for ``plan.rule`` (one epoch).
 
-    ``dw = 2^e·u0·(x1−64)·(y2−64) − 2^e_gain·u0·w·(y3−64) + 2^(e_gain−1)·u0``, evaluated as
-    ``LearningRuleApplierBitApprox.apply`` (factors 7 or 9 bits, 4-bit mantissa, products
+    ``dw = 2^e·u0·(x1−64)·(y2−64) − 2^e_gain·u0·w·(y3−64) + K·2^−7·u0`` (:attr:`~Fixed
+    LearningPlan.terms` gives the mantissas the scales are written with, and ``K``), evaluated
+    as ``LearningRuleApplierBitApprox.apply`` (factors 7 or 9 bits, 4-bit mantissa, products
     shifted into the 16-bit accumulator and clipped one after the other), then
     ``_stochastic_round_synaptic_variable`` and ``clip_weights``; ``random`` is the epoch's
     shared number (0.5 rounds to nearest).
     """
+    terms = plan.terms
     w = w.astype(np.int64)
-    hebb = _product((y2[:, None] - OFFSET) * (x1[None, :] - OFFSET), 14, plan.e)
+    hebb = _product((y2[:, None] - OFFSET) * (x1[None, :] - OFFSET), 14, plan.e,
+                    terms.hebb_mantissa)
     acc = np.clip((w << ACC_SHIFT) + hebb, -ACC_MAX - 2, ACC_MAX)
     if plan.gain:
-        shrink = _product(-(w * (y3[:, None] - OFFSET)), 16, plan.e_gain)
+        shrink = _product(-(w * (y3[:, None] - OFFSET)), 16, plan.e_gain, terms.gain_mantissa)
         acc = np.clip(acc + shrink, -ACC_MAX - 2, ACC_MAX)
-        half = _product(np.ones_like(w), 0, plan.e_gain - 1)
-        acc = np.clip(acc + half, -ACC_MAX - 2, ACC_MAX)
+    if terms.constant:
+        acc = np.clip(acc + terms.constant, -ACC_MAX - 2, ACC_MAX)
     scaled = acc / 2**ACC_SHIFT  # 2^(15 − 8): the weight's 8 magnitude bits in the accumulator
     rounded = np.floor(scaled) + (random < scaled % 1).astype(int)
     w_new = (rounded * 2**ACC_SHIFT).astype(np.int64) >> ACC_SHIFT
@@ -253,6 +416,14 @@ class FixedLearningRun:
     x1: np.ndarray  # (N, n)
     y2: np.ndarray  # (N, n)
     gain_code: np.ndarray  # (N,), q_γ the engine saw (after its trace decay)
+    d: np.ndarray | None = None  # (N + 1, n): a split plan's diagonal registers
+
+    def matrices(self, plan: FixedLearningPlan) -> np.ndarray:
+        """``A`` after every sample: ``w·2^−a``, plus the neurons' diagonal when split."""
+        A = self.weights * 2.0**-plan.a
+        if plan.split:
+            A = A + np.stack([diagonal_matrix(d, plan) for d in self.d])
+        return A
 
 
 def _randoms(seed: int, count: int) -> np.ndarray:
@@ -263,7 +434,8 @@ ROUNDINGS = ("lava", "independent", "nearest")
 
 
 def emulate(w0: np.ndarray, X_int: np.ndarray, plan: FixedLearningPlan,
-            rounding: str = "lava", seed: int = 0) -> FixedLearningRun:
+            rounding: str = "lava", seed: int = 0, d0: np.ndarray | None = None
+            ) -> FixedLearningRun:
     """Bit-true numpy model of :func:`neurodecorr.lava.learning.learn_on_chip_fixed`.
 
     Parameters
@@ -272,6 +444,9 @@ def emulate(w0: np.ndarray, X_int: np.ndarray, plan: FixedLearningPlan,
         Initial weights (even, as Lava's mixed-sign ``Dense`` truncates them once).
     X_int : ndarray of int, shape (N, n)
         Input samples with ``F`` fractional bits; sample ``s`` drives steps ``sT+1 … (s+1)T``.
+    d0 : ndarray of int, shape (n,), optional
+        A split plan's initial diagonal registers (units ``2^−D``; default ``2^D``, ``D = I``);
+        ``w0``'s diagonal must then be zero (no diagonal synapses).
     rounding : {"lava", "independent", "nearest"}
         ``lava``: Lava's stochastic rounding, one random number per epoch shared by every
         synapse (the Lava run equals this); ``independent``: one number per synapse (from
@@ -291,6 +466,12 @@ def emulate(w0: np.ndarray, X_int: np.ndarray, plan: FixedLearningPlan,
     rsr = _randoms(SR_SEED, N + 1)
     w = np.asarray(w0, dtype=np.int64).copy()
     weights = [w.copy()]
+    if plan.split:
+        if np.any(np.diag(w)):
+            raise NeurodecorrError("a split plan has no diagonal synapses: w0's diagonal must "
+                                   "be zero")
+        d = np.full(n, 1 << plan.D, dtype=np.int64) if d0 is None else np.array(d0, np.int64)
+        ds = [d.copy()]
     v = np.zeros(n, dtype=np.int64)
     a_buff = np.zeros(n, dtype=np.int64)
     gamma = 0
@@ -298,11 +479,14 @@ def emulate(w0: np.ndarray, X_int: np.ndarray, plan: FixedLearningPlan,
     for t in range(1, steps + 1):
         x = X_int[(t - 1) // T]
         phase = t % T
-        v, payload = neuron_step(phase, v, x, a_buff, plan)
+        # the recurrent current: the synapses' sum, plus a split neuron's own diagonal term
+        # from the same v (the state it sent last step)
+        r = a_buff + diagonal_current(d, v, plan) if plan.split else a_buff
+        v, payload = neuron_step(phase, v, x, r, plan)
         if phase == T - 1:
             # the register's code reaches the engine one step later, on the epoch's last y3
             gamma = gain_code(int(power(x, plan).sum()), int(power(v, plan).sum()), plan)
-        y2 = y_code(a_buff, plan) + OFFSET if phase == 0 else None
+        y2 = y_code(r, plan) + OFFSET if phase == 0 else None
         # Dense: sends last step's sum, then sums this step's payload (flooring weight_exp)
         a_buff = shift_floor(w @ payload, -plan.a)
         if phase == 0:
@@ -314,12 +498,35 @@ def emulate(w0: np.ndarray, X_int: np.ndarray, plan: FixedLearningPlan,
             if random is None:
                 random = per_synapse.random(w.shape)
             w = engine_update(w, x1_u, y2_u, y3_u, plan, random)
+            if plan.split:
+                np.fill_diagonal(w, 0)  # no diagonal synapses: the neuron learns its own
+                d = diagonal_update(d, x_code(v, plan), y2 - OFFSET, gamma, plan)
+                ds.append(d.copy())
             weights.append(w.copy())
             xs.append(x1_u)
             ys.append(y2_u)
             gs.append(y3_u[0] - OFFSET)
     return FixedLearningRun(weights=np.array(weights), x1=np.array(xs), y2=np.array(ys),
-                            gain_code=np.array(gs))
+                            gain_code=np.array(gs), d=np.array(ds) if plan.split else None)
+
+
+def floor_errors(run: FixedLearningRun, plan: FixedLearningPlan) -> np.ndarray:
+    """Per sample and synapse, the engine's update minus the exact rule before the stochastic
+    rounding, in accumulator units (``2^−7`` weight LSB): the floors of both products plus
+    the constant ``K``, from the codes and weights of an :func:`emulate` run (no clipping).
+
+    The exact rule is ``q_y q_x·2^(e+4) − w·q_γ·2^(e_gain+2)``.
+    """
+    qx, qy = run.x1 - OFFSET, run.y2 - OFFSET
+    w = run.weights[:-1]
+    q = qy[:, :, None] * qx[:, None, :]
+    terms = plan.terms
+    out = _product(q, 14, plan.e, terms.hebb_mantissa) - q * 2.0 ** (plan.e + 4)
+    if plan.gain:
+        wg = -(w * run.gain_code[:, None, None])
+        out = (out + _product(wg, 16, plan.e_gain, terms.gain_mantissa)
+               - wg * 2.0 ** (plan.e_gain + 2))
+    return out + terms.constant
 
 
 @dataclass
@@ -349,7 +556,7 @@ def compare_training(plan: FixedLearningPlan, X: np.ndarray, X_test: np.ndarray,
                      ) -> LearningComparison:
     """Train ``A`` from ``I`` on the stream ``X`` several ways and follow decorrelation.
 
-    The float rule is :func:`neurodecorr.core.inverse.first_order_update` (``ahmad``) sample by
+    The float rule is :func:`neurodecorr.lava.learning.local_rule_step` (``ahmad``) sample by
     sample with the exact ``x̄ = A⁻¹x``, its gain ``g`` applied with the plan's weight,
     ``A ← (A + ηΔ)(1 − β(1 − 1/g))`` (undone when ``plan.gain`` is False), and once more with
     ``β = 1``, and once with ``A`` rounded after every sample to the weights' grid ``2^−a`` as
@@ -360,13 +567,13 @@ def compare_training(plan: FixedLearningPlan, X: np.ndarray, X_test: np.ndarray,
     :func:`neurodecorr.core.metrics.offdiag_corr_rms` of ``A⁻¹ X_test`` every ``every`` samples
     (NaN where ``A`` is singular).
     """
-    from neurodecorr.core.inverse import first_order_update
     from neurodecorr.core.metrics import offdiag_corr_rms
     from neurodecorr.core.rules import DecorrelationConfig
+    from neurodecorr.lava.learning import local_rule_step  # imports this module
 
     n = X.shape[1]
     cfg = DecorrelationConfig(rule="ahmad", eta=plan.eta)
-    w0 = (np.eye(n, dtype=np.int64) << plan.a)
+    w0 = np.zeros((n, n), np.int64) if plan.split else np.eye(n, dtype=np.int64) << plan.a
     X_int = np.round(X * 2**plan.F).astype(np.int64)
     runs = {r: emulate(w0, X_int, plan, r) for r in dict.fromkeys(("lava",) + tuple(roundings))}
     checkpoints = np.arange(0, X.shape[0] + 1, every)
@@ -377,19 +584,19 @@ def compare_training(plan: FixedLearningPlan, X: np.ndarray, X_test: np.ndarray,
         except np.linalg.LinAlgError:  # a run that collapsed (all weights saturated)
             return float("nan")
 
+    off_diagonal = ~np.eye(n, dtype=bool)
+
     def float_run(beta, on_grid=False):
         A = np.eye(n)
         scores = [score(A)]
         randoms = _randoms(SR_SEED, X.shape[0] + 1)
         for s, x in enumerate(X, start=1):
-            xbar = np.linalg.solve(A, x)
-            A_new, g = first_order_update(A, x[None, :], xbar[None, :], cfg)
-            # A_new = (A + ηΔ)/g; weigh the gain as the integer rule does
-            A = g * A_new * ((1.0 - beta + beta / g) if plan.gain else 1.0)
+            A = local_rule_step(A, x, cfg, beta, plan.gain)
             if on_grid:
                 w = A * 2**plan.a
                 w = np.clip(np.floor(w) + (randoms[s] < w % 1), W_MIN, W_MAX)
-                A = w * 2.0**-plan.a
+                # split: only the off-diagonal entries are synapses on the grid
+                A = np.where(off_diagonal, w * 2.0**-plan.a, A) if plan.split else w * 2.0**-plan.a
             if s % every == 0:
                 scores.append(score(A))
         return np.array(scores), A
@@ -397,9 +604,9 @@ def compare_training(plan: FixedLearningPlan, X: np.ndarray, X_test: np.ndarray,
     float_scores, A = float_run(plan.beta)
     full_scores, _ = float_run(1.0)
     grid_scores, _ = float_run(plan.beta, on_grid=True)
-    fixed = {r: np.array([score(run.weights[c] * 2.0**-plan.a) for c in checkpoints])
+    fixed = {r: np.array([score(A) for A in run.matrices(plan)[checkpoints]])
              for r, run in runs.items() if r in roundings}
-    lava = runs["lava"].weights * 2.0**-plan.a
+    lava = runs["lava"].matrices(plan)
     return LearningComparison(samples=checkpoints, float_rule=float_scores,
                               float_full_gain=full_scores, float_on_grid=grid_scores,
                               fixed=fixed,

@@ -122,15 +122,17 @@ class LavaRun:
 
 
 def run_export(export: LavaExport, X: np.ndarray, progress=None,
-               record_stages: bool = False) -> LavaRun:
+               record_stages: bool = False, chunk_timeout_s: float | None = None) -> LavaRun:
     """Run ``X`` through the exported network in Lava's CPU simulation; always stops Lava.
 
     Returns float outputs: fixed-point results are scaled back by the output stage's ``2^−F``.
+    ``chunk_timeout_s``: the session's time limit (:func:`neurodecorr.lava.runtime.lava_session`).
     """
     from neurodecorr.lava.procs.models import MODELS
 
     net = build(export, X, record_stages)
-    with lava_session(net.source, export.tag, MODELS[export.tag]) as session:
+    with lava_session(net.source, export.tag, MODELS[export.tag],
+                      chunk_timeout_s) as session:
         session.run(net.num_steps, progress)
         recs = [np.asarray(proc.record.get(), dtype=np.float64).T[:net.n_samples]
                 for proc in net.recorders]

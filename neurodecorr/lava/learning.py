@@ -3,10 +3,10 @@
 The recurrent synapses of the Loihi mapping hold ``w = −α A``. The node-local first-order rule
 with the power-preserving gain (Ahmad 2024; :func:`neurodecorr.core.inverse.first_order_update`)
 
-    A ← (A + η (A x̄) x̄ᵀ) / g,   i.e.   Δw_ij = (1 − γ)·(−α η (A x̄)_i x̄_j) − γ w_ij,
+    A ← (A + η (A x̄) x̄ᵀ)(1 − βγ),   i.e.   Δw_ij = (1 − βγ)·(−α η (A x̄)_i x̄_j) − βγ w_ij,
 
-with ``γ = 1 − 1/g``, is a sum of products of pre- and post-synaptic traces and the weight, so
-Lava's ``Loihi3FLearningRule`` expresses it as
+with ``γ = 1 − 1/g`` (``β = 1``: ``A ← (A + η (A x̄) x̄ᵀ)/g``), is a sum of products of pre-
+and post-synaptic traces and the weight, so Lava's ``Loihi3FLearningRule`` expresses it as
 ``dw = C·u0·x1·y2 − C·u0·x1·y2·y3 − u0·w·y3``:
 
 - ``x1``: the pre-synaptic graded payload ``x̄`` with ``GradedSpikeCfg.OVERWRITE``, which stores
@@ -19,11 +19,14 @@ Lava's ``Loihi3FLearningRule`` expresses it as
 - ``u0``: once per learning epoch; ``t_epoch`` = steps per sample, so ``A`` learns once per
   sample from the settled state, like the reference.
 
-- ``y3``: ``γ`` from the per-layer :class:`~neurodecorr.lava.procs.process.GainRegister`,
+- ``y3``: ``βγ`` from the per-layer :class:`~neurodecorr.lava.procs.process.GainRegister`,
   which sums the layer's powers ``x_i²`` and ``x̄_i²`` (sent by every neuron) and computes
   ``g = ‖x‖ / ‖x̄'‖``, ``x̄' = (1 − η‖x̄‖²) x̄`` (:func:`neurodecorr.core.linear.power_gain`
   of one sample); it reaches the neurons one step later, which forward it (pre-compensated
-  like ``y2``).
+  like ``y2``). ``β`` weighs each sample's gain as the fixed-point rule does
+  (:attr:`neurodecorr.lava.fixed_learning.FixedLearningPlan.beta`, default ``2⁻⁴``):
+  ``A ← (A + ηΔ)(1 − β(1 − 1/g))``; ``β = 1`` is the ``ahmad`` gain of a batch of one sample,
+  ``(A + ηΔ)/g``.
 
 ``C = −2αη/s`` must be ``m·2^e`` with integer ``m``; choosing ``s = 2αη`` makes ``C = −1``.
 Fixed point: :func:`learn_on_chip_fixed` and :mod:`neurodecorr.lava.fixed_learning`.
@@ -38,17 +41,21 @@ import numpy as np
 
 from neurodecorr.core.inverse import first_order_update
 from neurodecorr.core.rules import DecorrelationConfig
+from neurodecorr.errors import NeurodecorrError
 from neurodecorr.lava.compat import import_lava
+from neurodecorr.lava.fixed_learning import FixedLearningPlan
 from neurodecorr.lava.runtime import lava_session
 from neurodecorr.lava.settling import contraction, settling_plan
 
 RULE = "-2^0 * u0 * x1 * y2"
-#: the rule with the gain: (1 − γ)·hebbian − γ·w
+#: the rule with the gain: (1 − βγ)·hebbian − βγ·w (y3 = βγ)
 RULE_GAIN = "-2^0 * u0 * x1 * y2 + 2^0 * u0 * x1 * y2 * y3 - 2^0 * u0 * w * y3"
 #: x1 time constant in steps: long enough that x1 does not decay within an epoch (float model,
 #: which decays it by exp(−t/τ) up to the epoch's end: 2^30 left a relative error of about
 #: T·2^−30 in every Hebbian term, a floor of ~1e-8 on A whatever the settling tolerance)
 TRACE_TAU = 2**50
+#: weight β of one sample's gain, the fixed-point rule's default 2^−4
+GAIN_WEIGHT = 2.0 ** -FixedLearningPlan.gain_shift
 #: Euler step as a fraction of the plan's step for the initial A: A grows as it learns
 ALPHA_MARGIN = 0.5
 
@@ -63,19 +70,31 @@ class OnChipLearning:
     wall_s: float
 
 
-def reference_stream(A0: np.ndarray, X: np.ndarray, eta: float, gain: bool = True
-                     ) -> np.ndarray:
-    """neurodecorr's local rule sample by sample: ``x̄ = A⁻¹x``, ``A ← (A + η (A x̄) x̄ᵀ)/g``.
+def local_rule_step(A: np.ndarray, x: np.ndarray, cfg: DecorrelationConfig, beta: float,
+                    gain: bool = True) -> np.ndarray:
+    """One sample of the local rule with a weighted gain: ``A ← (A + ηΔ)(1 − β(1 − 1/g))``.
 
-    Uses :func:`neurodecorr.core.inverse.first_order_update` on one sample; ``gain=False``
-    undoes its gain (``A ← g·A_new``).
+    ``x̄ = A⁻¹x`` exactly; :func:`neurodecorr.core.inverse.first_order_update` (``ahmad``, Ahmad
+    2024) gives ``A' = (A + η (A x̄) x̄ᵀ)/g`` and ``g``, and ``g·A'·(1 − β + β/g)`` weighs the gain:
+    ``β = 1`` is ``A'`` itself (the gain of a batch of one sample), ``β = 2^−s`` to first order
+    ``g^−β``, the gain a batch of ``2^s`` samples would measure; ``gain=False`` is ``g·A'``.
+    """
+    xbar = np.linalg.solve(A, x)
+    A_new, g = first_order_update(A, x[None, :], xbar[None, :], cfg)
+    if gain and beta == 1.0:
+        return A_new  # the ahmad rule itself, bit for bit
+    return g * A_new * ((1.0 - beta + beta / g) if gain else 1.0)
+
+
+def reference_stream(A0: np.ndarray, X: np.ndarray, eta: float, gain: bool = True,
+                     beta: float = GAIN_WEIGHT) -> np.ndarray:
+    """neurodecorr's local rule sample by sample (:func:`local_rule_step`):
+    ``x̄ = A⁻¹x``, ``A ← (A + η (A x̄) x̄ᵀ)(1 − β(1 − 1/g))``; ``gain=False`` leaves the gain out.
     """
     cfg = DecorrelationConfig(rule="ahmad", eta=eta)
     A = np.array(A0, dtype=np.float64)
     for x in X:
-        xbar = np.linalg.solve(A, x)
-        A_new, g = first_order_update(A, x[None, :], xbar[None, :], cfg)
-        A = A_new if gain else g * A_new
+        A = local_rule_step(A, x, cfg, beta, gain)
     return A
 
 
@@ -94,7 +113,8 @@ def _connect_learning(neuron, dense, register) -> None:
 
 
 def learn_on_chip(A0: np.ndarray, X: np.ndarray, eta: float, tol: float = 1e-10,
-                  progress=None, gain: bool = True) -> OnChipLearning:
+                  progress=None, gain: bool = True, beta: float = GAIN_WEIGHT
+                  ) -> OnChipLearning:
     """Stream the rows of ``X`` through the Loihi mapping and learn ``A`` with ``LearningDense``.
 
     Parameters
@@ -107,6 +127,9 @@ def learn_on_chip(A0: np.ndarray, X: np.ndarray, eta: float, tol: float = 1e-10,
         Learning rate η.
     gain : bool
         Include the gain ``g`` (the ``ahmad`` rule); False learns ``A + η (A x̄) x̄ᵀ`` only.
+    beta : float
+        Weight of each sample's gain, ``A ← (A + ηΔ)(1 − β(1 − 1/g))``, in ``(0, 1]``
+        (the gain register sends ``βγ``); 1 applies each sample's ``g`` in full.
     """
     import_lava()
     from lava.magma.core.learning.constants import GradedSpikeCfg
@@ -117,6 +140,8 @@ def learn_on_chip(A0: np.ndarray, X: np.ndarray, eta: float, tol: float = 1e-10,
     from neurodecorr.lava.procs.models import MODELS
     from neurodecorr.lava.procs.process import GainRegister, Integrator
 
+    if not 0.0 < beta <= 1.0:
+        raise NeurodecorrError(f"beta={beta}: the gain's weight must lie in (0, 1]")
     X = np.atleast_2d(np.asarray(X, dtype=np.float64))
     n = A0.shape[0]
     alpha = ALPHA_MARGIN * settling_plan(A0, tol).alpha
@@ -133,11 +158,13 @@ def learn_on_chip(A0: np.ndarray, X: np.ndarray, eta: float, tol: float = 1e-10,
                         y3_scale=y2_gain)
     source.s_out.connect(d_in.s_in)
     d_in.a_out.connect(neuron.a_in)
-    _connect_learning(neuron, d_rec, GainRegister(shape=n, plan={"eta": eta}) if gain else None)
+    register = GainRegister(shape=n, plan={"eta": eta, "beta": beta}) if gain else None
+    _connect_learning(neuron, d_rec, register)
     with lava_session(source, "floating_pt", MODELS["floating_pt"]) as session:
         session.run(X.shape[0] * T, progress)
         w = np.asarray(d_rec.weights.get(), dtype=np.float64)
-    return OnChipLearning(A_lava=-w / alpha, A_reference=reference_stream(A0, X, eta, gain),
+    return OnChipLearning(A_lava=-w / alpha,
+                          A_reference=reference_stream(A0, X, eta, gain, beta),
                           steps=session.steps, wall_s=session.wall_s)
 
 
@@ -179,6 +206,11 @@ def learn_on_chip_fixed(w0: np.ndarray, X_int: np.ndarray, plan, progress=None
     from neurodecorr.lava.procs.process import GainRegister, LearningNeuron
 
     plan.check()
+    if plan.split:
+        # needs a LearningSparse without diagonal synapses; Lava 0.10's hangs on this rule
+        # (its applier clips the sparse weight factor), so the split runs in the emulation only
+        raise NeurodecorrError("split plan (A = D + Δ): emulation only, Lava 0.10's "
+                               "LearningSparse cannot run it")
     X_int = np.atleast_2d(np.asarray(X_int, dtype=np.int64))
     n = w0.shape[0]
     rule = Loihi3FLearningRule(dw=plan.rule, x1_tau=X1_TAU, t_epoch=plan.T,

@@ -1,10 +1,15 @@
 """How fast Lava simulates the lateral dynamics: samples × Euler sub-steps per second.
 
 The benchmark's ``speedup_vs_lava`` divides neurodecorr's own throughput on the same dynamics by
-this figure, so the Lava side is kept as lean as Lava allows: one
-:class:`~neurodecorr.lava.procs.process.LateralLayer` process (the whole layer in one OS process,
-``n_sub`` Euler sub-steps inside each Lava step) fed by one ``RingBuffer``, no ``Dense``, no
-monitor, results read back with one ``Var.get`` after the timed run.
+this figure. Two mappings of one lateral layer are timed, each as lean as Lava allows (no
+monitor; results read back with one ``Var.get`` after the timed run):
+
+- ``loihi`` (the export's default mapping, and the benchmark's reported figure): the layer as
+  Loihi 2 would run it, ``RingBuffer → Dense(αI) → Integrator ⇄ Dense(−αA)`` — graded integrator
+  neurons with a recurrent ``Dense``, one Euler step per Lava time step;
+- ``layer``: one :class:`~neurodecorr.lava.procs.process.LateralLayer` process (the whole layer
+  in one OS process, ``n_sub`` Euler sub-steps inside each Lava step) fed by one ``RingBuffer``,
+  the CPU-only emulation.
 """
 
 from __future__ import annotations
@@ -39,9 +44,70 @@ def _euler(PA: np.ndarray, gain: np.ndarray, X: np.ndarray, n_sub: int) -> np.nd
     return out
 
 
+def _euler_loihi(alpha: float, A: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """The loihi graph's iteration in float64 numpy, one Euler step per Lava step.
+
+    Lava's ``Dense`` sends at step ``t`` the product of what it received at ``t − 1``, so the
+    neuron sees the source's sample one step late and its own state through the recurrent
+    ``Dense`` one step late: ``v_t = v_{t−1} + α x_{t−1} − α A v_{t−1}`` (``x_{−1} = 0``), i.e.
+    an Euler step of ``dv/dt = x − A v`` with the input delayed by one step. Returns every
+    ``v_t``.
+    """
+    v = np.zeros(A.shape[0])
+    out = np.empty_like(X)
+    drive = np.zeros(A.shape[0])
+    for t, x in enumerate(X):
+        v = v + drive - alpha * (A @ v)
+        out[t] = v
+        drive = alpha * x
+    return out
+
+
+def _loihi_throughput(n: int, num_samples: int, seed: int) -> dict:
+    """``lateral_throughput`` for the ``loihi`` mapping in floating point (see there)."""
+    import_lava()
+    from lava.proc.dense.process import Dense
+    from lava.proc.io.source import RingBuffer
+
+    from neurodecorr.lava.procs.models import MODELS
+    from neurodecorr.lava.procs.process import Integrator
+
+    rng = np.random.default_rng(seed)
+    A = _lateral_matrix(n, rng)
+    X = rng.standard_normal((num_samples + 1, n))  # row 0 is the warm-up sample
+    alpha = settling_plan(A).alpha
+    source = RingBuffer(data=X.T)
+    d_in = Dense(weights=alpha * np.eye(n), num_message_bits=24)
+    d_rec = Dense(weights=-alpha * A, num_message_bits=24)
+    neuron = Integrator(shape=n, alpha=alpha, record_period=1, record_phase=1,
+                        n_records=num_samples + 1)
+    source.s_out.connect(d_in.s_in)
+    d_in.a_out.connect(neuron.a_in)
+    neuron.s_out.connect(d_rec.s_in)
+    d_rec.a_out.connect(neuron.a_rec)
+    t0 = time.perf_counter()
+    with lava_session(neuron, "floating_pt", MODELS["floating_pt"]) as session:
+        session.run(1)
+        startup_s = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        session.run(num_samples)
+        wall_s = time.perf_counter() - t1
+        out = np.asarray(neuron.record.get(), dtype=np.float64).T
+    err = float(np.max(np.abs(out - _euler_loihi(alpha, A, X))))
+    return {"samples_x_substeps_per_s": num_samples / wall_s, "steps_per_s": num_samples / wall_s,
+            "n": n, "n_sub": 1, "num_samples": num_samples, "precision": "float",
+            "mapping": "loihi", "steps": num_samples, "wall_s": wall_s, "startup_s": startup_s,
+            "n_processes": 4, "max_abs_err": err}
+
+
 def lateral_throughput(n: int = 100, n_sub: int = 20, num_samples: int = 2000,
-                       precision: str = "float", seed: int = 0) -> dict:
+                       precision: str = "float", seed: int = 0, mapping: str = "layer") -> dict:
     """Time one lateral layer of ``n`` neurons in Lava's CPU simulation.
+
+    ``mapping = "loihi"`` times the export's default mapping in floating point (four processes:
+    ``RingBuffer → Dense(αI) → Integrator ⇄ Dense(−αA)``, one Euler step per Lava step, so
+    ``n_sub`` must be 1), checked against :func:`_euler_loihi`; ``"layer"`` (below) the
+    one-process CPU emulation.
 
     What is timed: ``num_samples`` Lava steps of a ``RingBuffer → LateralLayer`` network, one
     sample per step, each step running ``n_sub`` Euler sub-steps ``x̄ ← x̄ + P(x − A x̄)`` of the
@@ -69,8 +135,16 @@ def lateral_throughput(n: int = 100, n_sub: int = 20, num_samples: int = 2000,
     dict
         ``samples_x_substeps_per_s`` (``num_samples · n_sub / wall_s``), ``steps_per_s``,
         ``n``, ``n_sub``, ``num_samples``, ``precision``, ``steps``, ``wall_s``, ``startup_s``,
-        ``n_processes`` (2) and ``max_abs_err``.
+        ``n_processes`` (2; 4 for ``loihi``), ``mapping`` and ``max_abs_err``.
     """
+    if mapping == "loihi":
+        if precision != "float" or n_sub != 1:
+            raise NeurodecorrError("lateral_throughput: the loihi mapping is timed in floating "
+                                   "point at one Euler step per Lava step (precision='float', "
+                                   "n_sub=1)")
+        return _loihi_throughput(n, num_samples, seed)
+    if mapping != "layer":
+        raise NeurodecorrError(f"mapping: unknown '{mapping}'; choose loihi or layer")
     import_lava()
     from lava.proc.io.source import RingBuffer
 
@@ -117,5 +191,6 @@ def lateral_throughput(n: int = 100, n_sub: int = 20, num_samples: int = 2000,
     err = float(np.max(np.abs(out - _euler(PA, g, X, n_sub))))
     return {"samples_x_substeps_per_s": num_samples * n_sub / wall_s,
             "steps_per_s": num_samples / wall_s, "n": n, "n_sub": n_sub,
-            "num_samples": num_samples, "precision": precision, "steps": num_samples,
-            "wall_s": wall_s, "startup_s": startup_s, "n_processes": 2, "max_abs_err": err}
+            "num_samples": num_samples, "precision": precision, "mapping": "layer",
+            "steps": num_samples, "wall_s": wall_s, "startup_s": startup_s, "n_processes": 2,
+            "max_abs_err": err}

@@ -9,14 +9,23 @@ out of the calling process altogether:
   group), so a terminal's Ctrl-C reaches only the supervisor, which decides what to do;
 - the worker and every process Lava forks ask the kernel to kill them when their parent dies
   (``prctl(PR_SET_PDEATHSIG, SIGKILL)``, Linux), so nothing outlives a killed supervisor;
-- the worker reports after each chunk of Lava steps (:data:`neurodecorr.lava.runtime.CHUNK_STEPS`);
-  if no report arrives within ``chunk_timeout_s`` the supervisor kills the whole process
-  group and raises a one-line :class:`~neurodecorr.errors.NeurodecorrError`;
+- inside the worker, the Lava session supervises itself
+  (:func:`neurodecorr.lava.runtime.lava_session`: a dead or stopped Lava process, or a chunk
+  past ``chunk_timeout_s``, ends it with one line); the worker reports after each chunk of
+  Lava steps (:data:`neurodecorr.lava.runtime.CHUNK_STEPS`), and if no report arrives within
+  ``chunk_timeout_s`` plus :data:`WORKER_SLACK_S` (the worker itself hangs) the supervisor
+  kills the whole process group and raises a one-line
+  :class:`~neurodecorr.errors.NeurodecorrError`;
 - the first SIGINT or SIGTERM asks the worker to stop at the end of its chunk (Lava's runtime
   is then stopped cleanly and its shared memory released); then the signal goes on to the
   handler that was installed before (``KeyboardInterrupt`` by default);
   a second signal, or a worker that has not stopped within ``chunk_timeout_s``, kills the
   process group (the worker and every Lava child, by their group id) at once.
+
+Killing the group kills multiprocessing's resource tracker with it, which would have unlinked
+the run's shared memory; so before killing, the supervisor reads which ``/dev/shm`` segments the
+group's processes have mapped (segments this run created: the group holds only its own
+processes), and unlinks those afterwards (:mod:`neurodecorr.lava.processes`).
 
 The job, its arguments and its result travel over a private socket pair between two processes
 of this program (``multiprocessing.connection``); no user file is ever unpickled.
@@ -24,7 +33,6 @@ of this program (``multiprocessing.connection``); no user file is ever unpickled
 
 from __future__ import annotations
 
-import ctypes
 import importlib
 import os
 import signal
@@ -38,31 +46,30 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 
 from neurodecorr.errors import NeurodecorrError
+from neurodecorr.lava import processes
+from neurodecorr.lava.processes import die_with_parent
 
 #: default seconds allowed between two reports of the worker (start-up, one chunk, stop)
 CHUNK_TIMEOUT_S = 120.0
 #: seconds the rest of the worker's process group may take to exit after the worker
 GROUP_GRACE_S = 5.0
+#: seconds the supervisor waits beyond the chunk limit, so that the worker's own watchdog
+#: (same limit) ends a hung Lava run and reports why before the supervisor kills the worker
+WORKER_SLACK_S = 10.0
 #: how often the supervisor looks at signals and deadlines while it waits, seconds
 POLL_S = 0.05
-_PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent() -> None:
-    """Ask the kernel to SIGKILL this process when its parent thread exits (Linux only)."""
-    if not sys.platform.startswith("linux"):
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
-    """SIGKILL the worker's process group (the worker and every process Lava forked)."""
+    """SIGKILL the worker's process group (the worker and every process Lava forked), then
+    unlink the shared-memory segments its processes had mapped."""
+    segments = processes.mapped_segments(processes.process_group(proc.pid))
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
     proc.wait()
+    processes.unlink_segments(segments, untrack=False)
 
 
 def _end_group(proc: subprocess.Popen, grace_s: float) -> None:
@@ -158,6 +165,7 @@ def run_supervised(job: str, kwargs: dict, *, chunk_timeout_s: float = CHUNK_TIM
 
 def _supervise(proc: subprocess.Popen, conn: Connection, chunk_timeout_s: float,
                progress, signals: list):
+    chunk_timeout_s = chunk_timeout_s + WORKER_SLACK_S
     deadline = time.monotonic() + chunk_timeout_s
     asked_to_stop = False
     while True:
@@ -172,9 +180,9 @@ def _supervise(proc: subprocess.Popen, conn: Connection, chunk_timeout_s: float,
             _kill_group(proc)
             if asked_to_stop:
                 raise KeyboardInterrupt
-            raise NeurodecorrError(f"Lava did not finish a chunk of steps within "
-                                   f"{chunk_timeout_s:g} s (a Lava process failed or hangs); "
-                                   "the run was stopped and its processes killed")
+            raise NeurodecorrError(f"the Lava worker did not report within "
+                                   f"{chunk_timeout_s:g} s (it hangs); the run was stopped "
+                                   "and its processes killed")
         try:
             ready = conn.poll(POLL_S)
         except OSError:

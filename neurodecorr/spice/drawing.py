@@ -49,6 +49,12 @@ def from_lateral_array(array, x: np.ndarray, t_s: float = 0.0, t_stop_s: float |
     if not np.all(np.isfinite(x)):
         raise NeurodecorrError("input: contains NaN or infinite values")
     lat = array.circuit
+    if lat.reference != "none":
+        # the netlist draws the crossbar's conductances only; without the reference's
+        # digitally set feedback element it would settle to a different matrix
+        raise NeurodecorrError(f"[lateral] reference = \"{lat.reference}\": the SPICE export "
+                               "does not draw the reference feedback; export a circuit with "
+                               "reference = \"none\"")
     xbar = array.crossbar
     g_pos, g_neg = xbar.conductances(t_s)
     zero = np.zeros(xbar.shape)

@@ -259,22 +259,61 @@ def test_fixed_point_lava_is_the_integer_model(trained, mnist1d, mapping, sample
     assert np.max(np.abs(out - _reference(net, X))) > 1000 * lsb
 
 
-def test_on_chip_learning_matches_local_rule(mnist1d):
-    """The ahmad rule with its gain g (GainRegister) against first_order_update."""
+@pytest.mark.parametrize("beta", [2.0**-4, 1.0])
+def test_on_chip_learning_matches_local_rule(mnist1d, beta):
+    """The ahmad rule with its gain g (GainRegister), each sample's gain weighted by β (the
+    default 2⁻⁴ as in fixed point; 1 applies it in full), against first_order_update."""
     from neurodecorr.lava.learning import learn_on_chip, reference_stream
 
     X = mnist1d.x_train[:25, :12]
     eta = 0.05 / np.mean(np.sum(X**2, axis=1))
     A0 = np.eye(12) + 0.05 * np.ones((12, 12))
-    # γ uses the settled power: its error follows the settling tolerance (1e-10 gives 1.4e-6)
-    res = learn_on_chip(A0, X, eta, tol=1e-12)
+    # γ uses the settled power: its error follows the settling tolerance (1e-10 gives 1.4e-6
+    # at β = 1); measured 4.7e-11 (β = 2⁻⁴) and 1.2e-7 (β = 1) of the change at 1e-12
+    res = learn_on_chip(A0, X, eta, tol=1e-12, beta=beta)
     change = np.linalg.norm(res.A_reference - A0)
     assert change > 0.1  # the stream really moves A
-    # the gain matters far more than the error
+    # the gain and its weight matter far more than the error
     without_gain = reference_stream(A0, X, eta, gain=False)
     assert np.linalg.norm(without_gain - res.A_reference) > 0.1 * change
+    other_beta = reference_stream(A0, X, eta, beta=1.0 if beta < 1.0 else 2.0**-4)
+    assert np.linalg.norm(other_beta - res.A_reference) > 0.1 * change
     assert np.linalg.norm(res.A_lava - res.A_reference) <= 1e-6 * change
     assert multiprocessing.active_children() == []
+
+
+def test_on_chip_learning_decorrelates_like_the_local_rule_over_a_whole_run():
+    """200 samples at η = 2⁻⁶ (n = 4, pairwise correlation 0.6): Lava's float rule with the
+    default gain weight β = 2⁻⁴ ends where the numpy rule does and decorrelates as far.
+
+    Measured at tol 1e-20: 9.1e-14 of the change; off-diagonal correlation of A⁻¹x 0.103
+    against 0.608 for x (0.209 with β = 1; over 400 samples 3.5e-13 of the change, 0.117)."""
+    from neurodecorr.core.metrics import offdiag_corr_rms
+    from neurodecorr.lava.fixed_learning import correlated_stream
+    from neurodecorr.lava.learning import learn_on_chip
+
+    X = correlated_stream(4, 200, 0.6, 1)
+    X_test = correlated_stream(4, 2000, 0.6, 2)
+    res = learn_on_chip(np.eye(4), X, 2.0**-6, tol=1e-20)
+
+    def score(A):
+        return offdiag_corr_rms(np.linalg.solve(A, X_test.T).T)
+
+    change = np.max(np.abs(res.A_reference - np.eye(4)))
+    assert np.max(np.abs(res.A_lava - res.A_reference)) < 1e-10 * change
+    # decorrelated: from 0.6 (standard error of the score ≈ 0.02 on 2000 samples)
+    assert abs(offdiag_corr_rms(X_test) - 0.6) < 0.05
+    assert score(res.A_lava) < 0.25 * offdiag_corr_rms(X_test)
+    assert abs(score(res.A_lava) - score(res.A_reference)) < 1e-8
+    assert multiprocessing.active_children() == []
+
+
+def test_on_chip_learning_refuses_a_gain_weight_outside_the_unit_interval():
+    from neurodecorr.lava.learning import learn_on_chip
+
+    for beta in (0.0, 1.5):
+        with pytest.raises(NeurodecorrError, match="beta"):
+            learn_on_chip(np.eye(2), np.ones((1, 2)), 0.01, beta=beta)
 
 
 def test_ctrl_c_stops_lava_and_leaves_no_process(trained):
@@ -389,6 +428,25 @@ def test_throughput_times_one_lateral_process_against_numpy():
     assert multiprocessing.active_children() == []
 
 
+def test_throughput_of_the_loihi_mapping_against_its_euler_iteration():
+    """The reported Lava figure: RingBuffer → Dense → Integrator ⇄ Dense, one Euler step per
+    Lava step, equals the delayed-input Euler iteration; that iteration, held on one input,
+    settles to numpy.linalg.solve(A, x) (the independent truth of what the graph computes)."""
+    from neurodecorr.lava.speed import _euler_loihi, _lateral_matrix, lateral_throughput
+
+    res = lateral_throughput(n=8, n_sub=1, num_samples=30, mapping="loihi")
+    assert res["mapping"] == "loihi" and res["n_processes"] == 4 and res["steps"] == 30
+    assert res["max_abs_err"] < 1e-12
+    assert res["samples_x_substeps_per_s"] == pytest.approx(30 / res["wall_s"])
+    A = _lateral_matrix(8, np.random.default_rng(1))
+    x = np.random.default_rng(2).standard_normal(8)
+    v = _euler_loihi(0.5, A, np.tile(x, (200, 1)))[-1]
+    np.testing.assert_allclose(v, np.linalg.solve(A, x), rtol=1e-10, atol=1e-12)
+    with pytest.raises(NeurodecorrError, match="one Euler step per Lava step"):
+        lateral_throughput(n=8, n_sub=3, num_samples=5, mapping="loihi")
+    assert multiprocessing.active_children() == []
+
+
 def test_speedup_vs_lava_at_batch_1_and_256_in_both_dtypes():
     """The bench's ratio: ours ÷ Lava's samples·steps per second, from the same Lava figure."""
     from neurodecorr.bench.measure import speedup_vs_lava
@@ -401,6 +459,12 @@ def test_speedup_vs_lava_at_batch_1_and_256_in_both_dtypes():
                                                    / res["lava_samples_x_steps_per_s"])
     assert res["speedup_vs_lava_all_cores"] == pytest.approx(
         res["sim_all_cores_samples_x_steps_per_s"] / res["lava_samples_x_steps_per_s"])
+    # the reported figure is against the loihi mapping; the one-process emulation beside it
+    assert res["lava_mapping"] == "loihi"
+    layer_rounds = res["lava_layer_rounds_samples_x_steps_per_s"]
+    assert len(layer_rounds) == 2 and res["lava_layer_samples_x_steps_per_s"] == max(layer_rounds)
+    assert res["speedup_vs_lava_layer"] == pytest.approx(res["sim_samples_x_steps_per_s"]
+                                                         / max(layer_rounds))
     table = res["speedup_vs_lava_by_batch"]
     assert set(table) == {"1", "256"}
     assert set(table["1"]) == {"float64", "float32"}

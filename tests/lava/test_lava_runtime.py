@@ -3,8 +3,10 @@
 Each test starts ``neurodecorr lava-run`` as a real subprocess on a run far longer than the
 test (a float loihi-mapping bundle, 1000 samples of ~250 Lava steps each), waits until Lava's
 processes exist, does something to it, and then checks that the command ended as promised and
-that none of the processes it started (found by walking /proc) is still alive. Every wait is
-bounded and none depends on how fast the machine is.
+that none of the processes it started (found by walking /proc) is still alive, and that none of
+the shared-memory segments those processes had mapped still exists (only this run's segments
+are looked at, so tests may run side by side). Every wait is bounded and none depends on how
+fast the machine is.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from neurodecorr.cli import main
+from neurodecorr.lava import processes
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 REPO = Path(__file__).resolve().parents[2]
@@ -74,7 +77,8 @@ def bundle(trained, tmp_path_factory):  # noqa: F811
 
 
 def start_run(bundle: Path, *extra: str) -> tuple[subprocess.Popen, set[int]]:
-    """Start lava-run; return it once Lava's processes exist, with their pids."""
+    """Start lava-run; return it once Lava's processes exist, with their pids (and the
+    shared-memory segments they map, in ``SEGMENTS[proc.pid]``)."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "OPENBLAS_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "neurodecorr", "lava-run", str(bundle),
                              "--dataset", "mnist1d", "--samples", "1000", *extra],
@@ -89,7 +93,12 @@ def start_run(bundle: Path, *extra: str) -> tuple[subprocess.Popen, set[int]]:
     wait_until(started, 180, "Lava's processes to start")
     time.sleep(0.5)
     seen.update(descendants(proc.pid))
+    SEGMENTS[proc.pid] = processes.mapped_segments(seen)
+    assert SEGMENTS[proc.pid], "Lava's channels are shared-memory segments"
     return proc, seen
+
+
+SEGMENTS: dict[int, set[str]] = {}
 
 
 def finish(proc: subprocess.Popen, seen: set[int]) -> tuple[int, str]:
@@ -101,6 +110,8 @@ def finish(proc: subprocess.Popen, seen: set[int]) -> tuple[int, str]:
                 os.kill(pid, signal.SIGKILL)
         raise
     wait_until(lambda: not any(alive(p) for p in seen), 30, "every Lava process to end")
+    left = {s for s in SEGMENTS.pop(proc.pid) if Path(processes.SHM_DIR, s).exists()}
+    assert not left, f"shared memory left behind: {sorted(left)}"
     return proc.returncode, err
 
 
@@ -130,15 +141,29 @@ def test_lava_processes_die_with_a_killed_parent(bundle):
     wait_until(lambda: not any(alive(p) for p in seen), 30, "every Lava process to end")
 
 
-def test_a_stalled_lava_process_hits_the_chunk_time_limit(bundle):
-    """Stopped Lava processes stall every step; the run must end after --chunk-timeout."""
+def test_a_stopped_lava_process_ends_the_run(bundle):
+    """Stopped Lava processes stall every step; the worker's own watchdog ends the run."""
     proc, seen = start_run(bundle, "--chunk-timeout", "5")
     worker = min(descendants(proc.pid))
     for pid in descendants(worker):
         os.kill(pid, signal.SIGSTOP)
     rc, err = finish(proc, seen)
     assert rc == 2, err
-    assert "did not finish a chunk of steps within 5 s" in err
+    assert "is stopped (SIGSTOP)" in err
+    assert err.count("\n") == 1
+
+
+def test_a_hung_worker_hits_the_time_limit(bundle):
+    """The worker itself stopped: nothing reports, the supervisor kills the process group after
+    --chunk-timeout plus its slack, and unlinks the group's shared memory (its resource
+    tracker, killed with it, cannot)."""
+    from neurodecorr.lava.supervisor import WORKER_SLACK_S
+
+    proc, seen = start_run(bundle, "--chunk-timeout", "2")
+    os.kill(min(descendants(proc.pid)), signal.SIGSTOP)
+    rc, err = finish(proc, seen)
+    assert rc == 2, err
+    assert f"did not report within {2 + WORKER_SLACK_S:g} s" in err
     assert err.count("\n") == 1
 
 

@@ -235,14 +235,15 @@ class PyGainRegisterFixed(_gain_register_ports(FIXED), PyLoihiProcessModel):
 
 @_cpu_model(GainRegister, "floating_pt")
 class PyGainRegisterFloat(_gain_register_ports(FLOAT), PyLoihiProcessModel):
-    """``γ = 1 − 1/g``, ``g = ‖x‖ / (‖x̄‖ (1 − η‖x̄‖²))`` from the layer's power sums; sends the
-    value it holds, then computes the next (one step late, like ``Dense``)."""
+    """``βγ = β(1 − 1/g)``, ``g = ‖x‖ / (‖x̄‖ (1 − η‖x̄‖²))`` from the layer's power sums (``β``
+    weighs each sample's gain, 1 when the plan does not give it); sends the value it holds,
+    then computes the next (one step late, like ``Dense``)."""
 
     def run_spk(self) -> None:
         self.gain_out.send(np.full(self.proc_params["shape"], self.gamma[0]))
         p_x = float(self.px_in.recv().sum())
         p_xbar = float(self.pv_in.recv().sum())
-        eta = self.proc_params["plan"]["eta"]
-        inv_gain = np.sqrt(p_xbar / p_x) * (1.0 - eta * p_xbar) if p_x > 0 else 1.0
-        self.gamma = np.array([1.0 - inv_gain])
+        plan = self.proc_params["plan"]
+        inv_gain = np.sqrt(p_xbar / p_x) * (1.0 - plan["eta"] * p_xbar) if p_x > 0 else 1.0
+        self.gamma = np.array([plan.get("beta", 1.0) * (1.0 - inv_gain)])
 
