@@ -102,7 +102,9 @@ class ChipLayer:
     def project(self, Xbar: np.ndarray, t_s: float) -> np.ndarray:
         """``z = [W | b] [x̄; 1]`` read through the forward crossbar."""
         Xbar = np.atleast_2d(Xbar)
-        aug = np.hstack([Xbar, np.ones((Xbar.shape[0], 1))]).astype(self.dtype)
+        aug = np.empty((Xbar.shape[0], Xbar.shape[1] + 1), dtype=self.dtype)
+        aug[:, :-1] = Xbar
+        aug[:, -1] = 1.0
         return np.asarray(self.forward.matvec(aug, t_s), dtype=np.float64)
 
     def activate(self, Z: np.ndarray) -> np.ndarray:
@@ -159,9 +161,10 @@ def rank1_terms(G: np.ndarray, rtol: float = 1e-10) -> tuple[np.ndarray, np.ndar
     unit = np.ascontiguousarray(np.linalg.eigh(M @ M.T)[1].T[::-1])  # rows u_k (wide) or v_k
     scaled = unit @ M  # rows s_k v_k (wide) or s_k u_k
     s = np.sqrt(np.einsum("ij,ij->i", scaled, scaled))
-    if s.size == 0 or s.max() == 0:
+    s_max = s.max() if s.size else 0.0
+    if s_max == 0:
         return np.empty((0, G.shape[1])), np.empty((0, G.shape[0]))
-    keep = s > s.max() * rtol
+    keep = s > s_max * rtol
     if not keep.all():
         unit, scaled = unit[keep], scaled[keep]
     return (scaled, unit) if wide else (unit, scaled)

@@ -44,6 +44,7 @@ from neurodecorr.devices.pulsed import (
     refresh_mask,
 )
 from neurodecorr.devices.read_noise import PerReadNoise
+from neurodecorr.devices.rng_handle import Handles
 from neurodecorr.errors import NeurodecorrError
 
 
@@ -51,7 +52,7 @@ from neurodecorr.errors import NeurodecorrError
 class _ReadCache:
     t_s: float
     w_norm: np.ndarray
-    noise_var: tuple | None = None
+    noise_var_t: tuple | None = None  # (Vᵀ, v_ref) of the state-dependent read noise
     by_dtype: dict = field(default_factory=dict)
 
     def weights(self, dtype: np.dtype) -> np.ndarray:
@@ -146,6 +147,8 @@ class Crossbar:
                                    f"scale {self.scale:.4g} that maps to G_max")
         (self._rng_prog, r_fault, r_d2d, self._rng_state, self._rng_read, self._rng_flicker,
          self._rng_write, r_probe) = rng.spawn(8)
+        # the kernels' view of the read and write streams (rng_handle: no per-call unboxing)
+        self._h_read, self._h_write = Handles(), Handles()
         self.counters: dict[str, int] = dict.fromkeys(
             ("reads", "read_vectors", "macs", "dac_conversions", "adc_conversions",
              "programmed_devices", "writes", "pulse_slots", "line_pulses", "device_pulses",
@@ -228,7 +231,8 @@ class Crossbar:
         if self._cache_valid(t_s):
             return self._cache
         a, b = (arr.read_slow(t_s, self._rng_flicker) for arr in self._arrays)
-        noise_var = self._noise.variance_matrix(a, b) if self._noise.state_dependent else None
+        noise_var = (self._noise.variance_matrix_t(a, b) if self._noise.state_dependent
+                     else None)
         self._cache = _ReadCache(t_s, to_weights(a, b, self.config.mapping), noise_var)
         self.counters["drift_refreshes"] += 1
         return self._cache
@@ -293,7 +297,7 @@ class Crossbar:
         gain.fill(self.scale)
         dac, adc = cfg.dac, cfg.adc
         noisy = (self._read_sigma > 0 or cfg.output.noise_norm > 0
-                 or cache.noise_var is not None)
+                 or cache.noise_var_t is not None)
         if dac is not None or noisy:
             kernels.dac_pass(X, xn, dac is not None, _NM_MODES[dac.noise_management] if dac else 0,
                              dac.nm_thres_norm if dac else 0.0, bm,
@@ -321,11 +325,11 @@ class Crossbar:
         if cfg.ir_drop.scale > 0 and not nodal:
             out[...] = ir_drop(xn, wn, cache.abs_weights(dtype), out, cfg.ir_drop)
         var = _NO_VAR
-        if cache.noise_var is not None:
+        if cache.noise_var_t is not None:
             var = self._state_dependent_variance(xn, cache)
         if self._curvature is not None or cfg.output.asymmetry != 0:
             out[...] = apply_output_nonidealities(out, self._curvature, cfg.output.asymmetry)
-        kernels.adc_pass(out, self._rng_read, noisy, sd, adc is not None,
+        kernels.adc_pass(out, self._h_read(self._rng_read), noisy, sd, adc is not None,
                          lsb(adc.bits, adc.range_norm) if adc else 1.0,
                          adc.range_norm if adc else 1.0, gain, col_gain, z, clipped,
                          var is not _NO_VAR, var)
@@ -333,10 +337,10 @@ class Crossbar:
     def _state_dependent_variance(self, xn: np.ndarray, cache: _ReadCache) -> np.ndarray:
         """σ_bi² = Σ_j V_ij x̂_bj² (+ v_ref,i (Σ_j x̂_bj)²): one GEMM of x̂² with V, in the
         working dtype; the fused ADC pass draws the noise."""
-        v, v_ref = cache.noise_var
+        v_t, v_ref = cache.noise_var_t
         key = ("noise_var", xn.dtype)
         if key not in cache.by_dtype:
-            cache.by_dtype[key] = np.ascontiguousarray(v.T, dtype=xn.dtype)
+            cache.by_dtype[key] = np.ascontiguousarray(v_t, dtype=xn.dtype)
         var = np.square(xn) @ cache.by_dtype[key]
         if v_ref is not None:
             var += (np.sum(xn, axis=1, dtype=np.float64)[:, None] ** 2 * v_ref).astype(var.dtype)
@@ -474,7 +478,7 @@ class Crossbar:
                 or xs.shape[1] != self.shape[1] or ds.shape[1] != self.shape[0]):
             raise NeurodecorrError(f"crossbar write: x of shape {xs.shape} and d of shape "
                                    f"{ds.shape} do not fit an array of shape {self.shape}")
-        if not (np.all(np.isfinite(xs)) and np.all(np.isfinite(ds)) and math.isfinite(lr)):
+        if not (np.isfinite(xs).all() and np.isfinite(ds).all() and math.isfinite(lr)):
             raise NeurodecorrError("crossbar write: x, d and lr must be finite")
         if self.engine == "numpy" or isinstance(self.pulsed, OneSidedPair):
             for x, d in zip(xs, ds, strict=True):
@@ -533,15 +537,16 @@ class Crossbar:
         stats = np.zeros(len(pulse_kernels.STATS), dtype=np.int64)
         dev = self.pulsed
         pulse_kernels.write_trains(
-            xs, ds, lr / self.scale, cfg.dw_min_norm, cfg.bl_max, self._rng_write,
+            xs, ds, lr / self.scale, cfg.dw_min_norm, cfg.bl_max,
+            self._h_write(self._rng_write),
             pulse_kernels.MODELS[cfg.model], self._model_params,
             self._nodes[0], self._nodes[1], dev.dw_up, dev.dw_down, dev.b_min, dev.b_max,
             self._c2c, cfg.write_noise_rel * cfg.dw_min_norm, m.scheme == "reference",
             m.g_min_uS, m.g_range_uS, a_arr.stuck, b_arr.stuck, current, self._w_offset,
             g_a, g_b, changed, touched, stats)
         self.counters["writes"] += xs.shape[0]
-        for key, value in zip(pulse_kernels.STATS, stats, strict=True):
-            self.counters[key] += int(value)
+        for key, value in zip(pulse_kernels.STATS, stats.tolist(), strict=True):
+            self.counters[key] += value
         if not touched.any():
             return
         a_arr.rewrite(changed, g_a, t_s)

@@ -36,6 +36,7 @@ import numpy as np
 
 from neurodecorr.devices import kernels, read_noise
 from neurodecorr.devices.config import DriftConfig, MappingConfig, ReadConfig
+from neurodecorr.devices.rng_handle import Handles
 
 
 class NoDrift:
@@ -147,7 +148,14 @@ def draw_nu(g_prog_uS: np.ndarray, drift: DriftConfig, g_max_uS: float,
 
 def drift_factor(age_s: np.ndarray, nu: np.ndarray, t0_s: float) -> np.ndarray:
     """((a + t0)/t0)^(−ν)."""
-    return np.exp(-nu * np.log1p(age_s / t0_s))
+    # ν·(−L) equals (−ν)·L bit for bit; the exponential is taken in place
+    factor = np.multiply(nu, -np.log1p(age_s / t0_s))
+    return np.exp(factor, out=factor) if isinstance(factor, np.ndarray) else np.exp(factor)
+
+
+#: below this fraction of changed devices, :meth:`DeviceArray.rewrite` works on their indices
+#: (the same element-wise arithmetic; boolean masks cost whole-array passes)
+SPARSE_FRACTION = 0.25
 
 
 class DeviceArray:
@@ -189,6 +197,8 @@ class DeviceArray:
         self._at: tuple = (None, None, None)
         self._drifted: tuple = (None, None)  # (t, conductances) until the next write
         self._has_stuck = bool(np.any(stuck))
+        self._handles = Handles()
+        self._clock0: float | None = float(t_write_s)  # the one clock all devices share
 
     @property
     def nu(self) -> np.ndarray:
@@ -201,8 +211,16 @@ class DeviceArray:
         """Devices in ``mask`` read ``g_new_uS`` just after a write at ``t_s`` (stuck ones
         ignore it). Their clock keeps running (see the module docstring); retention, being
         memoryless, restarts it, which is the same law."""
-        mask = mask & ~self.stuck
+        if self._has_stuck:
+            mask = mask & ~self.stuck
         self._drifted = (None, None)
+        idx = mask.ravel().nonzero()[0]
+        if idx.size == 0:
+            return
+        if idx.size < SPARSE_FRACTION * mask.size:
+            # few devices (a PCM update moves a few per cent): work on their indices
+            self._rewrite_at(idx, g_new_uS.reshape(-1), t_s)
+            return
         # whole-array passes selected by the mask: a batch of writes touches most devices,
         # where boolean indexing would cost three passes
         if self.flicker.enabled:
@@ -210,9 +228,25 @@ class DeviceArray:
         if isinstance(self.model, Retention):
             np.copyto(self.g_prog, g_new_uS, where=mask)
             self.t_write[mask] = t_s
-            self._at = (None, None, None)
+            self._clocks_changed()
             return
         np.copyto(self.g_prog, self.model.inverse_terms(g_new_uS, self._terms(t_s)), where=mask)
+
+    def _rewrite_at(self, idx: np.ndarray, g_flat: np.ndarray, t_s: float) -> None:
+        """:meth:`rewrite` of the devices at flat indices ``idx``: the same element-wise
+        arithmetic on those devices only."""
+        g = g_flat[idx]
+        if self.flicker.enabled:
+            self.q.put(idx, self.flicker.q(g))
+        if isinstance(self.model, Retention):
+            self.g_prog.put(idx, g)
+            self.t_write.put(idx, t_s)
+            self._clocks_changed()
+            return
+        terms = self._terms(t_s)
+        if getattr(terms, "ndim", 0) == 2:
+            terms = terms.reshape(-1)[idx]
+        self.g_prog.put(idx, self.model.inverse_terms(g, terms))
 
     def reprogram(self, mask: np.ndarray, g_prog_uS: np.ndarray, g_target_uS: np.ndarray,
                   t_s: float, rng: np.random.Generator) -> None:
@@ -227,18 +261,23 @@ class DeviceArray:
         self.q[mask] = self.flicker.q(g_prog_uS[mask])
         self.eps[mask] = 0.0
         self.v_eps[mask] = 0.0
-        self._at = (None, None, None)
+        self._clocks_changed()
 
     def age(self, t_s: float) -> np.ndarray:
         return np.maximum(t_s - self.t_write, 0.0)
+
+    def _clocks_changed(self) -> None:
+        """After ``t_write`` changed: whether the devices still share one clock."""
+        first = self.t_write.flat[0]
+        self._clock0 = float(first) if np.all(self.t_write == first) else None
+        self._at = (None, None, None)
 
     def _common_age(self, t_s: float):
         """The devices' age at ``t_s``: one number while they share one clock (writes keep
         the clocks, so until a refresh or re-programming), which spares the transcendental
         functions of age a pass over the array; else the array."""
-        first = self.t_write.flat[0]
-        if np.all(self.t_write == first):
-            return max(t_s - first, 0.0)
+        if self._clock0 is not None:
+            return max(t_s - self._clock0, 0.0)
         return self.age(t_s)
 
     def _terms(self, t_s: float):
@@ -266,12 +305,17 @@ class DeviceArray:
         terms = self._terms(t_s)
         v = self._at[2]
         if v is None:
-            v = np.broadcast_to(read_noise.flicker_variance(
+            # one variance for devices of one age, else one per device
+            v = np.ascontiguousarray(read_noise.flicker_variance(
                 self.model.clock(self._common_age(t_s)), self.read.flicker_t_read_s),
-                self.g_prog.shape)
-            v = np.ascontiguousarray(v, dtype=float)
+                dtype=float).reshape(-1)
             self._at = (t_s, terms, v)
         # independent increments later, a fresh draw with the right marginal for the past
-        kernels.flicker_step(self.eps, self.v_eps, v, rng, t_s >= self.t_eps)
-        self.t_eps = t_s
+        forward, self.t_eps = t_s >= self.t_eps, t_s
+        if self.flicker.relative:
+            out = np.empty_like(g)
+            kernels.flicker_read(self.eps, self.v_eps, v, self._handles(rng), forward, g,
+                                 self.q, out)
+            return out
+        kernels.flicker_step(self.eps, self.v_eps, v, self._handles(rng), forward)
         return g + self.flicker.amplitude(g, self.q) * self.eps

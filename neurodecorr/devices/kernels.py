@@ -23,6 +23,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from neurodecorr.devices.rng_handle import generator
 from neurodecorr.numba_cache import ensure_cache_dir
 
 ensure_cache_dir(__file__)
@@ -138,6 +139,7 @@ def adc_pass(Y, rng, noisy, sd, quantise, step, r, gain, col_gain, z, clipped,  
     can change a level only within rounding of a half-LSB boundary). ``z`` is a float64 scratch
     row of length ``out``: drawing a row first leaves the arithmetic to a vectorised loop.
     """
+    rng = generator(rng)
     b, n = Y.shape
     inv = 1.0 / step
     for i in range(b):
@@ -167,14 +169,42 @@ def flicker_step(eps, v_eps, v, rng, forward):
 
     ``forward`` (a read later than the last): ``ε ← ε + sqrt(max(v − v_ε, 0)) ξ``,
     ``v_ε ← max(v, v_ε)``; otherwise (reading the past) a fresh ``ε = sqrt(v) ξ``, ``v_ε = v``.
-    ξ ~ N(0, 1) from ``rng`` in row-major order: numpy's ``rng.standard_normal(v.shape)``,
-    number for number (the arrays are C-contiguous).
+    ``v`` has one entry per device, or one for all (devices of one age). ξ ~ N(0, 1) from
+    ``rng`` (a generator or its :func:`~neurodecorr.devices.rng_handle.handle`) in row-major
+    order: numpy's ``rng.standard_normal(eps.shape)``, number for number (the arrays are
+    C-contiguous).
     """
+    rng = generator(rng)
     e, ve, vv = eps.ravel(), v_eps.ravel(), v.ravel()
-    for i in range(vv.size):
+    shared = vv.size == 1
+    for i in range(e.size):
+        vi = vv[0] if shared else vv[i]
         if forward:
-            e[i] += np.sqrt(max(vv[i] - ve[i], 0.0)) * rng.standard_normal()
-            ve[i] = max(vv[i], ve[i])
+            e[i] += np.sqrt(max(vi - ve[i], 0.0)) * rng.standard_normal()
+            ve[i] = max(vi, ve[i])
         else:
-            e[i] = np.sqrt(vv[i]) * rng.standard_normal()
-            ve[i] = vv[i]
+            e[i] = np.sqrt(vi) * rng.standard_normal()
+            ve[i] = vi
+
+
+@numba.njit(cache=True, nogil=True)
+def flicker_read(eps, v_eps, v, rng, forward, g, q, out):
+    """:func:`flicker_step`, then the read of the relative 1/f amplitudes
+    ``out = g + (|g| q) ε`` (:meth:`~neurodecorr.devices.read_noise.Flicker.amplitude`, in
+    numpy's operation order), in the same pass: the same numbers as the step followed by the
+    numpy expression."""
+    flicker_step(eps, v_eps, v, rng, forward)
+    gg, qq, ee, oo = g.ravel(), q.ravel(), eps.ravel(), out.ravel()
+    for i in range(oo.size):
+        oo[i] = gg[i] + abs(gg[i]) * qq[i] * ee[i]
+
+
+@numba.njit(cache=True, nogil=True)
+def pair_variance_t(a, b, per_uS, range_sq, out):  # noqa: N803
+    """``out[j, i] = per_uS (|a_ij| + |b_ij|) / range_sq``: the per-read variance matrix of a
+    differential pair (:meth:`~neurodecorr.devices.read_noise.PerReadNoise.variance_matrix`,
+    same operation order), written transposed, as the read's GEMM takes it."""
+    n_out, n_in = a.shape
+    for i in range(n_out):
+        for j in range(n_in):
+            out[j, i] = per_uS * (abs(a[i, j]) + abs(b[i, j])) / range_sq

@@ -31,6 +31,11 @@ conductance and back (drift inverse) between terms; the kernel keeps the conduct
 and hands them to :meth:`~neurodecorr.devices.drift.DeviceArray.rewrite` once per update.
 Tested against the reference to 1e-12 (``tests/test_pulse_kernels.py``).
 
+The kernels use numba's ``numpy`` error model: a float division by zero would give inf instead
+of raising, and every division here has a divisor checked positive (``dw_min``, ``bl``,
+``max|x|``, ``max|d|``, bounds through ``max(…, 1e-12)``, ``G_range``), so the results are
+those of the Python error model without its zero test in the pulse loop (5–7 % of a write).
+
 JIT compilation is cached on disk (``cache=True``); numba falls back to ``NUMBA_CACHE_DIR`` or
 a user cache directory when the package directory is read-only.
 """
@@ -42,6 +47,7 @@ import math
 import numba
 import numpy as np
 
+from neurodecorr.devices.rng_handle import generator
 from neurodecorr.numba_cache import ensure_cache_dir
 
 ensure_cache_dir(__file__)
@@ -64,7 +70,7 @@ def model_params(cfg) -> np.ndarray:
     return np.array([*gammas, 0.0, 0.0, 0.0, 0.0])
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _factor(model, w, up, b_min, b_max, p0, p1, p2, p3, p4, p5):
     """``f_d(w)`` of the closed-form models (0–4), scalars only: the hot loop calls it once per
     pulse, and a call that passes arrays costs more than the arithmetic."""
@@ -89,7 +95,7 @@ def _factor(model, w, up, b_min, b_max, p0, p1, p2, p3, p4, p5):
     return max(2.0 * (w - b_min) / span, 0.0) ** p1
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _piecewise(w, up, b_min, b_max, nodes_up, nodes_down):
     """``f_d(w)`` interpolated between nodes equally spaced over ``[b_min, b_max]`` (model 5)."""
     nodes = nodes_up if up else nodes_down
@@ -102,7 +108,7 @@ def _piecewise(w, up, b_min, b_max, nodes_up, nodes_down):
     return (1 - t) * nodes[k] + t * nodes[k + 1]
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def step_factor(model, w, up, b_min, b_max, p, nodes_up, nodes_down):
     """``f_d(w)`` of one device (:mod:`neurodecorr.devices.pulsed`, same operation order)."""
     if model == 5:
@@ -110,7 +116,7 @@ def step_factor(model, w, up, b_min, b_max, p, nodes_up, nodes_down):
     return _factor(model, w, up, b_min, b_max, p[0], p[1], p[2], p[3], p[4], p[5])
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def write_trains(xs, ds, lr_norm, dw_min, bl_max, rng,
                  model, p, nodes_up, nodes_down, dw_up, dw_down, b_min, b_max, c2c, wn_std,
                  reference, g_min, g_range, stuck_a, stuck_b,
@@ -147,6 +153,7 @@ def write_trains(xs, ds, lr_norm, dw_min, bl_max, rng,
     stats : (3,) int64
         Incremented by :data:`STATS`.
     """
+    rng = generator(rng)
     n_out, n_in = cur.shape
     h = np.empty_like(cur)
     stamp = np.full(cur.shape, -1, dtype=np.int64)

@@ -41,6 +41,8 @@ class Flicker:
     def __init__(self, read: ReadConfig, mapping: MappingConfig):
         self.read, self.mapping = read, mapping
         self.enabled = read.has_flicker
+        #: whether A = |g| q (``power``, ``piecewise``), not q log10(g) (``log10``)
+        self.relative = read.flicker_model != "log10"
 
     def q(self, g_prog_uS: np.ndarray) -> np.ndarray:
         """Q_s for the relative forms, K for ``log10`` (zeros when the noise is off)."""
@@ -50,10 +52,13 @@ class Flicker:
             return np.zeros(g.shape)
         if r.flicker_model == "log10":
             return np.full(g.shape, r.flicker_k_uS)
-        g_norm = np.abs(g) / self.mapping.g_max_uS
+        g_norm = np.divide(np.abs(g), self.mapping.g_max_uS, out=np.empty(g.shape))
         if r.flicker_model == "power":
-            g_norm = np.maximum(g_norm, 1e-3)
-            return np.minimum(r.flicker_q_coeff / g_norm**r.flicker_q_exponent, r.flicker_q.hi)
+            # in place: the same operations without a temporary each
+            np.maximum(g_norm, 1e-3, out=g_norm)
+            np.power(g_norm, r.flicker_q_exponent, out=g_norm)
+            np.divide(r.flicker_q_coeff, g_norm, out=g_norm)
+            return np.minimum(g_norm, r.flicker_q.hi, out=g_norm)
         return r.flicker_q(g_norm)
 
     def amplitude(self, g_uS: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -93,3 +98,18 @@ class PerReadNoise:
             return per_uS * (np.abs(a_uS) + np.abs(b_uS)) / m.g_range_uS**2, None
         scale = (2.0 / m.g_range_uS) ** 2 * per_uS
         return scale * np.abs(a_uS), scale * np.abs(b_uS[:, 0])
+
+    def variance_matrix_t(self, a_uS: np.ndarray, b_uS: np.ndarray) -> tuple[np.ndarray,
+                                                                             np.ndarray | None]:
+        """:meth:`variance_matrix` with ``V`` transposed (C-contiguous ``Vᵀ``, in × out): the
+        layout of the read's GEMM ``x̂² Vᵀ``, in one pass for the pair."""
+        m = self.mapping
+        if m.scheme == "differential":
+            from neurodecorr.devices.kernels import pair_variance_t
+
+            out = np.empty(a_uS.shape[::-1])
+            pair_variance_t(a_uS, b_uS, self.read.noise_uS**2 / m.g_max_uS, m.g_range_uS**2,
+                            out)
+            return out, None
+        v, v_ref = self.variance_matrix(a_uS, b_uS)
+        return np.ascontiguousarray(v.T), v_ref
