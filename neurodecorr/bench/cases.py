@@ -272,11 +272,10 @@ def _check_scaling(p: dict[str, Any], where: str) -> None:
         raise NeurodecorrError(f"{where}: 'ns' must list at least two sizes above 1")
 
 
-def _check_chip(p: dict[str, Any], where: str) -> None:
-    from neurodecorr.bench.chip_overhead import CLOCKS
-    from neurodecorr.circuits.updates import UPDATES
+def _check_network(p: dict[str, Any], where: str) -> None:
+    """The checks every training case shares: common fields, the dataset, the hidden sizes."""
     from neurodecorr.data import LOADERS
-    from neurodecorr.learning import ALGORITHMS, parse_hidden
+    from neurodecorr.learning import parse_hidden
 
     _check_common(p, where)
     _require(p["dataset"] in LOADERS, where, "dataset", f"must be one of {', '.join(LOADERS)}")
@@ -286,6 +285,14 @@ def _check_chip(p: dict[str, Any], where: str) -> None:
         raise NeurodecorrError(f"{where}: {exc}") from None
     _require(all(h <= 4096 for h in hidden), where, "hidden", "layers above 4096 units are "
              "beyond a benchmark case")
+
+
+def _check_chip(p: dict[str, Any], where: str) -> None:
+    from neurodecorr.bench.chip_overhead import CLOCKS
+    from neurodecorr.circuits.updates import UPDATES
+    from neurodecorr.learning import ALGORITHMS
+
+    _check_network(p, where)
     _require(p["algorithm"] in ALGORITHMS, where, "algorithm",
              f"must be one of {', '.join(ALGORITHMS)}")
     _require(p["update"] in UPDATES, where, "update", f"must be one of {', '.join(UPDATES)}")
@@ -316,17 +323,7 @@ def _run_chip(p: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_torch_engine(p: dict[str, Any], where: str) -> None:
-    from neurodecorr.data import LOADERS
-    from neurodecorr.learning import parse_hidden
-
-    _check_common(p, where)
-    _require(p["dataset"] in LOADERS, where, "dataset", f"must be one of {', '.join(LOADERS)}")
-    try:
-        hidden = parse_hidden(p["hidden"])
-    except NeurodecorrError as exc:
-        raise NeurodecorrError(f"{where}: {exc}") from None
-    _require(all(h <= 4096 for h in hidden), where, "hidden", "layers above 4096 units are "
-             "beyond a benchmark case")
+    _check_network(p, where)
     _require(p["device"] in ("auto", "cpu", "cuda"), where, "device",
              f"must be auto, cpu or cuda, got {p['device']!r}")
     _require(p["train_rows"] >= 0, where, "train_rows", f"must be >= 0, got {p['train_rows']}")
