@@ -1,24 +1,32 @@
 """On-chip study: FA and BP, with and without decorrelation learned on the chip, per device
 preset and update algorithm, over seeds (issue #15).
 
-Two tasks on MNIST-1D, batch 64, circuit ``ideal`` (exact integrators: only the devices and
-their converters differ), every array on the preset with its periphery:
+Three tasks on MNIST-1D, batch 64, exact integrators (only the devices and their converters
+differ), every array on the preset with its periphery, every algorithm of
+:mod:`neurodecorr.circuits.updates` on every array:
 
 ``decor``
-    on-chip ``ahmad`` decorrelation, 40-64-10, chip SGD step 0.2, η = 1e-3 (docs/chip.md's
-    study configuration);
+    on-chip ``ahmad`` decorrelation, 40-64-10, chip SGD step 0.2, η = 1e-3, circuit
+    ``benchmarks/chip_study_devices/ideal-reference.toml`` (the ``ideal`` circuit with a
+    per-node digital diagonal reference: the lateral devices hold only ``Ã``'s off-diagonal
+    part; docs/chip.md, "Diagonal reference");
+``decor-noref``
+    the same on the ``ideal`` circuit, whose lateral array holds all of ``Ã`` (the former
+    study's circuit, kept for the comparison);
 ``shared``
-    no decorrelation, 40-64-64-10, SGD step 0.1: the task on which aihwkit 0.9.2's figures
-    were measured (/work/shared/notes/analog-training.md), quoted beside ours.
+    no decorrelation, 40-64-64-10, SGD step 0.1, circuit ``ideal``: the task on which aihwkit
+    0.9.2's figures were measured (/work/shared/notes/analog-training.md), quoted beside ours.
 
 Each cell (task, rule, device, update algorithm) runs for ``--seeds`` seeds; the references
 are the software network trained identically (``digital``: SGD, linear-form decorrelator, same
 initial weights and data order) and the ``ideal`` device preset. Cells run in ``--workers``
 processes; each finished run is appended to ``OUT.jsonl`` at once (progress visible with
 ``tail -f``; ``--resume`` skips the runs already there), and at the end ``OUT.json``,
-``OUT.csv`` and ``OUT.png`` are written::
+``OUT.csv`` (:func:`summarise`: per cell mean and min–max over seeds, ratios to the ideal
+run) and ``OUT.png`` are written. The runs are listed in order of priority (:func:`plan`):
+tasks and rules as given, then seed by seed::
 
-    .venv/bin/python benchmarks/chip_study.py                  # the documented run
+    .venv/bin/python benchmarks/chip_study.py --resume          # the documented run
     .venv/bin/python benchmarks/chip_study.py --replot          # redraw from OUT.jsonl
     .venv/bin/python benchmarks/chip_study.py --epochs 1 --seeds 1 --devices ideal --out /tmp/s
 """
@@ -38,10 +46,16 @@ import numpy as np
 
 ASSETS = Path(__file__).resolve().parents[1] / "docs" / "assets"
 
+ROOT = Path(__file__).resolve().parents[1]
+#: the lateral circuit with a per-node digital diagonal reference (docs/chip.md, "Diagonal
+#: reference"): PCM 0.95 and ECRAM 0.97 of the ideal run against 0.77 and 0.92 without it
+REFERENCE_CIRCUIT = "benchmarks/chip_study_devices/ideal-reference.toml"
 TASKS = {
-    "decor": dict(decorrelation="ahmad", hidden=(64,), lr=0.2),
-    "shared": dict(decorrelation="none", hidden=(64, 64), lr=0.1),
+    "decor": dict(decorrelation="ahmad", hidden=(64,), lr=0.2, circuit=REFERENCE_CIRCUIT),
+    "decor-noref": dict(decorrelation="ahmad", hidden=(64,), lr=0.2, circuit="ideal"),
+    "shared": dict(decorrelation="none", hidden=(64, 64), lr=0.1, circuit="ideal"),
 }
+UPDATES = "sgd,mixed-precision,tiki-taka,ttv2,chopped-ttv2,agad"
 #: aihwkit 0.9.2 on the shared task with BP (final train accuracy; analog-training.md)
 AIHWKIT = {
     "digital": {"sgd": 0.51}, "ideal": {"sgd": 0.42},
@@ -69,8 +83,11 @@ def one_run(task: str, rule: str, device: str, update: str, seed: int, epochs: i
     if device == "digital":
         trainer = SGDTrainer(config, data)
     else:
-        trainer = ChipTrainer(config, data, ChipOptions(device=device, seed=seed, lr=spec["lr"],
-                                                        update=update))
+        circuit = spec["circuit"]
+        if circuit.endswith(".toml"):
+            circuit = str(ROOT / circuit)
+        trainer = ChipTrainer(config, data, ChipOptions(circuit=circuit, device=device, seed=seed,
+                                                        lr=spec["lr"], update=update))
     history, failure = [], None
     for _ in range(epochs):
         try:
@@ -79,7 +96,8 @@ def one_run(task: str, rule: str, device: str, update: str, seed: int, epochs: i
             failure = f"epoch {len(history) + 1}: {exc}"
             break
     out = {"task": task, "rule": rule, "device": device, "update": update, "seed": seed,
-           "epochs": epochs, "train_acc": [h["train_acc"] for h in history],
+           "epochs": epochs, "circuit": spec["circuit"] if device != "digital" else None,
+           "train_acc": [h["train_acc"] for h in history],
            "test_acc": [h["test_acc"] for h in history], "failure": failure,
            "wall_s": time.perf_counter() - start}
     if isinstance(trainer, ChipTrainer):
@@ -93,7 +111,9 @@ def one_run(task: str, rule: str, device: str, update: str, seed: int, epochs: i
 
 
 def plan(args) -> list[tuple]:
-    """Every run of the study: (task, rule, device, update, seed, epochs)."""
+    """Every run of the study, (task, rule, device, update, seed, epochs), in the order of
+    priority: tasks and rules as given, then seed by seed (every cell's seed 0 before any
+    seed 1), the references first, then devices and algorithms as given."""
     runs = []
     for task in args.tasks.split(","):
         for rule in args.rules.split(","):
@@ -103,10 +123,7 @@ def plan(args) -> list[tuple]:
                 for device in args.devices.split(","):
                     for update in args.updates.split(","):
                         runs.append((task, rule, device, update, seed, args.epochs))
-            for device in args.devices.split(","):
-                for update in filter(None, args.short_updates.split(",")):
-                    runs.append((task, rule, device, update, 0, args.short_epochs))
-    return [r for r in runs if r[2] in ("digital", "ideal") or r[2] in args.devices.split(",")]
+    return runs
 
 
 def key(r) -> tuple:
@@ -114,111 +131,206 @@ def key(r) -> tuple:
         r, dict) else tuple(r)
 
 
+def append_run(fh, run: dict) -> None:
+    """Append one finished run to the study's log as one JSON line, flushed at once."""
+    fh.write(json.dumps(run) + "\n")
+    fh.flush()
+
+
+def read_log(path: Path) -> list[dict]:
+    """The runs of a log written by :func:`append_run`, in the order they finished."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def final_train_acc(run: dict) -> float:
+    """A run's final train accuracy; NaN for a run that stopped (it has no final epoch)."""
+    return run["train_acc"][-1] if run["train_acc"] and not run["failure"] else np.nan
+
+
 def summarise(results: list[dict]) -> list[dict]:
-    """One row per cell: final train accuracy over seeds (mean, min, max), failures, ratios to
-    the ideal and digital runs of the same task and rule, aihwkit's figure where it has one."""
+    """One row per cell (task, rule, device, update, epochs) over its seeds.
+
+    ``train_acc_mean``/``_min``/``_max`` are the mean, minimum and maximum of the final train
+    accuracy over the seeds that completed (``completed`` of ``seeds``; a stopped run has no
+    final accuracy). ``vs_ideal`` is the cell's mean over the ``ideal`` device cell's mean of
+    the same task and rule, ``vs_ideal_min``/``_max`` the extremes of the per-seed ratios
+    ``acc(seed) / acc_ideal(seed)`` (same seed: same initial weights and data order);
+    ``vs_digital`` likewise against the software run. ``aihwkit`` is aihwkit 0.9.2's figure
+    where it has one (shared task, BP, 10 epochs)."""
     cells: dict[tuple, list[dict]] = {}
     for r in results:
         cells.setdefault((r["task"], r["rule"], r["device"], r["update"], r["epochs"]),
                          []).append(r)
+    per_seed = {(r["task"], r["rule"], r["device"], r["epochs"], r["seed"]): final_train_acc(r)
+                for r in results if r["device"] in ("ideal", "digital") and r["update"] == "sgd"}
     rows = []
     for (task, rule, device, update, epochs), runs in sorted(cells.items()):
-        finals = [r["train_acc"][-1] if r["train_acc"] and not r["failure"] else np.nan
-                  for r in runs]
-        ok = [f for f in finals if np.isfinite(f)]
+        runs = sorted(runs, key=lambda r: r["seed"])
+        finals = np.array([final_train_acc(r) for r in runs])
+        ok = finals[np.isfinite(finals)]
+        tests = [r["test_acc"][-1] for r in runs if r["test_acc"] and not r["failure"]]
+        ratios = np.array([final_train_acc(r) / per_seed.get(
+            (task, rule, "ideal", epochs, r["seed"]), np.nan) for r in runs])
+        ratios = ratios[np.isfinite(ratios)]
+        circuits = sorted({str(r.get("circuit")) for r in runs})
         rows.append({"task": task, "rule": rule, "device": device, "update": update,
-                     "epochs": epochs, "seeds": len(runs), "failed": sum(bool(r["failure"])
-                                                                         for r in runs),
-                     "train_acc_mean": float(np.mean(ok)) if ok else np.nan,
-                     "train_acc_min": float(np.min(ok)) if ok else np.nan,
-                     "train_acc_max": float(np.max(ok)) if ok else np.nan,
-                     "test_acc_mean": float(np.mean([r["test_acc"][-1] for r in runs
-                                                     if r["test_acc"] and not r["failure"]]
-                                                    or [np.nan])),
+                     "epochs": epochs, "circuit": ",".join(circuits),
+                     "seeds": len(runs), "seed_list": " ".join(str(r["seed"]) for r in runs),
+                     "completed": int(ok.size), "failed": sum(bool(r["failure"]) for r in runs),
+                     "train_acc_mean": float(ok.mean()) if ok.size else np.nan,
+                     "train_acc_min": float(ok.min()) if ok.size else np.nan,
+                     "train_acc_max": float(ok.max()) if ok.size else np.nan,
+                     "test_acc_mean": float(np.mean(tests)) if tests else np.nan,
+                     "vs_ideal_min": float(ratios.min()) if ratios.size else np.nan,
+                     "vs_ideal_max": float(ratios.max()) if ratios.size else np.nan,
                      "pulses_per_train_sample": float(np.mean(
                          [r.get("pulses_per_train_sample", 0.0) for r in runs])),
                      "aihwkit": (AIHWKIT.get(device, {}).get(update)
                                  if (task, rule, epochs) == ("shared", "bp", 10) else None),
                      "first_failure": next((r["failure"] for r in runs if r["failure"]), "")})
-    ref = {(r["task"], r["rule"], r["device"]): r["train_acc_mean"] for r in rows
+    ref = {(r["task"], r["rule"], r["device"], r["epochs"]): r["train_acc_mean"] for r in rows
            if r["device"] in ("ideal", "digital") and r["update"] == "sgd"}
     for r in rows:
-        r["vs_ideal"] = r["train_acc_mean"] / ref.get((r["task"], r["rule"], "ideal"), np.nan)
-        r["vs_digital"] = r["train_acc_mean"] / ref.get((r["task"], r["rule"], "digital"),
-                                                        np.nan)
+        r["vs_ideal"] = r["train_acc_mean"] / ref.get((r["task"], r["rule"], "ideal",
+                                                       r["epochs"]), np.nan)
+        r["vs_digital"] = r["train_acc_mean"] / ref.get((r["task"], r["rule"], "digital",
+                                                         r["epochs"]), np.nan)
     return rows
 
 
+def best_per_device(rows: list[dict], task: str, rule: str) -> dict[str, dict]:
+    """The cell with the highest mean final train accuracy per device among the cells whose
+    every seed completed (a cell with a stopped seed is never "best"); devices whose every
+    cell has a stopped seed get their highest cell, flagged by its ``failed`` count."""
+    best: dict[str, dict] = {}
+    for r in rows:
+        if (r["task"], r["rule"]) != (task, rule):
+            continue
+        score = (r["failed"] == 0, r["train_acc_mean"] if np.isfinite(r["train_acc_mean"])
+                 else -1.0)
+        have = best.get(r["device"])
+        if have is None or score > have[0]:
+            best[r["device"]] = (score, r)
+    return {d: r for d, (_, r) in best.items()}
+
+
+COLOURS = {"digital": "k", "ideal": "0.45", "pcm": "C0", "reram": "C3", "ecram": "C2"}
+TITLES = {"decor": "on-chip decorrelation (node reference), 40-64-10",
+          "decor-noref": "on-chip decorrelation (no reference), 40-64-10",
+          "shared": "no decorrelation, 40-64-64-10 (aihwkit's task)"}
+
+
+def _curves(ax, results: list[dict], rows: list[dict], task: str, rule: str) -> None:
+    """Train accuracy per epoch of the best algorithm per device: mean over seeds, min–max
+    envelope; references dashed; aihwkit's best per device as a marker after the last epoch."""
+    for device, b in best_per_device(rows, task, rule).items():
+        runs = [r for r in results if (r["task"], r["rule"], r["device"], r["update"],
+                                       r["epochs"]) == (task, rule, device, b["update"],
+                                                        b["epochs"])]
+        n = max(len(r["train_acc"]) for r in runs)
+        acc = np.full((len(runs), n), np.nan)
+        for i, r in enumerate(runs):
+            acc[i, :len(r["train_acc"])] = 100 * np.asarray(r["train_acc"])
+        ep = np.arange(1, n + 1)
+        style = dict(ls="--") if device in ("digital", "ideal") else {}
+        label = device if device in ("digital", "ideal") else f"{device}: {b['update']}"
+        label += f" ({len(runs)} seed{'s' if len(runs) > 1 else ''}"
+        label += f", {b['failed']} stopped)" if b["failed"] else ")"
+        if n:
+            ax.plot(ep, np.nanmean(acc, axis=0), color=COLOURS.get(device), label=label,
+                    marker="o", ms=2.5, **style)
+            ax.fill_between(ep, np.nanmin(acc, axis=0), np.nanmax(acc, axis=0),
+                            color=COLOURS.get(device), alpha=0.18, lw=0)
+        if task == "shared" and rule == "bp":
+            ref = max(AIHWKIT.get(device, {}).values(), default=None)
+            if ref is not None:
+                ax.plot(n + 0.4, 100 * ref, marker="<", ms=8, color=COLOURS.get(device),
+                        clip_on=False, ls="none")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("train accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6.5, loc="upper left")
+    if task == "shared" and rule == "bp":
+        ax.text(0.98, 0.02, "◄ aihwkit 0.9.2, best algorithm\n   per device (same task)",
+                transform=ax.transAxes, ha="right", va="bottom", fontsize=7)
+
+
+def _bars(ax, rows: list[dict], task: str, rule: str, updates: list[str]) -> None:
+    """Final train accuracy of every cell: mean over seeds, min–max whiskers; a cross where a
+    seed stopped; the ideal run's mean dashed; aihwkit's figure as a black diamond."""
+    devices = [d for d in ("pcm", "ecram", "reram")
+               if any(r["device"] == d for r in rows)]
+    width = 0.8 / max(len(updates), 1)
+    full = max(r["epochs"] for r in rows if (r["task"], r["rule"]) == (task, rule))
+    for r in rows:
+        if (r["task"], r["rule"], r["epochs"]) != (task, rule, full) or r["device"] not in devices:
+            continue
+        x = devices.index(r["device"]) + (updates.index(r["update"]) - (len(updates) - 1) / 2
+                                          ) * width
+        colour = f"C{updates.index(r['update']) + 4}"
+        if np.isfinite(r["train_acc_mean"]):
+            ax.bar(x, 100 * r["train_acc_mean"], width, color=colour, alpha=0.85)
+            ax.errorbar(x, 100 * r["train_acc_mean"],
+                        yerr=[[100 * (r["train_acc_mean"] - r["train_acc_min"])],
+                              [100 * (r["train_acc_max"] - r["train_acc_mean"])]],
+                        color="k", lw=0.8, capsize=1.5)
+        if r["failed"]:
+            ax.plot(x, 2, marker="x", color="C3", ms=5)
+        if r["aihwkit"] is not None:
+            ax.plot(x, 100 * r["aihwkit"], marker="D", color="k", ms=4)
+    for device, style in (("ideal", "--"), ("digital", ":")):
+        ref = [r for r in rows if (r["task"], r["rule"], r["device"], r["epochs"]) == (
+            task, rule, device, full)]
+        if ref and np.isfinite(ref[0]["train_acc_mean"]):
+            ax.axhline(100 * ref[0]["train_acc_mean"], color="0.3", ls=style, lw=0.9)
+    ax.set_xticks(range(len(devices)), devices)
+    ax.set_ylabel("final train accuracy (%)")
+    ax.grid(alpha=0.3, axis="y")
+    handles = [plt_patch(f"C{i + 4}", u) for i, u in enumerate(updates)]
+    ax.legend(handles=handles, fontsize=6, ncol=3, loc="upper left")
+
+
+def plt_patch(colour: str, label: str):
+    from matplotlib.patches import Patch
+
+    return Patch(color=colour, label=label, alpha=0.85)
+
+
 def figure_png(results: list[dict], rows: list[dict]) -> bytes:
-    """Train accuracy per epoch, one panel per task and rule: the best algorithm per device
-    (mean over seeds, min–max envelope), the references dashed, aihwkit's best per device as
-    a marker at the last epoch (shared task, BP)."""
+    """Per task and rule (columns: FA, BP), two panels: the best algorithm per device per epoch
+    (mean, min–max envelope over seeds) and every cell's final train accuracy (bars: mean,
+    whiskers: min–max; ``x``: a seed stopped; ``--``: ideal device, ``:``: digital; ◆ aihwkit
+    0.9.2 on the shared task with BP). ``decor-noref`` (the former circuit) is in the tables
+    only."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    tasks = sorted({r["task"] for r in results})
-    rules = sorted({r["rule"] for r in results}, reverse=True)  # FA first, then BP
-    fig, axes = plt.subplots(len(tasks), len(rules), figsize=(5.2 * len(rules), 4.2 * len(tasks)),
-                             squeeze=False, sharey=True)
-    panels = [(t, r) for t in tasks for r in rules]
-    colours = {"digital": "k", "ideal": "0.45", "pcm": "C0", "reram": "C3", "ecram": "C2"}
-    for ax, (task, rule) in zip(axes.ravel(), panels, strict=True):
-        mine = [r for r in rows if r["task"] == task and r["rule"] == rule]
-        if not mine:
-            ax.set_visible(False)
-            continue
-        full_epochs = max(r["epochs"] for r in mine)
-        best: dict[str, dict] = {}
-        for r in mine:
-            if r["epochs"] != full_epochs:  # the short runs of the slow algorithms
+    tasks = [t for t in ("decor", "shared") if any(r["task"] == t for r in results)]
+    rules = [r for r in ("fa", "bp") if any(x["rule"] == r for x in results)]
+    updates = [u for u in UPDATES.split(",") if any(r["update"] == u for r in rows
+                                                    if r["device"] not in ("ideal", "digital"))]
+    fig, axes = plt.subplots(2 * len(tasks), len(rules), squeeze=False,
+                             figsize=(5.6 * len(rules), 3.9 * 2 * len(tasks)))
+    for i, task in enumerate(tasks):
+        for j, rule in enumerate(rules):
+            top, bottom = axes[2 * i, j], axes[2 * i + 1, j]
+            if not any((r["task"], r["rule"]) == (task, rule) for r in rows):
+                top.set_visible(False)
+                bottom.set_visible(False)
                 continue
-            have = best.get(r["device"])
-            score = -1.0 if not np.isfinite(r["train_acc_mean"]) else r["train_acc_mean"]
-            if have is None or score > have["score"]:
-                best[r["device"]] = {"update": r["update"], "score": score,
-                                     "epochs": r["epochs"]}
-        for device, b in best.items():
-            runs = [r for r in results if (r["task"], r["rule"], r["device"], r["update"],
-                                           r["epochs"]) == (task, rule, device, b["update"],
-                                                            b["epochs"])]
-            n = max(len(r["train_acc"]) for r in runs)
-            acc = np.full((len(runs), n), np.nan)
-            for i, r in enumerate(runs):
-                acc[i, :len(r["train_acc"])] = 100 * np.asarray(r["train_acc"])
-            ep = np.arange(1, n + 1)
-            style = dict(ls="--") if device in ("digital", "ideal") else {}
-            label = device if device in ("digital", "ideal") else f"{device}: {b['update']}"
-            failed = sum(bool(r["failure"]) for r in runs)
-            if failed:
-                label += f" ({failed}/{len(runs)} stopped)"
-            if n:
-                ax.plot(ep, np.nanmean(acc, axis=0), color=colours.get(device), label=label,
-                        marker="o", ms=2.5, **style)
-                ax.fill_between(ep, np.nanmin(acc, axis=0), np.nanmax(acc, axis=0),
-                                color=colours.get(device), alpha=0.18, lw=0)
-            else:
-                ax.plot([], [], color=colours.get(device), label=label + ", epoch 1")
-            if task == "shared" and rule == "bp":
-                ref = max((v for v in AIHWKIT.get(device, {}).values()), default=None)
-                if ref is not None:
-                    ax.plot(10.4, 100 * ref, marker="<", ms=8, color=colours.get(device),
-                            clip_on=False, ls="none")
-        what = ("on-chip decorrelation, 40-64-10" if task == "decor"
-                else "no decorrelation, 40-64-64-10")
-        ax.set_title(f"{rule.upper()}, {what}", fontsize=9)
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left")
-        if task == "shared" and rule == "bp":
-            ax.text(0.98, 0.02, "◄ aihwkit 0.9.2, best algorithm\n   per device (same task)",
-                    transform=ax.transAxes, ha="right", va="bottom", fontsize=7)
-    for row in axes:
-        row[0].set_ylabel("train accuracy (%): mean, min–max over seeds")
+            _curves(top, results, rows, task, rule)
+            _bars(bottom, rows, task, rule, updates)
+            top.set_title(f"{rule.upper()}, {TITLES[task]}: best algorithm per device",
+                          fontsize=8.5)
+            bottom.set_title(f"{rule.upper()}, {TITLES[task]}: every algorithm, final epoch",
+                             fontsize=8.5)
+            top.set_ylim(0, 80)
+            bottom.set_ylim(0, 80)
     fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
+    fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
     return buf.getvalue()
 
@@ -246,16 +358,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--tasks", default="decor,shared")
     p.add_argument("--rules", default="fa,bp")
-    p.add_argument("--devices", default="pcm,reram,ecram")
-    p.add_argument("--updates", default="sgd,mixed-precision",
-                   help="Algorithms run for every seed and the full epochs.")
-    p.add_argument("--short-updates", default="tiki-taka,ttv2,chopped-ttv2,agad",
-                   help="Algorithms run for seed 0 and --short-epochs only (their transfers "
-                        "are 10-30x slower to simulate).")
-    p.add_argument("--short-epochs", type=int, default=2)
+    p.add_argument("--devices", default="pcm,ecram,reram")
+    p.add_argument("--updates", default=UPDATES)
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--workers", type=int, default=1)
     p.add_argument("--out", default=str(ASSETS / "chip_study"))
     p.add_argument("--resume", action="store_true", help="Skip the runs already in OUT.jsonl.")
     p.add_argument("--replot", action="store_true",
@@ -264,14 +371,10 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     log = out.with_suffix(".jsonl")
     command = "benchmarks/chip_study.py " + " ".join(argv or sys.argv[1:])
-    done = [json.loads(line) for line in log.read_text().splitlines()] if (
-        (args.resume or args.replot) and log.exists()) else []
+    done = read_log(log) if (args.resume or args.replot) and log.exists() else []
     if not args.replot:
         have = {key(r) for r in done}
         todo = [r for r in plan(args) if key(r) not in have]
-        # slow cells first, so that the pool's tail is short
-        todo.sort(key=lambda r: (r[0] != "decor", r[2] in ("digital", "ideal"),
-                                 r[5] < args.epochs))
         if not args.resume:
             log.parent.mkdir(parents=True, exist_ok=True)
             log.write_text("")
@@ -282,8 +385,7 @@ def main(argv: list[str] | None = None) -> int:
             for i, fut in enumerate(as_completed(futures), 1):
                 r = fut.result()
                 done.append(r)
-                fh.write(json.dumps(r) + "\n")
-                fh.flush()
+                append_run(fh, r)
                 final = f"{100 * r['train_acc'][-1]:.1f} %" if r["train_acc"] else "-"
                 print(f"[{i}/{len(todo)} {time.perf_counter() - start:6.0f} s] {r['task']} "
                       f"{r['rule']} {r['device']} {r['update']} seed {r['seed']}: {final}"
