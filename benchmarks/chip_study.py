@@ -335,6 +335,53 @@ def figure_png(results: list[dict], rows: list[dict]) -> bytes:
     return buf.getvalue()
 
 
+def _pct(r: dict) -> str:
+    if not np.isfinite(r["train_acc_mean"]):
+        return "–"
+    if r["completed"] == 1:
+        return f"{100 * r['train_acc_mean']:.1f}"
+    return (f"{100 * r['train_acc_mean']:.1f} ({100 * r['train_acc_min']:.1f}–"
+            f"{100 * r['train_acc_max']:.1f})")
+
+
+def markdown(rows: list[dict]) -> str:
+    """The docs' tables, one per task and rule: per cell the final train accuracy (mean and
+    min–max over the seeds that completed), its ratio to the ideal device run (of the means;
+    per seed, min–max), the seeds, stopped runs, pulses, aihwkit's figure (shared, BP)."""
+    out = []
+    order = {"digital": 0, "ideal": 1, "pcm": 2, "ecram": 3, "reram": 4}
+    updates = UPDATES.split(",")
+    for task in ("decor", "decor-noref", "shared"):
+        for rule in ("fa", "bp"):
+            mine = sorted((r for r in rows if (r["task"], r["rule"]) == (task, rule)),
+                          key=lambda r: (order.get(r["device"], 9), r["epochs"],
+                                         updates.index(r["update"])
+                                         if r["update"] in updates else 9))
+            if not mine:
+                continue
+            shared = (task, rule) == ("shared", "bp")
+            out.append(f"**{task}, {rule.upper()}**\n")
+            out.append("| device | update | seeds | train acc % (min–max) | ÷ ideal (per seed) "
+                       "| test acc % | pulses / train sample | stopped |"
+                       + (" aihwkit 0.9.2 |" if shared else ""))
+            out.append("|---" * (9 if shared else 8) + "|")
+            for r in mine:
+                ratio = "–" if not np.isfinite(r["vs_ideal"]) else (
+                    f"{r['vs_ideal']:.2f}" + (f" ({r['vs_ideal_min']:.2f}–{r['vs_ideal_max']:.2f})"
+                                             if r["completed"] > 1 else ""))
+                stopped = (f"{r['failed']}/{r['seeds']} ({r['first_failure'].split(':')[0]})"
+                           if r["failed"] else "")
+                test = "–" if not np.isfinite(r["test_acc_mean"]) else \
+                    f"{100 * r['test_acc_mean']:.1f}"
+                line = (f"| {r['device']} | {r['update']} | {r['seed_list']} | {_pct(r)} | "
+                        f"{ratio} | {test} | {r['pulses_per_train_sample']:.3g} | {stopped} |")
+                if shared:
+                    line += f" {100 * r['aihwkit']:.1f} |" if r["aihwkit"] is not None else " |"
+                out.append(line)
+            out.append("")
+    return "\n".join(out)
+
+
 def write_final(out: Path, results: list[dict], command: str) -> list[dict]:
     from neurodecorr.io import json_bytes, write_outputs
 
@@ -350,6 +397,7 @@ def write_final(out: Path, results: list[dict], command: str) -> list[dict]:
                                                    "results": results, "table": rows}),
         str(out.with_suffix(".csv")): buf.getvalue().encode(),
         str(out.with_suffix(".png")): figure_png(results, rows),
+        str(out.with_suffix(".md")): markdown(rows).encode(),
     })
     return rows
 
@@ -392,9 +440,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"{' stopped ' + r['failure'][:60] if r['failure'] else ''} "
                       f"({r['wall_s']:.0f} s)", flush=True)
     rows = write_final(out, done, command)
-    for r in rows:
-        print({k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()
-               if k != "first_failure"})
+    print(markdown(rows))
     return 0
 
 
