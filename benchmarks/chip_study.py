@@ -110,6 +110,28 @@ def one_run(task: str, rule: str, device: str, update: str, seed: int, epochs: i
     return out
 
 
+def from_reference_log(path: Path) -> list[dict]:
+    """The decorrelation runs of ``benchmarks/chip_lateral_reference.py``'s log that are cells
+    of the ``decor`` task with FA (circuit ``ideal-reference.toml``, one device on every array,
+    10 epochs) and completed, as study runs (a stopped run's message is not in that log); the
+    label names the source. Pulse counts were not recorded there. Taken only after a re-run
+    here reproduced such runs bit for bit (docs/chip.md)."""
+    runs = []
+    for line in path.read_text().splitlines():
+        r = json.loads(line)
+        if (Path(r["circuit"]).name != Path(REFERENCE_CIRCUIT).name
+                or r["lateral_device"] != r["forward_device"] or r["final_train_acc"] is None):
+            continue
+        runs.append({"task": "decor", "rule": "fa", "device": r["forward_device"],
+                     "update": r["update"], "seed": r["seed"], "epochs": 10,
+                     "circuit": REFERENCE_CIRCUIT, "train_acc": r["train_acc"],
+                     "test_acc": r["test_acc"],
+                     "failure": None,
+                     "wall_s": None, "gain_register": r["gain_register"],
+                     "source": f"{path.name}: {r['label']}"})
+    return runs
+
+
 def plan(args) -> list[tuple]:
     """Every run of the study, (task, rule, device, update, seed, epochs), in the order of
     priority: tasks and rules as given, then seed by seed (every cell's seed 0 before any
@@ -183,8 +205,10 @@ def summarise(results: list[dict]) -> list[dict]:
                      "test_acc_mean": float(np.mean(tests)) if tests else np.nan,
                      "vs_ideal_min": float(ratios.min()) if ratios.size else np.nan,
                      "vs_ideal_max": float(ratios.max()) if ratios.size else np.nan,
-                     "pulses_per_train_sample": float(np.mean(
-                         [r.get("pulses_per_train_sample", 0.0) for r in runs])),
+                     # NaN where no run of the cell recorded it (runs taken from another log)
+                     "pulses_per_train_sample": float(np.nanmean(
+                         [r.get("pulses_per_train_sample", np.nan) for r in runs] + [np.nan])
+                         if any("pulses_per_train_sample" in r for r in runs) else np.nan),
                      "aihwkit": (AIHWKIT.get(device, {}).get(update)
                                  if (task, rule, epochs) == ("shared", "bp", 10) else None),
                      "first_failure": next((r["failure"] for r in runs if r["failure"]), "")})
@@ -413,6 +437,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--out", default=str(ASSETS / "chip_study"))
     p.add_argument("--resume", action="store_true", help="Skip the runs already in OUT.jsonl.")
+    p.add_argument("--take-reference-runs", metavar="JSONL",
+                   help="Append the decor-task runs of chip_lateral_reference.py's log to "
+                        "OUT.jsonl (those not there yet) before planning.")
     p.add_argument("--replot", action="store_true",
                    help="Write OUT.json, .csv and .png from OUT.jsonl without training.")
     args = p.parse_args(argv)
@@ -420,6 +447,15 @@ def main(argv: list[str] | None = None) -> int:
     log = out.with_suffix(".jsonl")
     command = "benchmarks/chip_study.py " + " ".join(argv or sys.argv[1:])
     done = read_log(log) if (args.resume or args.replot) and log.exists() else []
+    if args.take_reference_runs:
+        have = {key(r) for r in done}
+        taken = [r for r in from_reference_log(Path(args.take_reference_runs))
+                 if key(r) not in have]
+        with log.open("a") as fh:
+            for r in taken:
+                append_run(fh, r)
+        done += taken
+        print(f"{len(taken)} runs taken from {args.take_reference_runs}", flush=True)
     if not args.replot:
         have = {key(r) for r in done}
         todo = [r for r in plan(args) if key(r) not in have]
