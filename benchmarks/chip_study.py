@@ -174,11 +174,11 @@ def summarise(results: list[dict]) -> list[dict]:
 
     ``train_acc_mean``/``_min``/``_max`` are the mean, minimum and maximum of the final train
     accuracy over the seeds that completed (``completed`` of ``seeds``; a stopped run has no
-    final accuracy). ``vs_ideal`` is the cell's mean over the ``ideal`` device cell's mean of
-    the same task and rule, ``vs_ideal_min``/``_max`` the extremes of the per-seed ratios
-    ``acc(seed) / acc_ideal(seed)`` (same seed: same initial weights and data order);
-    ``vs_digital`` likewise against the software run. ``aihwkit`` is aihwkit 0.9.2's figure
-    where it has one (shared task, BP, 10 epochs)."""
+    final accuracy). ``vs_ideal`` is the cell's mean over the ``ideal`` device run's mean on
+    the same seeds (same task and rule; same seed: same initial weights and data order),
+    ``vs_ideal_min``/``_max`` the extremes of the per-seed ratios ``acc(seed) /
+    acc_ideal(seed)``; ``vs_digital`` likewise against the software run's mean. ``aihwkit`` is
+    aihwkit 0.9.2's figure where it has one (shared task, BP, 10 epochs)."""
     cells: dict[tuple, list[dict]] = {}
     for r in results:
         cells.setdefault((r["task"], r["rule"], r["device"], r["update"], r["epochs"]),
@@ -212,13 +212,12 @@ def summarise(results: list[dict]) -> list[dict]:
                      "aihwkit": (AIHWKIT.get(device, {}).get(update)
                                  if (task, rule, epochs) == ("shared", "bp", 10) else None),
                      "first_failure": next((r["failure"] for r in runs if r["failure"]), "")})
-    ref = {(r["task"], r["rule"], r["device"], r["epochs"]): r["train_acc_mean"] for r in rows
-           if r["device"] in ("ideal", "digital") and r["update"] == "sgd"}
-    for r in rows:
-        r["vs_ideal"] = r["train_acc_mean"] / ref.get((r["task"], r["rule"], "ideal",
-                                                       r["epochs"]), np.nan)
-        r["vs_digital"] = r["train_acc_mean"] / ref.get((r["task"], r["rule"], "digital",
-                                                         r["epochs"]), np.nan)
+        for name in ("ideal", "digital"):  # the reference's mean over the same seeds
+            mine = [(final_train_acc(r), per_seed.get((task, rule, name, epochs, r["seed"]),
+                                                      np.nan)) for r in runs]
+            mine = np.array([m for m in mine if np.isfinite(m[0]) and np.isfinite(m[1])])
+            rows[-1][f"vs_{name}"] = (float(mine[:, 0].mean() / mine[:, 1].mean())
+                                      if mine.size else np.nan)
     return rows
 
 
@@ -397,8 +396,11 @@ def markdown(rows: list[dict]) -> str:
                            if r["failed"] else "")
                 test = "–" if not np.isfinite(r["test_acc_mean"]) else \
                     f"{100 * r['test_acc_mean']:.1f}"
+                pulses = r["pulses_per_train_sample"]
+                pulses = "–" if not np.isfinite(pulses) or r["device"] == "digital" else \
+                    f"{pulses:.3g}"
                 line = (f"| {r['device']} | {r['update']} | {r['seed_list']} | {_pct(r)} | "
-                        f"{ratio} | {test} | {r['pulses_per_train_sample']:.3g} | {stopped} |")
+                        f"{ratio} | {test} | {pulses} | {stopped} |")
                 if shared:
                     line += f" {100 * r['aihwkit']:.1f} |" if r["aihwkit"] is not None else " |"
                 out.append(line)
