@@ -309,14 +309,17 @@ def _bars(ax, rows: list[dict], task: str, rule: str, updates: list[str]) -> Non
     ax.set_xticks(range(len(devices)), devices)
     ax.set_ylabel("final train accuracy (%)")
     ax.grid(alpha=0.3, axis="y")
-    handles = [plt_patch(f"C{i + 4}", u) for i, u in enumerate(updates)]
-    ax.legend(handles=handles, fontsize=6, ncol=3, loc="upper left")
-
-
-def plt_patch(colour: str, label: str):
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    return Patch(color=colour, label=label, alpha=0.85)
+    handles = [Patch(color=f"C{i + 4}", label=u, alpha=0.85) for i, u in enumerate(updates)]
+    handles += [Line2D([], [], color="0.3", ls="--", label="ideal device"),
+                Line2D([], [], color="0.3", ls=":", label="digital"),
+                Line2D([], [], color="C3", marker="x", ls="none", label="a seed stopped")]
+    if (task, rule) == ("shared", "bp"):
+        handles.append(Line2D([], [], color="k", marker="D", ms=4, ls="none",
+                              label="aihwkit 0.9.2"))
+    ax.legend(handles=handles, fontsize=6, ncol=4, loc="upper left")
 
 
 def figure_png(results: list[dict], rows: list[dict]) -> bytes:
