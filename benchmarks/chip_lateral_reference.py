@@ -6,7 +6,8 @@ one file per run (``docs/chip.md``, "Diagonal reference", gives
 the loop). This script reads them, writes one line per run to
 ``docs/assets/chip_lateral_reference.jsonl`` and prints the table: final train accuracy, its
 ratio to the ideal-device run with the same circuit and to the ideal-device run of the chip
-study (``docs/assets/chip_study.jsonl``: circuit ``ideal``, no reference, same seeds)::
+study (``docs/assets/chip_study.jsonl``, task ``decor-noref``: circuit ``ideal``, no reference,
+same seeds)::
 
     .venv/bin/python benchmarks/chip_lateral_reference.py RUNS_DIR/*.json
 """
@@ -42,13 +43,14 @@ def summary(path: Path) -> dict:
 
 
 def study_ideal() -> dict[int, float]:
-    """Final train accuracy of the chip study's ideal-device run per seed (decor task, FA)."""
+    """Final train accuracy of the chip study's ideal-device run per seed on the ``ideal`` circuit
+    (task ``decor-noref``, FA)."""
     out = {}
     path = ASSETS / "chip_study.jsonl"
     for line in path.read_text().splitlines():
         r = json.loads(line)
         if (r.get("task"), r.get("rule"), r.get("device"), r.get("epochs")) == (
-                "decor", "fa", "ideal", 10) and not r.get("failure"):
+                "decor-noref", "fa", "ideal", 10) and not r.get("failure"):
             out[r["seed"]] = r["train_acc"][-1]
     return out
 
