@@ -50,6 +50,33 @@ def test_mixed_precision_delivers_the_accumulated_update_to_one_granularity(rng)
     assert np.abs(total).max() > 5 * DW  # several pulses were delivered
 
 
+def test_granularity_steps_sets_the_pulses_of_one_count(rng):
+    """``granularity_steps = 3``: every device moves by whole multiples of 3 steps, χ keeps a
+    remainder below 3 steps, and W − W0 + χ is the accumulated update (closed form); on an
+    array of weight scale 2 the count is still 3 steps, not 3 weight-scale-1 steps."""
+    W0 = rng.uniform(-0.3, 0.3, (5, 7))
+    for scale in (1.0, 2.0):
+        step = DW * scale
+        arr = make_array(SYMMETRIC, W0, np.random.default_rng(1), 0.0, scale,
+                         UpdateConfig("mixed-precision", granularity_steps=3))
+        assert arr.steps_per_count == 3 and arr.epsilon == pytest.approx(3 * step)
+        start = arr.effective_weights(0.0)
+        total = np.zeros_like(W0)
+        for _ in range(40):
+            x, d = rng.standard_normal((3, 7)), rng.standard_normal((3, 5))
+            arr.update(x, d, 0.01 * scale, 0.0)
+            total += 0.01 * scale * d.T @ x
+            counts = (arr.effective_weights(0.0) - start) / (3 * step)
+            np.testing.assert_allclose(counts, np.round(counts), atol=1e-9)
+            assert np.all(np.abs(arr.chi) < 3 * step)
+            np.testing.assert_allclose(arr.effective_weights(0.0) - start + arr.chi, total,
+                                       atol=1e-9)
+        assert np.abs(total).max() > 10 * step
+    with pytest.raises(NeurodecorrError, match="granularity_steps"):
+        make_array(SYMMETRIC, W0, np.random.default_rng(1), 0.0, 1.0,
+                   UpdateConfig("mixed-precision", granularity=0.02, granularity_steps=3))
+
+
 def _quadratic(algorithm, device, steps=1500, seed=0, lr=0.05):
     """Least squares ½‖W x − W* x‖² with Gaussian x: SGD steps d = (W* − W) x, read through
     the array. Returns max |W − W*| at the end."""
