@@ -1,4 +1,4 @@
-"""ReRAM on issue #15's decorrelation task: the table of docs/chip.md, "ReRAM on the decorrelation task".
+"""ReRAM on issue #15's decorrelation task: the table of docs/chip.md's ReRAM subsection.
 
 The runs are ``neurodecorr train --json`` runs of the decorrelation task (FA with on-chip
 ``ahmad``, MNIST-1D 40-64-10, 10 epochs, ``--chip-lr 0.2 --decor-lr 1e-3``), one JSON per run,
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         if not is_ideal(r):
             devices = "/".join(f"{a}+{b}" for a, b in zip(r["lateral_device"],
-                                                           r["forward_device"]))
+                                                           r["forward_device"], strict=True))
             cells[(",".join(Path(c).stem for c in r["circuits"]), devices,
                    r["update"] or "circuit")].append(r)
     print("| circuit(s) | lateral+forward device per layer | update | train acc % per seed "
