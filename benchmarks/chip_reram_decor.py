@@ -32,9 +32,10 @@ def summary(path: Path) -> dict:
     done = len(hist) == cfg["epochs"]
     return {"label": path.stem,
             "circuits": [Path(layer["circuit_file"]).name for layer in layers],
-            "lateral_device": [layer["lateral_device"] for layer in layers],
-            "forward_device": [layer["forward_device"] for layer in layers],
-            "update": chip["options"]["update"], "seed": cfg["seed"], "epochs": len(hist),
+            "lateral_device": [Path(layer["lateral_device"]).stem for layer in layers],
+            "forward_device": [Path(layer["forward_device"]).stem for layer in layers],
+            "update": chip["options"]["update"], "chip_lr": chip["options"]["lr"],
+            "seed": cfg["seed"], "epochs": len(hist),
             "train_acc": [h["train_acc"] for h in hist], "test_acc": [h["test_acc"] for h in hist],
             "final_train_acc": hist[-1]["train_acc"] if done and hist else None,
             "gain_register": [layer["gain_register"] for layer in layers]}
@@ -55,14 +56,15 @@ def main(argv: list[str] | None = None) -> int:
     cells = defaultdict(list)
     for r in rows:
         if not is_ideal(r):
-            devices = "/".join(f"{a}+{b}" for a, b in zip(r["lateral_device"],
-                                                           r["forward_device"], strict=True))
-            cells[(",".join(Path(c).stem for c in r["circuits"]), devices,
-                   r["update"] or "circuit")].append(r)
-    print("| circuit(s) | lateral+forward device per layer | update | train acc % per seed "
-          "| ideal-device run % per seed | ratio per seed | mean ratio |")
-    print("|---|---|---|---|---|---|---|")
-    for (circ, devices, upd), runs in sorted(cells.items()):
+            pairs = dict.fromkeys(f"{a} + {b}" for a, b in zip(r["lateral_device"],
+                                                               r["forward_device"], strict=True))
+            circuits = dict.fromkeys(Path(c).stem for c in r["circuits"])
+            cells[(", ".join(circuits), " | ".join(pairs), r["update"] or "circuit",
+                   r["chip_lr"])].append(r)
+    print("| circuit (per layer) | lateral + forward device | update | chip lr | train acc % "
+          "per seed | ideal-device run % per seed | ratio per seed | mean ratio |")
+    print("|---|---|---|---|---|---|---|---|")
+    for (circ, devices, upd, lr), runs in sorted(cells.items()):
         runs = sorted(runs, key=lambda r: r["seed"])
         accs, refs, ratios = [], [], []
         for r in runs:
@@ -74,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         ok = [q for q in ratios if q is not None]
         mean = f"{np.mean(ok):.2f}" if ok else "–"
         seeds = ",".join(str(r["seed"]) for r in runs)
-        print(f"| {circ} | {devices} | {upd} | {', '.join(accs)} (seeds {seeds}) | "
+        print(f"| {circ} | {devices} | {upd} | {lr:g} | {', '.join(accs)} (seeds {seeds}) | "
               f"{', '.join(refs)} | {per} | {mean} |")
     return 0
 
