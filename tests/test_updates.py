@@ -77,6 +77,26 @@ def test_granularity_steps_sets_the_pulses_of_one_count(rng):
                    UpdateConfig("mixed-precision", granularity=0.02, granularity_steps=3))
 
 
+def test_reram_decor_circuit_pulses_counts_of_its_write_noise():
+    """``benchmarks/chip_study_devices/reram-decor.toml`` (docs/chip.md, ReRAM on the
+    decorrelation task): its forward arrays pulse counts of 75 steps, ReRAM's write noise in
+    steps, on arrays of any weight scale; its lateral arrays keep the σ_c2c² default."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    circuit = load_circuit(root / "benchmarks" / "chip_study_devices" / "reram-decor.toml")
+    reram = load_device("reram")
+    assert circuit.forward.weight_headroom == 3.0 and circuit.lateral.reference_range == 0.5
+    assert circuit.forward.granularity_steps == round(reram.pulsed.write_noise_rel)
+    for scale in (0.3, 0.6):
+        fwd = make_array(reram, np.zeros((4, 5)), np.random.default_rng(0), 0.0, scale,
+                         circuit.forward.update_config())
+        lat = make_array(reram, np.zeros((4, 4)), np.random.default_rng(0), 0.0, scale,
+                         circuit.lateral.update_config())
+        assert fwd.steps_per_count == 75 and lat.steps_per_count == 25
+        assert fwd.epsilon == pytest.approx(75 * reram.pulsed.dw_min_norm * fwd.crossbar.scale)
+
+
 def _quadratic(algorithm, device, steps=1500, seed=0, lr=0.05):
     """Least squares ½‖W x − W* x‖² with Gaussian x: SGD steps d = (W* − W) x, read through
     the array. Returns max |W − W*| at the end."""
