@@ -141,9 +141,6 @@ def test_lava_processes_die_with_a_killed_parent(bundle):
     wait_until(lambda: not any(alive(p) for p in seen), 30, "every Lava process to end")
 
 
-@pytest.mark.xfail(raises=subprocess.TimeoutExpired, strict=False,
-                   reason="a rare hang after every Lava child is stopped (seen once in a "
-                          "fresh-clone CI run); open in issue #17, any other failure still fails")
 def test_a_stopped_lava_process_ends_the_run(bundle):
     """Stopped Lava processes stall every step; the worker's own watchdog ends the run."""
     proc, seen = start_run(bundle, "--chunk-timeout", "5")
