@@ -189,10 +189,18 @@ def _loop(solver: Solver, cycle, horizon: Horizon, field: LateralField, X: np.nd
         if cycle is None:
             stepper.step(t, None)
             t = stepper.t
+            k += 1
+        elif trajectory is None:
+            # every step up to the next check or the step limit in one call: the stepper then
+            # looks nothing up per step (the times are those the step-by-step branch computes)
+            steps = range(k, min(k + every - k % every, horizon.max_steps))
+            k += stepper.run([(j // length) * cycle_s + offsets[j % length] for j in steps],
+                             [steps_h[j % length] for j in steps])
+            t = (k // length) * cycle_s + offsets[k % length]
         else:
             stepper.step(t, steps_h[k % length])
             t = ((k + 1) // length) * cycle_s + offsets[(k + 1) % length]
-        k += 1
+            k += 1
         if stepper.failure is not None:
             result = Result.SOLVER_FAILED
             monitor.values.update(t=t, why=stepper.failure, solver=solver.label)
