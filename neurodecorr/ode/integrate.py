@@ -80,13 +80,15 @@ def _check_capabilities(solver: Solver, controller: object, field: LateralField,
     if field.noise_std > 0 and not solver.stochastic:
         raise NeurodecorrError(f"method {label}: a circuit with noise needs "
                                f"{_names(lambda s, c: s.stochastic)}")
-    usable = _names(lambda s, c: not s.needs_exact_field and c is None)
+    def usable() -> str:  # only for a message: a settle that goes ahead does not build it
+        return _names(lambda s, c: not s.needs_exact_field and c is None)
+
     if solver.needs_exact_field and not field.exact:
         raise NeurodecorrError(f"method {label}: needs the ideal, noiseless circuit; use "
-                               f"{usable} with a device or noise")
+                               f"{usable()} with a device or noise")
     if getattr(controller, "noiseless_only", False) and field.noisy:
         raise NeurodecorrError(f"method {label}: needs a noiseless circuit (its large steps "
-                               f"amplify noise); use {usable}")
+                               f"amplify noise); use {usable()}")
     if field.noise_std > 0 and rng is None:
         raise NeurodecorrError("seed: a noisy circuit needs a seed or a numpy Generator")
 
