@@ -277,8 +277,10 @@ def precision_warning(field, tol: float, eps: float) -> str | None:
     up to ``eps · κ(S)``; the eigenvalue spread ``max|μ| / min|μ|`` stands in for κ (equal
     for a normal ``S``, a lower bound otherwise).
     """
-    mu = np.abs(field.eigenvalues)
-    spread = float(np.max(mu) / np.min(mu))
+    if ("spread",) not in field.plans:
+        mu = np.abs(field.eigenvalues)
+        field.plans[("spread",)] = float(np.max(mu) / np.min(mu))
+    spread = field.plans[("spread",)]
     if spread * eps < tol:
         return None
     return (f"eigenvalue spread {spread:.3g} of the circuit matrix: rounding alone can leave a "
