@@ -38,8 +38,7 @@ def plot(cmp: fl.LearningComparison, plan: fl.FixedLearningPlan, path: str) -> N
     top.plot(cmp.samples, cmp.float_on_grid, "C7-", lw=2.5, alpha=0.5,
              label=f"float rule, {'Δ' if plan.split else 'A'} rounded to the 9-bit weight grid")
     styles = {"lava": "C0-", "independent": "C1--", "nearest": "C2-."}
-    names = {"lava": "fixed point, Lava's rounding"
-                     + (" (emulation only)" if plan.split else " (= Lava run)"),
+    names = {"lava": "fixed point, Lava's rounding (= Lava run)",
              "independent": "fixed point, per-synapse rounding", "nearest": "fixed point, nearest"}
     for r, scores in cmp.fixed.items():
         top.plot(cmp.samples, scores, styles[r], label=names[r])

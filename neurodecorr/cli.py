@@ -220,3 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     for w in held:
         warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":  # ``python -m neurodecorr.cli`` runs as ``python -m neurodecorr``
+    sys.exit(main())

@@ -91,3 +91,10 @@ def test_version_and_help():
                           capture_output=True, text=True)
     assert proc.returncode == 0 and "0.1.0" in proc.stdout
     assert main(["--help"]) == 0
+
+
+def test_the_cli_module_runs_as_the_package_does():
+    """``python -m neurodecorr.cli`` used to import the module and exit 0 doing nothing."""
+    proc = subprocess.run([sys.executable, "-m", "neurodecorr.cli", "bench", "--scenario",
+                           "no-such-scenario"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "unknown scenario 'no-such-scenario'" in proc.stderr

@@ -287,3 +287,56 @@ def test_euler_blocks_keep_a_trajectory_and_refuse_bad_workers():
     for bad in (0, 1.5, True, "2"):
         with pytest.raises(NeurodecorrError, match="workers"):
             Euler(workers=bad)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("leak", [0.0, 0.2])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_euler_steps_between_checks_are_the_plain_iteration(dtype, leak, workers):
+    """The steps the loop hands to ``Stepper.run`` in one call (here 3 between checks, and a
+    last run cut short by the time limit) are numpy's ``ȳ ← ȳ + h (x − ȳ Aᵀ − λȳ)`` to the
+    bit, and equal the step-by-step path a trajectory takes."""
+    rng = np.random.default_rng(12)
+    n, batch, steps = 20, 64, 23
+    A = stable_nonsymmetric(rng, n)
+    X = rng.standard_normal((batch, n))
+    field = LateralField(A, leak=leak, dtype=dtype)
+    dt = 0.05e-6
+    criterion = SettleCriterion(tol=0.0, max_time_s=steps * dt, check_every=3)
+    bulk = settle(field, X, Euler(dt_s=dt, workers=workers), criterion=criterion)
+    assert bulk.nsteps == steps and bulk.t == pytest.approx(steps * dt)
+    f = np.dtype(dtype).type
+    Xd, At, h, lam = X.astype(dtype), field.A.T, f(dt / field.tau_s), f(leak)
+    Y = np.zeros_like(Xd)
+    for _ in range(steps):
+        Y = Y + h * (Xd - Y @ At - lam * Y)
+    np.testing.assert_array_equal(bulk.y, Y)
+    stepwise = settle(field, X, Euler(dt_s=dt, workers=workers), criterion=criterion,
+                      t_eval=[steps * dt / 2])
+    np.testing.assert_array_equal(stepwise.y, bulk.y)
+    assert (stepwise.nsteps, stepwise.nfev, stepwise.t) == (bulk.nsteps, bulk.nfev, bulk.t)
+
+
+def test_the_residual_check_kernel_is_numpys():
+    """``kernels.relative_residual`` against the numpy expressions it replaces: values, the
+    largest (NaN when any is NaN, as ``np.max``), and which samples newly settle."""
+    from neurodecorr.ode import kernels
+
+    rng = np.random.default_rng(13)
+    rsq = rng.random(50) ** 8
+    scale = rng.random(50) + 0.5
+    t_settle = np.where(rng.random(50) < 0.3, 1e-6, np.nan)
+    for tol, poison in ((1e-3, None), (0.0, None), (1e-3, np.inf), (1e-3, np.nan)):
+        r = rsq.copy()
+        if poison is not None:
+            r[17] = poison
+        residual, newly, ts = np.empty(50), np.ones(50, bool), t_settle.copy()
+        worst, count = kernels.relative_residual(r, scale, tol, 2e-6, residual, ts, newly)
+        expected = np.sqrt(r) / scale
+        np.testing.assert_array_equal(residual, expected)
+        np.testing.assert_array_equal(worst, np.max(expected))
+        mask = np.isnan(t_settle) & (expected < tol)
+        np.testing.assert_array_equal(newly, mask)
+        assert count == mask.sum() and (tol == 0.0) == (count == 0)
+        marked = np.where(mask, 2e-6, t_settle) if np.isfinite(np.max(expected)) else t_settle
+        np.testing.assert_array_equal(ts, marked)

@@ -50,6 +50,53 @@ def test_mixed_precision_delivers_the_accumulated_update_to_one_granularity(rng)
     assert np.abs(total).max() > 5 * DW  # several pulses were delivered
 
 
+def test_granularity_steps_sets_the_pulses_of_one_count(rng):
+    """``granularity_steps = 3``: every device moves by whole multiples of 3 steps, χ keeps a
+    remainder below 3 steps, and W − W0 + χ is the accumulated update (closed form); on an
+    array of weight scale 2 the count is still 3 steps, not 3 weight-scale-1 steps."""
+    W0 = rng.uniform(-0.3, 0.3, (5, 7))
+    for scale in (1.0, 2.0):
+        step = DW * scale
+        arr = make_array(SYMMETRIC, W0, np.random.default_rng(1), 0.0, scale,
+                         UpdateConfig("mixed-precision", granularity_steps=3))
+        assert arr.steps_per_count == 3 and arr.epsilon == pytest.approx(3 * step)
+        start = arr.effective_weights(0.0)
+        total = np.zeros_like(W0)
+        for _ in range(40):
+            x, d = rng.standard_normal((3, 7)), rng.standard_normal((3, 5))
+            arr.update(x, d, 0.01 * scale, 0.0)
+            total += 0.01 * scale * d.T @ x
+            counts = (arr.effective_weights(0.0) - start) / (3 * step)
+            np.testing.assert_allclose(counts, np.round(counts), atol=1e-9)
+            assert np.all(np.abs(arr.chi) < 3 * step)
+            np.testing.assert_allclose(arr.effective_weights(0.0) - start + arr.chi, total,
+                                       atol=1e-9)
+        assert np.abs(total).max() > 10 * step
+    with pytest.raises(NeurodecorrError, match="granularity_steps"):
+        make_array(SYMMETRIC, W0, np.random.default_rng(1), 0.0, 1.0,
+                   UpdateConfig("mixed-precision", granularity=0.02, granularity_steps=3))
+
+
+def test_reram_decor_circuit_pulses_counts_of_its_write_noise():
+    """``benchmarks/chip_study_devices/reram-decor.toml`` (docs/chip.md, ReRAM on the
+    decorrelation task): its forward arrays pulse counts of 75 steps, ReRAM's write noise in
+    steps, on arrays of any weight scale; its lateral arrays keep the σ_c2c² default."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    circuit = load_circuit(root / "benchmarks" / "chip_study_devices" / "reram-decor.toml")
+    reram = load_device("reram")
+    assert circuit.forward.weight_headroom == 3.0 and circuit.lateral.reference_range == 0.5
+    assert circuit.forward.granularity_steps == round(reram.pulsed.write_noise_rel)
+    for scale in (0.3, 0.6):
+        fwd = make_array(reram, np.zeros((4, 5)), np.random.default_rng(0), 0.0, scale,
+                         circuit.forward.update_config())
+        lat = make_array(reram, np.zeros((4, 4)), np.random.default_rng(0), 0.0, scale,
+                         circuit.lateral.update_config())
+        assert fwd.steps_per_count == 75 and lat.steps_per_count == 25
+        assert fwd.epsilon == pytest.approx(75 * reram.pulsed.dw_min_norm * fwd.crossbar.scale)
+
+
 def _quadratic(algorithm, device, steps=1500, seed=0, lr=0.05):
     """Least squares ½‖W x − W* x‖² with Gaussian x: SGD steps d = (W* − W) x, read through
     the array. Returns max |W − W*| at the end."""

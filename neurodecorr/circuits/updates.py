@@ -12,7 +12,8 @@ like a :class:`~neurodecorr.devices.Crossbar` and takes updates ``ΔW = lr Σ_k 
     Nandakumar et al. 2020 (Front. Neurosci. 14:406), aihwkit ``MixedPrecisionCompound``: the
     update accumulates in a digital matrix ``χ ← χ + ΔW``; every ``transfer_every`` updates each
     device gets ``n_ij = trunc(χ_ij/ε)`` pulses of the sign of ``χ_ij`` (``ε`` the granularity,
-    by default ``max(1, round(σ_c2c²))`` device steps, :func:`default_steps_per_count`) and
+    ``granularity`` in weight units or ``granularity_steps`` in device steps, by default
+    ``max(1, round(σ_c2c²))`` device steps, :func:`default_steps_per_count`) and
     ``χ`` keeps the remainder ``χ_ij − n_ij ε``
     (aihwkit ``rpu_mixedprec_device.cpp``, ``doTransfer``). The pulses are written row by row,
     as aihwkit does. Unlike aihwkit, ``x`` and ``d`` are not quantised before the outer product
@@ -88,6 +89,7 @@ import math
 import numpy as np
 
 from neurodecorr.core.checked import Checked, setting
+from neurodecorr.errors import NeurodecorrError
 
 UPDATES = ("sgd", "mixed-precision", "tiki-taka", "ttv2", "chopped-ttv2", "agad")
 TRANSFERS = UPDATES[2:]
@@ -119,6 +121,11 @@ class UpdateConfig(Checked):
     granularity : float
         Mixed precision: ``ε`` in weight units, rounded to whole device steps ``dw_min`` (at
         least one); 0: :func:`default_steps_per_count` steps.
+    granularity_steps : int
+        Mixed precision: ``ε`` in device steps, the same count on every array whatever its
+        weight scale (exclusive with ``granularity``); 0: as ``granularity`` says. ReRAM on
+        the decorrelation task learns best with counts about as large as its write noise
+        (75 steps, docs/chip.md, "ReRAM on the decorrelation task").
     transfer_every : int
         Updates between two transfers (χ → devices, or one column of ``A`` → ``C``).
     transfer_lr : float
@@ -161,6 +168,7 @@ class UpdateConfig(Checked):
 
     update: str = setting("sgd", one_of=UPDATES)
     granularity: float = setting(0.0, within="[0, inf)")
+    granularity_steps: int = setting(0, within="[0, inf)")
     transfer_every: int = setting(1, within="[1, inf)")
     transfer_lr: float = setting(0.0, within="[0, inf)")
     fast_lr: float = setting(0.0, within="[0, inf)")
@@ -324,9 +332,14 @@ class MixedPrecisionArray(AnalogArray):
         self.chi = np.zeros(self.shape)
         # ε in whole device steps: a count is that many pulses
         self.steps_per_count = default_steps_per_count(self.crossbar.config.pulsed)
-        if self.update_config.granularity > 0:
-            self.steps_per_count = max(round(self.update_config.granularity / self.granularity),
-                                       1)
+        cfg = self.update_config
+        if cfg.granularity > 0 and cfg.granularity_steps > 0:
+            raise NeurodecorrError("granularity_steps: give either granularity (weight units) "
+                                   "or granularity_steps (device steps), not both")
+        if cfg.granularity > 0:
+            self.steps_per_count = max(round(cfg.granularity / self.granularity), 1)
+        elif cfg.granularity_steps > 0:
+            self.steps_per_count = int(cfg.granularity_steps)
         self.epsilon = self.steps_per_count * self.granularity
 
     def update(self, xs: np.ndarray, ds: np.ndarray, lr: float, t_s: float) -> None:

@@ -35,10 +35,12 @@ The power-preserving gain ``g`` of the ``ahmad`` rule is a per-layer scalar, see
 :func:`gain_code`. The engine floors each product before its shift; the rule's constant
 cancels their mean (:attr:`FixedLearningPlan.terms`, :func:`floor_errors`).
 
-**Split** (``FixedLearningPlan.split``, emulation only): ``A = D + Δ`` with the diagonal in a
-register of each neuron, applied as its self term (:func:`diagonal_current`) and learned by the
-neuron itself (:func:`diagonal_update`), and only the off-diagonal ``Δ`` in synapses, at a finer
-grid (``a`` = 9).
+**Split** (``FixedLearningPlan.split``): ``A = D + Δ`` with the diagonal in a register of each
+neuron, applied as its self term (:func:`diagonal_current`) and learned by the neuron itself
+(:func:`diagonal_update`), and only the off-diagonal ``Δ`` in synapses, at a finer grid
+(``a`` = 9). The synapses are a ``LearningDense`` whose diagonal stays at zero by the rule's
+form: every product that does not vanish with ``w`` carries a synaptic tag as a factor, 0 on the
+diagonal (:func:`split_tags`), so the engine's change of a diagonal synapse is exactly 0.
 """
 
 from __future__ import annotations
@@ -68,6 +70,13 @@ SR_SEED = 2
 #: fractional bits of the 12-bit multiplier (``[0, 2)``) a split neuron's diagonal uses
 DIAG_MULT_BITS = 11
 DIAG_MULT_MAX = 2**12 - 1
+#: a split plan's ``tag_1`` (``t``) of every off-diagonal synapse (0 on the diagonal). Lava's
+#: applier shifts a product right by its factors' widths beyond the 15-bit accumulator
+#: (``LearningRuleApplierBitApprox.apply``; ``t`` is 9 bits wide, ``FACTOR_TO_WIDTH_DICT``): the
+#: Hebbian product ``(x1−64)(y2−64)`` is shifted by 3, with ``t`` by 12. Written with mantissa 4,
+#: ``4·t = 2^9`` restores the same floor, ``⌊q·2^9 / 2^12⌋ = ⌊q / 2^3⌋``, within tag_1's 8 bits
+SPLIT_TAG = 128
+SPLIT_HEBB_MANTISSA = 4
 
 
 @dataclass(frozen=True)
@@ -166,8 +175,9 @@ class FixedLearningPlan:
     split: bool = False
     """``A = D + Δ``: the diagonal ``D`` is a register of each neuron, which applies it as its
     own self term and learns it (node-local, :func:`diagonal_update`); the synapses hold only
-    the off-diagonal ``Δ = w·2^−a`` (a ``LearningSparse`` without diagonal synapses), whose
-    entries are smaller than ``A``'s diagonal, so ``a`` can be larger"""
+    the off-diagonal ``Δ = w·2^−a`` (a ``LearningDense`` whose diagonal the tags keep at 0,
+    :func:`split_tags`), whose entries are smaller than ``A``'s diagonal, so ``a`` can be
+    larger. The Hebbian product is then written with mantissa 1 only (:data:`SPLIT_TAG`)"""
     D: int = 20
     """fractional bits of a split neuron's diagonal register ``d`` (24 bits: ``d < 8``); the
     self term multiplies by its top 12 bits, ``d >> (D − 11)``"""
@@ -215,7 +225,8 @@ class FixedLearningPlan:
             bias += _floor_error(self.e_gain, 1, 5) if self.gain else 0.0
             return RuleTerms(1, 1, K, bias + K)
         best = None
-        for m_h in _mantissas(self.e):
+        # a split rule's tagged Hebbian product keeps Lava's floor only with mantissa 1
+        for m_h in (1,) if self.split else _mantissas(self.e):
             for m_g in _mantissas(self.e_gain) if self.gain else (1,):
                 bias = _floor_error(self.e, m_h, 3)
                 if self.gain:
@@ -230,13 +241,21 @@ class FixedLearningPlan:
     def rule(self) -> str:
         """The rule string for ``Loihi3FLearningRule``."""
         t = self.terms
-        hebb = (f"{_scale(self.e, t.hebb_mantissa)} * u0 * (x1 - {OFFSET}) * (y2 - {OFFSET})")
+        if self.split:
+            # gated by the tag t (0 on the diagonal); 4·t = 2^9 undoes t's 9 bits of shift
+            hebb = (f"{SPLIT_HEBB_MANTISSA}*2^{self.e} * u0 * (x1 - {OFFSET}) * (y2 - {OFFSET})"
+                    " * t")
+        else:
+            hebb = (f"{_scale(self.e, t.hebb_mantissa)} * u0 * (x1 - {OFFSET}) * "
+                    f"(y2 - {OFFSET})")
         if self.gain:
+            # w·(y3 − 64) vanishes on a split plan's diagonal by itself (w = 0 there)
             hebb += f" - {_scale(self.e_gain, t.gain_mantissa)} * u0 * w * (y3 - {OFFSET})"
         if t.constant:
-            # the engine floors both products: add their mean error back
+            # the engine floors both products: add their mean error back (a split plan's
+            # gated by the tag d, 1 off the diagonal: a 9-bit factor adds no shift to it)
             m, j = t.constant_mantissa, t.constant_exp - 7
-            hebb += f" + {f'{m}*' if m != 1 else ''}2^{j} * u0"
+            hebb += f" + {f'{m}*' if m != 1 else ''}2^{j} * u0" + (" * d" if self.split else "")
         return hebb
 
     def check(self) -> None:
@@ -303,6 +322,13 @@ def neuron_step(phase: int, v: np.ndarray, x: np.ndarray, r: np.ndarray,
     if phase != 1:
         v = saturate(v + shift_floor(x - r, -plan.k))
     return v, v
+
+
+def split_tags(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A split plan's synaptic tags ``(tag_1, tag_2)`` = ``(t, d)``: :data:`SPLIT_TAG` and 1 off
+    the diagonal, 0 on it. The rule has no ``dt`` or ``dd``, so the engine never changes them."""
+    off = 1 - np.eye(n, dtype=np.int64)
+    return SPLIT_TAG * off, off
 
 
 def diagonal_current(d: np.ndarray, v: np.ndarray, plan: FixedLearningPlan) -> np.ndarray:

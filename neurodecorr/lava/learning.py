@@ -176,10 +176,11 @@ class FixedOnChipLearning:
     v: np.ndarray
     steps: int
     wall_s: float
+    d: np.ndarray | None = None  # a split plan's diagonal registers
 
 
-def learn_on_chip_fixed(w0: np.ndarray, X_int: np.ndarray, plan, progress=None
-                        ) -> FixedOnChipLearning:
+def learn_on_chip_fixed(w0: np.ndarray, X_int: np.ndarray, plan, progress=None,
+                        d0: np.ndarray | None = None) -> FixedOnChipLearning:
     """Learn ``A = w·2^−a`` in Lava's fixed-point ``LearningDense`` (bit-approximate model).
 
     A :class:`~neurodecorr.lava.procs.process.LearningNeuron` population settles ``x̄`` through
@@ -194,6 +195,11 @@ def learn_on_chip_fixed(w0: np.ndarray, X_int: np.ndarray, plan, progress=None
     X_int : ndarray of int, shape (N, n)
         Samples with ``plan.F`` fractional bits, each held for ``plan.T`` steps.
     plan : neurodecorr.lava.fixed_learning.FixedLearningPlan
+        A split plan (``A = D + Δ``) keeps the diagonal in the neurons' registers ``d``
+        (``w0``'s diagonal must be 0); the ``LearningDense`` then carries the tags of
+        :func:`~neurodecorr.lava.fixed_learning.split_tags`, which keep its diagonal at 0.
+    d0 : ndarray of int, shape (n,), optional
+        A split plan's initial diagonal registers (units ``2^−D``; default ``2^D``, ``D = I``).
     """
     import_lava()
     from lava.magma.core.learning.constants import GradedSpikeCfg
@@ -201,30 +207,34 @@ def learn_on_chip_fixed(w0: np.ndarray, X_int: np.ndarray, plan, progress=None
     from lava.proc.dense.process import LearningDense
     from lava.proc.io.source import RingBuffer
 
-    from neurodecorr.lava.fixed_learning import X1_TAU
+    from neurodecorr.lava.fixed_learning import X1_TAU, split_tags
     from neurodecorr.lava.procs.models import MODELS
     from neurodecorr.lava.procs.process import GainRegister, LearningNeuron
 
     plan.check()
-    if plan.split:
-        # needs a LearningSparse without diagonal synapses; Lava 0.10's hangs on this rule
-        # (its applier clips the sparse weight factor), so the split runs in the emulation only
-        raise NeurodecorrError("split plan (A = D + Δ): emulation only, Lava 0.10's "
-                               "LearningSparse cannot run it")
     X_int = np.atleast_2d(np.asarray(X_int, dtype=np.int64))
     n = w0.shape[0]
+    tags = {}
+    if plan.split:
+        if np.any(np.diag(w0)):
+            raise NeurodecorrError("w0: a split plan has no diagonal synapses; its diagonal "
+                                   "must be zero")
+        d0 = np.full(n, 1 << plan.D, dtype=np.int64) if d0 is None else np.asarray(d0)
+        tag_1, tag_2 = split_tags(n)
+        tags = {"tag_1": tag_1, "tag_2": tag_2}
     rule = Loihi3FLearningRule(dw=plan.rule, x1_tau=X1_TAU, t_epoch=plan.T,
                                rng_seed=plan.rng_seed)
     source = RingBuffer(data=np.repeat(X_int.T, plan.T, axis=1).astype(np.int32))
     dense = LearningDense(weights=np.asarray(w0, dtype=np.int32), weight_exp=-plan.a,
                           num_message_bits=24, learning_rule=rule,
-                          graded_spike_cfg=GradedSpikeCfg.OVERWRITE)
-    neuron = LearningNeuron(shape=n, plan=asdict(plan))
+                          graded_spike_cfg=GradedSpikeCfg.OVERWRITE, **tags)
+    neuron = LearningNeuron(shape=n, plan=asdict(plan), d0=d0 if plan.split else None)
     source.s_out.connect(neuron.a_in)
     _connect_learning(neuron, dense, GainRegister(shape=n, plan=asdict(plan)))
     with lava_session(source, "fixed_pt", MODELS["fixed_pt"]) as session:
         session.run(X_int.shape[0] * plan.T, progress)
         weights = np.asarray(dense.weights.get()).astype(np.int64)
         v = np.asarray(neuron.v.get()).astype(np.int64)
+        d = np.asarray(neuron.d.get()).astype(np.int64) if plan.split else None
     return FixedOnChipLearning(weights=weights, v=v, steps=session.steps,
-                               wall_s=session.wall_s)
+                               wall_s=session.wall_s, d=d)

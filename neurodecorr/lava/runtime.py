@@ -27,9 +27,18 @@ To end a run at once, the watchdog SIGKILLs the run's children by pid (never the
 tracker, which belongs to the whole program), unlinks the shared-memory segments the run
 created (:mod:`neurodecorr.lava.processes`), makes Lava's half-dead runtime inert, and wakes
 the calling thread, blocked inside Lava, with a SIGINT aimed at it alone
-(``pthread_kill``); the handler raises the reason: a one-line
+(``pthread_kill``); the session then raises the reason: a one-line
 :class:`~neurodecorr.errors.NeurodecorrError`, or ``KeyboardInterrupt`` after signals. This needs
 the main thread (only it runs Python signal handlers): a session refuses any other.
+
+The wake-up must not be lost, because Lava catches exceptions where it runs: its compiler, while
+it searches for process models during start-up, turns *any* ``Exception`` raised while it
+imports a module into a warning and carries on (``compiler_graphs.py``, ``except Exception:
+warnings.warn("Cannot import module ...")``), and then forks the network as if nothing had
+happened. So the handler raises :class:`_Abort`, a ``BaseException`` that such clauses do not
+catch; and until the calling thread has left the session, the watchdog keeps killing any
+process the run forks after the abort and, if a wake-up was taken but the thread is still
+inside, sends another every :data:`RESEND_S`.
 """
 
 from __future__ import annotations
@@ -61,6 +70,15 @@ POLL_S = 0.1
 STOPPED_GRACE_S = 1.0
 #: longest wait for the calling thread to take the watchdog's wake-up signal, seconds
 WAKE_WAIT_S = 2.0
+#: after a wake-up was taken, how long the calling thread may stay inside the run before the
+#: watchdog wakes it again (the exception was swallowed on its way out), seconds
+RESEND_S = 1.0
+
+
+class _Abort(BaseException):
+    """The watchdog's wake-up, raised in the calling thread; :func:`lava_session` replaces it
+    with the failure. A ``BaseException``, so that Lava's ``except Exception`` clauses (which
+    turn errors into warnings during start-up) let it through."""
 
 # pid of the process running a session while it does: a process forked then dies with it
 _session_parent: int | None = None
@@ -111,9 +129,10 @@ class _Watchdog:
         self.phase = "start-up"
         self.deadline = time.monotonic() + limit_s
         self.stopping = False  # during the final stop children exit, as they should
-        self.armed = True  # the handler may raise the failure in the calling thread
-        self.woken = False
-        self._sent = False
+        self.armed = True  # the calling thread is inside the session: the handler may raise
+        self._sent = 0  # wake-ups sent by the watchdog
+        self._taken = 0  # ... and taken by the handler
+        self._taken_at = 0.0
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._seen: set[int] = set()
@@ -130,35 +149,45 @@ class _Watchdog:
         if os.getpid() != self.pid:  # a forked Lava child: its parent decides
             return
         if self.failure is not None:  # the watchdog's wake-up (or a signal after it)
-            self.woken = True
+            self._taken += 1
+            self._taken_at = time.monotonic()
             if self.armed:
-                self.armed = False
-                raise self.failure
+                raise _Abort  # again and again, should Lava swallow it (module docstring)
             return
         self.signals.append(signum)
         if len(self.signals) > 1 and self._abort(KeyboardInterrupt()) and self.armed:
-            self.armed = False
-            self.woken = True
-            raise self.failure
+            raise _Abort
 
     def close(self) -> None:
-        """Stop watching; make sure a wake-up already sent has been taken, not left pending."""
+        """Stop watching; make sure every wake-up sent has been taken, not left pending, and
+        that nothing the run forked after an abort is left alive."""
         self.armed = False
         self._done.set()
         if self.thread.is_alive():
             self.thread.join()
         t_end = time.monotonic() + WAKE_WAIT_S
-        while self._sent and not self.woken and time.monotonic() < t_end:
+        while self._taken < self._sent and time.monotonic() < t_end:
             time.sleep(0.001)  # pending signal handlers run between these calls
+        if self.failure is not None:
+            self._kill_run()  # forked between the watchdog's last look and now
 
     # --- in the watchdog thread --------------------------------------------------------------
     def _watch(self) -> None:
         while not self._done.wait(POLL_S):
-            reason = self._check()
-            if reason is not None and self._abort(reason):
-                self._sent = True
-                signal.pthread_kill(self.main, signal.SIGINT)
-                return
+            if self.failure is None:
+                reason = self._check()
+                if reason is not None and self._abort(reason):
+                    self._wake()
+                continue
+            # aborted, and the calling thread has not left the session yet
+            self._kill_run()
+            if self._taken == self._sent and self._taken and \
+                    time.monotonic() - self._taken_at > RESEND_S:
+                self._wake()  # the last wake-up was taken, but swallowed on its way out
+
+    def _wake(self) -> None:
+        self._sent += 1
+        signal.pthread_kill(self.main, signal.SIGINT)
 
     def _run_children(self) -> set[int]:
         return processes.children(self.pid) - self.before - {processes.tracker_pid()}
@@ -197,13 +226,20 @@ class _Watchdog:
             if self.failure is not None:
                 return False
             self.failure = reason
-        kids = self._seen | self._run_children()
-        # read before killing: the segments this process and the run's children map
-        names = processes.mapped_segments([self.pid, *kids]) - self.segments_before
-        processes.kill(kids)
-        # created here (Lava builds every channel in the calling process): untrack them too
-        processes.unlink_segments(names, untrack=True)
+        self._kill_run()
         return True
+
+    def _kill_run(self) -> None:
+        """SIGKILL the run's children and unlink the segments they and this process mapped."""
+        with self._lock:
+            # only current children: a pid killed earlier may have been reaped and reused
+            kids = self._run_children()
+            self._seen |= kids
+            # read before killing: the segments this process and the run's children map
+            names = processes.mapped_segments([self.pid, *kids]) - self.segments_before
+            processes.kill(kids)
+            # created here (Lava builds every channel in the calling process): untrack them too
+            processes.unlink_segments(names, untrack=True)
 
 
 class LavaSession:
@@ -317,22 +353,25 @@ def lava_session(root, tag: str, models: dict,
                 watchdog.beat("stop")
                 _stop(root, watchdog.before)
     except BaseException as exc:
+        watchdog.armed = False  # left the session: a late wake-up must not raise in here
         watchdog.close()
         failure = watchdog.failure
         if failure is not None:
             _discard(root)
-            if exc is not failure:
-                raise failure from None
-        if isinstance(exc, KeyboardInterrupt) and watchdog.signals:
+        raised = exc if failure is None else failure  # in place of the wake-up (_Abort)
+        if isinstance(raised, KeyboardInterrupt) and watchdog.signals:
             # SIGTERM goes on to the handler it interrupted (the CLI's raises its own exception)
             handler = previous.get(watchdog.signals[0])
             if callable(handler) and handler is not signal.default_int_handler:
                 _restore(previous)
                 handler(watchdog.signals[0], None)
-        raise
+        if raised is exc:
+            raise
+        raise raised from None
     else:
-        # the failure's wake-up came too late to raise inside the run (or was swallowed):
-        # the runtime's processes are gone all the same
+        # the failure's wake-up came too late to raise inside the run: the runtime's
+        # processes are gone all the same
+        watchdog.armed = False
         watchdog.close()
         if watchdog.failure is not None:
             _discard(root)

@@ -15,7 +15,8 @@ out of the calling process altogether:
   Lava steps (:data:`neurodecorr.lava.runtime.CHUNK_STEPS`), and if no report arrives within
   ``chunk_timeout_s`` plus :data:`WORKER_SLACK_S` (the worker itself hangs) the supervisor
   kills the whole process group and raises a one-line
-  :class:`~neurodecorr.errors.NeurodecorrError`;
+  :class:`~neurodecorr.errors.NeurodecorrError`; a worker that has sent its last message but
+  does not exit within the same limit is killed with its group too;
 - the first SIGINT or SIGTERM asks the worker to stop at the end of its chunk (Lava's runtime
   is then stopped cleanly and its shared memory released); then the signal goes on to the
   handler that was installed before (``KeyboardInterrupt`` by default);
@@ -84,6 +85,16 @@ def _end_group(proc: subprocess.Popen, grace_s: float) -> None:
             return
         time.sleep(POLL_S)
     _kill_group(proc)
+
+
+def _await_exit(proc: subprocess.Popen, timeout_s: float) -> None:
+    """Wait for a worker that has sent its last message to exit; kill its group if it does
+    not within ``timeout_s`` (it can hang in its own exit, e.g. in an ``atexit`` handler that
+    joins a stopped child): the result is already here, nothing is lost."""
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
 
 
 def _resolve(name: str) -> Callable:
@@ -194,14 +205,14 @@ def _supervise(proc: subprocess.Popen, conn: Connection, chunk_timeout_s: float,
         try:
             kind, payload = conn.recv()
         except (EOFError, OSError):
-            proc.wait()
+            _await_exit(proc, chunk_timeout_s)
             raise _worker_died(proc, asked_to_stop) from None
         deadline = time.monotonic() + chunk_timeout_s
         if kind == "progress":
             if progress is not None:
                 progress(payload)
             continue
-        proc.wait()
+        _await_exit(proc, chunk_timeout_s)
         if kind == "result":
             return payload
         if kind == "interrupted":

@@ -35,18 +35,24 @@ SEARCH_STEPS = 20
 _SEED = 0
 
 
-def _iteration(solver, S: np.ndarray, h: float):
-    """``v ↦ G(h) v`` and ``v ↦ G(h)ᵀ v`` for Euler's ``I − hS`` or RK4's Taylor polynomial."""
+def iteration_apply(solver, S: np.ndarray, h: float):
+    """``v ↦ G(h) v`` (``v`` a vector or a matrix of columns) for Euler's ``I − hS`` or RK4's
+    Taylor polynomial."""
     coeffs = _taylor(solver)
 
-    def apply(M: np.ndarray, v: np.ndarray) -> np.ndarray:
-        # Horner: G v = v + z(v + z/2(v + z/3(...))) with z v = −h M v
+    def apply(v: np.ndarray) -> np.ndarray:
+        # Horner: G v = v + z(v + z/2(v + z/3(...))) with z v = −h S v
         out = v.copy()
         for c in coeffs[::-1]:
-            out = v - (h * c) * (M @ out)
+            out = v - (h * c) * (S @ out)
         return out
 
-    return (lambda v: apply(S, v)), (lambda v: apply(S.T, v))
+    return apply
+
+
+def _iteration(solver, S: np.ndarray, h: float):
+    """``v ↦ G(h) v`` and ``v ↦ G(h)ᵀ v``."""
+    return iteration_apply(solver, S, h), iteration_apply(solver, S.T, h)
 
 
 def _taylor(solver) -> list[float]:

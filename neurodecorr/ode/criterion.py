@@ -8,11 +8,13 @@ product they need for the step anyway.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from neurodecorr.errors import NeurodecorrError
+from neurodecorr.ode import kernels
 from neurodecorr.ode.results import Result
 
 #: default step budget of one settle (diffrax's ``max_steps``; its default is 4096)
@@ -76,6 +78,8 @@ class Monitor:
         self.criterion = criterion
         self.t_settle = np.full(X.shape[0], np.nan)
         self.residual = np.full(X.shape[0], np.inf)
+        self._worst = float(np.max(self.residual)) if self.residual.size else 0.0
+        self._newly = np.zeros(X.shape[0], dtype=bool)
         self.previous = np.inf
         self.initial: float | None = None
         #: the numbers of the last check, for the result's message
@@ -83,38 +87,41 @@ class Monitor:
 
     @property
     def worst(self) -> float:
-        return float(np.max(self.residual)) if self.residual.size else 0.0
+        """The largest relative residual of the last check (NaN if any is NaN)."""
+        return self._worst
 
     def update(self, t: float, rsq: np.ndarray, stop_when_settled: bool = True
                ) -> tuple[Result | None, np.ndarray]:
         """Record the squared residual norms measured at ``t``.
 
         Returns the result that ends the run (None to go on) and the mask of the samples that
-        settled at this check.
+        settled at this check (valid until the next check).
         """
         #: the largest residual at the previous check (is the residual still falling?)
-        self.previous = self.worst
-        self.residual = np.sqrt(rsq) / self.scale
-        worst = self.worst
+        self.previous = self._worst
+        residual = np.empty_like(self.scale)
+        worst, _ = kernels.relative_residual(rsq, self.scale, self.criterion.tol, t, residual,
+                                             self.t_settle, self._newly)
+        self.residual, self._worst = residual, worst
         self.values.update(t=t, worst=worst)
-        newly = np.isnan(self.t_settle) & (self.residual < self.criterion.tol)
-        if not np.isfinite(worst):
-            return Result.NON_FINITE, newly & False
-        self.t_settle[newly] = t
+        if not math.isfinite(worst):
+            self._newly[:] = False
+            return Result.NON_FINITE, self._newly
         if self.initial is None:
             self.initial = max(worst, self.criterion.tol, np.finfo(np.float64).tiny)
             self.values["initial"] = self.initial
         elif worst > self.criterion.growth_limit * self.initial:
-            return Result.DIVERGED, newly
+            return Result.DIVERGED, self._newly
         if stop_when_settled and worst < self.criterion.tol:
-            return Result.SETTLED, newly
-        return None, newly
+            return Result.SETTLED, self._newly
+        return None, self._newly
 
     def recheck(self, rsq: np.ndarray, result: Result) -> Result:
         """Replace the residuals by ``rsq`` recomputed from the returned states; a run that
         settled by a propagated residual but whose states are above ``tol`` ends as
         :attr:`Result.ROUNDING`, and those samples lose their settling time."""
         self.residual = np.sqrt(rsq) / self.scale
+        self._worst = float(np.max(self.residual)) if self.residual.size else 0.0
         self.values["worst"] = self.worst
         above = ~(self.residual < self.criterion.tol)
         self.t_settle[above] = np.nan

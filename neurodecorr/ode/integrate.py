@@ -80,13 +80,15 @@ def _check_capabilities(solver: Solver, controller: object, field: LateralField,
     if field.noise_std > 0 and not solver.stochastic:
         raise NeurodecorrError(f"method {label}: a circuit with noise needs "
                                f"{_names(lambda s, c: s.stochastic)}")
-    usable = _names(lambda s, c: not s.needs_exact_field and c is None)
+    def usable() -> str:  # only for a message: a settle that goes ahead does not build it
+        return _names(lambda s, c: not s.needs_exact_field and c is None)
+
     if solver.needs_exact_field and not field.exact:
         raise NeurodecorrError(f"method {label}: needs the ideal, noiseless circuit; use "
-                               f"{usable} with a device or noise")
+                               f"{usable()} with a device or noise")
     if getattr(controller, "noiseless_only", False) and field.noisy:
         raise NeurodecorrError(f"method {label}: needs a noiseless circuit (its large steps "
-                               f"amplify noise); use {usable}")
+                               f"amplify noise); use {usable()}")
     if field.noise_std > 0 and rng is None:
         raise NeurodecorrError("seed: a noisy circuit needs a seed or a numpy Generator")
 
@@ -189,10 +191,18 @@ def _loop(solver: Solver, cycle, horizon: Horizon, field: LateralField, X: np.nd
         if cycle is None:
             stepper.step(t, None)
             t = stepper.t
+            k += 1
+        elif trajectory is None:
+            # every step up to the next check or the step limit in one call: the stepper then
+            # looks nothing up per step (the times are those the step-by-step branch computes)
+            steps = range(k, min(k + every - k % every, horizon.max_steps))
+            k += stepper.run([(j // length) * cycle_s + offsets[j % length] for j in steps],
+                             [steps_h[j % length] for j in steps])
+            t = (k // length) * cycle_s + offsets[k % length]
         else:
             stepper.step(t, steps_h[k % length])
             t = ((k + 1) // length) * cycle_s + offsets[(k + 1) % length]
-        k += 1
+            k += 1
         if stepper.failure is not None:
             result = Result.SOLVER_FAILED
             monitor.values.update(t=t, why=stepper.failure, solver=solver.label)

@@ -3,7 +3,9 @@
 Each step of a fixed-step method costs one GEMM ``P = Y Aᵀ`` (batch·n² multiply-adds) and
 O(batch·n) element-wise work. numpy would spend three or four passes over memory (and
 temporaries) on the latter; these kernels do it in one pass, in the working dtype, and
-accumulate residual norms in float64.
+accumulate residual norms in float64. The residual check's bookkeeping is one kernel too
+(:func:`relative_residual`): between two products a dozen small numpy calls run on cold caches
+and cost about 40 µs per check at n = 100, batch 256.
 """
 
 from __future__ import annotations
@@ -153,3 +155,32 @@ def residual_step(X, P, Y, leak, h, Ynew, rsq):  # noqa: N803
             Ynew[i, j] = Y[i, j] + h * r
             s += np.float64(r) * np.float64(r)
         rsq[i] = s
+
+
+@numba.njit(cache=True, nogil=True)
+def relative_residual(rsq, scale, tol, t, residual, t_settle, newly):  # noqa: N803
+    """The residual check of :class:`~neurodecorr.ode.criterion.Monitor` in one pass.
+
+    ``residual = sqrt(rsq) / scale`` (each value rounded as numpy rounds it), ``newly[i]``: sample
+    ``i`` had no settling time and its residual is below ``tol``. Returns the largest residual
+    (NaN when any is NaN, as ``np.max``) and the number of newly settled samples; their settling
+    time ``t`` is written only when every residual is finite.
+    """
+    worst, nan, count = 0.0, False, 0
+    for i in range(rsq.size):
+        r = np.sqrt(rsq[i]) / scale[i]
+        residual[i] = r
+        if np.isnan(r):
+            nan = True
+        elif r > worst:
+            worst = r
+        below = np.isnan(t_settle[i]) and r < tol
+        newly[i] = below
+        count += below
+    if nan:
+        worst = np.nan
+    if np.isfinite(worst) and count:
+        for i in range(rsq.size):
+            if newly[i]:
+                t_settle[i] = t
+    return worst, count

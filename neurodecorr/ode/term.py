@@ -123,8 +123,8 @@ class LateralField:
         self.leak = float(leak)
         self.noise_std = float(noise_std)
         self.reader = IdealReader(self.A) if reader is None else reader
-        #: step plans of the controllers for this field, reused by repeated settles
-        #: (a Chebyshev cycle costs a few ms at n = 256)
+        #: step plans of the controllers for this field and figures of its spectrum, reused
+        #: by repeated settles (a Chebyshev cycle costs a few ms at n = 256)
         self.plans: dict = {}
 
     @property

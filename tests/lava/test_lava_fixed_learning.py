@@ -250,13 +250,75 @@ def test_split_neuron_learns_its_diagonal_like_the_float_rule():
     assert np.all(np.abs(current - exact) < 1) and np.all(np.abs(current) <= np.abs(exact))
 
 
-def test_split_plan_is_refused_where_it_cannot_run():
+def test_split_plan_refuses_diagonal_synapses():
     from neurodecorr.lava.learning import learn_on_chip_fixed
 
     plan = fl.plan_for(2.0**-10, b=3, split=True)
-    with pytest.raises(NeurodecorrError, match="diagonal"):
-        fl.emulate(np.eye(2, dtype=np.int64), np.zeros((1, 2), dtype=np.int64), plan)
-    with pytest.raises(NeurodecorrError, match="LearningSparse"):
-        learn_on_chip_fixed(np.zeros((2, 2), dtype=np.int64), np.zeros((1, 2), np.int64), plan)
+    for run in (fl.emulate, learn_on_chip_fixed):
+        with pytest.raises(NeurodecorrError, match="diagonal"):
+            run(np.eye(2, dtype=np.int64), np.zeros((1, 2), dtype=np.int64), plan)
     with pytest.raises(NeurodecorrError, match="diagonal bits"):
         dataclasses.replace(plan, D=8).check()
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.parametrize(("log2_eta", "code_bits"), [(-10, 3), (-8, 4), (-6, 4)])
+def test_split_rule_keeps_lavas_diagonal_at_zero_and_equals_the_engine_off_it(log2_eta,
+                                                                             code_bits):
+    """Lava's own applier, rounding and clipping on the split rule with its tags: the diagonal
+    synapses change by exactly 0 and the others as :func:`engine_update` (the unsplit
+    rule's arithmetic) says, for any codes, weights and shared random number."""
+    import_lava()
+    from lava.magma.core.learning.learning_rule import Loihi3FLearningRule
+    from lava.magma.core.learning.learning_rule_applier import LearningRuleApplierBitApprox
+    from lava.magma.core.model.py.connection import LearningConnectionModelBitApproximate, SignMode
+    from lava.utils.weightutils import clip_weights
+
+    plan = fl.plan_for(2.0**log2_eta, b=code_bits, split=True)
+    assert " * t" in plan.rule and " * d" in plan.rule and plan.terms.hebb_mantissa == 1
+    applier = LearningRuleApplierBitApprox(
+        Loihi3FLearningRule(dw=plan.rule, t_epoch=plan.T).active_product_series["dw"])
+    rng = np.random.default_rng(17)
+    n = 6
+    tag_1, tag_2 = fl.split_tags(n)
+    changed = 0
+    for _ in range(40):
+        w = rng.integers(-256, 256, (n, n))
+        np.fill_diagonal(w, 0)
+        x1, y2 = rng.integers(0, 128, n), rng.integers(0, 128, n)
+        y3 = np.full(n, rng.integers(0, 128))
+        random = rng.random()
+        args = {"shape": (n, n), "u": 1, "weights": w, "tag_1": tag_1, "tag_2": tag_2,
+                "x1_u": x1[None, :], "y2_u": y2[:, None], "y3_u": y3[:, None]}
+        acc = np.clip(applier.apply(w.astype(np.int32) << 7, **args), -(2**15) - 1, 2**15 - 1)
+        acc = LearningConnectionModelBitApproximate._stochastic_round_synaptic_variable(
+            "weights", acc, random)
+        lava = clip_weights(acc >> 7, sign_mode=SignMode.MIXED, num_bits=8)
+        assert np.all(np.diag(lava) == 0)
+        expected = fl.engine_update(w, x1, y2, y3, plan, random)
+        off = ~np.eye(n, dtype=bool)
+        np.testing.assert_array_equal(lava[off], expected[off])
+        changed += np.count_nonzero(expected[off] != w[off])
+    assert changed > 100  # the rule did move the off-diagonal weights
+
+
+def test_lava_split_learning_equals_emulation():
+    """``A = D + Δ`` on Lava's ``LearningDense`` (tags keep its diagonal at 0) and the
+    neurons' diagonal registers: weights, registers and states equal the bit-true emulation
+    to 0 LSB over 40 samples of the documented split plan (η = 2⁻¹⁰, 3-bit codes, a = 9)."""
+    from neurodecorr.lava.learning import learn_on_chip_fixed
+
+    plan = fl.plan_for(2.0**-10, T=16, b=3, split=True)
+    X_int = _stream(plan, 4, 40, seed=3)
+    w0 = np.zeros((4, 4), dtype=np.int64)
+    d0 = np.array([1, 2, 3, 5]) << (plan.D - 2)  # D = diag(0.25, 0.5, 0.75, 1.25)
+    res = learn_on_chip_fixed(w0, X_int, plan, d0=d0)
+    emulated = fl.emulate(w0, X_int, plan, d0=d0)
+    assert res.steps == 40 * plan.T
+    np.testing.assert_array_equal(res.weights, emulated.weights[-1])
+    np.testing.assert_array_equal(res.d, emulated.d[-1])
+    assert np.all(np.diag(res.weights) == 0)
+    # both halves learned: the off-diagonal synapses and every neuron's diagonal
+    assert np.count_nonzero(res.weights) >= 10 and np.all(res.d != d0)
+    assert np.any(emulated.gain_code != 0)
+    assert multiprocessing.active_children() == []

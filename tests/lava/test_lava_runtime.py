@@ -141,9 +141,6 @@ def test_lava_processes_die_with_a_killed_parent(bundle):
     wait_until(lambda: not any(alive(p) for p in seen), 30, "every Lava process to end")
 
 
-@pytest.mark.xfail(raises=subprocess.TimeoutExpired, strict=False,
-                   reason="a rare hang after every Lava child is stopped (seen once in a "
-                          "fresh-clone CI run); open in issue #17, any other failure still fails")
 def test_a_stopped_lava_process_ends_the_run(bundle):
     """Stopped Lava processes stall every step; the worker's own watchdog ends the run."""
     proc, seen = start_run(bundle, "--chunk-timeout", "5")
@@ -183,3 +180,39 @@ def test_parameters_are_checked_before_any_process_starts(bundle, capsys, args, 
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert descendants(os.getpid()) == before
+
+
+#: a job whose worker hangs as it exits, after it has sent its result: an ``atexit`` handler
+#: that never returns (as multiprocessing's, joining a stopped child, would)
+HANGING_EXIT_JOB = """
+import atexit, os, threading
+
+def job(progress):
+    progress(1)
+    atexit.register(threading.Event().wait)
+    return os.getpid()
+"""
+SUPERVISED_PROGRAM = """
+import sys
+from neurodecorr.lava.supervisor import run_supervised
+print(run_supervised("hanging_exit_job.job", {}, chunk_timeout_s=1.0))
+"""
+
+
+def test_a_worker_that_hangs_in_its_exit_does_not_hang_the_supervisor(tmp_path):
+    """The result has arrived; the supervisor waits a bounded time for the worker to exit, then
+    kills its group and returns the result."""
+    (tmp_path / "hanging_exit_job.py").write_text(HANGING_EXIT_JOB)
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{REPO}"}
+    proc = subprocess.Popen([sys.executable, "-c", SUPERVISED_PROGRAM], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        out, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        kids = descendants(proc.pid)
+        processes.kill({proc.pid, *kids})
+        proc.wait()
+        raise AssertionError("the supervisor waited for ever on the worker's exit") from None
+    assert proc.returncode == 0, err
+    worker = int(out.split()[-1])
+    assert not alive(worker)

@@ -23,9 +23,12 @@ from neurodecorr.lava.fixed import activate_int, decay, mul_shift, saturate, shi
 from neurodecorr.lava.fixed_learning import (
     OFFSET,
     FixedLearningPlan,
+    diagonal_current,
+    diagonal_update,
     gain_code,
     neuron_step,
     power,
+    x_code,
     y_code,
 )
 from neurodecorr.lava.procs.process import GainRegister, Integrator, LateralLayer, LearningNeuron
@@ -201,17 +204,27 @@ class PyIntegratorFixed(_neuron_ports(FIXED), PyLoihiProcessModel, _Recorder):
 
 @_cpu_model(LearningNeuron, "fixed_pt")
 class PyLearningNeuronFixed(_neuron_ports(FIXED), PyLoihiProcessModel):
-    """Integer learning neuron; one step is ``neurodecorr.lava.fixed_learning.neuron_step``."""
+    """Integer learning neuron; one step is ``neurodecorr.lava.fixed_learning.neuron_step``
+    (with a split plan, after adding its own diagonal term to the synapses' current, and
+    learning its diagonal on the epoch's last step, as ``fixed_learning.emulate`` does)."""
+
+    d: np.ndarray = FIXED.var()
 
     def run_spk(self) -> None:
         plan = FixedLearningPlan(**self.proc_params["plan"])
         x = self.a_in.recv().astype(np.int64)
         r = self.a_rec.recv().astype(np.int64)
-        y3 = self.gain_in.recv().astype(np.int64) + OFFSET
+        q_gamma = self.gain_in.recv().astype(np.int64)
+        y3 = q_gamma + OFFSET
         phase = self.time_step % plan.T
+        if plan.split:  # the self term from the state it sent last step, as the synapses'
+            r = r + diagonal_current(self.d.astype(np.int64), self.v, plan)
         self.v, payload = neuron_step(phase, self.v, x, r, plan)
         zeros = np.zeros_like(self.v)
         y2 = y_code(r, plan) + OFFSET if phase == 0 else zeros + OFFSET
+        if plan.split and phase == 0:
+            self.d = diagonal_update(self.d.astype(np.int64), x_code(self.v, plan),
+                                     y2 - OFFSET, q_gamma, plan)
         self.s_out.send(payload)
         self.s_out_px.send(power(x, plan))
         self.s_out_pv.send(power(self.v, plan))

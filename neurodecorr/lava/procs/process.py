@@ -144,12 +144,16 @@ class LearningNeuron(AbstractProcess):
         The fields of :class:`neurodecorr.lava.fixed_learning.FixedLearningPlan`.
 
     It also sends its power payloads ``x_i²`` and ``x̄_i²`` to the :class:`GainRegister` and
-    forwards the register's gain code on ``y3``.
+    forwards the register's gain code on ``y3``. With a split plan it holds its diagonal
+    ``D_ii`` in the register ``d`` (units ``2^−D``, initially ``d0``), adds its self term to the
+    recurrent current and learns ``d`` at each epoch's end
+    (``neurodecorr.lava.fixed_learning.diagonal_current``, ``diagonal_update``).
     """
 
-    def __init__(self, *, shape: int, plan: dict) -> None:
+    def __init__(self, *, shape: int, plan: dict, d0: np.ndarray | None = None) -> None:
         super().__init__(shape=shape, plan=plan)
         _neuron_ports(self, shape)
+        self.d = Var(shape=(shape,), init=np.zeros(shape, np.int64) if d0 is None else d0)
 
 
 class GainRegister(AbstractProcess):

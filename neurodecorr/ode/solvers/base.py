@@ -11,8 +11,9 @@ A solver is a small object that says what it can do:
 
 ``init(field, X, Y, rng, t_end_s, tol)`` returns a *stepper* that owns the buffers of one settle:
 ``measure(t)`` returns the squared residual norms per sample, ``step(t, h)`` advances by
-``h = dt/τ`` (adaptive steppers ignore ``h`` and set ``t`` themselves), ``finish(t)`` leaves
-the final states in ``Y``. The one settle loop (:mod:`neurodecorr.ode.integrate`) drives it.
+``h = dt/τ`` (adaptive steppers ignore ``h`` and set ``t`` themselves), ``run(ts, hs)`` takes
+the steps between two residual checks in one call, ``finish(t)`` leaves the final states in
+``Y``. The one settle loop (:mod:`neurodecorr.ode.integrate`) drives it.
 """
 
 from __future__ import annotations
@@ -83,6 +84,15 @@ class Stepper:
 
     def advance(self, t: float, h: float | None) -> None:
         raise NotImplementedError
+
+    def run(self, ts: list[float], hs: list[float]) -> int:
+        """Take the steps ``h = hs[i]`` from ``t = ts[i]`` in turn, as :meth:`step` does, and
+        return how many were taken: all, or up to and including one that failed."""
+        for taken, (t, h) in enumerate(zip(ts, hs, strict=True), 1):
+            self.step(t, h)
+            if self.failure is not None:
+                return taken
+        return len(ts)
 
     def states_at(self, times: np.ndarray, t0: float, t1: float) -> np.ndarray:
         """States at ``times`` inside the last step ``[t0, t1]``: linear interpolation (the

@@ -57,8 +57,9 @@ class BlockStepper(Stepper):
 
     @staticmethod
     def _run(block: Stepper, steps: list, t_measure: float | None) -> np.ndarray | None:
-        for t, h in steps:
-            block.step(t, h)
+        if steps:
+            ts, hs = zip(*steps, strict=True)
+            block.run(ts, hs)
         return None if t_measure is None else block.measure(t_measure)
 
     def _flush(self, t_measure: float | None = None) -> None:
@@ -83,6 +84,12 @@ class BlockStepper(Stepper):
         self.pending.append((t, h))
         if self.previous is not None:  # a trajectory reads the states after every step
             self._flush()
+
+    def run(self, ts, hs):
+        if self.previous is not None:
+            return super().run(ts, hs)
+        self.pending.extend(zip(ts, hs, strict=True))
+        return len(ts)
 
     def finish(self, t: float) -> None:
         self._flush()

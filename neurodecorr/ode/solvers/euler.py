@@ -67,6 +67,24 @@ class EulerStepper(Stepper):
         self.nfev += 1
         kernels.euler_step(self._Yk, self._Xk, self._Pk, self.leak, self.h(h))
 
+    def run(self, ts, hs):
+        """The steps between two checks with nothing looked up per step: the read and the
+        fused kernel, exactly as :meth:`advance` takes them (about 1.5 µs of Python less per
+        step at n = 100, batch 256)."""
+        if self.previous is not None:  # a trajectory keeps the state before every step
+            return super().run(ts, hs)
+        start = 0
+        if self.measured:
+            self.advance(ts[0], hs[0])
+            start = 1
+        read, step, to_h = self.field.reader.read, kernels.euler_step, self.h
+        Y, P, Yk, Xk, Pk, leak = self.Y, self.P, self._Yk, self._Xk, self._Pk, self.leak
+        for i in range(start, len(ts)):
+            read(Y, ts[i], P)
+            step(Yk, Xk, Pk, leak, to_h(hs[i]))
+        self.nfev += len(ts) - start
+        return len(ts)
+
 
 class Euler(Solver):
     """Forward Euler (see module docstring).

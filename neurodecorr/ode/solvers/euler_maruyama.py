@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from neurodecorr.ode import kernels
+from neurodecorr.ode.solvers.base import Stepper
 from neurodecorr.ode.solvers.euler import Euler, EulerStepper
 
 
@@ -34,6 +35,9 @@ class EulerMaruyamaStepper(EulerStepper):
             self._s = (h, self.Y.dtype.type(self.noise_std * math.sqrt(2.0 * h)))
         self.rng.standard_normal(out=self.Z, dtype=self.Z.dtype)
         kernels.axpy2(self.Y, self.R, self.h(h), self.Z, self._s[1])
+
+    # every step draws noise and measures: Euler's fused run of plain steps does not apply
+    run = Stepper.run
 
 
 class EulerMaruyama(Euler):
