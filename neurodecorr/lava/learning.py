@@ -220,6 +220,10 @@ def learn_on_chip_fixed(w0: np.ndarray, X_int: np.ndarray, plan, progress=None,
             raise NeurodecorrError("w0: a split plan has no diagonal synapses; its diagonal "
                                    "must be zero")
         d0 = np.full(n, 1 << plan.D, dtype=np.int64) if d0 is None else np.asarray(d0)
+        if d0.shape != (n,) or not np.issubdtype(d0.dtype, np.integer) or \
+                np.any(d0 < 0) or np.any(d0 >= 1 << 23):
+            raise NeurodecorrError(f"d0: a split plan's diagonal registers must be {n} "
+                                   "integers in [0, 2^23) (24-bit state, units 2^-D)")
         tag_1, tag_2 = split_tags(n)
         tags = {"tag_1": tag_1, "tag_2": tag_2}
     rule = Loihi3FLearningRule(dw=plan.rule, x1_tau=X1_TAU, t_epoch=plan.T,

@@ -259,6 +259,11 @@ def test_split_plan_refuses_diagonal_synapses():
             run(np.eye(2, dtype=np.int64), np.zeros((1, 2), dtype=np.int64), plan)
     with pytest.raises(NeurodecorrError, match="diagonal bits"):
         dataclasses.replace(plan, D=8).check()
+    w0, X = np.zeros((2, 2), dtype=np.int64), np.zeros((1, 2), dtype=np.int64)
+    for d0 in (np.ones(3, np.int64), np.array([1.5, 1.0]), np.array([-1, 1]),
+               np.array([1 << 23, 1])):
+        with pytest.raises(NeurodecorrError, match="d0: .* 2 integers in"):
+            learn_on_chip_fixed(w0, X, plan, d0=d0)
     assert multiprocessing.active_children() == []
 
 
