@@ -44,9 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
-ASSETS = Path(__file__).resolve().parents[1] / "docs" / "assets"
-
 ROOT = Path(__file__).resolve().parents[1]
+ASSETS = ROOT / "docs" / "assets"
 #: the lateral circuit with a per-node digital diagonal reference (docs/chip.md, "Diagonal
 #: reference"): PCM 0.95 and ECRAM 0.97 of the ideal run against 0.77 and 0.92 without it
 REFERENCE_CIRCUIT = "benchmarks/chip_study_devices/ideal-reference.toml"
@@ -452,6 +451,9 @@ def main(argv: list[str] | None = None) -> int:
     log = out.with_suffix(".jsonl")
     command = "benchmarks/chip_study.py " + " ".join(argv or sys.argv[1:])
     done = read_log(log) if (args.resume or args.replot) and log.exists() else []
+    if not (args.resume or args.replot):  # a fresh study: empty the log before anything
+        log.parent.mkdir(parents=True, exist_ok=True)  # goes into it
+        log.write_text("")
     if args.take_reference_runs:
         have = {key(r) for r in done}
         taken = [r for r in from_reference_log(Path(args.take_reference_runs))
@@ -464,9 +466,6 @@ def main(argv: list[str] | None = None) -> int:
     if not args.replot:
         have = {key(r) for r in done}
         todo = [r for r in plan(args) if key(r) not in have]
-        if not args.resume:
-            log.parent.mkdir(parents=True, exist_ok=True)
-            log.write_text("")
         print(f"{len(todo)} runs, {args.workers} workers -> {log}", flush=True)
         start = time.perf_counter()
         with ProcessPoolExecutor(args.workers) as pool, log.open("a") as fh:

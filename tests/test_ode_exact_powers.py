@@ -130,3 +130,21 @@ def test_a_large_transient_keeps_the_contracting_step():
     h = out.dt_s / field.tau_s
     assert out.result is Result.SETTLED
     assert np.linalg.norm(np.eye(50) - h * A, 2) < 1.0
+
+
+def test_a_matrix_too_large_for_the_power_budget_skips_the_powers(monkeypatch):
+    """Above the work budget (n ≈ 370 for one Euler step) the bounds decide at once: the
+    iteration matrix, an n × n product per step, is not even built."""
+    from neurodecorr.ode import horizon
+
+    def never(*args):
+        raise AssertionError("built the iteration matrix of a matrix over the budget")
+
+    monkeypatch.setattr(horizon, "iteration_matrix", never)
+    # the smallest n whose budget (2 n³ per product) holds no power beyond building G
+    n = int(np.ceil((horizon.EXACT_POWER_FLOPS / 4) ** (1 / 3)))
+    field = LateralField(np.eye(n) + 0.01 * np.random.default_rng(0).standard_normal((n, n)))
+    assert exact_cycles(Euler(), field, np.array([0.5]), TOL) is None
+    monkeypatch.undo()
+    small = LateralField(barely_dissipative(0.05))
+    assert exact_cycles(Euler(), small, np.array([0.5]), TOL) is not None

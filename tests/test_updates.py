@@ -72,9 +72,8 @@ def test_granularity_steps_sets_the_pulses_of_one_count(rng):
             np.testing.assert_allclose(arr.effective_weights(0.0) - start + arr.chi, total,
                                        atol=1e-9)
         assert np.abs(total).max() > 10 * step
-    with pytest.raises(NeurodecorrError, match="granularity_steps"):
-        make_array(SYMMETRIC, W0, np.random.default_rng(1), 0.0, 1.0,
-                   UpdateConfig("mixed-precision", granularity=0.02, granularity_steps=3))
+    with pytest.raises(NeurodecorrError, match="granularity_steps: give either"):
+        UpdateConfig("mixed-precision", granularity=0.02, granularity_steps=3)
 
 
 def test_reram_decor_circuit_pulses_counts_of_its_write_noise():
@@ -296,3 +295,20 @@ def test_mixed_precision_default_granularity_outweighs_cycle_noise(c2c, steps):
     quiet.update(x, d, 1.85 * steps * DW, 0.0)  # χ up to 3.7 ε, inside the bounds
     want = np.trunc(1.85 * d.T @ x) * steps * DW
     np.testing.assert_allclose(quiet.effective_weights(0.0), want, atol=1e-9)
+
+
+def test_a_circuit_file_with_both_granularities_is_refused_at_load(tmp_path):
+    """Refused when the file is read, in one line naming the file, the table and the key, not
+    when training builds the arrays."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "benchmarks" / "chip_study_devices" / "reram-decor.toml").read_text()
+    bad = tmp_path / "both.toml"
+    bad.write_text(text.replace("granularity_steps = 75", "granularity_steps = 75\n"
+                                "granularity = 0.01", 1))
+    with pytest.raises(NeurodecorrError) as err:
+        load_circuit(bad)
+    message = str(err.value)
+    assert "both.toml" in message and "[forward] granularity_steps: give either" in message
+    assert "\n" not in message

@@ -58,6 +58,11 @@ class _ArrayKeys(UpdateConfig, _Group):
     #: the table checks itself (not as a bare UpdateConfig: its errors name the table)
     __post_init__ = _Group.__post_init__
 
+    def validate(self, where: str, given: set[str]) -> None:
+        _check(self.granularity == 0 or self.granularity_steps == 0, where,
+               "granularity_steps", "give either granularity (weight units) or "
+               "granularity_steps (device steps), not both")
+
     def update_config(self, algorithm: str | None = None) -> UpdateConfig:
         """The array's :class:`UpdateConfig`; ``algorithm`` overrides ``update``."""
         keys = {f.name: getattr(self, f.name) for f in dataclasses.fields(UpdateConfig)}
@@ -94,6 +99,7 @@ class LateralCircuit(_ArrayKeys):
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
+        super().validate(where, given)
         for key in ("reference_level", "reference_range"):
             _check(self.reference != "none" or key not in given, where, key,
                    "needs a reference (fixed or node)")

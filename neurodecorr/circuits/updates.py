@@ -184,6 +184,13 @@ class UpdateConfig(Checked):
     symmetry_pulses: int = setting(0, within="[0, inf)")
     transfer_columns: int = setting(0, within="[0, inf)")
 
+    def check(self) -> None:
+        """The fields one by one, then the one pair that excludes each other."""
+        super().check()
+        if self.granularity > 0 and self.granularity_steps > 0:
+            raise NeurodecorrError("granularity_steps: give either granularity (weight units) "
+                                   "or granularity_steps (device steps), not both")
+
     @property
     def algorithm(self) -> str:
         return self.update
@@ -333,9 +340,6 @@ class MixedPrecisionArray(AnalogArray):
         # ε in whole device steps: a count is that many pulses
         self.steps_per_count = default_steps_per_count(self.crossbar.config.pulsed)
         cfg = self.update_config
-        if cfg.granularity > 0 and cfg.granularity_steps > 0:
-            raise NeurodecorrError("granularity_steps: give either granularity (weight units) "
-                                   "or granularity_steps (device steps), not both")
         if cfg.granularity > 0:
             self.steps_per_count = max(round(cfg.granularity / self.granularity), 1)
         elif cfg.granularity_steps > 0:

@@ -38,7 +38,7 @@ _SEED = 0
 def iteration_apply(solver, S: np.ndarray, h: float):
     """``v ↦ G(h) v`` (``v`` a vector or a matrix of columns) for Euler's ``I − hS`` or RK4's
     Taylor polynomial."""
-    coeffs = _taylor(solver)
+    coeffs = taylor_factors(solver)
 
     def apply(v: np.ndarray) -> np.ndarray:
         # Horner: G v = v + z(v + z/2(v + z/3(...))) with z v = −h S v
@@ -55,7 +55,7 @@ def _iteration(solver, S: np.ndarray, h: float):
     return iteration_apply(solver, S, h), iteration_apply(solver, S.T, h)
 
 
-def _taylor(solver) -> list[float]:
+def taylor_factors(solver) -> list[float]:
     """Horner factors of the stability polynomial: Euler ``[1]``, RK4 ``[1, 1/2, 1/3, 1/4]``."""
     return [1.0] if solver.name in ("euler", "euler-maruyama") else [1.0, 0.5, 1.0 / 3, 0.25]
 

@@ -56,7 +56,7 @@ import numpy as np
 from scipy.special import gammaln
 
 from neurodecorr.errors import NeurodecorrError
-from neurodecorr.ode.contraction import iteration_apply, supports
+from neurodecorr.ode.contraction import iteration_apply, supports, taylor_factors
 
 #: multiple of the asymptotic settling time that is the horizon of a normal matrix
 ASYMPTOTIC_FACTOR = 5.0
@@ -94,13 +94,15 @@ def exact_cycles(solver, field, cycle_h: np.ndarray, tol: float
     key = ("exact cycles", solver.name, tuple(np.asarray(cycle_h, dtype=np.float64)), tol)
     if key in field.plans:
         return field.plans[key]
-    S = field.system_matrix
-    n = field.n
-    mu = np.abs(field.eigenvalues)
-    spread = float(np.max(mu) / np.min(mu))
+    # building G takes one product per step and polynomial factor, each power one more
+    products = int(EXACT_POWER_FLOPS // (2.0 * field.n ** 3))
+    limit = products - len(cycle_h) * len(taylor_factors(solver))
+    if limit < 1:  # a large matrix: not even G is affordable, the bounds decide
+        field.plans[key] = None
+        return None
+    spread = eigenvalue_spread(field)
     eps = float(np.finfo(field.dtype).eps)
-    limit = int(EXACT_POWER_FLOPS // (2.0 * n ** 3)) - len(cycle_h)
-    G = iteration_matrix(solver, S, cycle_h)
+    G = iteration_matrix(solver, field.system_matrix, cycle_h)
     P, peak, found = G, 1.0, None
     for k in range(1, limit + 1):
         size = float(np.linalg.norm(P))
@@ -115,6 +117,14 @@ def exact_cycles(solver, field, cycle_h: np.ndarray, tol: float
         P = G @ P
     field.plans[key] = found
     return found
+
+
+def eigenvalue_spread(field) -> float:
+    """``max|μ| / min|μ|`` of the circuit matrix, computed once per field."""
+    if ("spread",) not in field.plans:
+        mu = np.abs(field.eigenvalues)
+        field.plans[("spread",)] = float(np.max(mu) / np.min(mu))
+    return field.plans[("spread",)]
 
 
 def transient_time(eigenvalues: np.ndarray, departure: float, tol: float) -> float:
@@ -277,10 +287,7 @@ def precision_warning(field, tol: float, eps: float) -> str | None:
     up to ``eps · κ(S)``; the eigenvalue spread ``max|μ| / min|μ|`` stands in for κ (equal
     for a normal ``S``, a lower bound otherwise).
     """
-    if ("spread",) not in field.plans:
-        mu = np.abs(field.eigenvalues)
-        field.plans[("spread",)] = float(np.max(mu) / np.min(mu))
-    spread = field.plans[("spread",)]
+    spread = eigenvalue_spread(field)
     if spread * eps < tol:
         return None
     return (f"eigenvalue spread {spread:.3g} of the circuit matrix: rounding alone can leave a "
