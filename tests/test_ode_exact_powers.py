@@ -148,3 +148,79 @@ def test_a_matrix_too_large_for_the_power_budget_skips_the_powers(monkeypatch):
     monkeypatch.undo()
     small = LateralField(barely_dissipative(0.05))
     assert exact_cycles(Euler(), small, np.array([0.5]), TOL) is not None
+
+
+def slow_complex_mode(seed: int = 0, n: int = N) -> np.ndarray:
+    """A non-normal matrix shaped like the lateral read matrices Tiki-Taka left on PCM and
+    ECRAM: a slow complex pair ``0.05 ± 0.6i``, the other modes spread to 10 (eigenvalue
+    spread 200), Gaussian coupling above the diagonal of its real Schur form."""
+    rng = np.random.default_rng(seed)
+    B = np.diag(np.concatenate([[0.05, 0.05], rng.uniform(0.3, 10.0, n - 2)]))
+    B[0, 1], B[1, 0] = 0.6, -0.6
+    B += np.triu(0.3 * rng.standard_normal((n, n)), 1)
+    Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    return Q @ B @ Q.T
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_slow_complex_mode_is_counted_by_squaring(seed):
+    """Beyond the one-by-one powers the count continues by repeated squaring: at ``K`` the
+    power's 2-norm is below tol (dense SVD of ``matrix_power``), the peak bounds every power
+    before it, and the noisy settle fits the budget (the bounds asked for 1.2e5 steps)."""
+    from neurodecorr.ode import horizon
+
+    S = slow_complex_mode(seed)
+    field = LateralField(S, reader=NoisyFlagReader(S))
+    h = optimal_h(Euler(), field.eigenvalues)
+    K, peak = exact_cycles(Euler(), field, np.array([h]), TOL)
+    one_by_one = int(horizon.EXACT_POWER_FLOPS // (2.0 * N ** 3)) - 1
+    assert K > one_by_one and K % one_by_one == 0
+    G = np.eye(N) - h * S
+    assert np.linalg.norm(np.linalg.matrix_power(G, K), 2) <= TOL
+    P, largest = np.eye(N), 1.0
+    for _ in range(K - 1):
+        P = G @ P
+        largest = max(largest, np.linalg.norm(P, 2))
+    assert largest <= peak * (1 + 1e-9)
+    # the noisy settle at the eigen-optimal step ends at its horizon inside the budget, on
+    # the fixed point (numpy.linalg.solve) to within ‖S⁻¹‖₂ · tol · ‖x‖
+    x = np.random.default_rng(3).standard_normal((2, N))
+    out = settle(field, x, "euler")
+    assert out.result is Result.HORIZON and out.nsteps <= SettleCriterion().max_steps
+    assert out.dt_s / field.tau_s == pytest.approx(h, rel=1e-12)
+    assert two_norm_of_power(S, h, out.nsteps) <= TOL
+    bound = np.linalg.norm(np.linalg.inv(S), 2) * TOL * np.linalg.norm(x, axis=1)
+    assert np.all(np.linalg.norm(out.y - np.linalg.solve(S, x.T).T, axis=1) <= bound)
+
+
+def test_squaring_overshoots_the_first_count_by_less_than_twice(monkeypatch):
+    """A symmetric ``S`` (normal ``G``): ``‖G^k‖_F² = Σ |1 − h μ_i|^{2k}`` is decreasing, so the
+    first count below tol is known in closed form, and the doubling lands in
+    ``[K_first, 2 K_first)``. The work budget is cut so that squaring starts after 5 powers."""
+    from neurodecorr.ode import horizon
+
+    n = 20
+    monkeypatch.setattr(horizon, "EXACT_POWER_FLOPS", 2.0 * n ** 3 * 6)
+    rng = np.random.default_rng(4)
+    mu = np.geomspace(0.02, 1.0, n)
+    Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    S = (Q * mu) @ Q.T
+    field = LateralField(S)
+    h = 1.0
+    K, peak = exact_cycles(Euler(), field, np.array([h]), TOL)
+    k = np.arange(1, 5000)
+    frob = np.sqrt(np.sum(np.abs(1 - h * mu)[None, :] ** (2 * k[:, None]), axis=1))
+    first = int(k[np.argmax(frob <= TOL)])
+    assert first > 5 and first <= K < 2 * first and K % 5 == 0
+    assert peak == pytest.approx(max(1.0, frob[0]) * np.prod(
+        [max(1.0, frob[5 * 2 ** i - 1]) for i in range(int(np.log2(K // 5)))]), rel=1e-9)
+
+
+def test_squaring_gives_up_on_an_iteration_that_does_not_contract(monkeypatch):
+    """A step past Euler's stability limit (``|1 − h μ| > 1``): the squares overflow or stay
+    above tol, and the bounds decide (None)."""
+    from neurodecorr.ode import horizon
+
+    monkeypatch.setattr(horizon, "EXACT_POWER_FLOPS", 2.0 * 20 ** 3 * 6)
+    S = np.diag(np.linspace(0.5, 3.0, 20))
+    assert exact_cycles(Euler(), LateralField(S), np.array([0.9]), TOL) is None
