@@ -126,6 +126,10 @@ if gate:
 """
 
 
+def _sigint_at_default():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_stopped_sweep_resumes_without_losing_or_repeating_points(tmp_path):
     spec = _spec(tmp_path, """
 [sweep]
@@ -144,14 +148,24 @@ seed = [1, 2, 3, 4, 5, 6, 7, 8]
            "PYTHONPATH": os.pathsep.join([str(gate), *sys.path])}
     argv = [sys.executable, "-m", "neurodecorr", "sweep", str(spec), "--workers", "2",
             "--out", str(out)]
-    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env=env)
-    deadline = time.monotonic() + 600  # only a guard against a hang: never reached normally
-    while time.monotonic() < deadline and proc.poll() is None:
-        if out.exists() and len(read_rows(out)[1]) >= 2:
-            break
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    # Ctrl-C as a terminal delivers it: SIGINT at its default in the sweep even when this run
+    # inherited it ignored (a job started in the background by a non-interactive shell, or
+    # under nohup, ignores SIGINT, and Python then installs no KeyboardInterrupt for it); its
+    # own session, so that the clean-up below can end every process it started
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True, preexec_fn=_sigint_at_default)
+    try:
+        deadline = time.monotonic() + 600  # only a guard against a hang: never reached normally
+        while time.monotonic() < deadline and proc.poll() is None:
+            if out.exists() and len(read_rows(out)[1]) >= 2:
+                break
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:  # a sweep that did not stop must not outlive the test
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     assert proc.returncode == 130, err
     assert "stopped" in err
     header, first = read_rows(out)
