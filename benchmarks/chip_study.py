@@ -13,6 +13,10 @@ differ), every array on the preset with its periphery, every algorithm of
 ``decor-noref``
     the same on the ``ideal`` circuit, whose lateral array holds all of ``Ã`` (the former
     study's circuit, kept for the comparison);
+``decor-reram``
+    the ``decor`` task on ReRAM's own circuit, ``benchmarks/chip_study_devices/reram-decor.toml``
+    (forward headroom 3 with 75-step mixed-precision counts, lateral reference range 0.5; its
+    ideal reference runs the same circuit file with ideal devices);
 ``shared``
     no decorrelation, 40-64-64-10, SGD step 0.1, circuit ``ideal``: the task on which aihwkit
     0.9.2's figures were measured (/work/shared/notes/analog-training.md), quoted beside ours.
@@ -49,10 +53,14 @@ ASSETS = ROOT / "docs" / "assets"
 #: the lateral circuit with a per-node digital diagonal reference (docs/chip.md, "Diagonal
 #: reference"): PCM 0.95 and ECRAM 0.97 of the ideal run against 0.77 and 0.92 without it
 REFERENCE_CIRCUIT = "benchmarks/chip_study_devices/ideal-reference.toml"
+#: ReRAM's circuit for the decorrelation task (docs/chip.md, "ReRAM on the decorrelation task"):
+#: forward headroom 3 with 75-step mixed-precision counts, lateral reference range 0.5
+RERAM_CIRCUIT = "benchmarks/chip_study_devices/reram-decor.toml"
 TASKS = {
     "decor": dict(decorrelation="ahmad", hidden=(64,), lr=0.2, circuit=REFERENCE_CIRCUIT),
     "decor-noref": dict(decorrelation="ahmad", hidden=(64,), lr=0.2, circuit="ideal"),
     "shared": dict(decorrelation="none", hidden=(64, 64), lr=0.1, circuit="ideal"),
+    "decor-reram": dict(decorrelation="ahmad", hidden=(64,), lr=0.2, circuit=RERAM_CIRCUIT),
 }
 UPDATES = "sgd,mixed-precision,tiki-taka,ttv2,chopped-ttv2,agad"
 #: aihwkit 0.9.2 on the shared task with BP (final train accuracy; analog-training.md)
@@ -239,7 +247,8 @@ def best_per_device(rows: list[dict], task: str, rule: str) -> dict[str, dict]:
 COLOURS = {"digital": "k", "ideal": "0.45", "pcm": "C0", "reram": "C3", "ecram": "C2"}
 TITLES = {"decor": "on-chip decorrelation (node reference), 40-64-10",
           "decor-noref": "on-chip decorrelation (no reference), 40-64-10",
-          "shared": "no decorrelation, 40-64-64-10 (aihwkit's task)"}
+          "shared": "no decorrelation, 40-64-64-10 (aihwkit's task)",
+          "decor-reram": "on-chip decorrelation, ReRAM's circuit, 40-64-10"}
 
 
 def _curves(ax, results: list[dict], rows: list[dict], task: str, rule: str) -> None:
@@ -271,6 +280,21 @@ def _curves(ax, results: list[dict], rows: list[dict], task: str, rule: str) -> 
     ax.set_xlabel("epoch")
     ax.set_ylabel("train accuracy (%)")
     ax.grid(alpha=0.3)
+    if task == "decor":  # ReRAM on its own circuit, dotted beside the shared circuit's runs
+        own = [r for r in results if (r["task"], r["rule"], r["device"]) == (
+            "decor-reram", rule, "reram") and r["train_acc"]]
+        best = best_per_device(rows, "decor-reram", rule).get("reram")
+        own = [r for r in own if best and r["update"] == best["update"]]
+        if own:
+            n = max(len(r["train_acc"]) for r in own)
+            acc = np.full((len(own), n), np.nan)
+            for i, r in enumerate(own):
+                acc[i, :len(r["train_acc"])] = 100 * np.asarray(r["train_acc"])
+            ep = np.arange(1, n + 1)
+            ax.plot(ep, np.nanmean(acc, axis=0), color=COLOURS["reram"], ls=":", marker="o",
+                    ms=2.5, label=f"reram, its own circuit: {best['update']} ({len(own)} seeds)")
+            ax.fill_between(ep, np.nanmin(acc, axis=0), np.nanmax(acc, axis=0),
+                            color=COLOURS["reram"], alpha=0.12, lw=0)
     ax.legend(fontsize=6.5, loc="upper left")
     if task == "shared" and rule == "bp":
         ax.text(0.98, 0.02, "◄ aihwkit 0.9.2, best algorithm\n   per device (same task)",
@@ -325,7 +349,8 @@ def figure_png(results: list[dict], rows: list[dict]) -> bytes:
     """Per task and rule (columns: FA, BP), two panels: the best algorithm per device per epoch
     (mean, min–max envelope over seeds) and every cell's final train accuracy (bars: mean,
     whiskers: min–max; ``x``: a seed stopped; ``--``: ideal device, ``:``: digital; ◆ aihwkit
-    0.9.2 on the shared task with BP). ``decor-noref`` (the former circuit) is in the tables
+    0.9.2 on the shared task with BP). ReRAM on its own circuit (``decor-reram``) is dotted in
+    the decorrelation task's curves; ``decor-noref`` (the former circuit) is in the tables
     only."""
     import matplotlib
 
@@ -376,7 +401,7 @@ def markdown(rows: list[dict]) -> str:
     out = []
     order = {"digital": 0, "ideal": 1, "pcm": 2, "ecram": 3, "reram": 4}
     updates = UPDATES.split(",")
-    for task in ("decor", "decor-noref", "shared"):
+    for task in ("decor", "decor-reram", "decor-noref", "shared"):
         for rule in ("fa", "bp"):
             mine = sorted((r for r in rows if (r["task"], r["rule"]) == (task, rule)),
                           key=lambda r: (order.get(r["device"], 9), r["epochs"],
