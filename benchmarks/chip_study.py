@@ -1,7 +1,7 @@
 """On-chip study: FA and BP, with and without decorrelation learned on the chip, per device
 preset and update algorithm, over seeds (issue #15).
 
-Three tasks on MNIST-1D, batch 64, exact integrators (only the devices and their converters
+Tasks on MNIST-1D, batch 64, exact integrators (only the devices and their converters
 differ), every array on the preset with its periphery, every algorithm of
 :mod:`neurodecorr.circuits.updates` on every array:
 
@@ -17,6 +17,10 @@ differ), every array on the preset with its periphery, every algorithm of
     the ``decor`` task on ReRAM's own circuit, ``benchmarks/chip_study_devices/reram-decor.toml``
     (forward headroom 3 with 75-step mixed-precision counts, lateral reference range 0.5; its
     ideal reference runs the same circuit file with ideal devices);
+``decor-split``
+    the ``decor`` task with the algorithm named on the forward arrays only and mixed
+    precision on the lateral arrays (a circuit file derived from ``decor``'s with each table's
+    ``update`` key; :func:`split_circuit`): which kind of array an algorithm fails on;
 ``shared``
     no decorrelation, 40-64-64-10, SGD step 0.1, circuit ``ideal``: the task on which aihwkit
     0.9.2's figures were measured (/work/shared/notes/analog-training.md), quoted beside ours.
@@ -42,6 +46,7 @@ import csv
 import io
 import json
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -61,6 +66,8 @@ TASKS = {
     "decor-noref": dict(decorrelation="ahmad", hidden=(64,), lr=0.2, circuit="ideal"),
     "shared": dict(decorrelation="none", hidden=(64, 64), lr=0.1, circuit="ideal"),
     "decor-reram": dict(decorrelation="ahmad", hidden=(64,), lr=0.2, circuit=RERAM_CIRCUIT),
+    "decor-split": dict(decorrelation="ahmad", hidden=(64,), lr=0.2, circuit=REFERENCE_CIRCUIT,
+                        lateral_update="mixed-precision"),
 }
 UPDATES = "sgd,mixed-precision,tiki-taka,ttv2,chopped-ttv2,agad"
 #: aihwkit 0.9.2 on the shared task with BP (final train accuracy; analog-training.md)
@@ -71,6 +78,25 @@ AIHWKIT = {
               "agad": 0.30},
     "ecram": {"sgd": 0.35, "mixed-precision": 0.41},
 }
+
+
+def split_circuit(source: Path, forward: str, lateral: str, folder: Path) -> Path:
+    """A copy of the circuit file ``source`` in ``folder`` whose ``[forward]`` table sets
+    ``update = forward`` and ``[lateral]`` table ``update = lateral`` (any ``update`` key of
+    the source's tables is replaced)."""
+    out, table = [], None
+    for line in source.read_text().splitlines():
+        stripped = line.strip()
+        if stripped.startswith("["):
+            table = stripped.strip("[]").strip()
+        elif table in ("forward", "lateral") and stripped.split("=")[0].strip() == "update":
+            continue
+        out.append(line)
+        if stripped in ("[forward]", "[lateral]"):
+            out.append(f'update = "{forward if table == "forward" else lateral}"')
+    path = folder / f"{source.stem}-{forward}-forward-{lateral}-lateral.toml"
+    path.write_text("\n".join(out) + "\n")
+    return path
 
 
 def one_run(task: str, rule: str, device: str, update: str, seed: int, epochs: int) -> dict:
@@ -93,8 +119,16 @@ def one_run(task: str, rule: str, device: str, update: str, seed: int, epochs: i
         circuit = spec["circuit"]
         if circuit.endswith(".toml"):
             circuit = str(ROOT / circuit)
-        trainer = ChipTrainer(config, data, ChipOptions(circuit=circuit, device=device, seed=seed,
-                                                        lr=spec["lr"], update=update))
+        every_array = update
+        if spec.get("lateral_update") and device != "ideal":  # the ideal reference as decor's
+            with tempfile.TemporaryDirectory(prefix="chip_study_") as folder:
+                circuit = str(split_circuit(Path(circuit), update, spec["lateral_update"],
+                                            Path(folder)))
+                trainer = ChipTrainer(config, data, ChipOptions(
+                    circuit=circuit, device=device, seed=seed, lr=spec["lr"]))
+        else:
+            trainer = ChipTrainer(config, data, ChipOptions(
+                circuit=circuit, device=device, seed=seed, lr=spec["lr"], update=every_array))
     history, failure = [], None
     for _ in range(epochs):
         try:
@@ -248,7 +282,8 @@ COLOURS = {"digital": "k", "ideal": "0.45", "pcm": "C0", "reram": "C3", "ecram":
 TITLES = {"decor": "on-chip decorrelation (node reference), 40-64-10",
           "decor-noref": "on-chip decorrelation (no reference), 40-64-10",
           "shared": "no decorrelation, 40-64-64-10 (aihwkit's task)",
-          "decor-reram": "on-chip decorrelation, ReRAM's circuit, 40-64-10"}
+          "decor-reram": "on-chip decorrelation, ReRAM's circuit, 40-64-10",
+          "decor-split": "on-chip decorrelation, lateral arrays mixed precision, 40-64-10"}
 
 
 def _curves(ax, results: list[dict], rows: list[dict], task: str, rule: str) -> None:
@@ -401,7 +436,7 @@ def markdown(rows: list[dict]) -> str:
     out = []
     order = {"digital": 0, "ideal": 1, "pcm": 2, "ecram": 3, "reram": 4}
     updates = UPDATES.split(",")
-    for task in ("decor", "decor-reram", "decor-noref", "shared"):
+    for task in ("decor", "decor-split", "decor-reram", "decor-noref", "shared"):
         for rule in ("fa", "bp"):
             mine = sorted((r for r in rows if (r["task"], r["rule"]) == (task, rule)),
                           key=lambda r: (order.get(r["device"], 9), r["epochs"],
