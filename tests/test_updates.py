@@ -50,6 +50,30 @@ def test_mixed_precision_delivers_the_accumulated_update_to_one_granularity(rng)
     assert np.abs(total).max() > 5 * DW  # several pulses were delivered
 
 
+def test_a_count_larger_than_one_kernel_call_is_delivered_exactly_in_bounded_batches(
+        rng, monkeypatch):
+    """Counts of hundreds of pulses per device (a transfer after a runaway update) go to the
+    crossbar in batches of at most ``MAX_WRITE_ENTRIES`` entries of ``x``, in order: every
+    device still moves by exactly its count of steps (closed form, constant-step device away
+    from its bounds), and no kernel call sees more rounds than the bound allows."""
+    from neurodecorr.circuits import updates
+
+    W0 = rng.uniform(-0.2, 0.2, (4, 6))
+    counts = rng.integers(-40, 41, (4, 6)).astype(float)
+    counts[1] = 0.0  # a row owed nothing sends nothing
+    monkeypatch.setattr(updates, "MAX_WRITE_ENTRIES", 7 * 6)  # 7 rounds per call
+    arr = make_array(SYMMETRIC, W0, np.random.default_rng(1), 0.0, 1.0,
+                     UpdateConfig("mixed-precision"))
+    start = arr.effective_weights(0.0)
+    calls = []
+    write = arr.crossbar.write_batch
+    monkeypatch.setattr(arr.crossbar, "write_batch",
+                        lambda xs, ds, lr, t: (calls.append(len(xs)), write(xs, ds, lr, t)))
+    updates.pulse_counts(arr.crossbar, counts, 0.0)
+    np.testing.assert_allclose((arr.effective_weights(0.0) - start) / DW, counts, atol=1e-9)
+    assert max(calls) <= 7 and sum(calls) == int(np.abs(counts).max(axis=1).sum())
+
+
 def test_granularity_steps_sets_the_pulses_of_one_count(rng):
     """``granularity_steps = 3``: every device moves by whole multiples of 3 steps, χ keeps a
     remainder below 3 steps, and W − W0 + χ is the accumulated update (closed form); on an

@@ -210,10 +210,12 @@ def speedup_vs_lava(n: int, batch: int, n_sub: int, repeats: int, seed: int,
     ``dtype``; Lava's floating-point models compute in float64) on one thread with a
     one-thread BLAS; ``speedup_vs_lava_all_cores`` is the same on every core of the machine
     (``simulator_workers`` threads, each settling a block of the batch), as Lava's run spreads
-    its OS processes over them.
+    its OS processes over them; ``speedup_vs_lava_one_core_each`` divides our one thread by the
+    ``loihi`` graph pinned to one core (its four processes and the runtime inherit the pinning:
+    :func:`neurodecorr.lava.speed.pinned`), one core on each side.
     ``speedup_vs_lava_by_batch`` gives the per-step figure against the ``loihi`` mapping at
     batch 1 (one sample, as Lava runs) and 256, in float64 and float32 (at 256 also on all
-    cores: ``float64_all_cores``).
+    cores: ``float64_all_cores``; and one core each: ``float64_one_core_each``).
     All sides are timed in ``repeats`` alternating rounds and each keeps its best, so that
     load from other processes cannot favour either (Lava's handshakes between its OS
     processes suffer most from it: 1.2e3 to 8.5e3 steps per second were seen here for the
@@ -235,12 +237,17 @@ def speedup_vs_lava(n: int, batch: int, n_sub: int, repeats: int, seed: int,
             for w in (1, workers) if b > 1 else (1,):
                 ours[(f"{b} {dt}", w)] = (LateralField(A, dtype=dt), Xb.astype(dt))
     best = dict.fromkeys(ours, 0.0)
-    lava, lava_layer = [], []
+    lava, lava_one_core, lava_layer = [], [], []
+    one_core = {min(os.sched_getaffinity(0))} if hasattr(os, "sched_getaffinity") else None
     try:
         packed = lateral_throughput(n=n, n_sub=n_sub, num_samples=1000, precision="float")
         for _ in range(repeats):
             lava.append(float(lateral_throughput(n=n, n_sub=1, num_samples=1000,
                                                  mapping="loihi")["samples_x_substeps_per_s"]))
+            if one_core is not None:  # the whole Lava graph on one core, as our one thread
+                lava_one_core.append(float(lateral_throughput(
+                    n=n, n_sub=1, num_samples=1000, mapping="loihi",
+                    cpus=one_core)["samples_x_substeps_per_s"]))
             lava_layer.append(float(lateral_throughput(
                 n=n, n_sub=1, num_samples=2000, precision="float")["samples_x_substeps_per_s"]))
             for key, (field, Xk) in ours.items():
@@ -248,6 +255,7 @@ def speedup_vs_lava(n: int, batch: int, n_sub: int, repeats: int, seed: int,
     except NeurodecorrError as exc:  # the bridge is optional: say why it did not run
         return {"speedup_vs_lava": None, "lava": str(exc)}
     lava_1, lava_layer_1 = max(lava), max(lava_layer)
+    lava_one_1 = max(lava_one_core) if lava_one_core else None
     lava_k = float(packed["samples_x_substeps_per_s"])
     by_batch: dict = {"1": {}, "256": {}}
     for (key, w), value in best.items():
@@ -255,10 +263,15 @@ def speedup_vs_lava(n: int, batch: int, n_sub: int, repeats: int, seed: int,
             b, dt = key.split()
             if w == 1:
                 by_batch[b][dt] = value / lava_1
+                if lava_one_1:
+                    by_batch[b][f"{dt}_one_core_each"] = value / lava_one_1
             if w == workers and b != "1":
                 by_batch[b][f"{dt}_all_cores"] = value / lava_1
     one, every = best[("case", 1)], best[("case", workers)]
     return {"speedup_vs_lava": one / lava_1, "speedup_vs_lava_all_cores": every / lava_1,
+            "speedup_vs_lava_one_core_each": one / lava_one_1 if lava_one_1 else None,
+            "lava_one_core_samples_x_steps_per_s": lava_one_1,
+            "lava_one_core_rounds_samples_x_steps_per_s": lava_one_core,
             "speedup_vs_lava_layer": one / lava_layer_1,
             "speedup_vs_lava_packed": one / lava_k, "speedup_vs_lava_by_batch": by_batch,
             "sim_samples_x_steps_per_s": one, "sim_all_cores_samples_x_steps_per_s": every,

@@ -11,7 +11,8 @@ from rich.table import Table
 #: columns shown in the terminal, in order, when a case reports them
 COLUMNS = ("device", "n", "batch", "rel_error", "converged", "offdiag_corr_rms_before",
            "offdiag_corr_rms_linear", "offdiag_corr_rms_recurrent", "samples_per_s",
-           "gemm_fraction", "speedup_vs_solve_ivp", "speedup_vs_lava", "speedup_vs_lava_all_cores",
+           "gemm_fraction", "speedup_vs_solve_ivp", "speedup_vs_lava",
+           "speedup_vs_lava_one_core_each", "speedup_vs_lava_all_cores",
            "device_overhead", "chip_overhead", "engine_fraction_of_matmul",
            "reference_fraction_of_matmul", "cost_exponent")
 
@@ -21,6 +22,7 @@ HEADERS = {"rel_error": "rel err", "converged": "settled", "offdiag_corr_rms_bef
            "offdiag_corr_rms_linear": "corr lin", "offdiag_corr_rms_recurrent": "corr rec",
            "samples_per_s": "samples/s", "gemm_fraction": "gemm frac",
            "speedup_vs_solve_ivp": "×solve_ivp", "speedup_vs_lava": "×lava",
+           "speedup_vs_lava_one_core_each": "×lava 1 core each",
            "speedup_vs_lava_all_cores": "×lava all cores",
            "device_overhead": "dev overhead", "chip_overhead": "chip overhead",
            "engine_fraction_of_matmul": "engine/matmul",

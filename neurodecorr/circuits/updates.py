@@ -203,25 +203,45 @@ class UpdateConfig(Checked):
         return dataclasses.replace(self, **given) if given else self
 
 
+#: most entries of ``x`` (rounds × columns) per kernel call of :func:`pulse_counts`: 64 MB of
+#: float64, which bounds its memory when a count runs into the thousands per device
+MAX_WRITE_ENTRIES = 1 << 23
+
+
 def pulse_counts(crossbar, counts: np.ndarray, t_s: float, per_count: int = 1) -> None:
     """Send ``per_count·|n_ij|`` pulses of sign ``n_ij`` to each device, deterministically.
 
     Row by row and pulse round by pulse round: a rank-1 write with ``d = e_i``, ``x_j = sign
     n_ij`` on the columns still owed a pulse and a rate of one device step, which makes every
     bit-stream probability 1 and the train one slot long (:func:`~neurodecorr.devices.pulsed.
-    pulse_train` with ``K = 1``): exactly one pulse per selected device.
+    pulse_train` with ``K = 1``): exactly one pulse per selected device. The rounds go to the
+    crossbar in order, in batches of at most :data:`MAX_WRITE_ENTRIES` entries of ``x`` (one
+    kernel call each), so memory stays bounded however large a count is; each batch is one
+    write of the array (its devices' write noise is re-drawn once per batch).
     """
     step = crossbar.config.pulsed.dw_min_norm * crossbar.scale * (1.0 - 1e-12)
     counts = counts * per_count
-    xs, rows = [], []
+    eye = np.eye(crossbar.shape[0])
+    most = max(1, MAX_WRITE_ENTRIES // counts.shape[1])  # rounds per kernel call
+    xs, rows, held = [], [], 0
+
+    def flush() -> None:
+        nonlocal xs, rows, held
+        if held:
+            crossbar.write_batch(np.concatenate(xs), eye[np.concatenate(rows)], step, t_s)
+        xs, rows, held = [], [], 0
+
     for i in np.flatnonzero(np.any(counts != 0, axis=1)):
-        row = counts[i]
-        for r in range(1, int(np.max(np.abs(row))) + 1):
-            xs.append(np.sign(row) * (np.abs(row) >= r))
-            rows.append(i)
-    if rows:
-        # every round of every row as one batch of writes (one kernel call)
-        crossbar.write_batch(np.array(xs), np.eye(crossbar.shape[0])[rows], step, t_s)
+        magnitude, sign = np.abs(counts[i]), np.sign(counts[i])
+        last = int(np.max(magnitude))
+        for first in range(1, last + 1, most):
+            r = np.arange(first, min(first + most, last + 1))
+            if held + r.size > most:
+                flush()
+            xs.append(sign * (magnitude >= r[:, None]))
+            rows.append(np.full(r.size, i))
+            held += r.size
+    flush()
 
 
 def default_steps_per_count(pulsed) -> int:

@@ -10,11 +10,18 @@ monitor; results read back with one ``Var.get`` after the timed run):
 - ``layer``: one :class:`~neurodecorr.lava.procs.process.LateralLayer` process (the whole layer
   in one OS process, ``n_sub`` Euler sub-steps inside each Lava step) fed by one ``RingBuffer``,
   the CPU-only emulation.
+
+``cpus`` pins a timing to a set of cores: Lava's OS processes are forked by the timing process
+and inherit its CPU affinity, so ``cpus={0}`` runs the whole Lava graph on one core, like for
+like with a one-thread timing of ours.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -100,8 +107,30 @@ def _loihi_throughput(n: int, num_samples: int, seed: int) -> dict:
             "n_processes": 4, "max_abs_err": err}
 
 
+@contextlib.contextmanager
+def pinned(cpus: Iterable[int] | None) -> Iterator[list[int]]:
+    """Run the block on the cores ``cpus`` (all this process may use when ``None``), and
+    restore the former affinity after it; processes forked inside inherit the pinning."""
+    if not hasattr(os, "sched_setaffinity"):
+        if cpus is not None:
+            raise NeurodecorrError("cpus: this platform cannot pin a process to cores")
+        yield []
+        return
+    before = os.sched_getaffinity(0)
+    wanted = set(before) if cpus is None else {int(c) for c in cpus}
+    if not wanted or not wanted <= before:
+        raise NeurodecorrError(f"cpus: {sorted(wanted)} is not a non-empty subset of the cores "
+                               f"this process may run on, {sorted(before)}")
+    os.sched_setaffinity(0, wanted)
+    try:
+        yield sorted(wanted)
+    finally:
+        os.sched_setaffinity(0, before)
+
+
 def lateral_throughput(n: int = 100, n_sub: int = 20, num_samples: int = 2000,
-                       precision: str = "float", seed: int = 0, mapping: str = "layer") -> dict:
+                       precision: str = "float", seed: int = 0, mapping: str = "layer",
+                       cpus: Iterable[int] | None = None) -> dict:
     """Time one lateral layer of ``n`` neurons in Lava's CPU simulation.
 
     ``mapping = "loihi"`` times the export's default mapping in floating point (four processes:
@@ -129,14 +158,28 @@ def lateral_throughput(n: int = 100, n_sub: int = 20, num_samples: int = 2000,
         Timed Lava steps (one sample each); 2000 at ``n = 100`` take about half a second.
     precision : {"float", "fixed"}
     seed : int
+    mapping : {"layer", "loihi"}
+    cpus : iterable of int, optional
+        Cores to run on (the timing process and the Lava processes it forks; :func:`pinned`);
+        all this process may use by default.
 
     Returns
     -------
     dict
         ``samples_x_substeps_per_s`` (``num_samples · n_sub / wall_s``), ``steps_per_s``,
         ``n``, ``n_sub``, ``num_samples``, ``precision``, ``steps``, ``wall_s``, ``startup_s``,
-        ``n_processes`` (2; 4 for ``loihi``), ``mapping`` and ``max_abs_err``.
+        ``n_processes`` (2; 4 for ``loihi``), ``mapping``, ``max_abs_err`` and ``cpus`` (the
+        cores it ran on).
     """
+    with pinned(cpus) as cores:
+        out = _timed_throughput(n, n_sub, num_samples, precision, seed, mapping)
+    out["cpus"] = cores
+    return out
+
+
+def _timed_throughput(n: int, n_sub: int, num_samples: int, precision: str, seed: int,
+                      mapping: str) -> dict:
+    """:func:`lateral_throughput` on the cores it was given."""
     if mapping == "loihi":
         if precision != "float" or n_sub != 1:
             raise NeurodecorrError("lateral_throughput: the loihi mapping is timed in floating "

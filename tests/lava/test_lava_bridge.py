@@ -447,6 +447,43 @@ def test_throughput_of_the_loihi_mapping_against_its_euler_iteration():
     assert multiprocessing.active_children() == []
 
 
+def test_a_pinned_timing_runs_every_lava_process_on_its_cores_and_restores_the_affinity():
+    """``pinned``: the Lava processes forked inside inherit the cores (read from the kernel
+    for each live child), and the timing process gets its former cores back afterwards."""
+    compat.import_lava()  # the Python 3.11 fix, before any Lava module
+    from lava.proc.dense.process import Dense
+    from lava.proc.io.source import RingBuffer
+
+    from neurodecorr.lava.procs.models import MODELS
+    from neurodecorr.lava.procs.process import Integrator
+    from neurodecorr.lava.runtime import lava_session
+    from neurodecorr.lava.speed import lateral_throughput, pinned
+
+    before = os.sched_getaffinity(0)
+    if len(before) < 2:
+        pytest.skip("pinning to a subset needs two cores")
+    core = max(before)
+    source = RingBuffer(data=np.ones((4, 3)))
+    d_in = Dense(weights=0.5 * np.eye(4))
+    neuron = Integrator(shape=4, alpha=0.5)
+    source.s_out.connect(d_in.s_in)
+    d_in.a_out.connect(neuron.a_in)
+    with pinned({core}) as cores:
+        assert cores == [core] and os.sched_getaffinity(0) == {core}
+        with lava_session(neuron, "floating_pt", MODELS["floating_pt"]) as session:
+            session.run(1)
+            kids = multiprocessing.active_children()
+            assert kids and all(os.sched_getaffinity(k.pid) == {core} for k in kids)
+    assert os.sched_getaffinity(0) == before
+    res = lateral_throughput(n=6, n_sub=1, num_samples=20, mapping="loihi", cpus=[core])
+    assert res["cpus"] == [core] and os.sched_getaffinity(0) == before
+    assert res["max_abs_err"] < 1e-12
+    with pytest.raises(NeurodecorrError, match="not a non-empty subset"):
+        with pinned({max(before) + 1}):
+            pass
+    assert os.sched_getaffinity(0) == before
+
+
 def test_speedup_vs_lava_at_batch_1_and_256_in_both_dtypes():
     """The bench's ratio: ours ÷ Lava's samples·steps per second, from the same Lava figure."""
     from neurodecorr.bench.measure import speedup_vs_lava
@@ -465,10 +502,21 @@ def test_speedup_vs_lava_at_batch_1_and_256_in_both_dtypes():
     assert len(layer_rounds) == 2 and res["lava_layer_samples_x_steps_per_s"] == max(layer_rounds)
     assert res["speedup_vs_lava_layer"] == pytest.approx(res["sim_samples_x_steps_per_s"]
                                                          / max(layer_rounds))
+    # like for like on one core: Lava's whole graph pinned to one core, our one thread
+    one_core = res["lava_one_core_rounds_samples_x_steps_per_s"]
+    assert len(one_core) == 2 and res["lava_one_core_samples_x_steps_per_s"] == max(one_core)
+    assert res["speedup_vs_lava_one_core_each"] == pytest.approx(
+        res["sim_samples_x_steps_per_s"] / max(one_core))
     table = res["speedup_vs_lava_by_batch"]
     assert set(table) == {"1", "256"}
-    assert set(table["1"]) == {"float64", "float32"}
-    assert set(table["256"]) == {"float64", "float32", "float64_all_cores", "float32_all_cores"}
+    assert set(table["1"]) == {"float64", "float32", "float64_one_core_each",
+                               "float32_one_core_each"}
+    assert set(table["256"]) == {"float64", "float32", "float64_all_cores", "float32_all_cores",
+                                 "float64_one_core_each", "float32_one_core_each"}
+    for row in table.values():
+        for dt in ("float64", "float32"):
+            assert row[f"{dt}_one_core_each"] == pytest.approx(
+                row[dt] * res["lava_samples_x_steps_per_s"] / max(one_core))
     assert all(min(row.values()) > 0 for row in table.values())
 
 
