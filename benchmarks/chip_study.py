@@ -45,6 +45,7 @@ import argparse
 import csv
 import io
 import json
+import signal
 import sys
 import tempfile
 import time
@@ -99,9 +100,19 @@ def split_circuit(source: Path, forward: str, lateral: str, folder: Path) -> Pat
     return path
 
 
-def one_run(task: str, rule: str, device: str, update: str, seed: int, epochs: int) -> dict:
+class RunTimeLimit(Exception):
+    """A run's wall-clock limit (``--run-limit-s``) passed."""
+
+
+def _time_limit(signum, frame):
+    raise RunTimeLimit
+
+
+def one_run(task: str, rule: str, device: str, update: str, seed: int, epochs: int,
+            limit_s: float = 0.0) -> dict:
     """Train one cell for one seed; a physical failure (a lateral circuit that stops) is a
-    result, recorded with the epoch it happened in."""
+    result, recorded with the epoch it happened in, and so is a run stopped by its wall-clock
+    limit ``limit_s`` (0: none; a SIGALRM in the worker process)."""
     from neurodecorr.data import load_dataset
     from neurodecorr.errors import NeurodecorrError
     from neurodecorr.learning.chip_trainer import ChipOptions, ChipTrainer, SGDTrainer
@@ -130,12 +141,21 @@ def one_run(task: str, rule: str, device: str, update: str, seed: int, epochs: i
             trainer = ChipTrainer(config, data, ChipOptions(
                 circuit=circuit, device=device, seed=seed, lr=spec["lr"], update=every_array))
     history, failure = [], None
-    for _ in range(epochs):
-        try:
-            history.append(trainer.train_epoch())
-        except NeurodecorrError as exc:
-            failure = f"epoch {len(history) + 1}: {exc}"
-            break
+    if limit_s > 0:
+        signal.signal(signal.SIGALRM, _time_limit)
+        signal.setitimer(signal.ITIMER_REAL, limit_s)
+    try:
+        for _ in range(epochs):
+            try:
+                history.append(trainer.train_epoch())
+            except NeurodecorrError as exc:
+                failure = f"epoch {len(history) + 1}: {exc}"
+                break
+    except RunTimeLimit:
+        failure = (f"epoch {len(history) + 1}: stopped by the study's time limit of "
+                   f"{limit_s:g} s (run-limit-s)")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
     out = {"task": task, "rule": rule, "device": device, "update": update, "seed": seed,
            "epochs": epochs, "circuit": spec["circuit"] if device != "digital" else None,
            "train_acc": [h["train_acc"] for h in history],
@@ -499,6 +519,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--run-limit-s", type=float, default=0.0,
+                   help="Stop a run after this many seconds of wall time and record it as "
+                        "stopped (0: no limit).")
     p.add_argument("--out", default=str(ASSETS / "chip_study"))
     p.add_argument("--resume", action="store_true", help="Skip the runs already in OUT.jsonl.")
     p.add_argument("--take-reference-runs", metavar="JSONL",
@@ -529,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(todo)} runs, {args.workers} workers -> {log}", flush=True)
         start = time.perf_counter()
         with ProcessPoolExecutor(args.workers) as pool, log.open("a") as fh:
-            futures = {pool.submit(one_run, *r): r for r in todo}
+            futures = {pool.submit(one_run, *r, args.run_limit_s): r for r in todo}
             for i, fut in enumerate(as_completed(futures), 1):
                 r = fut.result()
                 done.append(r)
