@@ -1,7 +1,7 @@
 """On-chip study: FA and BP, with and without decorrelation learned on the chip, per device
 preset and update algorithm, over seeds (issue #15).
 
-Three tasks on MNIST-1D, batch 64, exact integrators (only the devices and their converters
+Tasks on MNIST-1D, batch 64, exact integrators (only the devices and their converters
 differ), every array on the preset with its periphery, every algorithm of
 :mod:`neurodecorr.circuits.updates` on every array:
 
@@ -13,6 +13,14 @@ differ), every array on the preset with its periphery, every algorithm of
 ``decor-noref``
     the same on the ``ideal`` circuit, whose lateral array holds all of ``Ã`` (the former
     study's circuit, kept for the comparison);
+``decor-reram``
+    the ``decor`` task on ReRAM's own circuit, ``benchmarks/chip_study_devices/reram-decor.toml``
+    (forward headroom 3 with 75-step mixed-precision counts, lateral reference range 0.5; its
+    ideal reference runs the same circuit file with ideal devices);
+``decor-split``
+    the ``decor`` task with the algorithm named on the forward arrays only and mixed
+    precision on the lateral arrays (a circuit file derived from ``decor``'s with each table's
+    ``update`` key; :func:`split_circuit`): which kind of array an algorithm fails on;
 ``shared``
     no decorrelation, 40-64-64-10, SGD step 0.1, circuit ``ideal``: the task on which aihwkit
     0.9.2's figures were measured (/work/shared/notes/analog-training.md), quoted beside ours.
@@ -37,7 +45,9 @@ import argparse
 import csv
 import io
 import json
+import signal
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -49,10 +59,16 @@ ASSETS = ROOT / "docs" / "assets"
 #: the lateral circuit with a per-node digital diagonal reference (docs/chip.md, "Diagonal
 #: reference"): PCM 0.95 and ECRAM 0.97 of the ideal run against 0.77 and 0.92 without it
 REFERENCE_CIRCUIT = "benchmarks/chip_study_devices/ideal-reference.toml"
+#: ReRAM's circuit for the decorrelation task (docs/chip.md, "ReRAM on the decorrelation task"):
+#: forward headroom 3 with 75-step mixed-precision counts, lateral reference range 0.5
+RERAM_CIRCUIT = "benchmarks/chip_study_devices/reram-decor.toml"
 TASKS = {
     "decor": dict(decorrelation="ahmad", hidden=(64,), lr=0.2, circuit=REFERENCE_CIRCUIT),
     "decor-noref": dict(decorrelation="ahmad", hidden=(64,), lr=0.2, circuit="ideal"),
     "shared": dict(decorrelation="none", hidden=(64, 64), lr=0.1, circuit="ideal"),
+    "decor-reram": dict(decorrelation="ahmad", hidden=(64,), lr=0.2, circuit=RERAM_CIRCUIT),
+    "decor-split": dict(decorrelation="ahmad", hidden=(64,), lr=0.2, circuit=REFERENCE_CIRCUIT,
+                        lateral_update="mixed-precision"),
 }
 UPDATES = "sgd,mixed-precision,tiki-taka,ttv2,chopped-ttv2,agad"
 #: aihwkit 0.9.2 on the shared task with BP (final train accuracy; analog-training.md)
@@ -65,9 +81,38 @@ AIHWKIT = {
 }
 
 
-def one_run(task: str, rule: str, device: str, update: str, seed: int, epochs: int) -> dict:
+def split_circuit(source: Path, forward: str, lateral: str, folder: Path) -> Path:
+    """A copy of the circuit file ``source`` in ``folder`` whose ``[forward]`` table sets
+    ``update = forward`` and ``[lateral]`` table ``update = lateral`` (any ``update`` key of
+    the source's tables is replaced)."""
+    out, table = [], None
+    for line in source.read_text().splitlines():
+        stripped = line.strip()
+        if stripped.startswith("["):
+            table = stripped.strip("[]").strip()
+        elif table in ("forward", "lateral") and stripped.split("=")[0].strip() == "update":
+            continue
+        out.append(line)
+        if stripped in ("[forward]", "[lateral]"):
+            out.append(f'update = "{forward if table == "forward" else lateral}"')
+    path = folder / f"{source.stem}-{forward}-forward-{lateral}-lateral.toml"
+    path.write_text("\n".join(out) + "\n")
+    return path
+
+
+class RunTimeLimit(Exception):
+    """A run's wall-clock limit (``--run-limit-s``) passed."""
+
+
+def _time_limit(signum, frame):
+    raise RunTimeLimit
+
+
+def one_run(task: str, rule: str, device: str, update: str, seed: int, epochs: int,
+            limit_s: float = 0.0) -> dict:
     """Train one cell for one seed; a physical failure (a lateral circuit that stops) is a
-    result, recorded with the epoch it happened in."""
+    result, recorded with the epoch it happened in, and so is a run stopped by its wall-clock
+    limit ``limit_s`` (0: none; a SIGALRM in the worker process)."""
     from neurodecorr.data import load_dataset
     from neurodecorr.errors import NeurodecorrError
     from neurodecorr.learning.chip_trainer import ChipOptions, ChipTrainer, SGDTrainer
@@ -85,15 +130,32 @@ def one_run(task: str, rule: str, device: str, update: str, seed: int, epochs: i
         circuit = spec["circuit"]
         if circuit.endswith(".toml"):
             circuit = str(ROOT / circuit)
-        trainer = ChipTrainer(config, data, ChipOptions(circuit=circuit, device=device, seed=seed,
-                                                        lr=spec["lr"], update=update))
+        every_array = update
+        if spec.get("lateral_update") and device != "ideal":  # the ideal reference as decor's
+            with tempfile.TemporaryDirectory(prefix="chip_study_") as folder:
+                circuit = str(split_circuit(Path(circuit), update, spec["lateral_update"],
+                                            Path(folder)))
+                trainer = ChipTrainer(config, data, ChipOptions(
+                    circuit=circuit, device=device, seed=seed, lr=spec["lr"]))
+        else:
+            trainer = ChipTrainer(config, data, ChipOptions(
+                circuit=circuit, device=device, seed=seed, lr=spec["lr"], update=every_array))
     history, failure = [], None
-    for _ in range(epochs):
-        try:
-            history.append(trainer.train_epoch())
-        except NeurodecorrError as exc:
-            failure = f"epoch {len(history) + 1}: {exc}"
-            break
+    if limit_s > 0:
+        signal.signal(signal.SIGALRM, _time_limit)
+        signal.setitimer(signal.ITIMER_REAL, limit_s)
+    try:
+        for _ in range(epochs):
+            try:
+                history.append(trainer.train_epoch())
+            except NeurodecorrError as exc:
+                failure = f"epoch {len(history) + 1}: {exc}"
+                break
+    except RunTimeLimit:
+        failure = (f"epoch {len(history) + 1}: stopped by the study's time limit of "
+                   f"{limit_s:g} s (run-limit-s)")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
     out = {"task": task, "rule": rule, "device": device, "update": update, "seed": seed,
            "epochs": epochs, "circuit": spec["circuit"] if device != "digital" else None,
            "train_acc": [h["train_acc"] for h in history],
@@ -239,7 +301,9 @@ def best_per_device(rows: list[dict], task: str, rule: str) -> dict[str, dict]:
 COLOURS = {"digital": "k", "ideal": "0.45", "pcm": "C0", "reram": "C3", "ecram": "C2"}
 TITLES = {"decor": "on-chip decorrelation (node reference), 40-64-10",
           "decor-noref": "on-chip decorrelation (no reference), 40-64-10",
-          "shared": "no decorrelation, 40-64-64-10 (aihwkit's task)"}
+          "shared": "no decorrelation, 40-64-64-10 (aihwkit's task)",
+          "decor-reram": "on-chip decorrelation, ReRAM's circuit, 40-64-10",
+          "decor-split": "on-chip decorrelation, lateral arrays mixed precision, 40-64-10"}
 
 
 def _curves(ax, results: list[dict], rows: list[dict], task: str, rule: str) -> None:
@@ -271,6 +335,21 @@ def _curves(ax, results: list[dict], rows: list[dict], task: str, rule: str) -> 
     ax.set_xlabel("epoch")
     ax.set_ylabel("train accuracy (%)")
     ax.grid(alpha=0.3)
+    if task == "decor":  # ReRAM on its own circuit, dotted beside the shared circuit's runs
+        own = [r for r in results if (r["task"], r["rule"], r["device"]) == (
+            "decor-reram", rule, "reram") and r["train_acc"]]
+        best = best_per_device(rows, "decor-reram", rule).get("reram")
+        own = [r for r in own if best and r["update"] == best["update"]]
+        if own:
+            n = max(len(r["train_acc"]) for r in own)
+            acc = np.full((len(own), n), np.nan)
+            for i, r in enumerate(own):
+                acc[i, :len(r["train_acc"])] = 100 * np.asarray(r["train_acc"])
+            ep = np.arange(1, n + 1)
+            ax.plot(ep, np.nanmean(acc, axis=0), color=COLOURS["reram"], ls=":", marker="o",
+                    ms=2.5, label=f"reram, its own circuit: {best['update']} ({len(own)} seeds)")
+            ax.fill_between(ep, np.nanmin(acc, axis=0), np.nanmax(acc, axis=0),
+                            color=COLOURS["reram"], alpha=0.12, lw=0)
     ax.legend(fontsize=6.5, loc="upper left")
     if task == "shared" and rule == "bp":
         ax.text(0.98, 0.02, "◄ aihwkit 0.9.2, best algorithm\n   per device (same task)",
@@ -325,7 +404,8 @@ def figure_png(results: list[dict], rows: list[dict]) -> bytes:
     """Per task and rule (columns: FA, BP), two panels: the best algorithm per device per epoch
     (mean, min–max envelope over seeds) and every cell's final train accuracy (bars: mean,
     whiskers: min–max; ``x``: a seed stopped; ``--``: ideal device, ``:``: digital; ◆ aihwkit
-    0.9.2 on the shared task with BP). ``decor-noref`` (the former circuit) is in the tables
+    0.9.2 on the shared task with BP). ReRAM on its own circuit (``decor-reram``) is dotted in
+    the decorrelation task's curves; ``decor-noref`` (the former circuit) is in the tables
     only."""
     import matplotlib
 
@@ -376,7 +456,7 @@ def markdown(rows: list[dict]) -> str:
     out = []
     order = {"digital": 0, "ideal": 1, "pcm": 2, "ecram": 3, "reram": 4}
     updates = UPDATES.split(",")
-    for task in ("decor", "decor-noref", "shared"):
+    for task in ("decor", "decor-split", "decor-reram", "decor-noref", "shared"):
         for rule in ("fa", "bp"):
             mine = sorted((r for r in rows if (r["task"], r["rule"]) == (task, rule)),
                           key=lambda r: (order.get(r["device"], 9), r["epochs"],
@@ -439,6 +519,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--run-limit-s", type=float, default=0.0,
+                   help="Stop a run after this many seconds of wall time and record it as "
+                        "stopped (0: no limit).")
     p.add_argument("--out", default=str(ASSETS / "chip_study"))
     p.add_argument("--resume", action="store_true", help="Skip the runs already in OUT.jsonl.")
     p.add_argument("--take-reference-runs", metavar="JSONL",
@@ -469,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(todo)} runs, {args.workers} workers -> {log}", flush=True)
         start = time.perf_counter()
         with ProcessPoolExecutor(args.workers) as pool, log.open("a") as fh:
-            futures = {pool.submit(one_run, *r): r for r in todo}
+            futures = {pool.submit(one_run, *r, args.run_limit_s): r for r in todo}
             for i, fut in enumerate(as_completed(futures), 1):
                 r = fut.result()
                 done.append(r)

@@ -74,3 +74,24 @@ def test_a_cell_with_a_stopped_seed_is_never_the_best_algorithm(study):
     best = study.best_per_device(study.summarise(runs), "decor", "fa")
     assert best["pcm"]["update"] == "mixed-precision"
     assert best["ideal"]["update"] == "sgd"
+
+
+@pytest.mark.parametrize("source", ["ideal-reference.toml", "reram-decor.toml"])
+def test_a_split_circuit_changes_only_the_update_of_each_table(tmp_path, study, source):
+    """``split_circuit``: the derived file, read by the circuit loader, names the forward and
+    lateral algorithms asked for and equals the source in every other field (an update key
+    the source already had is replaced, not doubled)."""
+    from dataclasses import asdict
+
+    from neurodecorr.circuits.description import load_circuit
+
+    original = SCRIPT.parent / "chip_study_devices" / source
+    derived = study.split_circuit(original, "agad", "mixed-precision", tmp_path)
+    before, after = asdict(load_circuit(str(original))), asdict(load_circuit(str(derived)))
+    assert after["forward"]["update"] == "agad"
+    assert after["lateral"]["update"] == "mixed-precision"
+    for table in ("forward", "lateral"):
+        before[table].pop("update"), after[table].pop("update")
+    before.pop("path"), after.pop("path")
+    assert after == before
+    assert derived.read_text().count("update =") == 2
