@@ -130,7 +130,6 @@ def one_run(task: str, rule: str, device: str, update: str, seed: int, epochs: i
         circuit = spec["circuit"]
         if circuit.endswith(".toml"):
             circuit = str(ROOT / circuit)
-        every_array = update
         if spec.get("lateral_update") and device != "ideal":  # the ideal reference as decor's
             with tempfile.TemporaryDirectory(prefix="chip_study_") as folder:
                 circuit = str(split_circuit(Path(circuit), update, spec["lateral_update"],
@@ -139,7 +138,7 @@ def one_run(task: str, rule: str, device: str, update: str, seed: int, epochs: i
                     circuit=circuit, device=device, seed=seed, lr=spec["lr"]))
         else:
             trainer = ChipTrainer(config, data, ChipOptions(
-                circuit=circuit, device=device, seed=seed, lr=spec["lr"], update=every_array))
+                circuit=circuit, device=device, seed=seed, lr=spec["lr"], update=update))
     history, failure = [], None
     if limit_s > 0:
         signal.signal(signal.SIGALRM, _time_limit)
@@ -306,6 +305,22 @@ TITLES = {"decor": "on-chip decorrelation (node reference), 40-64-10",
           "decor-split": "on-chip decorrelation, lateral arrays mixed precision, 40-64-10"}
 
 
+def _envelope(ax, runs: list[dict], colour, label: str, alpha: float, **style) -> int:
+    """Train accuracy (%) per epoch of ``runs``: their mean as a line, their min–max as a
+    band (a stopped run counts up to its last epoch); returns the number of epochs drawn."""
+    n = max(len(r["train_acc"]) for r in runs)
+    if n:
+        acc = np.full((len(runs), n), np.nan)
+        for i, r in enumerate(runs):
+            acc[i, :len(r["train_acc"])] = 100 * np.asarray(r["train_acc"])
+        ep = np.arange(1, n + 1)
+        ax.plot(ep, np.nanmean(acc, axis=0), color=colour, label=label, marker="o", ms=2.5,
+                **style)
+        ax.fill_between(ep, np.nanmin(acc, axis=0), np.nanmax(acc, axis=0), color=colour,
+                        alpha=alpha, lw=0)
+    return n
+
+
 def _curves(ax, results: list[dict], rows: list[dict], task: str, rule: str) -> None:
     """Train accuracy per epoch of the best algorithm per device: mean over seeds, min–max
     envelope; references dashed; aihwkit's best per device as a marker after the last epoch."""
@@ -313,20 +328,11 @@ def _curves(ax, results: list[dict], rows: list[dict], task: str, rule: str) -> 
         runs = [r for r in results if (r["task"], r["rule"], r["device"], r["update"],
                                        r["epochs"]) == (task, rule, device, b["update"],
                                                         b["epochs"])]
-        n = max(len(r["train_acc"]) for r in runs)
-        acc = np.full((len(runs), n), np.nan)
-        for i, r in enumerate(runs):
-            acc[i, :len(r["train_acc"])] = 100 * np.asarray(r["train_acc"])
-        ep = np.arange(1, n + 1)
         style = dict(ls="--") if device in ("digital", "ideal") else {}
         label = device if device in ("digital", "ideal") else f"{device}: {b['update']}"
         label += f" ({len(runs)} seed{'s' if len(runs) > 1 else ''}"
         label += f", {b['failed']} stopped)" if b["failed"] else ")"
-        if n:
-            ax.plot(ep, np.nanmean(acc, axis=0), color=COLOURS.get(device), label=label,
-                    marker="o", ms=2.5, **style)
-            ax.fill_between(ep, np.nanmin(acc, axis=0), np.nanmax(acc, axis=0),
-                            color=COLOURS.get(device), alpha=0.18, lw=0)
+        n = _envelope(ax, runs, COLOURS.get(device), label, 0.18, **style)
         if task == "shared" and rule == "bp":
             ref = max(AIHWKIT.get(device, {}).values(), default=None)
             if ref is not None:
@@ -341,15 +347,9 @@ def _curves(ax, results: list[dict], rows: list[dict], task: str, rule: str) -> 
         best = best_per_device(rows, "decor-reram", rule).get("reram")
         own = [r for r in own if best and r["update"] == best["update"]]
         if own:
-            n = max(len(r["train_acc"]) for r in own)
-            acc = np.full((len(own), n), np.nan)
-            for i, r in enumerate(own):
-                acc[i, :len(r["train_acc"])] = 100 * np.asarray(r["train_acc"])
-            ep = np.arange(1, n + 1)
-            ax.plot(ep, np.nanmean(acc, axis=0), color=COLOURS["reram"], ls=":", marker="o",
-                    ms=2.5, label=f"reram, its own circuit: {best['update']} ({len(own)} seeds)")
-            ax.fill_between(ep, np.nanmin(acc, axis=0), np.nanmax(acc, axis=0),
-                            color=COLOURS["reram"], alpha=0.12, lw=0)
+            _envelope(ax, own, COLOURS["reram"],
+                      f"reram, its own circuit: {best['update']} ({len(own)} seeds)", 0.12,
+                      ls=":")
     ax.legend(fontsize=6.5, loc="upper left")
     if task == "shared" and rule == "bp":
         ax.text(0.98, 0.02, "◄ aihwkit 0.9.2, best algorithm\n   per device (same task)",
@@ -466,9 +466,9 @@ def markdown(rows: list[dict]) -> str:
                 continue
             shared = (task, rule) == ("shared", "bp")
             out.append(f"**{task}, {rule.upper()}**\n")
-            out.append("| device | update | seeds | train acc % (min–max) | ÷ ideal (per seed) "
-                       "| test acc % | pulses / train sample | stopped |"
-                       + (" aihwkit 0.9.2 |" if shared else ""))
+            out.append("| device | update | seeds | train % (min–max) | ÷ ideal "
+                       "| test % | pulses | stopped |"
+                       + (" aihwkit |" if shared else ""))
             out.append("|---" * (9 if shared else 8) + "|")
             for r in mine:
                 ratio = "–" if not np.isfinite(r["vs_ideal"]) else (
