@@ -175,8 +175,8 @@ class _Watchdog:
     def _watch(self) -> None:
         while not self._done.wait(POLL_S):
             if self.failure is None:
-                reason = self._check()
-                if reason is not None and self._abort(reason):
+                reason, while_running = self._check()
+                if reason is not None and self._abort(reason, while_running):
                     self._wake()
                 continue
             # aborted, and the calling thread has not left the session yet
@@ -192,38 +192,52 @@ class _Watchdog:
     def _run_children(self) -> set[int]:
         return processes.children(self.pid) - self.before - {processes.tracker_pid()}
 
-    def _check(self) -> BaseException | None:
+    def begin_stop(self) -> bool:
+        """Enter the final stop unless the run has failed already: from here on a child that
+        ends is the stop's doing, not a failure (decided under the lock that :meth:`_abort`
+        takes, so a death seen just before cannot be blamed on the run)."""
+        with self._lock:
+            if self.failure is not None:
+                return False
+            self.stopping = True
+        self.beat("stop")
+        return True
+
+    def _check(self) -> tuple[BaseException | None, bool]:
+        """What went wrong, if anything, and whether it is a failure only while the run is
+        running (a child that ended or was stopped), not during the final stop."""
         now = time.monotonic()
         if now > self.deadline:
             if self.signals:
-                return KeyboardInterrupt()
+                return KeyboardInterrupt(), False
             return NeurodecorrError(
                 f"Lava did not finish its {self.phase} within {self.limit_s:g} s (a Lava "
                 f"process hangs; raise the limit with {TIMEOUT_ENV} or --chunk-timeout); the "
-                "run was stopped and its processes killed")
+                "run was stopped and its processes killed"), False
         if self.stopping:
-            return None
+            return None, False
         self._seen |= self._run_children()
         for pid in sorted(self._seen):
             st = processes.state(pid)
             if st is None or st in "ZX":
                 return NeurodecorrError(f"a Lava process (pid {pid}) died during the "
                                         f"{self.phase}; the run was stopped and its processes "
-                                        "killed")
+                                        "killed"), True
             if st in "Tt":
                 since = self._stopped_since.setdefault(pid, now)
                 if now - since >= STOPPED_GRACE_S:
                     return NeurodecorrError(f"a Lava process (pid {pid}) is stopped (SIGSTOP) "
                                             f"during the {self.phase}; the run was stopped and "
-                                            "its processes killed")
+                                            "its processes killed"), True
             else:
                 self._stopped_since.pop(pid, None)
-        return None
+        return None, False
 
-    def _abort(self, reason: BaseException) -> bool:
-        """Kill the run's children, unlink its segments; False if already done."""
+    def _abort(self, reason: BaseException, while_running: bool = False) -> bool:
+        """Kill the run's children, unlink its segments; False if already done, or if
+        ``reason`` counts only ``while_running`` and the final stop has begun since."""
         with self._lock:
-            if self.failure is not None:
+            if self.failure is not None or (while_running and self.stopping):
                 return False
             self.failure = reason
         self._kill_run()
@@ -348,9 +362,7 @@ def lava_session(root, tag: str, models: dict,
         try:
             yield LavaSession(root, run_cfg, watchdog)
         finally:
-            if watchdog.failure is None:
-                watchdog.stopping = True
-                watchdog.beat("stop")
+            if watchdog.begin_stop():
                 _stop(root, watchdog.before)
     except BaseException as exc:
         watchdog.armed = False  # left the session: a late wake-up must not raise in here

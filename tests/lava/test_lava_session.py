@@ -267,3 +267,36 @@ def test_a_wake_up_swallowed_inside_lava_still_ends_the_run(caught):
         forked = [int(w) for w in out.split()[1:2]]
         assert forked, out  # the stand-in swallowed the wake-up and forked
         wait_until(lambda: not alive(forked[0]), 30, "the process forked after the abort")
+
+
+def test_a_child_that_ends_once_the_stop_has_begun_is_not_a_failure():
+    """The race behind a rare exit 2 after Ctrl-C: the watchdog saw a Lava child end (the
+    stop's own doing) just after the main thread began the final stop. A real child that has
+    exited (a zombie) is a failure while the run runs, and ignored once ``begin_stop`` has
+    been called, however late the watchdog's verdict arrives; a run that has failed already
+    does not begin a stop."""
+    from neurodecorr.lava.runtime import _Watchdog
+
+    def dead_child() -> int:
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        deadline = time.monotonic() + 30
+        while processes.state(pid) not in ("Z", None) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return pid
+
+    late = _Watchdog(60.0)
+    pid = dead_child()
+    reason, while_running = late._check()  # the verdict, reached before the stop began
+    assert while_running and f"pid {pid}) died" in str(reason)
+    assert late.begin_stop() and late.phase == "stop"
+    assert not late._abort(reason, while_running) and late.failure is None
+    os.waitpid(pid, 0)
+
+    running = _Watchdog(60.0)
+    pid = dead_child()
+    reason, while_running = running._check()
+    assert running._abort(reason, while_running) and running.failure is reason
+    assert not running.begin_stop() and not running.stopping
+    os.waitpid(pid, 0)
