@@ -81,21 +81,30 @@ AIHWKIT = {
 }
 
 
-def split_circuit(source: Path, forward: str, lateral: str, folder: Path) -> Path:
+def split_circuit(source: Path, forward: str, lateral: str, folder: Path,
+                  lateral_keys: dict | None = None) -> Path:
     """A copy of the circuit file ``source`` in ``folder`` whose ``[forward]`` table sets
     ``update = forward`` and ``[lateral]`` table ``update = lateral`` (any ``update`` key of
-    the source's tables is replaced)."""
+    the source's tables is replaced), and ``[lateral]`` each of ``lateral_keys`` (numbers;
+    replacing the source's)."""
+    extra = dict(lateral_keys or {})
     out, table = [], None
     for line in source.read_text().splitlines():
         stripped = line.strip()
+        key = stripped.split("=")[0].strip()
         if stripped.startswith("["):
             table = stripped.strip("[]").strip()
-        elif table in ("forward", "lateral") and stripped.split("=")[0].strip() == "update":
+        elif table in ("forward", "lateral") and key == "update":
+            continue
+        elif table == "lateral" and key in extra:
             continue
         out.append(line)
         if stripped in ("[forward]", "[lateral]"):
             out.append(f'update = "{forward if table == "forward" else lateral}"')
-    path = folder / f"{source.stem}-{forward}-forward-{lateral}-lateral.toml"
+        if stripped == "[lateral]":
+            out.extend(f"{k} = {float(v)!r}" for k, v in extra.items())
+    tag = "".join(f"-{k}-{v:g}" for k, v in extra.items())
+    path = folder / f"{source.stem}-{forward}-forward-{lateral}-lateral{tag}.toml"
     path.write_text("\n".join(out) + "\n")
     return path
 
@@ -108,13 +117,11 @@ def _time_limit(signum, frame):
     raise RunTimeLimit
 
 
-def one_run(task: str, rule: str, device: str, update: str, seed: int, epochs: int,
-            limit_s: float = 0.0) -> dict:
-    """Train one cell for one seed; a physical failure (a lateral circuit that stops) is a
-    result, recorded with the epoch it happened in, and so is a run stopped by its wall-clock
-    limit ``limit_s`` (0: none; a SIGALRM in the worker process)."""
+def build_trainer(task: str, rule: str, device: str, update: str, seed: int, epochs: int,
+                  lateral_keys: dict | None = None):
+    """The trainer of one cell of the study (``device`` ``digital``: the software network);
+    ``lateral_keys`` adds keys to the ``[lateral]`` table of the task's circuit file."""
     from neurodecorr.data import load_dataset
-    from neurodecorr.errors import NeurodecorrError
     from neurodecorr.learning.chip_trainer import ChipOptions, ChipTrainer, SGDTrainer
     from neurodecorr.learning.config import TrainConfig
 
@@ -123,22 +130,36 @@ def one_run(task: str, rule: str, device: str, update: str, seed: int, epochs: i
                          hidden=spec["hidden"], epochs=epochs, batch_size=64, lr=spec["lr"],
                          decor_lr=1e-3, seed=seed)
     data = load_dataset("mnist1d")
-    start = time.perf_counter()
     if device == "digital":
-        trainer = SGDTrainer(config, data)
-    else:
-        circuit = spec["circuit"]
-        if circuit.endswith(".toml"):
-            circuit = str(ROOT / circuit)
-        if spec.get("lateral_update") and device != "ideal":  # the ideal reference as decor's
-            with tempfile.TemporaryDirectory(prefix="chip_study_") as folder:
-                circuit = str(split_circuit(Path(circuit), update, spec["lateral_update"],
-                                            Path(folder)))
-                trainer = ChipTrainer(config, data, ChipOptions(
-                    circuit=circuit, device=device, seed=seed, lr=spec["lr"]))
-        else:
-            trainer = ChipTrainer(config, data, ChipOptions(
-                circuit=circuit, device=device, seed=seed, lr=spec["lr"], update=update))
+        return SGDTrainer(config, data)
+    circuit = spec["circuit"]
+    if circuit.endswith(".toml"):
+        circuit = str(ROOT / circuit)
+    split = spec.get("lateral_update") and device != "ideal"  # the ideal reference as decor's
+    if split or lateral_keys:
+        if not circuit.endswith(".toml"):
+            raise ValueError(f"lateral_keys: task {task}'s circuit is not a file")
+        lateral = spec["lateral_update"] if split else update
+        with tempfile.TemporaryDirectory(prefix="chip_study_") as folder:
+            circuit = str(split_circuit(Path(circuit), update, lateral, Path(folder),
+                                        lateral_keys))
+            return ChipTrainer(config, data, ChipOptions(
+                circuit=circuit, device=device, seed=seed, lr=spec["lr"]))
+    return ChipTrainer(config, data, ChipOptions(
+        circuit=circuit, device=device, seed=seed, lr=spec["lr"], update=update))
+
+
+def one_run(task: str, rule: str, device: str, update: str, seed: int, epochs: int,
+            limit_s: float = 0.0) -> dict:
+    """Train one cell for one seed; a physical failure (a lateral circuit that stops) is a
+    result, recorded with the epoch it happened in, and so is a run stopped by its wall-clock
+    limit ``limit_s`` (0: none; a SIGALRM in the worker process)."""
+    from neurodecorr.errors import NeurodecorrError
+    from neurodecorr.learning.chip_trainer import ChipTrainer
+
+    spec = TASKS[task]
+    start = time.perf_counter()
+    trainer = build_trainer(task, rule, device, update, seed, epochs)
     history, failure = [], None
     if limit_s > 0:
         signal.signal(signal.SIGALRM, _time_limit)

@@ -95,3 +95,23 @@ def test_a_split_circuit_changes_only_the_update_of_each_table(tmp_path, study, 
     before.pop("path"), after.pop("path")
     assert after == before
     assert derived.read_text().count("update =") == 2
+
+
+def test_a_split_circuit_sets_the_lateral_keys_asked_for(tmp_path, study):
+    """``lateral_keys`` reach the loaded ``[lateral]`` table and change nothing else."""
+    from dataclasses import asdict
+
+    from neurodecorr.circuits.description import load_circuit
+
+    original = SCRIPT.parent / "chip_study_devices" / "ideal-reference.toml"
+    plain = study.split_circuit(original, "agad", "mixed-precision", tmp_path)
+    folded = study.split_circuit(original, "agad", "mixed-precision", tmp_path,
+                                 {"gain_fold": 2, "reference_range": 0.5})
+    before, after = asdict(load_circuit(str(plain))), asdict(load_circuit(str(folded)))
+    assert (after["lateral"]["gain_fold"], after["lateral"]["reference_range"]) == (2.0, 0.5)
+    assert before["lateral"]["gain_fold"] == 0.0
+    for key in ("gain_fold", "reference_range"):
+        before["lateral"].pop(key), after["lateral"].pop(key)
+    before.pop("path"), after.pop("path")
+    assert after == before
+    assert folded.read_text().count("reference_range =") == 1

@@ -306,10 +306,11 @@ class Chip:
         return out
 
     def describe(self) -> list[dict]:
-        """Per layer: circuit, devices, sizes, gain register, tile sizes."""
+        """Per layer: circuit, devices, sizes, gain register and its folds, tile sizes."""
         return [{"layer": i, "circuit": layer.circuit.name, "circuit_file": layer.circuit.path,
                  "lateral_device": layer.lateral_device_name if layer.lateral else None,
                  "forward_device": layer.forward_device_name, "n_in": layer.n_in,
                  "n_out": layer.n_out,
-                 "gain_register": layer.lateral.gain if layer.lateral else None}
+                 "gain_register": layer.lateral.gain if layer.lateral else None,
+                 "gain_folds": layer.lateral.folds if layer.lateral else None}
                 for i, layer in enumerate(self.layers)]

@@ -96,6 +96,10 @@ class LateralCircuit(_ArrayKeys):
     reference_level: float = setting(1.0, within="(0, inf)")
     #: with a reference: the least weight mapped to the deviation array's full range
     reference_range: float = setting(1.0, within="(0, inf)")
+    #: fold the gain register back into the conductances when ``G`` leaves
+    #: ``(1/gain_fold, gain_fold)``: the array is re-programmed to ``Ã/G`` and ``G ← 1``
+    #: (``0``: never; see :meth:`~neurodecorr.circuits.lateral.LateralArray.fold_gain`)
+    gain_fold: float = setting(0.0, within="[0, inf)")
     source: str = ""
 
     def validate(self, where: str, given: set[str]) -> None:
@@ -109,6 +113,8 @@ class LateralCircuit(_ArrayKeys):
                "a pole needs a finite opamp_gain")
         _check(self.settle_tol > 0 or self.settle_window_s > 0, where, "settle_tol",
                "0 needs a settle_window_s")
+        _check(self.gain_fold == 0 or self.gain_fold > 1, where, "gain_fold",
+               "must be 0 (never) or above 1")
 
     @property
     def tau_s(self) -> float:

@@ -85,7 +85,7 @@ import math
 import numpy as np
 
 from neurodecorr.circuits.description import LateralCircuit
-from neurodecorr.circuits.updates import UpdateConfig, make_array
+from neurodecorr.circuits.updates import TransferArray, UpdateConfig, make_array
 from neurodecorr.core.linear import subsample_rows
 from neurodecorr.errors import NeurodecorrError
 from neurodecorr.ode import (
@@ -225,7 +225,17 @@ class LateralArray:
         self.copy = (stored.copy(), 1.0)
         self._r_copy = None if self.r is None else self.r.copy()
         self.responses = 0
+        #: times the gain register was folded into the conductances (:meth:`fold_gain`)
+        self.folds = 0
+        if circuit.gain_fold and isinstance(self.crossbar, TransferArray):
+            raise NeurodecorrError(
+                f"lateral circuit: gain_fold needs an sgd or mixed-precision lateral array, "
+                f"not {self.crossbar.update_config.update} (its fast array holds updates in "
+                f"the unfolded scale)")
         self.last_gain = 1.0
+        #: the last gain step's mean power per node and sample of the inputs and the settled
+        #: states, ``(Σ‖x‖², Σ‖x̄‖²)/(k·n)``: what drives the register (:meth:`learn`)
+        self.last_power = (0.0, 0.0)
         #: integrator steps x samples x nodes, over all settles
         self.node_updates = 0
 
@@ -363,13 +373,45 @@ class LateralArray:
                 self.crossbar.update(eye, diag[:, None] * eye, 1.0, t_s)
         self.gain *= g
         self.last_gain = g
+        fold = self.circuit.gain_fold
+        if fold and not 1.0 / fold < self.gain < fold:
+            self.fold_gain(t_s)
         return g
+
+    def fold_gain(self, t_s: float) -> None:
+        """Move the gain register into the conductances: program ``Ã/G``, then ``G ← 1``.
+
+        The rule's fixed point keeps ``A = Ã/G`` while both factors grow: ``A (I + η C) = g A``
+        holds for ``C = ⟨x̄ x̄ᵀ⟩ = σ² I`` and ``g = 1 + η σ²`` (``σ²`` the settled power per
+        node), so every step multiplies ``Ã`` and ``G`` by ``g`` and the writes, in
+        conductance units, grow with ``G`` until the devices reach their bounds
+        (``benchmarks/chip_split_gain.py``; docs/chip.md, "Gain folding"). Folding keeps
+        ``A`` and resets the scale: the array, read, is re-programmed to ``Ã/G`` (write-verify,
+        the same operation as the ``reprogram`` stability response, counted in
+        ``programmed_devices``); a node reference ``r`` and a mixed-precision buffer ``χ``
+        (both in units of ``Ã``) are divided by ``G`` and the digital copy with them.
+        """
+        G = self.gain
+        target = self.crossbar.effective_weights(t_s) / G
+        chi = getattr(self.crossbar, "chi", None)
+        chi = None if chi is None else chi.copy()  # re-programming clears the buffer
+        self.crossbar.reprogram(target, t_s)
+        if chi is not None:
+            self.crossbar.chi[...] = chi / G
+        if self.r is not None:
+            self.r = self.r / G
+            self._r_copy = None if self._r_copy is None else self._r_copy / G
+        stored, copy_gain = self.copy
+        self.copy = (stored / G, copy_gain / G)
+        self.gain = 1.0
+        self.folds += 1
 
     def _gain_step(self, X: np.ndarray, Xbar: np.ndarray) -> float:
         """``g = sqrt(Σ‖x‖² / Σ‖x̄‖²)`` (see :meth:`learn`), counted as digital work."""
         p_in = float(np.sum(np.square(X)))
         p_out = float(np.sum(np.square(Xbar)))
         self.crossbar.digital["digital_macs"] += 2 * X.size
+        self.last_power = (p_in / X.size, p_out / X.size)
         if not (p_out > 0 and math.isfinite(p_out)):
             raise NeurodecorrError("on-chip decorrelation: settled states have zero or "
                                    "non-finite power; cannot compute the gain")
