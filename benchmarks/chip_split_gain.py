@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -110,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     trainer = chip_study.build_trainer(args.task, args.rule, args.device, args.update,
                                        args.seed, args.epochs, keys)
     batches, folded = watch(trainer)
+    start = time.perf_counter()
     print(f"{args.task}, {args.rule.upper()}, {args.device}, {args.update}, seed {args.seed}, "
           f"gain_fold {args.gain_fold:g}")
     print("| epoch | layer | train acc | mean x² | mean x̄² | G | ln G / batch | folds "
@@ -126,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"| {r['lnG_per_batch']:.4f} | {r['folds']} | {r['pulses']:.3g} "
                   f"| {r['range_used']:.2f} |",
                   flush=True)
+    print(f"{args.epochs} epochs in {time.perf_counter() - start:.0f} s")
     return 0
 
 

@@ -387,7 +387,7 @@ class LateralArray:
         conductance units, grow with ``G`` until the devices reach their bounds
         (``benchmarks/chip_split_gain.py``; docs/chip.md, "Gain folding"). Folding keeps
         ``A`` and resets the scale: the array, read, is re-programmed to ``Ã/G`` (write-verify,
-        the same operation as the ``reprogram`` stability response, counted in
+        the same operation as the ``reprogram`` stability response, counted in the crossbar's
         ``programmed_devices``); a node reference ``r`` and a mixed-precision buffer ``χ``
         (both in units of ``Ã``) are divided by ``G`` and the digital copy with them.
         """
