@@ -36,6 +36,8 @@ def from_lateral_array(array, x: np.ndarray, t_s: float = 0.0, t_stop_s: float |
     about : dict, optional
         Provenance written into the netlist header.
 
+    Notes
+    -----
     Reading the conductances advances the crossbar's 1/f noise stream (by a zero-variance draw
     at the programming time): draw from an array built for the purpose, as the functions
     below do, not from one a simulation goes on with.
