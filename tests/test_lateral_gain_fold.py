@@ -110,6 +110,7 @@ def test_gain_fold_is_checked(rng):
     with pytest.raises(NeurodecorrError, match=r"\[lateral\] gain_fold: must be 0 \(never\) or "
                                                r"above 1"):
         dataclasses.replace(lat, gain_fold=0.5)
-    with pytest.raises(NeurodecorrError, match="gain_fold needs an sgd or mixed-precision"):
+    with pytest.raises(NeurodecorrError, match=r"\[lateral\] gain_fold: needs an sgd or "
+                                               r"mixed-precision lateral array, not tiki-taka"):
         LateralArray(dataclasses.replace(lat, gain_fold=2.0), _A(rng), IDEAL,
                      np.random.default_rng(0), update=UpdateConfig("tiki-taka"))

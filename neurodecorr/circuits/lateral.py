@@ -229,9 +229,9 @@ class LateralArray:
         self.folds = 0
         if circuit.gain_fold and isinstance(self.crossbar, TransferArray):
             raise NeurodecorrError(
-                f"lateral circuit: gain_fold needs an sgd or mixed-precision lateral array, "
-                f"not {self.crossbar.update_config.update} (its fast array holds updates in "
-                f"the unfolded scale)")
+                f"[lateral] gain_fold: needs an sgd or mixed-precision lateral array, not "
+                f"{self.crossbar.update_config.update} (its fast array holds updates in the "
+                f"unfolded scale)")
         self.last_gain = 1.0
         #: the last gain step's mean power per node and sample of the inputs and the settled
         #: states, ``(Σ‖x‖², Σ‖x̄‖²)/(k·n)``: what drives the register (:meth:`learn`)
