@@ -25,7 +25,6 @@ conductance units, grow with them. The table shows that growth and what drives i
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from pathlib import Path
@@ -36,63 +35,47 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import chip_study  # noqa: E402
 
 
-def watch(trainer) -> tuple[list[dict], dict]:
-    """Per-batch records of each lateral layer's power, collected while ``trainer`` trains,
-    and per layer the log of the gain its folds took out since the record was last cleared."""
+def watch(trainer) -> list[dict]:
+    """Per-batch records of each lateral layer, collected while ``trainer`` trains: the power
+    its gain step balanced (:attr:`LateralArray.last_power`) and that step's ``g``."""
     batches: list[dict] = []
-    folded: dict = {}
-    for i, layer in enumerate(trainer.chip.layers):
-        if layer.lateral is not None:
-            folded[i] = 0.0
-            layer.lateral.fold_gain = _logging_fold(layer.lateral, folded, i)
     apply = trainer.apply_updates
 
     def apply_and_record(grads, trace):
         apply(grads, trace)
-        batches.append({i: layer.lateral.last_power
+        batches.append({i: (*layer.lateral.last_power, layer.lateral.last_gain)
                         for i, layer in enumerate(trainer.chip.layers)
                         if layer.lateral is not None})
 
     trainer.apply_updates = apply_and_record
-    return batches, folded
+    return batches
 
 
-def _logging_fold(lat, folded: dict, i: int):
-    fold = lat.fold_gain
-
-    def fold_and_log(t_s):
-        folded[i] += math.log(lat.gain)
-        fold(t_s)
-
-    return fold_and_log
-
-
-def epoch_rows(trainer, batches: list[dict], before: dict, epoch: int, acc: float,
-               lnG_folded: dict) -> list[dict]:
-    """One row per lateral layer for the epoch just trained (``before``: each layer's gain and
-    pulse count when it began; ``lnG_folded``: the log of the gain its folds took out)."""
+def epoch_rows(trainer, batches: list[dict], pulses_before: dict, epoch: int,
+               acc: float) -> list[dict]:
+    """One row per lateral layer for the epoch just trained (``pulses_before``: each layer's
+    pulse count when it began)."""
     rows = []
     t = trainer.chip.clock_s
     for i, layer in enumerate(trainer.chip.layers):
         lat = layer.lateral
         if lat is None:
             continue
-        powers = np.array([b[i] for b in batches])
-        gain0, pulses0 = before[i]
+        records = np.array([b[i] for b in batches])
         W = lat.crossbar.effective_weights(t)
         rows.append({"epoch": epoch, "layer": i + 1, "train_acc": acc,
-                     "mean_x2": float(powers[:, 0].mean()),
-                     "mean_xbar2": float(powers[:, 1].mean()), "G": lat.gain,
-                     # the growth of the register, folds included (each fold divides G)
-                     "lnG_per_batch": (math.log(lat.gain / gain0) + lnG_folded[i])
-                     / max(len(batches), 1), "folds": lat.folds,
-                     "pulses": lat.crossbar.counters["device_pulses"] - pulses0,
+                     "mean_x2": float(records[:, 0].mean()),
+                     "mean_xbar2": float(records[:, 1].mean()), "G": lat.gain,
+                     # the register's growth, folds or not: the mean log of each step's g
+                     "lnG_per_batch": float(np.log(records[:, 2]).mean()), "folds": lat.folds,
+                     "pulses": lat.crossbar.counters["device_pulses"] - pulses_before[i],
                      "range_used": float(np.max(np.abs(W)) / lat.crossbar.scale)})
     return rows
 
 
-def state(trainer) -> dict:
-    return {i: (layer.lateral.gain, layer.lateral.crossbar.counters["device_pulses"])
+def pulses(trainer) -> dict:
+    """Device pulses each lateral layer has received so far."""
+    return {i: layer.lateral.crossbar.counters["device_pulses"]
             for i, layer in enumerate(trainer.chip.layers) if layer.lateral is not None}
 
 
@@ -110,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     keys = {"gain_fold": args.gain_fold} if args.gain_fold else None
     trainer = chip_study.build_trainer(args.task, args.rule, args.device, args.update,
                                        args.seed, args.epochs, keys)
-    batches, folded = watch(trainer)
+    batches = watch(trainer)
     start = time.perf_counter()
     print(f"{args.task}, {args.rule.upper()}, {args.device}, {args.update}, seed {args.seed}, "
           f"gain_fold {args.gain_fold:g}")
@@ -118,11 +101,10 @@ def main(argv: list[str] | None = None) -> int:
           "| lateral pulses | range used |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for epoch in range(1, args.epochs + 1):
-        before = state(trainer)
+        before = pulses(trainer)
         batches.clear()
-        folded.update(dict.fromkeys(folded, 0.0))
         acc = trainer.train_epoch()["train_acc"]
-        for r in epoch_rows(trainer, batches, before, epoch, acc, folded):
+        for r in epoch_rows(trainer, batches, before, epoch, acc):
             print(f"| {r['epoch']} | {r['layer']} | {100 * r['train_acc']:.1f} % "
                   f"| {r['mean_x2']:.3g} | {r['mean_xbar2']:.3g} | {r['G']:.3g} "
                   f"| {r['lnG_per_batch']:.4f} | {r['folds']} | {r['pulses']:.3g} "

@@ -50,7 +50,6 @@ def test_lateral_write_is_node_local(rng):
     assert not np.array_equal(chis[0][2], chis[1][2])  # node 2's own row did change
 
 
-
 def test_gain_step_records_the_power_it_balances(rng):
     """``last_power`` is the mean square of the inputs and of the settled states per node and
     sample, and the register's step is the square root of their ratio (closed form)."""
@@ -62,6 +61,7 @@ def test_gain_step_records_the_power_it_balances(rng):
     np.testing.assert_allclose(lat.last_power, (p_in, p_out), rtol=1e-12)
     np.testing.assert_allclose(g, np.sqrt(p_in / p_out), rtol=1e-12)
     np.testing.assert_allclose(lat.gain, g, rtol=1e-12)
+
 
 def _push_unstable(lat):
     """A write that turns node 0's self-coupling negative: Ã_00 ← Ã_00 − 3."""

@@ -90,9 +90,11 @@ def test_one_fold_is_the_closed_form(rng):
     np.testing.assert_allclose(lat._with_reference(stored, gain, lat._r_copy), A, atol=1e-12)
 
 
-def test_without_folding_the_register_and_the_writes_grow(rng):
-    """The effect a fold removes: with ``x`` of more power than ``x̄`` step after step, the
-    twin's register multiplies by ``g`` each step and its conductances follow."""
+def test_without_folding_the_register_grows_and_a_fold_moves_it_into_the_conductances(rng):
+    """With ``x`` of 1.4× the amplitude of ``x̄`` and no writes (η = 0), the twin's register
+    multiplies by exactly ``g = 1.4`` each step (closed form ``1.4⁵``), while the folding
+    array stays inside its band and its conductances carry the rest: theirs over the twin's
+    is ``G_folded/G_plain``, the same ``A``."""
     plain, folded = _pair(rng, "none", fold=1.5)
     X = rng.standard_normal((8, plain.n))
     for step in range(5):
