@@ -306,10 +306,15 @@ class Chip:
         return out
 
     def describe(self) -> list[dict]:
-        """Per layer: circuit, devices, sizes, gain register and its folds, tile sizes."""
+        """Per layer: circuit, devices, update algorithms, the lateral diagonal reference,
+        sizes, gain register and its folds."""
         return [{"layer": i, "circuit": layer.circuit.name, "circuit_file": layer.circuit.path,
                  "lateral_device": layer.lateral_device_name if layer.lateral else None,
-                 "forward_device": layer.forward_device_name, "n_in": layer.n_in,
+                 "forward_device": layer.forward_device_name,
+                 "lateral_update": (layer.lateral.crossbar.update_config.update
+                                    if layer.lateral else None),
+                 "lateral_reference": layer.lateral.reference if layer.lateral else None,
+                 "forward_update": layer.forward.update_config.update, "n_in": layer.n_in,
                  "n_out": layer.n_out,
                  "gain_register": layer.lateral.gain if layer.lateral else None,
                  "gain_folds": layer.lateral.folds if layer.lateral else None}

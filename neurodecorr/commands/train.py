@@ -70,10 +70,13 @@ TORCH_ONLY = {"torch_device": "--torch-device", "dtype": "--dtype", "conv": "--c
                    "--lr does not apply).")
 @click.option("--update", type=click.Choice(UPDATES), default=None,
               help="With a chip: update algorithm of every array, overriding the circuits' "
-                   "`update` keys (default: the circuits', sgd unless they say otherwise).")
+                   "`update` keys (default: the circuits'; mixed-precision in the default "
+                   "circuit, sgd where a circuit names none).")
 @click.option("--circuit", default=None,
               help="Train on a simulated chip built from this circuit description (name or "
-                   "path; comma-separated for one per layer). Default with --device: ideal.")
+                   "path; comma-separated for one per layer). Default with --device: "
+                   "node-reference, the study's best for on-chip learning (diagonal reference, "
+                   "mixed precision); `ideal` equals the software network.")
 @click.option("--save-network", type=click.Path(dir_okay=False),
               help="Write the trained network (.npz; a chip run: what its arrays hold) for "
                    "`neurodecorr evaluate` and export-lava.")

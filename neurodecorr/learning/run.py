@@ -20,6 +20,11 @@ from neurodecorr.learning.config import TrainConfig
 from neurodecorr.learning.trainer import EpochCallbacks, Trainer
 from neurodecorr.provenance import with_versions
 
+#: The circuit ``train --device NAME`` builds when no ``--circuit`` is given: the chip study's
+#: best circuit for on-chip learning (per-node diagonal reference, mixed precision on every
+#: array; docs/chip.md). ``--circuit ideal`` is the one that equals the software network.
+DEFAULT_TRAIN_CIRCUIT = "node-reference"
+
 if TYPE_CHECKING:
     from neurodecorr.learning.chip_trainer import ChipOptions
 
@@ -173,7 +178,7 @@ def chip_options(config: TrainConfig, given: set[str], *, device: str | None,
     if "lr" in given:
         raise NeurodecorrError("--lr is Adam's rate of software training; the chip trains "
                                "by SGD pulses with its own step --chip-lr")
-    return ChipOptions(circuit=circuit or "ideal", device=device,
+    return ChipOptions(circuit=circuit or DEFAULT_TRAIN_CIRCUIT, device=device,
                        batch_interval_s=batch_interval_s, seed=config.seed, lr=chip_lr,
                        update=update)
 
