@@ -307,7 +307,8 @@ class Chip:
 
     def describe(self) -> list[dict]:
         """Per layer: circuit, devices, update algorithms, the lateral diagonal reference,
-        sizes, gain register and its folds."""
+        sizes, gain register and its folds, and the settles re-run at half the step
+        (:data:`~neurodecorr.circuits.lateral.NOISY_STEP_HALVINGS`)."""
         return [{"layer": i, "circuit": layer.circuit.name, "circuit_file": layer.circuit.path,
                  "lateral_device": layer.lateral_device_name if layer.lateral else None,
                  "forward_device": layer.forward_device_name,
@@ -317,5 +318,6 @@ class Chip:
                  "forward_update": layer.forward.update_config.update, "n_in": layer.n_in,
                  "n_out": layer.n_out,
                  "gain_register": layer.lateral.gain if layer.lateral else None,
-                 "gain_folds": layer.lateral.folds if layer.lateral else None}
+                 "gain_folds": layer.lateral.folds if layer.lateral else None,
+                 "settle_step_halvings": layer.lateral.step_halvings if layer.lateral else None}
                 for i, layer in enumerate(self.layers)]
