@@ -93,3 +93,65 @@ def test_evaluate_defaults_to_the_data_set_the_network_was_trained_on(saved, tmp
     assert main(["evaluate", str(plain), "--device", "ideal"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "records no data set" in err
+
+
+def test_evaluate_deploys_on_the_hardware_the_network_records(saved, tmp_path):
+    """A chip-trained network records its circuit and devices (here the default circuit of
+    ``train --device ecram``); ``evaluate`` deploys on them unless ``--circuit``/``--device``
+    replace them, and the default run equals the one that names them explicitly."""
+    def run(name, *extra):
+        out = tmp_path / f"{name}.json"
+        assert main(["evaluate", str(saved), "--times", "1,3600", "--json", str(out),
+                     *extra]) == 0
+        return json.loads(out.read_text())
+
+    default = run("default")
+    assert default["hardware"] == {"circuit": ["node-reference"], "lateral_device": ["ecram"],
+                                   "forward_device": ["ecram"]}
+    named = run("named", "--circuit", "node-reference", "--device", "ecram")
+    assert named["results"] == default["results"]
+    assert run("device", "--device", "pcm")["hardware"]["circuit"] == ["node-reference"]
+    assert run("circuit", "--circuit", "ideal")["hardware"] == {
+        "circuit": ["ideal"], "lateral_device": ["ecram"], "forward_device": ["ecram"]}
+
+
+@pytest.mark.parametrize("circuit", ["ideal", "node-reference"])
+def test_a_decorrelating_network_trained_on_pcm_evaluates_on_pcm(tmp_path, circuit):
+    """Deployment of a network whose lateral matrices were learned on PCM: the fresh PCM
+    lateral arrays settle and the deployed chip scores above chance by more than six binomial
+    standard deviations of the test set's size at 1 s — and after a year of drift with the
+    diagonal in the nodes' digital reference (``node-reference``; with the diagonal in PCM
+    devices, ``ideal``, the year's drift leaves it near chance: docs/chip.md)."""
+    net, out = tmp_path / "pcm.npz", tmp_path / "e.json"
+    assert main([*TRAIN, "--hidden", "16", "--decorrelation", "ahmad", "--device", "pcm",
+                 "--save-network", str(net)]) == 0
+    assert main(["evaluate", str(net), "--circuit", circuit, "--times", "1,3.15e7",
+                 "--drift-compensation", "global", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["results"]
+    chance = 0.1 + 6 * np.sqrt(0.1 * 0.9 / len(load_dataset("digits").y_test))
+    assert rows[0]["accuracy"] > chance
+    if circuit == "node-reference":
+        assert rows[1]["accuracy"] > chance
+
+
+def test_a_matrix_the_devices_cannot_hold_is_refused_in_one_line_for_deployment(tmp_path,
+                                                                                 capsys):
+    """``A`` with an eigenvalue of 0.002: PCM programming noise moves it across the axis
+    (-0.034 with this seed). The refusal names the time, the layer and the
+    eigenvalue, gives deployment's options (not training's ``--decor-lr``) and writes no JSON."""
+    import dataclasses
+
+    net = Network.dense([64, 8, 10], np.random.default_rng(0))
+    A = np.eye(64)
+    A[0, 0] = 0.002
+    net.layers[0] = dataclasses.replace(net.layers[0], decorrelation=np.linalg.inv(A))
+    path, out = tmp_path / "fragile.npz", tmp_path / "e.json"
+    net.save(path)
+    capsys.readouterr()
+    assert main(["evaluate", str(path), "--dataset", "digits", "--device", "pcm", "--times",
+                 "1", "--json", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "deployment at t = 1 s: the lateral circuit of layer 0 failed" in err
+    assert "--circuit node-reference" in err and "--decor-lr" not in err
+    assert not out.exists()

@@ -99,7 +99,6 @@ from neurodecorr.ode import (
     settle,
 )
 
-
 #: How often a noisy settle that diverged is re-run at half its step. The planned step is the
 #: eigen-optimal one of the noiseless read matrix ``R`` (:class:`~neurodecorr.ode.OptimalStep`),
 #: where the contraction ``ρ(h)`` of the slowest and the fastest modes is closest to 1. Each
@@ -108,10 +107,11 @@ from neurodecorr.ode import (
 #: ``max|x̄|``, so once the error is as large as the state the noise grows with it and a small
 #: margin ``1 − ρ(h)`` lets the mean square grow although every eigenvalue of ``R`` has a
 #: positive real part. A smaller step takes the fast modes away from Euler's stability edge
-#: and injects less noise per unit of time (``h²`` per step, ``h`` per ``τ``). Measured: PCM lateral arrays (8-bit converters, output noise
-#: 0.04 of full scale) with ``min Re μ`` 0.08–0.16 diverged at ``h`` ≈ 0.97 τ and settled at
-#: 0.48 τ, to the stationary error of that linear iteration (tests/test_chip_lateral_updates.py;
-#: docs/chip.md, "Inference after training"). A settle with a fixed ``dt_s`` is not changed.
+#: and injects less noise per unit of time (``h²`` per step, ``h`` per ``τ``). Measured: PCM
+#: lateral arrays (8-bit converters, output noise 0.04 of full scale) with ``min Re μ``
+#: 0.08–0.16 diverged at ``h`` ≈ 0.97 τ and settled at 0.48 τ, to the stationary error of that
+#: linear iteration (tests/test_chip_lateral_updates.py; docs/chip.md, "Inference after
+#: training"). A settle with a fixed ``dt_s`` is not changed.
 NOISY_STEP_HALVINGS = 6
 
 
@@ -525,6 +525,8 @@ class LateralUnstable(NeurodecorrError):
         hint = ("set on_unstable = \"reprogram\" or \"clamp\" in the circuit's [lateral] table"
                 if reason is None or "re-program" not in reason else
                 "use devices with less programming and write noise in the lateral arrays")
+        #: what failed, without the advice for training (a deployment gives its own)
+        self.what = what
         super().__init__(f"on-chip decorrelation: {what}; lower --decor-lr or {hint}")
 
     def located(self, layer: int | None = None, epoch: int | None = None) -> LateralUnstable:

@@ -11,8 +11,12 @@ from neurodecorr.data import LOADERS
 @click.argument("network_path", type=click.Path(dir_okay=False))
 @click.option("--dataset", type=click.Choice(sorted(LOADERS)), default=None,
               help="Test set to score (default: the data set the network was trained on).")
-@click.option("--device", default=None, help="Device preset of every array (name or path).")
-@click.option("--circuit", default="ideal", show_default=True)
+@click.option("--device", default=None,
+              help="Device preset of every array (name or path; default: the devices the "
+                   "network records, those it was trained on).")
+@click.option("--circuit", default=None,
+              help="Circuit description (name or path, comma-separated per layer; default: "
+                   "the circuits the network records, `ideal` for a software-trained one).")
 @click.option("--times", default="1,3600,86400,3.15e7", show_default=True,
               help="Seconds after programming, comma-separated.")
 @click.option("--drift-compensation", type=click.Choice(["none", "global", "column"]),
@@ -29,13 +33,21 @@ def command(network_path, dataset, device, circuit, times, drift_compensation, h
     from neurodecorr.learning.inference import evaluate_file, parse_times
 
     check_outputs({"--json": json_path}, inputs={"NETWORK": network_path})
-    dataset, rows = evaluate_file(network_path, dataset, parse_times(times), device=device,
-                                  circuit=circuit, drift_compensation=drift_compensation,
-                                  headroom=headroom, seed=seed)
+    dataset, hardware, rows = evaluate_file(
+        network_path, dataset, parse_times(times), device=device, circuit=circuit,
+        drift_compensation=drift_compensation, headroom=headroom, seed=seed)
     for r in rows:
         click.echo(f"t = {r['t_s']:>10.4g} s   accuracy {100 * r['accuracy']:.1f}%")
     if json_path:
         write_outputs({json_path: json_bytes({
             "command": "evaluate", "network": str(network_path), "dataset": dataset,
-            "device": device, "circuit": circuit, "drift_compensation": drift_compensation,
+            "device": device, "circuit": circuit, "hardware": {
+                "circuit": list(hardware.circuit),
+                "lateral_device": _listed(hardware.lateral_device),
+                "forward_device": _listed(hardware.forward_device)},
+            "drift_compensation": drift_compensation,
             "headroom": headroom, "seed": seed, "results": rows})})
+
+
+def _listed(names: tuple[str, ...] | None) -> list[str] | None:
+    return None if names is None else list(names)

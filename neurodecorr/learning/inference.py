@@ -14,16 +14,33 @@ from __future__ import annotations
 import numpy as np
 
 from neurodecorr.circuits.chip import Chip
+from neurodecorr.circuits.lateral import LateralUnstable
 from neurodecorr.core.network import Hardware, Network
 from neurodecorr.errors import NeurodecorrError
 
 
+def deployment_hardware(network: Network, device: str | None = None,
+                        circuit: str | None = None) -> Hardware:
+    """The chip a saved network is deployed on: the hardware it records (a chip-trained
+    network: the circuits and devices it was trained on; a software-trained one: the
+    ``ideal`` circuit), with ``circuit`` and ``device`` replacing what they name."""
+    recorded = network.hardware or Hardware()
+    if circuit is None and device is None:
+        return recorded
+    if device is None:
+        return Hardware(circuit=circuit, lateral_device=recorded.lateral_device,
+                        forward_device=recorded.forward_device)
+    return Hardware(circuit=circuit or recorded.circuit, lateral_device=device,
+                    forward_device=device)
+
+
 def accuracy_over_time(network: Network, X: np.ndarray, y: np.ndarray, times_s: list[float],
-                       device: str | None = None, circuit: str = "ideal",
+                       device: str | None = None, circuit: str | None = None,
                        drift_compensation: str = "none", headroom: float | None = None,
                        seed: int = 0) -> list[dict]:
     """Accuracy of ``network`` programmed on a chip and read ``t`` seconds after programming.
 
+    The chip is :func:`deployment_hardware` (by default the hardware the network records).
     Returns one row per time: ``{"t_s", "accuracy"}``; one chip, read at increasing times
     (the same devices age, as a deployed chip does).
     """
@@ -33,13 +50,20 @@ def accuracy_over_time(network: Network, X: np.ndarray, y: np.ndarray, times_s: 
     if headroom is not None and not (np.isfinite(headroom) and headroom > 0):
         raise NeurodecorrError(f"--headroom: must be positive, got {headroom}")
     deployed = network.copy()
-    deployed.hardware = Hardware.on(circuit, device)
+    deployed.hardware = deployment_hardware(network, device, circuit)
     chip = Chip(deployed, np.random.default_rng([seed, 0x1F]),
                 drift_compensation=drift_compensation, headroom=headroom)
     rows = []
     for t in sorted(times):
         chip.clock_s = t
-        logits = chip.forward(deployed, X).logits
+        try:
+            logits = chip.forward(deployed, X).logits
+        except LateralUnstable as exc:
+            raise NeurodecorrError(
+                f"deployment at t = {t:g} s: {exc.what}; the programmed devices do not hold "
+                f"this learned matrix stably: try --circuit node-reference (the diagonal in "
+                f"digital node references), another --seed or devices with less programming "
+                f"noise") from None
         rows.append({"t_s": t, "accuracy": float(np.mean(np.argmax(logits, axis=1) == y))})
     return rows
 
@@ -53,9 +77,10 @@ def parse_times(text: str) -> list[float]:
 
 
 def evaluate_file(network_path: str, dataset: str | None, times_s: list[float], **deployment
-                  ) -> tuple[str, list[dict]]:
+                  ) -> tuple[str, Hardware, list[dict]]:
     """:func:`accuracy_over_time` of a network file (``train --save-network``) on the test set
-    of ``dataset`` (default: the data set the file records); returns the data set and rows."""
+    of ``dataset`` (default: the data set the file records); returns the data set, the
+    hardware deployed on (:func:`deployment_hardware`) and the rows."""
     from neurodecorr.data import load_dataset
     from neurodecorr.io import input_file
     from neurodecorr.learning.checkpoint import load_trained_network
@@ -69,4 +94,6 @@ def evaluate_file(network_path: str, dataset: str | None, times_s: list[float], 
     if network.layers[0].n_in != data.x_test.shape[1]:
         raise NeurodecorrError(f"{network_path}: the network takes {network.layers[0].n_in} "
                                f"inputs, {dataset} has {data.x_test.shape[1]}")
-    return dataset, accuracy_over_time(network, data.x_test, data.y_test, times_s, **deployment)
+    hardware = deployment_hardware(network, deployment.get("device"), deployment.get("circuit"))
+    return dataset, hardware, accuracy_over_time(network, data.x_test, data.y_test, times_s,
+                                                 **deployment)
