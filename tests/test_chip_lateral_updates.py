@@ -227,6 +227,9 @@ def test_a_noisy_settle_that_diverges_at_the_optimal_step_settles_at_half_of_it(
     Y, result = lat.settle(X, 1.0)
     assert lat.step_halvings == 1
     assert result.status == 0 and result.dt_s == pytest.approx(first.dt_s / 2)
+    assert any("re-run at half the step" in w for w in result.warnings)
+    # the diverged attempt's steps ran on the circuit too
+    assert lat.node_updates > result.nsteps * X.shape[0] * n
     Y_star = np.linalg.solve(R, U.T).T
     reads = [lat.crossbar.matvec(Y_star, 1.0) for _ in range(2)]
     s2 = np.mean((reads[0] - reads[1]) ** 2) / 2
@@ -235,3 +238,11 @@ def test_a_noisy_settle_that_diverges_at_the_optimal_step_settles_at_half_of_it(
     predicted = h * h * s2 * np.trace(solve_discrete_lyapunov(G, np.eye(n)))
     measured = np.mean(np.sum((Y - Y_star) ** 2, axis=1))
     assert 0.5 * predicted < measured < 2.5 * predicted
+
+    # a circuit that fixes its step is integrated at that step: no re-run, the failure stops
+    fixed = dataclasses.replace(circuit, dt_s=first.dt_s)
+    lat = LateralArray(fixed, A, load_device("pcm"), np.random.default_rng(0),
+                       update=UpdateConfig("sgd"))
+    with pytest.raises(LateralUnstable, match="diverged"):
+        lat.settle(X, 1.0)
+    assert lat.step_halvings == 0

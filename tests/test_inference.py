@@ -120,8 +120,7 @@ def test_a_decorrelating_network_trained_on_pcm_evaluates_on_pcm(tmp_path, circu
     """Deployment of a network whose lateral matrices were learned on PCM: the fresh PCM
     lateral arrays settle and the deployed chip scores above chance by more than six binomial
     standard deviations of the test set's size at 1 s — and after a year of drift with the
-    diagonal in the nodes' digital reference (``node-reference``; with the diagonal in PCM
-    devices, ``ideal``, the year's drift leaves it near chance: docs/chip.md)."""
+    diagonal in the nodes' digital reference (``node-reference``)."""
     net, out = tmp_path / "pcm.npz", tmp_path / "e.json"
     assert main([*TRAIN, "--hidden", "16", "--decorrelation", "ahmad", "--device", "pcm",
                  "--save-network", str(net)]) == 0
@@ -155,3 +154,26 @@ def test_a_matrix_the_devices_cannot_hold_is_refused_in_one_line_for_deployment(
     assert "deployment at t = 1 s: the lateral circuit of layer 0 failed" in err
     assert "--circuit node-reference" in err and "--decor-lr" not in err
     assert not out.exists()
+    # on a chip that already keeps the diagonal digital, that advice is not given
+    assert main(["evaluate", str(path), "--dataset", "digits", "--device", "pcm", "--times",
+                 "1", "--circuit", "node-reference"]) == 2
+    err = capsys.readouterr().err
+    assert "deployment at t = 1 s" in err and "--circuit node-reference" not in err
+
+
+def test_a_relative_circuit_path_is_recorded_so_that_evaluate_runs_from_anywhere(tmp_path,
+                                                                                monkeypatch):
+    from neurodecorr.circuits.description import CIRCUIT_DIR
+
+    train_dir, elsewhere = tmp_path / "train", tmp_path / "elsewhere"
+    train_dir.mkdir()
+    elsewhere.mkdir()
+    (train_dir / "mine.toml").write_text((CIRCUIT_DIR / "node-reference.toml").read_text())
+    monkeypatch.chdir(train_dir)
+    assert main([*TRAIN, "--decorrelation", "ahmad", "--circuit", "mine.toml", "--device",
+                 "ecram", "--save-network", "net.npz"]) == 0
+    monkeypatch.chdir(elsewhere)
+    out = elsewhere / "e.json"
+    assert main(["evaluate", str(train_dir / "net.npz"), "--times", "1", "--json",
+                 str(out)]) == 0
+    assert json.loads(out.read_text())["hardware"]["circuit"] == [str(train_dir / "mine.toml")]

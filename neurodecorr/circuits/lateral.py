@@ -100,18 +100,20 @@ from neurodecorr.ode import (
 )
 
 #: How often a noisy settle that diverged is re-run at half its step. The planned step is the
-#: eigen-optimal one of the noiseless read matrix ``R`` (:class:`~neurodecorr.ode.OptimalStep`),
-#: where the contraction ``ρ(h)`` of the slowest and the fastest modes is closest to 1. Each
+#: eigen-optimal one of the noiseless read matrix ``R`` (:class:`~neurodecorr.ode.OptimalStep`):
+#: it minimises the worst contraction ``ρ(h) = max_μ |1 − hμ|``, where the slowest and the
+#: fastest modes contract equally, and for a wide spectrum that worst ``ρ`` is near 1. Each
 #: read adds the devices' and converters' noise ``ε_k``, and Euler's error follows
 #: ``e_{k+1} = (I − hR) e_k + h ε_k``; with abs-max noise management ``ε`` scales with
 #: ``max|x̄|``, so once the error is as large as the state the noise grows with it and a small
 #: margin ``1 − ρ(h)`` lets the mean square grow although every eigenvalue of ``R`` has a
 #: positive real part. A smaller step takes the fast modes away from Euler's stability edge
 #: and injects less noise per unit of time (``h²`` per step, ``h`` per ``τ``). Measured: PCM
-#: lateral arrays (8-bit converters, output noise 0.04 of full scale) with ``min Re μ``
-#: 0.08–0.16 diverged at ``h`` ≈ 0.97 τ and settled at 0.48 τ, to the stationary error of that
-#: linear iteration (tests/test_chip_lateral_updates.py; docs/chip.md, "Inference after
-#: training"). A settle with a fixed ``dt_s`` is not changed.
+#: lateral arrays (8-bit converters, output noise 0.04 of full scale) whose read matrices'
+#: least stable eigenvalues had real parts 0.08–0.31 diverged at the eigen-optimal step (0.97 τ
+#: in the test) and settled at half of it, to the stationary error of that linear iteration
+#: (tests/test_chip_lateral_updates.py; docs/chip.md, "Inference after training"). A settle
+#: with a fixed ``dt_s`` is not changed.
 NOISY_STEP_HALVINGS = 6
 
 
@@ -308,22 +310,27 @@ class LateralArray:
         stepper = EulerMaruyama if field.noise_std > 0 else Euler
         result = settle(field, field.reader.U, stepper(dt_s=c.dt_s or None), criterion=criterion,
                         rng=self._rng_noise, t_eval=t_eval)
-        steps = result.nsteps
-        halvings = 0
-        while (result.result is Result.DIVERGED and field.noisy and not c.dt_s
-               and halvings < NOISY_STEP_HALVINGS):
-            # a stable matrix whose Euler iteration diverged under per-read noise: the
-            # planned step is sound for the noiseless matrix only (see NOISY_STEP_HALVINGS)
-            halvings += 1
-            try:
-                result = settle(field, field.reader.U, stepper(dt_s=result.dt_s / 2),
-                                criterion=criterion, rng=self._rng_noise, t_eval=t_eval)
-            except NeurodecorrError as exc:  # e.g. the smaller step's horizon is over budget
-                raise NeurodecorrError(f"lateral circuit did not settle: {result.message}; "
-                                       f"at half the step: {exc}") from None
-            steps += result.nsteps
-        self.step_halvings += halvings
-        self.node_updates += steps * X.shape[0] * self.n
+        steps, halvings, notes = result.nsteps, 0, []
+        try:
+            while (result.result is Result.DIVERGED and field.noisy and not c.dt_s
+                   and halvings < NOISY_STEP_HALVINGS):
+                # a stable matrix whose Euler iteration diverged under per-read noise: the
+                # planned step is sound for the noiseless matrix only (NOISY_STEP_HALVINGS)
+                halvings += 1
+                notes.append(f"diverged at dt {result.dt_s:.4g} s after {result.nsteps} "
+                             f"steps ({result.message}); re-run at half the step")
+                try:
+                    result = settle(field, field.reader.U, stepper(dt_s=result.dt_s / 2),
+                                    criterion=criterion, rng=self._rng_noise, t_eval=t_eval)
+                except NeurodecorrError as exc:  # e.g. the half step's horizon is over budget
+                    raise NeurodecorrError(f"lateral circuit did not settle: {notes[-1]}; "
+                                           f"at half the step: {exc}") from None
+                steps += result.nsteps
+        finally:
+            # every attempt's integration steps ran on the circuit
+            self.step_halvings += halvings
+            self.node_updates += steps * X.shape[0] * self.n
+        result.warnings.extend(notes)
         if result.status < 0:
             raise NeurodecorrError(f"lateral circuit did not settle: {result.message}")
         Y = np.asarray(result.y, dtype=np.float64)

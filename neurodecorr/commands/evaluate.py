@@ -16,7 +16,8 @@ from neurodecorr.data import LOADERS
                    "network records, those it was trained on).")
 @click.option("--circuit", default=None,
               help="Circuit description (name or path, comma-separated per layer; default: "
-                   "the circuits the network records, `ideal` for a software-trained one).")
+                   "the circuits the network records, `ideal` for a software-trained one). "
+                   "The recorded devices stay unless --device replaces them.")
 @click.option("--times", default="1,3600,86400,3.15e7", show_default=True,
               help="Seconds after programming, comma-separated.")
 @click.option("--drift-compensation", type=click.Choice(["none", "global", "column"]),

@@ -76,7 +76,7 @@ TORCH_ONLY = {"torch_device": "--torch-device", "dtype": "--dtype", "conv": "--c
               help="Train on a simulated chip built from this circuit description (name or "
                    "path; comma-separated for one per layer). Default with --device: "
                    "node-reference, the study's best for on-chip learning (diagonal reference, "
-                   "mixed precision); `ideal` equals the software network.")
+                   "mixed precision); `ideal` with --device ideal equals the software network.")
 @click.option("--save-network", type=click.Path(dir_okay=False),
               help="Write the trained network (.npz; a chip run: what its arrays hold) for "
                    "`neurodecorr evaluate` and export-lava.")

@@ -31,6 +31,7 @@ the linear-form decorrelator of the learning module): the reference a chip run i
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -89,8 +90,10 @@ class ChipOptions:
 
     @property
     def hardware(self) -> Hardware:
-        """The circuits and devices the network is given (``device`` on every array)."""
-        return Hardware.on(self.circuit, self.device)
+        """The circuits and devices the network is given (``device`` on every array); a
+        file named by a relative path is recorded by its absolute path, so that the saved
+        network deploys (``evaluate``) from any folder."""
+        return Hardware.on(_absolute(self.circuit), _absolute(self.device))
 
     def check(self, config: TrainConfig) -> None:
         """Refuse, before any work, a configuration the chip cannot train and any circuit or
@@ -194,3 +197,12 @@ class SGDTrainer(Trainer):
         for p, g in zip(self.parameters, grads, strict=True):
             p -= self.config.lr * g
         self._update_decorrelators(trace.x)
+
+
+def _absolute(names: str | None) -> str | None:
+    """``names`` (comma-separated) with each existing file's path made absolute; preset
+    names stay as they are."""
+    if names is None:
+        return None
+    return ",".join(str(Path(n).resolve()) if Path(n).is_file() and not Path(n).is_absolute()
+                    else n for n in names.split(","))

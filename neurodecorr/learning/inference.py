@@ -51,21 +51,46 @@ def accuracy_over_time(network: Network, X: np.ndarray, y: np.ndarray, times_s: 
         raise NeurodecorrError(f"--headroom: must be positive, got {headroom}")
     deployed = network.copy()
     deployed.hardware = deployment_hardware(network, device, circuit)
-    chip = Chip(deployed, np.random.default_rng([seed, 0x1F]),
-                drift_compensation=drift_compensation, headroom=headroom)
+    try:
+        chip = Chip(deployed, np.random.default_rng([seed, 0x1F]),
+                    drift_compensation=drift_compensation, headroom=headroom)
+    except LateralUnstable:
+        raise
+    except NeurodecorrError as exc:
+        if circuit is not None and device is not None:
+            raise
+        raise NeurodecorrError(f"{exc} (the hardware the network records: "
+                               f"{_named(deployed.hardware)}; replace it with --circuit or "
+                               f"--device)") from None
     rows = []
     for t in sorted(times):
         chip.clock_s = t
         try:
             logits = chip.forward(deployed, X).logits
         except LateralUnstable as exc:
-            raise NeurodecorrError(
-                f"deployment at t = {t:g} s: {exc.what}; the programmed devices do not hold "
-                f"this learned matrix stably: try --circuit node-reference (the diagonal in "
-                f"digital node references), another --seed or devices with less programming "
-                f"noise") from None
+            raise NeurodecorrError(f"deployment at t = {t:g} s: {exc.what}; the programmed "
+                                   f"devices do not hold this learned matrix stably: try "
+                                   f"{_remedies(chip, exc.layer)}") from None
         rows.append({"t_s": t, "accuracy": float(np.mean(np.argmax(logits, axis=1) == y))})
     return rows
+
+
+def _named(hardware: Hardware) -> str:
+    parts = [f"circuit {','.join(hardware.circuit)}"]
+    for what in ("lateral_device", "forward_device"):
+        names = getattr(hardware, what)
+        if names:
+            parts.append(f"{what.replace('_', ' ')} {','.join(names)}")
+    return ", ".join(parts)
+
+
+def _remedies(chip: Chip, layer: int | None) -> str:
+    """What a user can change when a deployed lateral matrix is unstable: the diagonal into
+    digital node references when the failing layer's devices hold it, then seed and devices."""
+    lateral = chip.layers[layer].lateral if layer is not None else None
+    first = ("--circuit node-reference (the diagonal in digital node references), "
+             if lateral is not None and lateral.reference == "none" else "")
+    return f"{first}another --seed or devices with less programming noise"
 
 
 def parse_times(text: str) -> list[float]:
