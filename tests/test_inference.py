@@ -162,7 +162,8 @@ def test_a_matrix_the_devices_cannot_hold_is_refused_in_one_line_for_deployment(
 
 
 def test_a_relative_circuit_path_is_recorded_so_that_evaluate_runs_from_anywhere(tmp_path,
-                                                                                monkeypatch):
+                                                                                monkeypatch,
+                                                                                capsys):
     from neurodecorr.circuits.description import CIRCUIT_DIR
 
     train_dir, elsewhere = tmp_path / "train", tmp_path / "elsewhere"
@@ -177,3 +178,10 @@ def test_a_relative_circuit_path_is_recorded_so_that_evaluate_runs_from_anywhere
     assert main(["evaluate", str(train_dir / "net.npz"), "--times", "1", "--json",
                  str(out)]) == 0
     assert json.loads(out.read_text())["hardware"]["circuit"] == [str(train_dir / "mine.toml")]
+    # the recorded file gone: one line naming the hardware the network records
+    (train_dir / "mine.toml").unlink()
+    capsys.readouterr()
+    assert main(["evaluate", str(train_dir / "net.npz"), "--times", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "the hardware the network records" in err and "replace it with --circuit" in err

@@ -42,13 +42,6 @@ def command(network_path, dataset, device, circuit, times, drift_compensation, h
     if json_path:
         write_outputs({json_path: json_bytes({
             "command": "evaluate", "network": str(network_path), "dataset": dataset,
-            "device": device, "circuit": circuit, "hardware": {
-                "circuit": list(hardware.circuit),
-                "lateral_device": _listed(hardware.lateral_device),
-                "forward_device": _listed(hardware.forward_device)},
+            "device": device, "circuit": circuit, "hardware": hardware.to_dict(),
             "drift_compensation": drift_compensation,
             "headroom": headroom, "seed": seed, "results": rows})})
-
-
-def _listed(names: tuple[str, ...] | None) -> list[str] | None:
-    return None if names is None else list(names)

@@ -25,13 +25,9 @@ def deployment_hardware(network: Network, device: str | None = None,
     network: the circuits and devices it was trained on; a software-trained one: the
     ``ideal`` circuit), with ``circuit`` and ``device`` replacing what they name."""
     recorded = network.hardware or Hardware()
-    if circuit is None and device is None:
-        return recorded
-    if device is None:
-        return Hardware(circuit=circuit, lateral_device=recorded.lateral_device,
-                        forward_device=recorded.forward_device)
-    return Hardware(circuit=circuit or recorded.circuit, lateral_device=device,
-                    forward_device=device)
+    return Hardware(circuit=circuit or recorded.circuit,
+                    lateral_device=device or recorded.lateral_device,
+                    forward_device=device or recorded.forward_device)
 
 
 def accuracy_over_time(network: Network, X: np.ndarray, y: np.ndarray, times_s: list[float],
@@ -54,8 +50,6 @@ def accuracy_over_time(network: Network, X: np.ndarray, y: np.ndarray, times_s: 
     try:
         chip = Chip(deployed, np.random.default_rng([seed, 0x1F]),
                     drift_compensation=drift_compensation, headroom=headroom)
-    except LateralUnstable:
-        raise
     except NeurodecorrError as exc:
         if circuit is not None and device is not None:
             raise
@@ -119,6 +113,7 @@ def evaluate_file(network_path: str, dataset: str | None, times_s: list[float], 
     if network.layers[0].n_in != data.x_test.shape[1]:
         raise NeurodecorrError(f"{network_path}: the network takes {network.layers[0].n_in} "
                                f"inputs, {dataset} has {data.x_test.shape[1]}")
+    # a pure function of the options and the file: the same hardware accuracy_over_time builds
     hardware = deployment_hardware(network, deployment.get("device"), deployment.get("circuit"))
     return dataset, hardware, accuracy_over_time(network, data.x_test, data.y_test, times_s,
                                                  **deployment)
